@@ -1,0 +1,69 @@
+import path from 'node:path'
+import { z } from 'zod'
+
+/**
+ * Every setting comes from the environment and is validated once at boot.
+ * The README's configuration table mirrors this schema.
+ */
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  STOREFRONT_SECRET_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  STOREFRONT_BOOTSTRAP_KEY: z
+    .string()
+    .regex(/^sf_[A-Za-z0-9_-]{16,200}$/, 'must look like sf_<at least 16 letters, digits, - or _>')
+    .optional(),
+  STOREFRONT_DEFAULT_NAME: z.string().min(1).max(255).default('default'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  FEED_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+})
+
+export type Env = z.infer<typeof EnvSchema>
+
+export interface Config {
+  port: number
+  host: string
+  dataDir: string
+  databaseUrl: string | undefined
+  databasePoolSize: number
+  secretKey: string | undefined
+  bootstrapKey: string | undefined
+  defaultStorefrontName: string
+  logLevel: Env['LOG_LEVEL']
+  bodyLimitBytes: number
+  feedBodyLimitBytes: number
+  sweepIntervalMs: number
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
+  }
+  const e = parsed.data
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    secretKey: e.STOREFRONT_SECRET_KEY,
+    bootstrapKey: e.STOREFRONT_BOOTSTRAP_KEY,
+    defaultStorefrontName: e.STOREFRONT_DEFAULT_NAME,
+    logLevel: e.LOG_LEVEL,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    feedBodyLimitBytes: e.FEED_BODY_LIMIT_BYTES,
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+  }
+}

@@ -1,0 +1,85 @@
+import { mkdir } from 'node:fs/promises'
+import { Kysely, PostgresDialect, type Transaction } from 'kysely'
+import pg from 'pg'
+import { PGlite } from '@electric-sql/pglite'
+import { createPgConfig } from '@electric-sql/pglite/node-postgres'
+import type { DB } from './tables.ts'
+
+export type Database = Kysely<DB>
+export type DatabaseTransaction = Transaction<DB>
+/** Any handle a query can run on: the database or an open transaction. */
+export type Queryable = Kysely<DB>
+
+export type Engine = 'pglite' | 'postgres'
+
+export interface DatabaseHandle {
+  db: Database
+  engine: Engine
+  close(): Promise<void>
+}
+
+// Impressions and ids fit in a double; parse them as numbers once, for both engines.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value))
+// Keep calendar dates as 'YYYY-MM-DD' strings: a Date would shift them by the local offset.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value)
+
+export interface OpenDatabaseOptions {
+  /** postgres://... : a PostgreSQL server. Otherwise PGlite. */
+  databaseUrl?: string | undefined
+  /** PGlite data directory; ignored with databaseUrl. */
+  dataDir?: string | undefined
+  /** An already open PGlite (tests clone one migrated instance per file). */
+  pglite?: PGlite | undefined
+  /** Connections per process on PostgreSQL. */
+  poolSize?: number | undefined
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 10_000,
+    })
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+    return { db, engine: 'postgres', close: () => db.destroy() }
+  }
+
+  let pglite = options.pglite
+  const ownsPglite = !pglite
+  if (!pglite) {
+    if (!options.dataDir) throw new Error('openDatabase needs databaseUrl, dataDir or pglite')
+    await mkdir(options.dataDir, { recursive: true })
+    pglite = await PGlite.create({ dataDir: options.dataDir })
+  }
+  // PGlite is one connection: a query outside the open transaction's handle would wait forever,
+  // so a bounded wait turns that bug into an error instead of a hang.
+  const pool = new pg.Pool({ ...createPgConfig(pglite), connectionTimeoutMillis: 30_000 })
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  const instance = pglite
+  return {
+    db,
+    engine: 'pglite',
+    async close() {
+      await db.destroy()
+      if (ownsPglite) await instance.close()
+    },
+  }
+}
+
+/** jsonb parameters are always sent as JSON text (pg would turn JS arrays into SQL arrays). */
+export function json(value: unknown): string {
+  return JSON.stringify(value ?? null)
+}
+
+/** SQLSTATE of a unique violation, the same on both engines. */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string }
+  return e?.code === '23505' && (constraint === undefined || e.constraint === constraint)
+}
+
+export function isCheckViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string }
+  return e?.code === '23514' && (constraint === undefined || e.constraint === constraint)
+}

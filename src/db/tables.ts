@@ -1,0 +1,163 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+/**
+ * Hand-written row types, one block per table, matching migrations/*.sql.
+ * bigint columns are parsed to numbers (see database.ts); ids are exposed as strings at the edges.
+ */
+type Timestamp = ColumnType<Date, Date | string, Date | string>
+type Json<T = unknown> = ColumnType<T, string, string>
+type JsonObject = Record<string, unknown>
+
+export interface StorefrontTable {
+  id: Generated<number>
+  name: string
+  created_at: Timestamp
+}
+
+export interface ApiKeyTable {
+  id: Generated<number>
+  storefront_id: number
+  key_hash: string
+  key_prefix: string
+  label: string | null
+  created_at: Timestamp
+  last_used_at: Timestamp | null
+  revoked_at: Timestamp | null
+}
+
+export interface InventorySourceTable {
+  id: Generated<number>
+  storefront_id: number
+  source_id: string
+  name: string
+  execution_type: 'AGENT' | 'MANAGED_SALES_AGENT' | 'LINKED_STOREFRONT' | 'MODULAR_SOURCE'
+  status: 'PENDING' | 'ACTIVE' | 'DISABLED'
+  description: string | null
+  agent_id: string | null
+  agent_type: string | null
+  endpoint_url: string | null
+  protocol: string | null
+  authentication_type: string | null
+  auth_ciphertext: string | null
+  oauth_audience: string | null
+  reporting_type: string | null
+  reporting_polling_cadence: string | null
+  probe_passed_at: Timestamp | null
+  last_error: string | null
+  last_checked_at: Timestamp | null
+  setup_metadata: Json<JsonObject>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface IdempotencyRecordTable {
+  storefront_id: number
+  idempotency_key: string
+  request_hash: string
+  status_code: number | null
+  response_body: string | null
+  created_at: Timestamp
+}
+
+export interface ModuleInstanceTable {
+  id: Generated<number>
+  inventory_source_id: number
+  module_instance_id: string
+  kind: string
+  provider: string
+  name: string
+  config: Json<JsonObject>
+  status_override: 'DISABLED' | 'ERROR' | null
+  last_error: string | null
+  last_checked_at: Timestamp | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface AvailTable {
+  id: Generated<number>
+  inventory_source_id: number
+  avail_id: string
+  collection_id: string
+  collection_name: string
+  collection_description: string | null
+  name: string
+  channel: string | null
+  start_time: Timestamp
+  end_time: Timestamp
+  impressions_capacity: number
+  held_impressions: Generated<number>
+  booked_impressions: Generated<number>
+  upstream_booked_impressions: Generated<number>
+  cpm: number | null
+  currency: Generated<string>
+  targeting: Json<JsonObject>
+  source_metadata: Json<JsonObject>
+  status: Generated<'ACTIVE' | 'INACTIVE'>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface WorkItemTable {
+  id: Generated<number>
+  storefront_id: number
+  inventory_source_id: number
+  module_row_id: number | null
+  kind: string
+  status: Generated<'OPEN' | 'IN_PROGRESS' | 'BLOCKED' | 'COMPLETED' | 'CANCELLED'>
+  title: string
+  description: string | null
+  resource_type: string | null
+  resource_id: string | null
+  media_buy_id: string | null
+  buyer_customer_id: number | null
+  assigned_to: string | null
+  due_at: Timestamp | null
+  payload: Json<JsonObject>
+  result: Json<JsonObject> | null
+  required_result_keys: Json<string[]>
+  blocked_reason: string | null
+  created_by_type: string
+  created_by_id: string | null
+  completed_by: string | null
+  completed_at: Timestamp | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface WorkItemEventTable {
+  id: Generated<number>
+  work_item_id: number
+  event_type: string
+  actor_type: string
+  actor_id: string | null
+  notes: string | null
+  payload: Json<JsonObject> | null
+  created_at: Timestamp
+}
+
+export interface SchemaMigrationTable {
+  version: number
+  name: string
+  applied_at: Timestamp
+}
+
+export interface DB {
+  storefront: StorefrontTable
+  api_key: ApiKeyTable
+  inventory_source: InventorySourceTable
+  idempotency_record: IdempotencyRecordTable
+  module_instance: ModuleInstanceTable
+  avail: AvailTable
+  work_item: WorkItemTable
+  work_item_event: WorkItemEventTable
+  schema_migration: SchemaMigrationTable
+}
+
+export type InventorySourceRow = Selectable<InventorySourceTable>
+export type NewInventorySource = Insertable<InventorySourceTable>
+export type InventorySourceUpdate = Updateable<InventorySourceTable>
+export type ModuleInstanceRow = Selectable<ModuleInstanceTable>
+export type AvailRow = Selectable<AvailTable>
+export type WorkItemRow = Selectable<WorkItemTable>
+export type WorkItemEventRow = Selectable<WorkItemEventTable>

@@ -1,0 +1,123 @@
+/**
+ * The closed catalog of error codes. Domain code throws `StorefrontError`; each edge
+ * (HTTP error handler, CLI exit code, MCP error) maps it exactly once.
+ */
+export const errorStatus = {
+  VALIDATION_ERROR: 400,
+  UNAUTHORIZED: 401,
+  ACCESS_DENIED: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  INTERNAL_ERROR: 500,
+  UPSTREAM_ERROR: 502,
+} as const
+
+export type ErrorCode = keyof typeof errorStatus
+
+/**
+ * Machine-readable sub-codes carried in `details.reason`. Closed: add a line here
+ * (with the sentence saying when it is used) before throwing a new one.
+ */
+export const errorReasons = {
+  // Wire conventions
+  IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was already used with a different request.',
+  IDEMPOTENCY_KEY_IN_PROGRESS: 'A request with this Idempotency-Key is still being processed.',
+  SECRET_NOT_ALLOWED: 'A setup metadata field looks like a secret; secrets use their credential flow.',
+  // Inventory sources
+  DUPLICATE_SOURCE_ID: 'Another source on this storefront already uses the sourceId.',
+  INVALID_STATUS_TRANSITION: 'The requested status change is not allowed.',
+  AGENT_NOT_PROBED: 'The agent has not passed a live probe, so it cannot be activated.',
+  AGENT_UNREACHABLE: 'The agent endpoint could not be reached with the stored credential.',
+  AGENT_NOT_COMPLIANT: 'The agent answered but is not a compliant AdCP sales agent.',
+  UNSUPPORTED_EXECUTION_TYPE: 'This operation is not available for the source execution type.',
+  SOURCE_HAS_LIVE_RESERVATIONS: 'The source still has HELD or BOOKED reservations.',
+  // Modules
+  MODULE_NOT_IN_CATALOG: 'No built-in module has this kind and provider.',
+  MODULE_HAS_OPEN_WORK: 'The module still has open work items.',
+  STATUS_IS_DERIVED: 'ACTIVE is derived from the module setup and cannot be set.',
+  DEMO_SOURCE_ID: 'Demo source ids must be talpa-cadent-demo or start with demo-.',
+  // Avails feed
+  FEED_ROW_ERRORS: 'One or more feed rows are invalid; nothing was written.',
+  PREVIEW_NOT_FOUND: 'No preview with this id exists for the source.',
+  PREVIEW_EXPIRED: 'The preview expired; preview the feed again.',
+  PREVIEW_ALREADY_COMMITTED: 'The preview was already committed or replaced by a newer one.',
+  // Booking ledger
+  NO_BOOKING_LEDGER: 'The source has no ACTIVE booking ledger module.',
+  INSUFFICIENT_CAPACITY: 'The avail does not have enough available impressions.',
+  RESERVATION_EXISTS: 'A live reservation for this media buy, avail and package exists with another amount.',
+  AVAIL_NOT_SELLABLE: 'The avail is inactive or its flight has ended.',
+  // Execution hand-off and work items
+  NO_HELD_RESERVATION: 'No HELD reservation matches the media buy and avail.',
+  NO_EXECUTION_MODULE: 'The source has no ACTIVE trafficking module.',
+  WORK_ITEM_TERMINAL: 'The work item is COMPLETED or CANCELLED and cannot change.',
+  MISSING_RESULT_KEYS: 'The completion result lacks required keys.',
+  // Embedded database
+  DATA_DIR_LOCKED: 'Another process owns the embedded database directory.',
+} as const
+
+export type ErrorReason = keyof typeof errorReasons
+
+export interface ValidationIssue {
+  path: string
+  message: string
+}
+
+export interface RowIssue {
+  row: number
+  field: string
+  message: string
+}
+
+export interface ErrorDetails {
+  reason?: ErrorReason
+  issues?: ValidationIssue[]
+  rows?: RowIssue[]
+  [extra: string]: unknown
+}
+
+export class StorefrontError extends Error {
+  readonly code: ErrorCode
+  readonly details: ErrorDetails | undefined
+
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails) {
+    super(message)
+    this.name = 'StorefrontError'
+    this.code = code
+    this.details = details
+  }
+
+  get statusCode(): number {
+    return errorStatus[this.code]
+  }
+}
+
+export function isStorefrontError(error: unknown): error is StorefrontError {
+  return error instanceof StorefrontError
+}
+
+export const fail = {
+  validation(message: string, details?: ErrorDetails): StorefrontError {
+    return new StorefrontError('VALIDATION_ERROR', message, details)
+  },
+  /** A field-level validation error, shaped like schema validation errors. */
+  invalidField(path: string, message: string, reason?: ErrorReason): StorefrontError {
+    return new StorefrontError('VALIDATION_ERROR', `${path}: ${message}`, {
+      ...(reason ? { reason } : {}),
+      issues: [{ path, message }],
+    })
+  },
+  notFound(what: string): StorefrontError {
+    return new StorefrontError('NOT_FOUND', `${what} not found`)
+  },
+  conflict(reason: ErrorReason, message: string, extra?: Record<string, unknown>): StorefrontError {
+    return new StorefrontError('CONFLICT', message, { reason, ...extra })
+  },
+  unauthorized(): StorefrontError {
+    return new StorefrontError('UNAUTHORIZED', 'Missing or invalid API key')
+  },
+  upstream(message: string): StorefrontError {
+    return new StorefrontError('UPSTREAM_ERROR', message)
+  },
+}
