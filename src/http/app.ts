@@ -1,0 +1,85 @@
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod'
+import type { Services } from '../services.ts'
+import { authenticateCallers } from './plugins/caller.ts'
+import { errorHandlerPlugin } from './plugins/error-handler.ts'
+import { idempotency } from './plugins/idempotency.ts'
+import { adminRoutes } from './routes/admin.ts'
+import { healthRoutes } from './routes/health.ts'
+import { storefrontRoutes } from './routes/index.ts'
+
+export const API_PREFIX = '/api/v2/storefront'
+
+export interface AppOptions {
+  services: Services
+  logger?: FastifyServerOptions['logger']
+  bodyLimitBytes?: number
+  /** Enables the local /admin routes the CLI uses while this server owns the database. */
+  adminToken?: string
+  version?: string
+}
+
+/** Fields that may carry credentials are censored in every log line. */
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["idempotency-key"]',
+  '*.auth',
+  '*.password',
+  '*.token',
+  '*.apiKey',
+  '*.privateKey',
+  '*.secret',
+]
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    // Paths are matched exactly as documented; a trailing slash is the same route.
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>()
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Storefront API',
+        description: 'Seller storefront: inventory sources, modular lifecycle, booking ledger and work queue.',
+        version: options.version ?? '0.1.0',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearerAuth: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  await app.register(errorHandlerPlugin)
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  await app.register(healthRoutes, { services: options.services })
+
+  await app.register(async (api) => {
+    await api.register(authenticateCallers, { services: options.services })
+    await api.register(idempotency, { services: options.services })
+    await api.register(storefrontRoutes, { services: options.services })
+  }, { prefix: API_PREFIX })
+
+  if (options.adminToken) {
+    await app.register(adminRoutes, { services: options.services, adminToken: options.adminToken })
+  }
+
+  await app.ready()
+  return app
+}

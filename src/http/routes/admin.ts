@@ -1,0 +1,46 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { sameSecret } from '../../access/access-service.ts'
+import { fail } from '../../shared/errors.ts'
+import type { Services } from '../../services.ts'
+import { bearerToken } from '../plugins/caller.ts'
+
+const ApiKeySummarySchema = z.object({
+  id: z.string(),
+  storefront: z.string(),
+  prefix: z.string(),
+  label: z.string().nullable(),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+})
+
+/**
+ * Local administration for the CLI while the server owns the embedded database. The token is
+ * written into the data directory at start, so only someone who can read the data can use it.
+ */
+export const adminRoutes: FastifyPluginAsyncZod<{ services: Services; adminToken: string }> = async (app, { services, adminToken }) => {
+  app.addHook('onRequest', async (request) => {
+    const token = bearerToken(request)
+    if (!token || !sameSecret(token, adminToken)) throw fail.unauthorized()
+  })
+
+  app.get('/admin/keys', {
+    schema: { hide: true, querystring: z.object({ storefront: z.string().min(1).optional() }), response: { 200: z.array(ApiKeySummarySchema) } },
+  }, async (request) => services.access.listKeys(request.query.storefront))
+
+  app.post('/admin/keys', {
+    schema: {
+      hide: true,
+      body: z.object({ storefront: z.string().min(1).max(255), label: z.string().max(255).optional() }),
+      response: { 201: ApiKeySummarySchema.extend({ key: z.string() }) },
+    },
+  }, async (request, reply) => {
+    reply.code(201)
+    return services.access.createKey(request.body)
+  })
+
+  app.post('/admin/keys/:keyId/revoke', {
+    schema: { hide: true, params: z.object({ keyId: z.string().min(1) }), response: { 200: ApiKeySummarySchema } },
+  }, async (request) => services.access.revokeKey(request.params.keyId))
+}

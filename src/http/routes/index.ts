@@ -1,0 +1,11 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { Services } from '../../services.ts'
+import { inventorySourceRoutes } from './inventory-sources.ts'
+
+/**
+ * Every storefront route, all under /api/v2/storefront and behind the API key.
+ * A new route family is one more line here.
+ */
+export const storefrontRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, opts) => {
+  await app.register(inventorySourceRoutes, opts)
+}

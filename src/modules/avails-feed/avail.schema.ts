@@ -1,0 +1,121 @@
+import { z } from 'zod'
+import type { RowIssue } from '../../shared/errors.ts'
+
+/**
+ * Shapes of the avails feed: what an operator (or the assistant) sends, and the
+ * normalized avail every input format ends up as (reference §2.15).
+ *
+ * `AvailInputSchema` documents the JSON row for OpenAPI. It is deliberately not used to
+ * reject a request: the feed parser validates each row itself so that a bad row becomes
+ * a `{row, field, message}` entry instead of a thrown schema error.
+ */
+
+/** The normalized avail fields, in the order the reference lists them. */
+export const availFields = [
+  'availId',
+  'collectionId',
+  'collectionName',
+  'collectionDescription',
+  'name',
+  'channel',
+  'startTime',
+  'endTime',
+  'impressionsCapacity',
+  'upstreamBookedImpressions',
+  'cpm',
+  'currency',
+  'targeting',
+  'sourceMetadata',
+] as const
+
+export type AvailField = (typeof availFields)[number]
+
+/** Fields holding one value (everything except the two free-form objects). */
+export type AvailScalarField = Exclude<AvailField, 'targeting' | 'sourceMetadata'>
+
+const JsonObjectSchema = z.record(z.string(), z.unknown())
+
+/** Accepts what spreadsheets and assistants produce: `1500000`, `"1,500,000"`, `"1.500.000"`. */
+const LooseIntegerSchema = z.union([z.number().int().min(0), z.string()])
+const LooseNumberSchema = z.union([z.number().min(0), z.string()])
+/** ISO date-time, `YYYY-MM-DD`, or an Excel serial day number. */
+const LooseDateSchema = z.union([z.string(), z.number()])
+
+export const AvailInputSchema = z
+  .object({
+    availId: z.union([z.string(), z.number()]).describe('Seller key of the avail; the feed upserts by it.'),
+    collectionId: z.string().optional().describe('Defaults to the slug of collectionName.'),
+    collectionName: z.string().optional().describe('Defaults to collectionId.'),
+    collectionDescription: z.string().nullable().optional(),
+    name: z.string(),
+    channel: z.string().nullable().optional(),
+    startTime: LooseDateSchema.describe('ISO-8601 date-time, or YYYY-MM-DD meaning 00:00:00Z.'),
+    endTime: LooseDateSchema.describe('ISO-8601 date-time, or YYYY-MM-DD meaning 23:59:59Z.'),
+    impressionsCapacity: LooseIntegerSchema.describe('Net sellable impressions (upstream bookings already removed).'),
+    upstreamBookedImpressions: LooseIntegerSchema.optional().describe(
+      'Metadata only; may also be sent inside sourceMetadata.',
+    ),
+    cpm: LooseNumberSchema.nullable().optional(),
+    currency: z.string().optional().describe('ISO 4217 code; defaults to USD.'),
+    targeting: JsonObjectSchema.optional(),
+    sourceMetadata: JsonObjectSchema.optional(),
+  })
+  .meta({ id: 'AvailInput' })
+
+export type AvailInput = z.input<typeof AvailInputSchema>
+
+export const NormalizedAvailSchema = z
+  .object({
+    availId: z.string(),
+    collectionId: z.string(),
+    collectionName: z.string(),
+    collectionDescription: z.string().nullable(),
+    name: z.string(),
+    channel: z.string().nullable(),
+    startTime: z.iso.datetime({ offset: false }),
+    endTime: z.iso.datetime({ offset: false }),
+    impressionsCapacity: z.number().int().min(0),
+    upstreamBookedImpressions: z.number().int().min(0),
+    cpm: z.number().min(0).nullable(),
+    currency: z.string().regex(/^[A-Z]{3}$/),
+    targeting: JsonObjectSchema,
+    sourceMetadata: JsonObjectSchema,
+  })
+  .meta({ id: 'NormalizedAvail' })
+
+export type NormalizedAvail = z.infer<typeof NormalizedAvailSchema>
+
+/** A problem that blocks a commit. `row` is the row number the operator sees. */
+export type RowError = RowIssue
+
+export const RowErrorSchema = z
+  .object({ row: z.number().int(), field: z.string(), message: z.string() })
+  .meta({ id: 'AvailFeedRowError' })
+
+/**
+ * Warning codes. Closed, like the error reasons: add a line (saying when it is used)
+ * before emitting a new one.
+ */
+export const rowWarningCodes = {
+  AVAIL_ENDED: 'The avail ends before now, so it will not be sellable.',
+  CAPACITY_FLOORED: 'The capacity was raised to the impressions already held or booked.',
+} as const
+
+export type RowWarningCode = keyof typeof rowWarningCodes
+
+/** Something the operator should see; never blocks a commit. */
+export interface RowWarning {
+  row: number
+  availId: string
+  code: RowWarningCode
+  message: string
+}
+
+export const RowWarningSchema = z
+  .object({
+    row: z.number().int(),
+    availId: z.string(),
+    code: z.enum(Object.keys(rowWarningCodes) as [RowWarningCode, ...RowWarningCode[]]),
+    message: z.string(),
+  })
+  .meta({ id: 'AvailFeedRowWarning' })

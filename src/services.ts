@@ -1,0 +1,42 @@
+import { createAccessService } from './access/access-service.ts'
+import type { Database, Engine } from './db/database.ts'
+import { assertSchemaCurrent } from './db/migrate.ts'
+import { createIdempotencyStore } from './idempotency/idempotency-store.ts'
+import type { Clock } from './shared/clock.ts'
+import type { SecretBox } from './shared/secret-box.ts'
+import type { AgentProbe } from './sources/agent-probe.ts'
+import { createSourceService } from './sources/source-service.ts'
+import { createSourceWorkflows } from './workflows/source-workflows.ts'
+
+export interface ServiceDeps {
+  db: Database
+  engine: Engine
+  clock: Clock
+  secrets: SecretBox
+  probeAgent: AgentProbe
+}
+
+/**
+ * The composition root for domain code: every entry point (HTTP, CLI, MCP) gets the same
+ * services, built once per database handle.
+ */
+export function createServices(deps: ServiceDeps) {
+  const { db, clock } = deps
+  const access = createAccessService(db, clock)
+  const sources = createSourceService(deps)
+  const idempotency = createIdempotencyStore(db, clock)
+  return {
+    clock,
+    engine: deps.engine,
+    access,
+    sources,
+    idempotency,
+    sourceWorkflows: createSourceWorkflows({ db, sources }),
+    /** Readiness: the database answers and every migration is applied. */
+    async checkReady(): Promise<void> {
+      await assertSchemaCurrent(db)
+    },
+  }
+}
+
+export type Services = ReturnType<typeof createServices>

@@ -1,0 +1,78 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+
+/**
+ * Encrypts secrets at rest with AES-256-GCM. The envelope is `v1.<iv>.<tag>.<ciphertext>` in
+ * base64url, so a future key rotation can add `v2` without touching stored rows.
+ */
+export class SecretBox {
+  readonly #key: Buffer
+
+  constructor(secret: string | Buffer) {
+    // Any operator-chosen string becomes a 256-bit key; a random 32-byte key passes through unchanged in strength.
+    this.#key = createHash('sha256').update(secret).digest()
+  }
+
+  seal(plaintext: string): string {
+    const iv = randomBytes(12)
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv)
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
+    return ['v1', iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.')
+  }
+
+  open(envelope: string): string {
+    const [version, iv, tag, ciphertext] = envelope.split('.')
+    if (version !== 'v1' || !iv || !tag || ciphertext === undefined) throw new Error('Unrecognised secret envelope')
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, Buffer.from(iv, 'base64url'))
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'))
+    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8')
+  }
+
+  sealJson(value: unknown): string {
+    return this.seal(JSON.stringify(value))
+  }
+
+  openJson<T>(envelope: string): T {
+    return JSON.parse(this.open(envelope)) as T
+  }
+}
+
+export const SECRET_KEY_FILE = 'secret.key'
+
+/**
+ * The key comes from STOREFRONT_SECRET_KEY, or is generated once into the data directory
+ * (mode 0600) for the single-host embedded setup.
+ */
+export async function loadOrCreateSecretKey(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, SECRET_KEY_FILE)
+  try {
+    return (await readFile(file, 'utf8')).trim()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  await mkdir(dataDir, { recursive: true })
+  const key = randomBytes(32).toString('base64url')
+  try {
+    await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' })
+  } catch (error) {
+    // Another process won the race: use its key.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(file, 'utf8')).trim()
+    throw error
+  }
+  await chmod(file, 0o600)
+  return key
+}
+
+/** Keys named like credentials are refused in non-secret setup metadata. */
+const SECRET_LIKE_KEY = /(token|password|passwd|secret|api[-_]?key|private[-_]?key|credential)/i
+
+/** Returns the dotted paths of every secret-looking key inside a JSON value. */
+export function findSecretLikeKeys(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((item, index) => findSecretLikeKeys(item, `${prefix}[${index}]`))
+  if (value === null || typeof value !== 'object') return []
+  return Object.entries(value).flatMap(([key, inner]) => {
+    const here = prefix ? `${prefix}.${key}` : key
+    return [...(SECRET_LIKE_KEY.test(key) ? [here] : []), ...findSecretLikeKeys(inner, here)]
+  })
+}

@@ -1,0 +1,279 @@
+import type { Database, Queryable } from '../db/database.ts'
+import { isUniqueViolation, json } from '../db/database.ts'
+import type { InventorySourceRow, InventorySourceUpdate } from '../db/tables.ts'
+import type { Clock } from '../shared/clock.ts'
+import { toIso } from '../shared/clock.ts'
+import { slugify, SOURCE_ID_PATTERN } from '../shared/common.schema.ts'
+import { fail, StorefrontError } from '../shared/errors.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import { findSecretLikeKeys } from '../shared/secret-box.ts'
+import type { AgentProbe, AgentProbeTarget } from './agent-probe.ts'
+import type {
+  AgentAuth,
+  AuthenticationType,
+  CreateAgentSource,
+  InventorySourceResponse,
+  SourceStatus,
+  UpdateAgentSource,
+} from './source.schema.ts'
+
+/** Which `auth.type` values belong to which authenticationType. */
+const AUTH_TYPES_BY_AUTHENTICATION: Record<AuthenticationType, readonly string[]> = {
+  API_KEY: ['bearer', 'apikey', 'api_key'],
+  BASIC_AUTH: ['basic'],
+  JWT: ['jwt'],
+  NO_AUTH: [],
+  OAUTH: [],
+}
+
+const ALLOWED_TRANSITIONS: Record<SourceStatus, readonly SourceStatus[]> = {
+  PENDING: ['ACTIVE', 'DISABLED'],
+  ACTIVE: ['DISABLED'],
+  DISABLED: ['ACTIVE'],
+}
+
+export interface SourceServiceDeps {
+  db: Database
+  clock: Clock
+  secrets: SecretBox
+  probeAgent: AgentProbe
+}
+
+export function toSourceResponse(row: InventorySourceRow): InventorySourceResponse {
+  const isAgent = row.execution_type === 'AGENT'
+  return {
+    id: String(row.id),
+    sourceId: row.source_id,
+    name: row.name,
+    executionType: row.execution_type,
+    status: row.status,
+    agentId: row.agent_id,
+    type: row.agent_type as InventorySourceResponse['type'],
+    endpointUrl: row.endpoint_url,
+    protocol: row.protocol as InventorySourceResponse['protocol'],
+    authenticationType: row.authentication_type as InventorySourceResponse['authenticationType'],
+    authConfigured: row.auth_ciphertext !== null,
+    description: row.description,
+    oauth: row.authentication_type === 'OAUTH' ? { authorizationUrl: null, agentId: row.agent_id, agentName: row.name } : null,
+    reportingType: isAgent ? (row.reporting_type as InventorySourceResponse['reportingType']) : null,
+    reportingPollingCadence: isAgent ? (row.reporting_polling_cadence as InventorySourceResponse['reportingPollingCadence']) : null,
+    isAdapterSource: false,
+    managedSa: null,
+    linkedStorefront: null,
+    lastError: row.last_error,
+    lastCheckedAt: toIso(row.last_checked_at),
+    createdAt: toIso(row.created_at)!,
+    updatedAt: toIso(row.updated_at)!,
+  }
+}
+
+/** The storefront's row for a sourceId, or the same 404 whether it is missing or another storefront's. */
+export async function findSourceRow(db: Queryable, storefrontId: number, sourceId: string): Promise<InventorySourceRow> {
+  const row = await db
+    .selectFrom('inventory_source')
+    .selectAll()
+    .where('storefront_id', '=', storefrontId)
+    .where('source_id', '=', sourceId)
+    .executeTakeFirst()
+  if (!row) throw fail.notFound(`Inventory source ${sourceId}`)
+  return row
+}
+
+/** Refuses secret-looking keys in metadata that is stored and shown in clear. */
+export function assertNoSecrets(value: unknown, pathPrefix: string): void {
+  const offending = findSecretLikeKeys(value)
+  if (offending.length === 0) return
+  throw new StorefrontError('VALIDATION_ERROR', `Secrets are not accepted in ${pathPrefix}; use the credential flow of the module or connection`, {
+    reason: 'SECRET_NOT_ALLOWED',
+    issues: offending.map((key) => ({ path: `${pathPrefix}.${key}`, message: 'looks like a secret and is refused' })),
+  })
+}
+
+export function resolveSourceId(sourceId: string | undefined, name: string): string {
+  const resolved = sourceId ?? slugify(name)
+  if (!SOURCE_ID_PATTERN.test(resolved)) {
+    throw fail.invalidField('sourceId', `cannot derive a valid sourceId from name "${name}"; send sourceId explicitly`)
+  }
+  return resolved
+}
+
+export function duplicateSourceId(sourceId: string): StorefrontError {
+  return fail.conflict('DUPLICATE_SOURCE_ID', `Another source on this storefront already uses sourceId ${sourceId}`, { sourceId })
+}
+
+function assertAuthMatches(authenticationType: AuthenticationType, auth: AgentAuth | undefined, path = 'auth'): void {
+  const allowed = AUTH_TYPES_BY_AUTHENTICATION[authenticationType]
+  if (auth === undefined) {
+    if (authenticationType === 'JWT') throw fail.invalidField(path, 'is required when authenticationType is JWT')
+    return
+  }
+  if (allowed.length === 0) throw fail.invalidField(path, `must be omitted when authenticationType is ${authenticationType}`)
+  if (!allowed.includes(auth.type)) {
+    throw fail.invalidField(`${path}.type`, `must be one of ${allowed.join(', ')} when authenticationType is ${authenticationType}`)
+  }
+}
+
+export function createSourceService({ db, clock, secrets, probeAgent }: SourceServiceDeps) {
+  const probe = (target: AgentProbeTarget) => probeAgent(target)
+
+  function probeFailure(result: Extract<Awaited<ReturnType<AgentProbe>>, { ok: false }>): StorefrontError {
+    return new StorefrontError('VALIDATION_ERROR', `Agent probe failed: ${result.message}`, { reason: result.reason })
+  }
+
+  async function list(storefrontId: number, page: { take: number; skip: number }) {
+    const [rows, count] = await Promise.all([
+      db
+        .selectFrom('inventory_source')
+        .selectAll()
+        .where('storefront_id', '=', storefrontId)
+        .orderBy('id')
+        .limit(page.take)
+        .offset(page.skip)
+        .execute(),
+      db
+        .selectFrom('inventory_source')
+        .select((eb) => eb.fn.countAll<number>().as('total'))
+        .where('storefront_id', '=', storefrontId)
+        .executeTakeFirstOrThrow(),
+    ])
+    return { items: rows.map(toSourceResponse), total: Number(count.total) }
+  }
+
+  async function get(storefrontId: number, sourceId: string) {
+    return toSourceResponse(await findSourceRow(db, storefrontId, sourceId))
+  }
+
+  async function createAgent(storefrontId: number, input: CreateAgentSource) {
+    const sourceId = resolveSourceId(input.sourceId, input.name)
+    assertAuthMatches(input.authenticationType, input.auth)
+    if (input.reportingPollingCadence && input.reportingType !== 'POLLING') {
+      throw fail.invalidField('reportingPollingCadence', 'is only meaningful when reportingType is POLLING')
+    }
+    const now = clock.now()
+    // NO_AUTH agents activate at creation, so they must pass the live probe first.
+    let status: SourceStatus = 'PENDING'
+    let probePassedAt: Date | null = null
+    if (input.authenticationType === 'NO_AUTH') {
+      const result = await probe({ endpointUrl: input.endpointUrl, protocol: input.protocol, authenticationType: 'NO_AUTH', auth: null })
+      if (!result.ok) throw probeFailure(result)
+      status = 'ACTIVE'
+      probePassedAt = result.checkedAt
+    }
+    try {
+      const row = await db
+        .insertInto('inventory_source')
+        .values({
+          storefront_id: storefrontId,
+          source_id: sourceId,
+          name: input.name,
+          execution_type: 'AGENT',
+          status,
+          description: input.description ?? null,
+          agent_type: input.type,
+          endpoint_url: input.endpointUrl,
+          protocol: input.protocol,
+          authentication_type: input.authenticationType,
+          auth_ciphertext: input.auth ? secrets.sealJson(input.auth) : null,
+          oauth_audience: input.oauthAudience ?? null,
+          reporting_type: input.reportingType ?? null,
+          reporting_polling_cadence: input.reportingPollingCadence ?? null,
+          probe_passed_at: probePassedAt,
+          last_checked_at: probePassedAt,
+          setup_metadata: json({}),
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      return toSourceResponse(row)
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateSourceId(sourceId)
+      throw error
+    }
+  }
+
+  async function updateAgent(storefrontId: number, sourceId: string, input: UpdateAgentSource) {
+    if (Object.keys(input).length === 0) throw fail.validation('Send at least one field to update', { issues: [{ path: '', message: 'no fields supplied' }] })
+    const current = await findSourceRow(db, storefrontId, sourceId)
+    if (current.execution_type !== 'AGENT') {
+      throw new StorefrontError('VALIDATION_ERROR', `${current.execution_type} sources are changed through their own flows, not PUT`, {
+        reason: 'UNSUPPORTED_EXECUTION_TYPE',
+      })
+    }
+    const authenticationType = (input.authenticationType ?? current.authentication_type) as AuthenticationType
+    const storedAuth = current.auth_ciphertext ? secrets.openJson<AgentAuth>(current.auth_ciphertext) : undefined
+    // A new authenticationType invalidates a stored credential of another shape.
+    const storedStillFits = storedAuth !== undefined && AUTH_TYPES_BY_AUTHENTICATION[authenticationType].includes(storedAuth.type)
+    const effectiveAuth = input.auth ?? (storedStillFits ? storedAuth : undefined)
+    assertAuthMatches(authenticationType, input.auth ?? (authenticationType === 'JWT' ? effectiveAuth : undefined))
+
+    const reportingType = input.reportingType === undefined ? current.reporting_type : input.reportingType
+    const cadence = input.reportingPollingCadence === undefined ? current.reporting_polling_cadence : input.reportingPollingCadence
+    if (cadence && reportingType !== 'POLLING') {
+      throw fail.invalidField('reportingPollingCadence', 'is only meaningful when reportingType is POLLING')
+    }
+
+    const nextStatus = input.status ?? current.status
+    if (nextStatus !== current.status && !ALLOWED_TRANSITIONS[current.status].includes(nextStatus)) {
+      throw new StorefrontError('VALIDATION_ERROR', `Cannot move a ${current.status} source to ${nextStatus}`, {
+        reason: 'INVALID_STATUS_TRANSITION',
+        issues: [{ path: 'status', message: `allowed from ${current.status}: ${ALLOWED_TRANSITIONS[current.status].join(', ') || 'none'}` }],
+      })
+    }
+
+    const connectionChanged =
+      input.endpointUrl !== undefined || input.protocol !== undefined || input.authenticationType !== undefined || input.auth !== undefined
+    const activating = nextStatus === 'ACTIVE' && current.status !== 'ACTIVE'
+    const staysActiveWithNewConnection = nextStatus === 'ACTIVE' && current.status === 'ACTIVE' && connectionChanged
+    const now = clock.now()
+    const changes: InventorySourceUpdate = { updated_at: now }
+
+    if (activating || staysActiveWithNewConnection) {
+      const result = await probe({
+        endpointUrl: input.endpointUrl ?? current.endpoint_url!,
+        protocol: (input.protocol ?? current.protocol) as 'MCP' | 'A2A',
+        authenticationType,
+        auth: effectiveAuth ?? null,
+      })
+      if (!result.ok) {
+        // The source stays as it was; only the probe outcome is recorded.
+        await db
+          .updateTable('inventory_source')
+          .set({ last_checked_at: result.checkedAt, last_error: result.message })
+          .where('id', '=', current.id)
+          .execute()
+        throw probeFailure(result)
+      }
+      changes.probe_passed_at = result.checkedAt
+      changes.last_checked_at = result.checkedAt
+      changes.last_error = null
+    } else if (connectionChanged) {
+      // A new endpoint or credential has not been probed yet.
+      changes.probe_passed_at = null
+    }
+
+    if (input.name !== undefined) changes.name = input.name
+    if (input.description !== undefined) changes.description = input.description
+    if (input.endpointUrl !== undefined) changes.endpoint_url = input.endpointUrl
+    if (input.protocol !== undefined) changes.protocol = input.protocol
+    if (input.authenticationType !== undefined) changes.authentication_type = input.authenticationType
+    if (input.oauthAudience !== undefined) changes.oauth_audience = input.oauthAudience
+    if (input.reportingType !== undefined) changes.reporting_type = input.reportingType
+    if (input.reportingPollingCadence !== undefined) changes.reporting_polling_cadence = input.reportingPollingCadence
+    if (input.auth !== undefined) changes.auth_ciphertext = secrets.sealJson(input.auth)
+    else if (!storedStillFits && current.auth_ciphertext !== null) changes.auth_ciphertext = null
+    changes.status = nextStatus
+
+    const row = await db.updateTable('inventory_source').set(changes).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
+    return toSourceResponse(row)
+  }
+
+  /** Deletes the row and everything it owns. Callers check cross-module preconditions first. */
+  async function remove(trx: Queryable, sourceRowId: number): Promise<void> {
+    await trx.deleteFrom('inventory_source').where('id', '=', sourceRowId).execute()
+  }
+
+  return { list, get, createAgent, updateAgent, remove }
+}
+
+export type SourceService = ReturnType<typeof createSourceService>

@@ -1,0 +1,113 @@
+import { z } from 'zod'
+import { caseInsensitiveEnum, SourceIdSchema, TimestampSchema } from '../shared/common.schema.ts'
+
+export const EXECUTION_TYPES = ['AGENT', 'MANAGED_SALES_AGENT', 'LINKED_STOREFRONT', 'MODULAR_SOURCE'] as const
+export const SOURCE_STATUSES = ['PENDING', 'ACTIVE', 'DISABLED'] as const
+export const AGENT_TYPES = ['SALES', 'SIGNAL', 'CREATIVE', 'OUTCOME'] as const
+export const PROTOCOLS = ['MCP', 'A2A'] as const
+export const AUTHENTICATION_TYPES = ['API_KEY', 'JWT', 'BASIC_AUTH', 'NO_AUTH', 'OAUTH'] as const
+export const REPORTING_TYPES = ['WEBHOOK', 'BUCKET', 'POLLING'] as const
+export const POLLING_CADENCES = ['DAILY', 'MONTHLY'] as const
+
+export type ExecutionType = (typeof EXECUTION_TYPES)[number]
+export type SourceStatus = (typeof SOURCE_STATUSES)[number]
+export type AuthenticationType = (typeof AUTHENTICATION_TYPES)[number]
+
+const EndpointUrlSchema = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .max(2048)
+
+export const ApiKeyAuthSchema = z.object({
+  type: z.enum(['bearer', 'apikey', 'api_key']),
+  token: z.string().min(1).max(4096),
+})
+
+export const BasicAuthSchema = z.object({
+  type: z.literal('basic'),
+  username: z.string().min(1).max(255),
+  password: z.string().min(1).max(1024),
+})
+
+export const JwtAuthSchema = z.object({
+  type: z.literal('jwt'),
+  privateKey: z.string().min(1).max(16_384),
+  issuer: z.string().min(1).max(2048),
+  subject: z.string().min(1).max(2048),
+  keyId: z.string().min(1).max(255),
+  scope: z.string().min(1).max(2048),
+  tokenEndpointUrl: EndpointUrlSchema,
+  audienceUrl: EndpointUrlSchema,
+  algorithm: z.enum(['ES256', 'RS256']).optional(),
+  environment: z.string().max(64).optional(),
+})
+
+/** Write-only agent credential. Never echoed: responses carry only `authConfigured`. */
+export const AgentAuthSchema = z.discriminatedUnion('type', [ApiKeyAuthSchema, BasicAuthSchema, JwtAuthSchema])
+export type AgentAuth = z.infer<typeof AgentAuthSchema>
+
+export const CreateAgentSourceSchema = z
+  .object({
+    name: z.string().min(1).max(255),
+    sourceId: SourceIdSchema.optional(),
+    executionType: caseInsensitiveEnum(['AGENT']).optional(),
+    type: caseInsensitiveEnum(AGENT_TYPES),
+    endpointUrl: EndpointUrlSchema,
+    protocol: caseInsensitiveEnum(PROTOCOLS),
+    authenticationType: caseInsensitiveEnum(AUTHENTICATION_TYPES),
+    auth: AgentAuthSchema.optional(),
+    description: z.string().max(2000).optional(),
+    oauthAudience: z.string().min(1).max(2048).optional(),
+    reportingType: caseInsensitiveEnum(REPORTING_TYPES).optional(),
+    reportingPollingCadence: caseInsensitiveEnum(POLLING_CADENCES).optional(),
+  })
+  .strict()
+  .meta({ id: 'CreateInventorySourceRequest' })
+export type CreateAgentSource = z.infer<typeof CreateAgentSourceSchema>
+
+export const UpdateAgentSourceSchema = z
+  .object({
+    name: z.string().min(1).max(255).optional(),
+    executionType: caseInsensitiveEnum(['AGENT']).optional(),
+    status: caseInsensitiveEnum(SOURCE_STATUSES).optional(),
+    description: z.string().max(2000).nullable().optional(),
+    endpointUrl: EndpointUrlSchema.optional(),
+    protocol: caseInsensitiveEnum(PROTOCOLS).optional(),
+    authenticationType: caseInsensitiveEnum(AUTHENTICATION_TYPES).optional(),
+    auth: AgentAuthSchema.optional(),
+    oauthAudience: z.string().min(1).max(2048).nullable().optional(),
+    reportingType: caseInsensitiveEnum(REPORTING_TYPES).nullable().optional(),
+    reportingPollingCadence: caseInsensitiveEnum(POLLING_CADENCES).nullable().optional(),
+  })
+  .strict()
+  .meta({ id: 'UpdateInventorySourceRequest' })
+export type UpdateAgentSource = z.infer<typeof UpdateAgentSourceSchema>
+
+export const InventorySourceResponseSchema = z
+  .object({
+    id: z.string(),
+    sourceId: z.string(),
+    name: z.string(),
+    executionType: z.enum(EXECUTION_TYPES),
+    status: z.enum(SOURCE_STATUSES),
+    agentId: z.string().nullable(),
+    type: z.enum(AGENT_TYPES).nullable(),
+    endpointUrl: z.string().nullable(),
+    protocol: z.enum(PROTOCOLS).nullable(),
+    authenticationType: z.enum(AUTHENTICATION_TYPES).nullable(),
+    authConfigured: z.boolean(),
+    description: z.string().nullable(),
+    oauth: z
+      .object({ authorizationUrl: z.string().nullable(), agentId: z.string().nullable(), agentName: z.string().nullable() })
+      .nullable(),
+    reportingType: z.enum(REPORTING_TYPES).nullable(),
+    reportingPollingCadence: z.enum(POLLING_CADENCES).nullable(),
+    isAdapterSource: z.boolean(),
+    managedSa: z.null(),
+    linkedStorefront: z.null(),
+    lastError: z.string().nullable(),
+    lastCheckedAt: TimestampSchema.nullable(),
+    createdAt: TimestampSchema,
+    updatedAt: TimestampSchema,
+  })
+  .meta({ id: 'InventorySourceResponse' })
+export type InventorySourceResponse = z.infer<typeof InventorySourceResponseSchema>

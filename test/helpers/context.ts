@@ -1,0 +1,73 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import { API_PREFIX, buildApp } from '../../src/http/app.ts'
+import { createServices, type Services } from '../../src/services.ts'
+import { ManualClock } from '../../src/shared/clock.ts'
+import { SecretBox } from '../../src/shared/secret-box.ts'
+import type { AgentProbe } from '../../src/sources/agent-probe.ts'
+import { refuseUnprobedAgents } from '../../src/sources/agent-probe.ts'
+import type { Database } from '../../src/db/database.ts'
+import { openTestDatabase } from './database.ts'
+
+export const TEST_SECRET_KEY = 'test-secret-key-not-for-production'
+
+export interface TestContext {
+  app: FastifyInstance
+  services: Services
+  db: Database
+  clock: ManualClock
+  /** A key of storefront "acme". */
+  key: string
+  /** A key of another storefront, "globex", for isolation tests. */
+  otherKey: string
+  /** Calls the storefront API with the acme key unless `key` says otherwise. */
+  api(method: InjectOptions['method'], path: string, body?: unknown, options?: { key?: string | null; headers?: Record<string, string> }): Promise<LightMyRequestResponse>
+  close(): Promise<void>
+}
+
+export interface TestContextOptions {
+  probeAgent?: AgentProbe
+  now?: string
+  logStream?: NodeJS.WritableStream
+}
+
+/** The real app on a real, freshly migrated database; requests go through `inject`. */
+export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
+  const database = await openTestDatabase()
+  const clock = new ManualClock(options.now ?? '2026-11-22T12:00:00.000Z')
+  const services = createServices({
+    db: database.db,
+    engine: database.engine,
+    clock,
+    secrets: new SecretBox(TEST_SECRET_KEY),
+    probeAgent: options.probeAgent ?? refuseUnprobedAgents,
+  })
+  const app = await buildApp({
+    services,
+    logger: options.logStream ? { level: 'info', stream: options.logStream } : false,
+  })
+  const { key } = await services.access.createKey({ storefront: 'acme', label: 'test' })
+  const { key: otherKey } = await services.access.createKey({ storefront: 'globex', label: 'test' })
+
+  return {
+    app,
+    services,
+    db: database.db,
+    clock,
+    key,
+    otherKey,
+    api(method, path, body, opts = {}) {
+      const authKey = opts.key === undefined ? key : opts.key
+      const url = path.startsWith('/inventory-sources') ? `${API_PREFIX}${path}` : path
+      return app.inject({
+        method,
+        url,
+        headers: { ...(authKey ? { authorization: `Bearer ${authKey}` } : {}), ...opts.headers },
+        ...(body === undefined ? {} : typeof body === 'string' || Buffer.isBuffer(body) ? { payload: body } : { payload: body as object }),
+      })
+    },
+    async close() {
+      await app.close()
+      await database.close()
+    },
+  }
+}

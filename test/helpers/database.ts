@@ -1,0 +1,76 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import pg from 'pg'
+import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts'
+import { loadMigrations, migrate } from '../../src/db/migrate.ts'
+
+const cacheDir = path.resolve('node_modules/.cache/storefront-test')
+
+/**
+ * A fresh, migrated database for one test file.
+ * - TEST_DATABASE_URL set: a new database on that PostgreSQL server, dropped on close.
+ * - otherwise: PGlite loaded from a migrated template, built once per migration set
+ *   (a fresh PGlite runs initdb and takes seconds; loading a dump takes about one).
+ */
+export async function openTestDatabase(): Promise<DatabaseHandle & { url?: string }> {
+  const adminUrl = process.env.TEST_DATABASE_URL
+  if (adminUrl) return openPostgresTestDatabase(adminUrl)
+  const template = await pgliteTemplate()
+  const pglite = await PGlite.create({ loadDataDir: new Blob([new Uint8Array(template)]) })
+  const handle = await openDatabase({ pglite })
+  return {
+    ...handle,
+    async close() {
+      await handle.close()
+      await pglite.close()
+    },
+  }
+}
+
+async function pgliteTemplate(): Promise<Buffer> {
+  const migrations = await loadMigrations()
+  const digest = createHash('sha256')
+  for (const m of migrations) digest.update(m.name).update(m.sql)
+  const file = path.join(cacheDir, `pglite-template-${digest.digest('hex').slice(0, 16)}.tar.gz`)
+  try {
+    return await readFile(file)
+  } catch {
+    const pglite = await PGlite.create()
+    const handle = await openDatabase({ pglite })
+    await migrate(handle.db, migrations)
+    await handle.close()
+    const dump = Buffer.from(await (await pglite.dumpDataDir('gzip')).arrayBuffer())
+    await pglite.close()
+    await mkdir(cacheDir, { recursive: true })
+    // Parallel test files may build it at once: write aside, then rename atomically.
+    const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
+    await writeFile(partial, dump)
+    await rename(partial, file)
+    return dump
+  }
+}
+
+async function openPostgresTestDatabase(adminUrl: string) {
+  const name = `sf_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  const handle = await openDatabase({ databaseUrl: url.toString(), poolSize: 20 })
+  await migrate(handle.db)
+  return {
+    ...handle,
+    url: url.toString(),
+    async close() {
+      await handle.close()
+      const cleanup = new pg.Client({ connectionString: adminUrl })
+      await cleanup.connect()
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await cleanup.end()
+    },
+  }
+}
