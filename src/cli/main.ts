@@ -1,0 +1,133 @@
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig, type Config } from '../config.ts'
+import { isStorefrontError } from '../shared/errors.ts'
+import { startServer } from '../server.ts'
+import { AdminRequestError, openAdminOps } from './admin-ops.ts'
+import { renderTable } from './table.ts'
+
+const USAGE = `Usage: storefront <command> [options]
+
+Commands:
+  serve                                   Start the API, docs and console (embedded database unless DATABASE_URL is set)
+  migrate                                 Apply pending database migrations and exit
+  keys create --storefront <name> [--label <text>]
+                                          Create an API key (and the storefront if new); the key is shown once
+  keys list [--storefront <name>]         List API keys (prefixes only; keys are stored as hashes)
+  keys revoke <id|prefix>                 Revoke an API key
+
+Configuration comes from the environment; see README.md ("Configuration").`
+
+/** Exit codes: 0 ok, 1 failure, 2 bad usage, 3 refused by the server or database (conflict, not found). */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (!command || command === '--help' || command === 'help' || command === '-h') {
+    console.log(USAGE)
+    return command ? 0 : 2
+  }
+  const config = loadConfig()
+  switch (command) {
+    case 'serve':
+      return serve(config)
+    case 'migrate':
+      return migrateCommand(config)
+    case 'keys':
+      return keys(config, rest)
+    default:
+      console.error(`Unknown command: ${command}\n\n${USAGE}`)
+      return 2
+  }
+}
+
+async function serve(config: Config): Promise<number> {
+  const server = await startServer(config)
+  const lines = [
+    `Storefront is listening on ${server.url} (${server.runtime.services.engine === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})`,
+    `  REST API: ${server.url}/api/v2/storefront`,
+    `  API docs: ${server.url}/docs   OpenAPI: ${server.url}/openapi.json`,
+  ]
+  if (server.bootstrapKey) {
+    lines.push(
+      '',
+      `  Bootstrap API key for storefront "${server.bootstrapKey.storefront}" (shown once; only its hash is stored):`,
+      `    ${server.bootstrapKey.key}`,
+      '',
+      `  Try: curl -H "Authorization: Bearer ${server.bootstrapKey.key}" ${server.url}/api/v2/storefront/inventory-sources`,
+    )
+  }
+  console.log(lines.join('\n'))
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      server.app.log.info({ signal }, 'shutting down')
+      resolve()
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
+  await server.close()
+  return 0
+}
+
+async function migrateCommand(config: Config): Promise<number> {
+  const ops = await openAdminOps(config, 'storefront migrate')
+  await ops.close()
+  console.log(ops.via === 'server' ? 'The running server applied every migration when it started.' : 'Database schema is up to date.')
+  return 0
+}
+
+async function keys(config: Config, argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { storefront: { type: 'string' }, label: { type: 'string' }, json: { type: 'boolean', default: false } },
+  })
+  if (verb === 'create' && !values.storefront) {
+    console.error('keys create needs --storefront <name>')
+    return 2
+  }
+  if (verb === 'revoke' && positionals.length !== 1) {
+    console.error('keys revoke needs exactly one key id or prefix')
+    return 2
+  }
+  if (verb !== 'create' && verb !== 'list' && verb !== 'revoke') {
+    console.error(`Unknown keys verb: ${verb ?? '(none)'}\n\n${USAGE}`)
+    return 2
+  }
+  const ops = await openAdminOps(config, `storefront keys ${verb}`)
+  try {
+    if (verb === 'create') {
+      const created = await ops.createKey({ storefront: values.storefront!, label: values.label })
+      if (values.json) console.log(JSON.stringify(created))
+      else console.log(`Created key ${created.id} for storefront "${created.storefront}". It is shown once:\n${created.key}`)
+    } else if (verb === 'list') {
+      const list = await ops.listKeys(values.storefront)
+      if (values.json) console.log(JSON.stringify(list))
+      else console.log(renderTable(['id', 'storefront', 'prefix', 'label', 'created', 'last used', 'revoked'],
+        list.map((k) => [k.id, k.storefront, `${k.prefix}…`, k.label ?? '', k.createdAt, k.lastUsedAt ?? '', k.revokedAt ?? ''])))
+    } else {
+      const revoked = await ops.revokeKey(positionals[0]!)
+      console.log(values.json ? JSON.stringify(revoked) : `Revoked key ${revoked.id} (${revoked.prefix}…) of storefront "${revoked.storefront}".`)
+    }
+    return 0
+  } finally {
+    await ops.close()
+  }
+}
+
+export function reportFailure(error: unknown): number {
+  if (error instanceof ConfigError) {
+    console.error(error.message)
+    return 2
+  }
+  if (isStorefrontError(error) || error instanceof AdminRequestError) {
+    console.error(`${error.code}: ${error.message}`)
+    return error.code === 'VALIDATION_ERROR' ? 2 : 3
+  }
+  console.error(error instanceof Error ? error.message : String(error))
+  return 1
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code },
+  (error: unknown) => { process.exitCode = reportFailure(error) },
+)

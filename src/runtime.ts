@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { Config } from './config.ts'
+import { acquireDataDirLock, type DataDirLock } from './db/data-dir-lock.ts'
+import { openDatabase, type DatabaseHandle } from './db/database.ts'
+import { migrate } from './db/migrate.ts'
+import { createServices, type Services } from './services.ts'
+import { systemClock, type Clock } from './shared/clock.ts'
+import { loadOrCreateSecretKey, SecretBox } from './shared/secret-box.ts'
+import { refuseUnprobedAgents, type AgentProbe } from './sources/agent-probe.ts'
+
+export const ADMIN_TOKEN_FILE = 'admin.token'
+
+export interface Runtime {
+  services: Services
+  config: Config
+  /** Held while this process owns the embedded database; null on PostgreSQL. */
+  lock: DataDirLock | null
+  close(): Promise<void>
+}
+
+export class MissingSecretKeyError extends Error {
+  constructor() {
+    super(
+      'STOREFRONT_SECRET_KEY is required with DATABASE_URL: every server process must encrypt and decrypt ' +
+        'credentials with the same key. Set it to a long random string (e.g. `openssl rand -base64 32`).',
+    )
+  }
+}
+
+/**
+ * Opens the database for this process (locking the embedded one), applies migrations and
+ * builds the services. Used by `serve` and by CLI verbs that run with no server up.
+ */
+export async function openRuntime(
+  config: Config,
+  options: { command: string; clock?: Clock; probeAgent?: AgentProbe },
+): Promise<Runtime> {
+  let lock: DataDirLock | null = null
+  let handle: DatabaseHandle | null = null
+  try {
+    if (!config.databaseUrl) lock = await acquireDataDirLock(config.dataDir, options.command)
+    let secretKey = config.secretKey
+    if (!secretKey) {
+      if (config.databaseUrl) throw new MissingSecretKeyError()
+      secretKey = await loadOrCreateSecretKey(config.dataDir)
+    }
+    handle = config.databaseUrl
+      ? await openDatabase({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize })
+      : await openDatabase({ dataDir: path.join(config.dataDir, 'pglite') })
+    await migrate(handle.db)
+    const services = createServices({
+      db: handle.db,
+      engine: handle.engine,
+      clock: options.clock ?? systemClock,
+      secrets: new SecretBox(secretKey),
+      probeAgent: options.probeAgent ?? refuseUnprobedAgents,
+    })
+    const opened = handle
+    const heldLock = lock
+    return {
+      services,
+      config,
+      lock,
+      async close() {
+        await opened.close()
+        await heldLock?.release()
+      },
+    }
+  } catch (error) {
+    await handle?.close().catch(() => undefined)
+    await lock?.release()
+    throw error
+  }
+}
+
+/** A fresh token for the local admin routes, readable only by whoever can read the data. */
+export async function writeAdminToken(dataDir: string): Promise<string> {
+  const token = randomBytes(32).toString('base64url')
+  await writeFile(path.join(dataDir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 })
+  return token
+}

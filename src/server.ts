@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify'
+import type { Config } from './config.ts'
+import { buildApp, LOG_REDACT_PATHS } from './http/app.ts'
+import { openRuntime, writeAdminToken, type Runtime } from './runtime.ts'
+import type { Clock } from './shared/clock.ts'
+import type { AgentProbe } from './sources/agent-probe.ts'
+
+export interface RunningServer {
+  app: FastifyInstance
+  runtime: Runtime
+  url: string
+  /** Printed once when the first key was created at this start; null otherwise. */
+  bootstrapKey: { key: string; storefront: string } | null
+  close(): Promise<void>
+}
+
+/** The address CLI verbs and the banner use: a wildcard bind is reached on loopback. */
+function reachableUrl(host: string, port: number): string {
+  const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
+  return `http://${reachableHost}:${port}`
+}
+
+export async function startServer(config: Config, options: { clock?: Clock; probeAgent?: AgentProbe } = {}): Promise<RunningServer> {
+  const runtime = await openRuntime(config, { command: 'storefront serve', ...options })
+  const { services } = runtime
+  let app: FastifyInstance | null = null
+  const background: Array<() => Promise<void> | void> = []
+  try {
+    const created = await services.access.bootstrap({ storefront: config.defaultStorefrontName, key: config.bootstrapKey })
+    // The embedded database has one owner; CLI verbs reach it through these local admin routes.
+    const adminToken = runtime.lock ? await writeAdminToken(config.dataDir) : undefined
+    app = await buildApp({
+      services,
+      adminToken,
+      bodyLimitBytes: config.bodyLimitBytes,
+      logger: { level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
+    })
+    await app.listen({ port: config.port, host: config.host })
+    const address = app.server.address()
+    const port = typeof address === 'object' && address ? address.port : config.port
+    const url = reachableUrl(config.host, port)
+    await runtime.lock?.update({ url })
+
+    const sweep = setInterval(() => {
+      services.idempotency.sweep().catch((error: unknown) => app?.log.error({ err: error }, 'idempotency sweep failed'))
+    }, config.sweepIntervalMs)
+    sweep.unref()
+    background.push(() => clearInterval(sweep))
+
+    const running: RunningServer = {
+      app,
+      runtime,
+      url,
+      bootstrapKey: created && !config.bootstrapKey ? { key: created.key, storefront: created.storefront } : null,
+      async close() {
+        for (const stop of background) await stop()
+        await app?.close()
+        await runtime.close()
+      },
+    }
+    return running
+  } catch (error) {
+    for (const stop of background) await stop()
+    await app?.close().catch(() => undefined)
+    await runtime.close()
+    throw error
+  }
+}
