@@ -226,49 +226,71 @@ export function renderCadentCampaignXml(input: CadentCampaignInput): string {
     schemaVersion: cadentCampaignSchemaVersion,
   })
   const campaignElement = root.ele('Campaign')
-  campaignElement.ele('ExternalId').txt(campaign.mediaBuyId)
-  campaignElement.ele('Name').txt(campaign.campaignName)
-  campaignElement.ele('AdvertiserName').txt(campaign.advertiserName)
-  campaignElement.ele('DeliveryType').txt(campaign.campaignDeliveryType)
-  const campaignFlight = campaignElement.ele('Flight')
-  campaignFlight.ele('Start').txt(toUtcIso(campaign.flight.startTime))
-  campaignFlight.ele('End').txt(toUtcIso(campaign.flight.endTime))
+  addLeaf(campaignElement, 'ExternalId', campaign.mediaBuyId)
+  addLeaf(campaignElement, 'Name', campaign.campaignName)
+  addLeaf(campaignElement, 'AdvertiserName', campaign.advertiserName)
+  addLeaf(campaignElement, 'DeliveryType', campaign.campaignDeliveryType)
+  addFlight(campaignElement, campaign.flight.startTime, campaign.flight.endTime)
   if (campaign.buyerCustomerId != null) {
-    campaignElement.ele('BuyerCustomerId').txt(String(campaign.buyerCustomerId))
+    addLeaf(campaignElement, 'BuyerCustomerId', String(campaign.buyerCustomerId))
   }
 
   for (const line of campaign.lines) {
     const lineElement = campaignElement.ele('Line')
-    lineElement.ele('ReservationId').txt(line.reservationId)
-    lineElement.ele('AvailId').txt(line.availId)
-    if (line.collectionId != null) lineElement.ele('CollectionId').txt(line.collectionId)
-    if (line.collectionName != null) lineElement.ele('CollectionName').txt(line.collectionName)
-    lineElement.ele('Impressions').txt(String(line.impressions))
-    lineElement.ele('Cpm', { currency: line.currency }).txt(formatCpm(line.cpm))
-    lineElement.ele('DeliveryType').txt(line.lineDeliveryType)
-    lineElement.ele('AdType').txt(line.adType)
-    lineElement.ele('AdClass').txt(line.adClass)
-    const lineFlight = lineElement.ele('Flight')
-    lineFlight.ele('Start').txt(toUtcIso(line.startTime))
-    lineFlight.ele('End').txt(toUtcIso(line.endTime))
+    addLeaf(lineElement, 'ReservationId', line.reservationId)
+    addLeaf(lineElement, 'AvailId', line.availId)
+    if (line.collectionId != null) addLeaf(lineElement, 'CollectionId', line.collectionId)
+    if (line.collectionName != null) addLeaf(lineElement, 'CollectionName', line.collectionName)
+    addLeaf(lineElement, 'Impressions', String(line.impressions))
+    lineElement.ele('Cpm', { currency: escapeAmpersands(line.currency) }).txt(formatCpm(line.cpm))
+    addLeaf(lineElement, 'DeliveryType', line.lineDeliveryType)
+    addLeaf(lineElement, 'AdType', line.adType)
+    addLeaf(lineElement, 'AdClass', line.adClass)
+    addFlight(lineElement, line.startTime, line.endTime)
     const targetsElement = lineElement.ele('Targets')
     for (const target of line.targets) {
-      const targetElement = targetsElement.ele('Target', { type: target.targetType })
-      for (const value of target.values) targetElement.ele('Value').txt(value)
+      const targetElement = targetsElement.ele('Target', { type: escapeAmpersands(target.targetType) })
+      for (const value of target.values) addLeaf(targetElement, 'Value', value)
     }
     if (line.creative != null) {
       const creativeElement = lineElement.ele('Creative')
-      creativeElement.ele('Format').txt(line.creative.format)
-      creativeElement.ele('DurationSeconds').txt(String(line.creative.durationSeconds))
-      creativeElement.ele('AssetUrl').txt(line.creative.assetUrl)
-      if (line.creative.adId != null) creativeElement.ele('AdId').txt(line.creative.adId)
+      addLeaf(creativeElement, 'Format', line.creative.format)
+      addLeaf(creativeElement, 'DurationSeconds', String(line.creative.durationSeconds))
+      addLeaf(creativeElement, 'AssetUrl', line.creative.assetUrl)
+      if (line.creative.adId != null) addLeaf(creativeElement, 'AdId', line.creative.adId)
     }
   }
 
-  // wellFormed makes the serializer throw rather than emit broken XML should anything
-  // ever slip past the schema above.
+  // wellFormed makes the serializer throw on an illegal character rather than emit it,
+  // should one ever slip past the schema above. It does not catch the ampersand problem
+  // that escapeAmpersands works around.
   const xml = document.end({ prettyPrint: true, indent: '  ', newline: '\n', wellFormed: true })
   return `${xml}\n`
+}
+
+type XmlElement = ReturnType<ReturnType<typeof create>['ele']>
+
+/**
+ * xmlbuilder2 4.x escapes "&" only when it does not already look like an entity
+ * reference (its nonEntityAmpersandRegex), so the text "R&D;" is written as "R&D;" (not
+ * well-formed: undefined entity) and "&amp;" as "&amp;" (reads back as "&"), even with
+ * wellFormed on. Escaping every "&" ourselves first hands it text in which every "&"
+ * already starts "&amp;", which it leaves alone. If a future version escapes every "&",
+ * the hostile-text fixture and round-trip tests fail (double escaping) rather than
+ * letting corrupted text through.
+ */
+function escapeAmpersands(text: string): string {
+  return text.replace(/&/g, '&amp;')
+}
+
+function addLeaf(parent: XmlElement, elementName: string, text: string): void {
+  parent.ele(elementName).txt(escapeAmpersands(text))
+}
+
+function addFlight(parent: XmlElement, startTime: string, endTime: string): void {
+  const flight = parent.ele('Flight')
+  addLeaf(flight, 'Start', toUtcIso(startTime))
+  addLeaf(flight, 'End', toUtcIso(endTime))
 }
 
 /**
