@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Config } from './config.ts'
-import { acquireDataDirLock, type DataDirLock } from './db/data-dir-lock.ts'
+import { acquireDataDirLock, readLockHolder, type DataDirLock, type LockHolder } from './db/data-dir-lock.ts'
 import { openDatabase, type DatabaseHandle } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
 import { createServices, type Services } from './services.ts'
@@ -80,4 +80,9 @@ export async function writeAdminToken(dataDir: string): Promise<string> {
   const token = randomBytes(32).toString('base64url')
   await writeFile(path.join(dataDir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 })
   return token
+}
+
+/** The live process that owns the embedded database in dataDir, if any. */
+export function findDataDirOwner(dataDir: string): Promise<LockHolder | null> {
+  return readLockHolder(dataDir)
 }

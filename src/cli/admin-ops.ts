@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { ApiKeySummary, CreatedApiKey } from '../access/access-service.ts'
 import type { Config } from '../config.ts'
-import { readLockHolder } from '../db/data-dir-lock.ts'
-import { ADMIN_TOKEN_FILE, openRuntime } from '../runtime.ts'
+import { ADMIN_TOKEN_FILE, findDataDirOwner, openRuntime } from '../runtime.ts'
 
 /** What the admin verbs need, whether the server is up or not. */
 export interface AdminOps {
@@ -27,7 +26,7 @@ export class AdminRequestError extends Error {
  */
 export async function openAdminOps(config: Config, command: string): Promise<AdminOps> {
   if (!config.databaseUrl) {
-    const holder = await readLockHolder(config.dataDir)
+    const holder = await findDataDirOwner(config.dataDir)
     if (holder?.url) {
       const token = (await readFile(path.join(config.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim()
       return serverAdminOps(holder.url, token)
