@@ -78,7 +78,7 @@ describe('inventory sources API', () => {
     it('stores the credential encrypted at rest', async () => {
       const row = await ctx.db.selectFrom('inventory_source').select('auth_ciphertext').where('source_id', '=', 'retail-network-agent').executeTakeFirstOrThrow()
       assert.ok(row.auth_ciphertext?.startsWith('v1.'))
-      assert.ok(!row.auth_ciphertext.includes('tok_live'))
+      assert.ok(!row.auth_ciphertext!.includes('tok_live'))
     })
 
     it('accepts enums in any letter case and emits them upper case', async () => {
