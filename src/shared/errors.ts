@@ -35,6 +35,7 @@ export const errorReasons = {
   SOURCE_HAS_LIVE_RESERVATIONS: 'The source still has HELD or BOOKED reservations.',
   // Modules
   MODULE_NOT_IN_CATALOG: 'No built-in module has this kind and provider.',
+  DUPLICATE_MODULE_INSTANCE_ID: 'Another module on this source already uses the moduleInstanceId.',
   MODULE_HAS_OPEN_WORK: 'The module still has open work items.',
   STATUS_IS_DERIVED: 'ACTIVE is derived from the module setup and cannot be set.',
   DEMO_SOURCE_ID: 'Demo source ids must be talpa-cadent-demo or start with demo-.',

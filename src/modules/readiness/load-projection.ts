@@ -1,0 +1,51 @@
+import type { Queryable } from '../../db/database.ts'
+import type { InventorySourceRow } from '../../db/tables.ts'
+import type { WorkItemKind } from '../contract.ts'
+import { findContract } from '../registry.ts'
+import { computeProjection, type ProjectionInput } from './compute-projection.ts'
+import type { RuntimeProjection } from './projection.schema.ts'
+
+const OPEN_WORK_ITEM_STATUSES = ['OPEN', 'IN_PROGRESS', 'BLOCKED'] as const
+
+/**
+ * Reads what the projection needs: one query per table, whatever the number of modules.
+ * Pass the transaction handle when called inside one (PGlite has one connection).
+ */
+export async function loadProjectionInput(db: Queryable, source: InventorySourceRow, now: Date): Promise<ProjectionInput> {
+  const modules = await db
+    .selectFrom('module_instance')
+    .selectAll()
+    .where('inventory_source_id', '=', source.id)
+    .orderBy('id')
+    .execute()
+  const avails = await db
+    .selectFrom('avail')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('inventory_source_id', '=', source.id)
+    .where('status', '=', 'ACTIVE')
+    .where('end_time', '>', now)
+    .executeTakeFirstOrThrow()
+  const workItems = await db
+    .selectFrom('work_item')
+    .select((eb) => ['kind', 'module_row_id', eb.fn.countAll<number>().as('count')])
+    .where('inventory_source_id', '=', source.id)
+    .where('status', 'in', OPEN_WORK_ITEM_STATUSES)
+    .groupBy(['kind', 'module_row_id'])
+    .execute()
+  return {
+    source,
+    modules,
+    contractFor: findContract,
+    activeAvailCount: Number(avails.count),
+    openWorkItems: workItems.map((item) => ({
+      kind: item.kind as WorkItemKind,
+      moduleRowId: item.module_row_id === null ? null : Number(item.module_row_id),
+      count: Number(item.count),
+    })),
+  }
+}
+
+/** The readiness projection of a MODULAR_SOURCE row, read through `db` (or an open transaction). */
+export async function loadProjection(db: Queryable, source: InventorySourceRow, now: Date): Promise<RuntimeProjection> {
+  return computeProjection(await loadProjectionInput(db, source, now))
+}
