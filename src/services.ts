@@ -2,10 +2,12 @@ import { createAccessService } from './access/access-service.ts'
 import type { Database, Engine } from './db/database.ts'
 import { assertSchemaCurrent } from './db/migrate.ts'
 import { createIdempotencyStore } from './idempotency/idempotency-store.ts'
+import { createLedgerService } from './modules/booking-ledger/ledger-service.ts'
 import type { Clock } from './shared/clock.ts'
 import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
+import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
 import { createSourceWorkflows } from './workflows/source-workflows.ts'
 
 export interface ServiceDeps {
@@ -25,13 +27,16 @@ export function createServices(deps: ServiceDeps) {
   const access = createAccessService(db, clock)
   const sources = createSourceService(deps)
   const idempotency = createIdempotencyStore(db, clock)
+  const ledger = createLedgerService({ db, clock })
   return {
     clock,
     engine: deps.engine,
     access,
     sources,
     idempotency,
-    sourceWorkflows: createSourceWorkflows({ db, sources }),
+    ledger,
+    sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
+    ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
     /** Readiness: the database answers and every migration is applied. */
     async checkReady(): Promise<void> {
       await assertSchemaCurrent(db)

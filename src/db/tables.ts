@@ -136,6 +136,41 @@ export interface WorkItemEventTable {
   created_at: Timestamp
 }
 
+export type ReservationStatus = 'HELD' | 'BOOKED' | 'RELEASED' | 'EXPIRED'
+export type LedgerEntryKind = 'HOLD' | 'BOOK' | 'RELEASE' | 'EXPIRE'
+
+export interface ReservationTable {
+  id: Generated<number>
+  inventory_source_id: number
+  avail_row_id: number
+  avail_id: string
+  media_buy_id: string
+  package_id: string | null
+  buyer_customer_id: number | null
+  requested_impressions: number
+  status: ReservationStatus
+  expires_at: Timestamp | null
+  created_at: Timestamp
+  updated_at: Timestamp
+  booked_at: Timestamp | null
+  released_at: Timestamp | null
+  expired_at: Timestamp | null
+  release_reason: string | null
+}
+
+/** Immutable: a trigger refuses UPDATE. */
+export interface LedgerEntryTable {
+  id: Generated<number>
+  reservation_id: number
+  avail_row_id: number
+  kind: LedgerEntryKind
+  impressions: number
+  held_delta: number
+  booked_delta: number
+  reason: string | null
+  created_at: Timestamp
+}
+
 export interface SchemaMigrationTable {
   version: number
   name: string
@@ -152,6 +187,8 @@ export interface DB {
   work_item: WorkItemTable
   work_item_event: WorkItemEventTable
   schema_migration: SchemaMigrationTable
+  reservation: ReservationTable
+  ledger_entry: LedgerEntryTable
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
@@ -161,3 +198,5 @@ export type ModuleInstanceRow = Selectable<ModuleInstanceTable>
 export type AvailRow = Selectable<AvailTable>
 export type WorkItemRow = Selectable<WorkItemTable>
 export type WorkItemEventRow = Selectable<WorkItemEventTable>
+export type ReservationRow = Selectable<ReservationTable>
+export type LedgerEntryRow = Selectable<LedgerEntryTable>

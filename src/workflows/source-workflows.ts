@@ -1,7 +1,8 @@
 import type { Database } from '../db/database.ts'
+import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { findSourceRow, type SourceService } from '../sources/source-service.ts'
 
-export function createSourceWorkflows({ db, sources }: { db: Database; sources: SourceService }) {
+export function createSourceWorkflows({ db, sources, ledger }: { db: Database; sources: SourceService; ledger: LedgerService }) {
   /**
    * Deleting a source removes its modules, avails and work items with it; it is refused while
    * the source still holds or has booked capacity for a buyer.
@@ -9,6 +10,7 @@ export function createSourceWorkflows({ db, sources }: { db: Database; sources: 
   async function deleteSource(storefrontId: number, sourceId: string): Promise<void> {
     await db.transaction().execute(async (trx) => {
       const row = await findSourceRow(trx, storefrontId, sourceId)
+      await ledger.assertNoLiveReservations(trx, row.id)
       await sources.remove(trx, row.id)
     })
   }

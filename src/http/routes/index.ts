@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Services } from '../../services.ts'
 import { inventorySourceRoutes } from './inventory-sources.ts'
+import { ledgerRoutes } from './ledger.ts'
 
 /**
  * Every storefront route, all under /api/v2/storefront and behind the API key.
@@ -8,4 +9,5 @@ import { inventorySourceRoutes } from './inventory-sources.ts'
  */
 export const storefrontRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, opts) => {
   await app.register(inventorySourceRoutes, opts)
+  await app.register(ledgerRoutes, opts)
 }

@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import {
+  ReleaseRequestSchema,
+  ReservationIdParamsSchema,
+  ReservationListQuerySchema,
+  ReservationListSchema,
+  ReservationSchema,
+  ReserveRequestSchema,
+} from '../../modules/booking-ledger/ledger.schema.ts'
+import { ProductSchema } from '../../modules/products/product-projection.ts'
+import { RuntimeProjectionSchema } from '../../modules/readiness/projection.schema.ts'
+import { ErrorBodySchema } from '../../shared/common.schema.ts'
+import type { Services } from '../../services.ts'
+import { callerOf } from '../plugins/caller.ts'
+import { SourceParamsSchema } from './inventory-sources.ts'
+
+const tags = ['Booking ledger']
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
+
+const ReservationAnswerSchema = z.object({ reservation: ReservationSchema, product: ProductSchema })
+
+export const ledgerRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+  app.post('/inventory-sources/:sourceId/modular/reservations', {
+    schema: {
+      tags,
+      summary: 'Hold capacity on an avail for a media buy (201 new hold, 200 an equal live one)',
+      params: SourceParamsSchema,
+      body: ReserveRequestSchema,
+      response: { 201: ReservationAnswerSchema, 200: ReservationAnswerSchema, ...errors },
+    },
+  }, async (request, reply) => {
+    const { created, reservation, product } = await services.ledgerWorkflows.reserve(callerOf(request).storefrontId, request.params.sourceId, request.body)
+    reply.code(created ? 201 : 200)
+    return { reservation, product }
+  })
+
+  app.get('/inventory-sources/:sourceId/modular/reservations', {
+    schema: {
+      tags,
+      summary: 'List reservations, newest first (filters: status, mediaBuyId, availId)',
+      params: SourceParamsSchema,
+      querystring: ReservationListQuerySchema,
+      response: { 200: ReservationListSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+    },
+  }, async (request, reply) => {
+    const page = await services.ledgerWorkflows.list(callerOf(request).storefrontId, request.params.sourceId, request.query)
+    reply.header('x-total-count', String(page.total))
+    return page
+  })
+
+  app.get('/inventory-sources/:sourceId/modular/reservations/:reservationId', {
+    schema: {
+      tags,
+      summary: 'Read one reservation',
+      params: SourceParamsSchema.extend(ReservationIdParamsSchema.shape),
+      response: { 200: ReservationSchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+    },
+  }, async (request) => services.ledgerWorkflows.get(callerOf(request).storefrontId, request.params.sourceId, request.params.reservationId))
+
+  app.post('/inventory-sources/:sourceId/modular/bookings/release', {
+    schema: {
+      tags,
+      summary: 'Release a HELD or BOOKED reservation; releasing a released or expired one is a no-op',
+      params: SourceParamsSchema,
+      body: ReleaseRequestSchema,
+      response: { 200: z.object({ reservation: ReservationSchema, projection: RuntimeProjectionSchema }), ...errors },
+    },
+  }, async (request) => services.ledgerWorkflows.release(callerOf(request).storefrontId, request.params.sourceId, request.body))
+}

@@ -1,0 +1,592 @@
+import { sql } from 'kysely'
+import type { Database, Queryable } from '../../db/database.ts'
+import { isCheckViolation } from '../../db/database.ts'
+import type { AvailRow, LedgerEntryKind, ReservationRow, ReservationStatus } from '../../db/tables.ts'
+import type { Clock } from '../../shared/clock.ts'
+import { toIso } from '../../shared/clock.ts'
+import { fail, StorefrontError } from '../../shared/errors.ts'
+import type { Reservation, ReservationListQuery } from './ledger.schema.ts'
+import { PRODUCT_ID_PREFIX } from './ledger.schema.ts'
+
+/**
+ * The booking ledger: capacity holds on avails, in the two-phase model of TigerBeetle's pending
+ * transfers. A HOLD entry takes capacity (held += n) and is resolved at most once by a BOOK
+ * (held -= n, booked += n), a RELEASE (of the held or the booked amount) or an EXPIRE entry.
+ *
+ * Every state change is one transaction that writes the reservation's status, its immutable
+ * ledger entry and the avail counters together, so the counters always equal the sums of the
+ * entries. Capacity is taken by one conditional UPDATE in the database (never read-then-write
+ * here); the avail_never_overbooked CHECK is the backstop. Time comes from the Clock only.
+ */
+
+export interface LedgerServiceDeps {
+  db: Database
+  clock: Clock
+}
+
+export interface ReserveInput {
+  /** inventory_source.id of a source the caller already scoped to its storefront. */
+  sourceRowId: number
+  availId: string
+  mediaBuyId: string
+  packageId: string | null
+  buyerCustomerId: number | null
+  requestedImpressions: number
+  holdMinutes: number
+}
+
+export interface ReserveResult {
+  /** false when an equal live reservation already existed (the replay answer). */
+  created: boolean
+  reservation: Reservation
+  /** The avail's row as this transaction left it (counters included). */
+  avail: AvailRow
+}
+
+/** How a release or a book names its reservation. */
+export type ReservationTarget =
+  | { sourceRowId: number; reservationId: string; mediaBuyId?: string | undefined; availId?: string | undefined; packageId?: string | null | undefined }
+  | { sourceRowId: number; reservationId?: undefined; mediaBuyId: string; availId: string; packageId?: string | null | undefined }
+
+export interface ReleaseResult {
+  /** false for the no-op answer: the reservation was already RELEASED or EXPIRED. */
+  released: boolean
+  reservation: Reservation
+  avail: AvailRow
+}
+
+export interface BookResult {
+  /** false when it was BOOKED already (completing a work item twice is harmless). */
+  booked: boolean
+  reservation: Reservation
+}
+
+export interface ExpireDueOptions {
+  /** Rows per transaction; each batch commits on its own so locks stay short. */
+  batchSize?: number
+  /** Bound on the work of one call; the next run picks up the rest. */
+  maxBatches?: number
+  /** Only this source's holds (reads use it to show fresh statuses). */
+  sourceRowId?: number
+}
+
+const EXPIRE_BATCH_SIZE = 500
+const EXPIRE_MAX_BATCHES = 20
+/** PostgreSQL may pick a deadlock victim under unforeseen interleavings; the retry is bounded. */
+const DEADLOCK_RETRIES = 3
+
+type Movement = { kind: LedgerEntryKind; heldDelta: -1 | 0 | 1; bookedDelta: -1 | 0 | 1 }
+
+const BOOK: Movement = { kind: 'BOOK', heldDelta: -1, bookedDelta: 1 }
+const RELEASE_HELD: Movement = { kind: 'RELEASE', heldDelta: -1, bookedDelta: 0 }
+const RELEASE_BOOKED: Movement = { kind: 'RELEASE', heldDelta: 0, bookedDelta: -1 }
+const EXPIRE: Movement = { kind: 'EXPIRE', heldDelta: -1, bookedDelta: 0 }
+
+export function toReservation(row: ReservationRow): Reservation {
+  return {
+    reservationId: String(row.id),
+    inventorySourceId: String(row.inventory_source_id),
+    availId: row.avail_id,
+    productId: `${PRODUCT_ID_PREFIX}${row.avail_id}`,
+    mediaBuyId: row.media_buy_id,
+    packageId: row.package_id,
+    buyerCustomerId: row.buyer_customer_id,
+    requestedImpressions: row.requested_impressions,
+    status: row.status,
+    expiresAt: toIso(row.expires_at),
+    createdAt: toIso(row.created_at)!,
+    updatedAt: toIso(row.updated_at)!,
+    bookedAt: toIso(row.booked_at),
+    releasedAt: toIso(row.released_at),
+    expiredAt: toIso(row.expired_at),
+    releaseReason: row.release_reason,
+  }
+}
+
+function isDue(row: ReservationRow, now: Date): boolean {
+  return row.status === 'HELD' && row.expires_at !== null && row.expires_at.getTime() <= now.getTime()
+}
+
+function isDeadlock(error: unknown): boolean {
+  const code = (error as { code?: string })?.code
+  return code === '40P01' || code === '40001'
+}
+
+function parseReservationId(reservationId: string): number | null {
+  return /^\d{1,15}$/.test(reservationId) ? Number(reservationId) : null
+}
+
+/** Lock, then read: callers serialise on the reservation row before deciding a transition. */
+async function lockReservation(trx: Queryable, id: number): Promise<ReservationRow | undefined> {
+  return trx.selectFrom('reservation').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+}
+
+async function readAvail(trx: Queryable, availRowId: number): Promise<AvailRow> {
+  return trx.selectFrom('avail').selectAll().where('id', '=', availRowId).executeTakeFirstOrThrow()
+}
+
+/**
+ * Moves one reservation out of `from` and writes its entry and the counter deltas in one
+ * statement. The `status = from` guard makes each transition happen at most once even if a
+ * caller forgot to lock; zero rows back means someone else resolved it first.
+ */
+async function transition(
+  trx: Queryable,
+  id: number,
+  from: ReservationStatus,
+  to: ReservationStatus,
+  movement: Movement,
+  now: Date,
+  reason: string | null,
+): Promise<ReservationRow | undefined> {
+  const result = await sql<ReservationRow>`
+    WITH moved AS (
+      UPDATE reservation SET
+        status = ${to},
+        updated_at = ${now},
+        booked_at = CASE WHEN ${to} = 'BOOKED' THEN ${now}::timestamptz ELSE booked_at END,
+        released_at = CASE WHEN ${to} = 'RELEASED' THEN ${now}::timestamptz ELSE released_at END,
+        expired_at = CASE WHEN ${to} = 'EXPIRED' THEN ${now}::timestamptz ELSE expired_at END,
+        expires_at = CASE WHEN ${to} = 'BOOKED' THEN NULL ELSE expires_at END,
+        release_reason = CASE WHEN ${to} = 'RELEASED' THEN ${reason}::text ELSE release_reason END
+      WHERE id = ${id} AND status = ${from}
+      RETURNING *
+    ), entry AS (
+      INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
+      SELECT id, avail_row_id, ${movement.kind}, requested_impressions,
+        ${movement.heldDelta}::bigint * requested_impressions, ${movement.bookedDelta}::bigint * requested_impressions,
+        ${reason}::text, ${now}::timestamptz
+      FROM moved
+      RETURNING id
+    ), counters AS (
+      UPDATE avail SET
+        held_impressions = held_impressions + ${movement.heldDelta}::bigint * moved.requested_impressions,
+        booked_impressions = booked_impressions + ${movement.bookedDelta}::bigint * moved.requested_impressions
+      FROM moved
+      WHERE avail.id = moved.avail_row_id
+      RETURNING avail.id
+    )
+    SELECT moved.* FROM moved, entry, counters
+  `.execute(trx)
+  return result.rows[0]
+}
+
+/**
+ * Expires the avail's due holds inside the caller's transaction. Rows are locked in id order and
+ * waited for (no SKIP LOCKED): a due hold that another transaction is resolving right now must
+ * be seen resolved, not skipped, or it could block this reservation. Reservation rows are always
+ * locked before their avail row, in every path, so this cannot deadlock with the sweeper.
+ */
+async function expireDueOnAvail(trx: Queryable, availRowId: number, now: Date): Promise<number> {
+  const result = await sql<{ expired: number }>`
+    WITH due AS (
+      SELECT id FROM reservation
+      WHERE avail_row_id = ${availRowId} AND status = 'HELD' AND expires_at <= ${now}
+      ORDER BY id
+      FOR UPDATE
+    ), moved AS (
+      UPDATE reservation SET status = 'EXPIRED', expired_at = ${now}, updated_at = ${now}
+      FROM due
+      WHERE reservation.id = due.id AND reservation.status = 'HELD'
+      RETURNING reservation.id, reservation.avail_row_id, reservation.requested_impressions
+    ), entry AS (
+      INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
+      SELECT id, avail_row_id, 'EXPIRE', requested_impressions, -requested_impressions, 0, NULL, ${now}::timestamptz
+      FROM moved
+    ), total AS (
+      SELECT count(*)::bigint AS expired, coalesce(sum(requested_impressions), 0)::bigint AS impressions FROM moved
+    ), counters AS (
+      UPDATE avail SET held_impressions = held_impressions - total.impressions
+      FROM total
+      WHERE avail.id = ${availRowId} AND total.expired > 0
+    )
+    SELECT expired FROM total
+  `.execute(trx)
+  return Number(result.rows[0]?.expired ?? 0)
+}
+
+export function createLedgerService({ db, clock }: LedgerServiceDeps) {
+  /** Runs `work` in its own transaction, retrying a deadlock victim a bounded number of times. */
+  async function inTransaction<T>(work: (trx: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(work)
+      } catch (error) {
+        if (!isDeadlock(error) || attempt >= DEADLOCK_RETRIES) throw error
+      }
+    }
+  }
+
+  /**
+   * Holds capacity. Result codes, first applicable wins (docs/booking-ledger.md):
+   * NO_BOOKING_LEDGER, avail NOT_FOUND, replay of an equal live reservation (created: false),
+   * RESERVATION_EXISTS, AVAIL_NOT_SELLABLE, INSUFFICIENT_CAPACITY, then created.
+   * With `trx` it joins the caller's transaction (e.g. several packages of one media buy).
+   */
+  async function reserve(input: ReserveInput, trx?: Queryable): Promise<ReserveResult> {
+    const run = (handle: Queryable) => reserveIn(handle, input, clock.now())
+    try {
+      return trx ? await run(trx) : await inTransaction(run)
+    } catch (error) {
+      // The CHECK is a backstop only: the conditional UPDATE should have refused first.
+      if (isCheckViolation(error, 'avail_never_overbooked')) {
+        throw fail.conflict('INSUFFICIENT_CAPACITY', 'Not enough available impressions on the avail', { availableImpressions: 0 })
+      }
+      if ((error as { code?: string })?.code === '23503') throw fail.notFound('Inventory source')
+      throw error
+    }
+  }
+
+  async function reserveIn(trx: Queryable, input: ReserveInput, now: Date): Promise<ReserveResult> {
+    const lookup = await sql<{ has_ledger: boolean; avail_row_id: number | null }>`
+      SELECT
+        EXISTS (
+          SELECT 1 FROM module_instance
+          -- The agentic ledger needs no setup, so "no override" is exactly ACTIVE.
+          WHERE inventory_source_id = ${input.sourceRowId} AND kind = 'BOOKING_LEDGER' AND status_override IS NULL
+        ) AS has_ledger,
+        (SELECT id FROM avail WHERE inventory_source_id = ${input.sourceRowId} AND avail_id = ${input.availId}) AS avail_row_id
+    `.execute(trx)
+    const found = lookup.rows[0]!
+    if (!found.has_ledger) {
+      throw fail.conflict('NO_BOOKING_LEDGER', 'The source has no ACTIVE booking ledger module')
+    }
+    if (found.avail_row_id === null) throw fail.notFound(`Avail ${input.availId}`)
+    const availRowId = Number(found.avail_row_id)
+
+    // Lazy expiry: a due hold never blocks, whether or not the sweeper has run.
+    await expireDueOnAvail(trx, availRowId, now)
+
+    const live = await findLiveByKey(trx, input.sourceRowId, input.mediaBuyId, input.availId, input.packageId)
+    if (live) return replayOrRefuse(trx, live, input.requestedImpressions)
+
+    const expiresAt = new Date(now.getTime() + input.holdMinutes * 60_000)
+    // One statement: take capacity if it is there, and only then write the reservation and its
+    // HOLD entry. ON CONFLICT covers a concurrent identical request that committed first.
+    const held = await sql<{ avail: AvailRow | null; reservation: ReservationRow | null }>`
+      WITH taken AS (
+        UPDATE avail SET held_impressions = held_impressions + ${input.requestedImpressions}::bigint
+        WHERE id = ${availRowId}
+          AND status = 'ACTIVE' AND end_time > ${now}
+          AND impressions_capacity - held_impressions - booked_impressions >= ${input.requestedImpressions}::bigint
+        RETURNING *
+      ), inserted AS (
+        INSERT INTO reservation (
+          inventory_source_id, avail_row_id, avail_id, media_buy_id, package_id, buyer_customer_id,
+          requested_impressions, status, expires_at, created_at, updated_at
+        )
+        SELECT ${input.sourceRowId}, id, avail_id, ${input.mediaBuyId}, ${input.packageId}, ${input.buyerCustomerId}::bigint,
+          ${input.requestedImpressions}::bigint, 'HELD', ${expiresAt}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+        FROM taken
+        ON CONFLICT (inventory_source_id, media_buy_id, avail_id, (coalesce(package_id, ''))) WHERE status IN ('HELD', 'BOOKED')
+        DO NOTHING
+        RETURNING *
+      ), entry AS (
+        INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
+        SELECT id, avail_row_id, 'HOLD', requested_impressions, requested_impressions, 0, NULL, ${now}::timestamptz
+        FROM inserted
+      )
+      SELECT (SELECT row_to_json(taken) FROM taken) AS avail, (SELECT row_to_json(inserted) FROM inserted) AS reservation
+    `.execute(trx)
+    const outcome = held.rows[0]!
+
+    if (outcome.avail && outcome.reservation) {
+      return { created: true, reservation: toReservation(reviveReservation(outcome.reservation)), avail: reviveAvail(outcome.avail) }
+    }
+    if (outcome.avail) {
+      // Capacity was taken but a concurrent identical request won the insert: give it back
+      // (no entry: within this transaction nothing happened) and answer like a replay.
+      await trx
+        .updateTable('avail')
+        .set((eb) => ({ held_impressions: eb('held_impressions', '-', input.requestedImpressions) }))
+        .where('id', '=', availRowId)
+        .execute()
+      const winner = await findLiveByKey(trx, input.sourceRowId, input.mediaBuyId, input.availId, input.packageId)
+      if (!winner) throw new Error('reservation insert conflicted but no live reservation was found')
+      return replayOrRefuse(trx, winner, input.requestedImpressions)
+    }
+
+    const avail = await readAvail(trx, availRowId)
+    if (avail.status !== 'ACTIVE' || avail.end_time.getTime() <= now.getTime()) {
+      throw fail.conflict('AVAIL_NOT_SELLABLE', `Avail ${input.availId} is not sellable: it is ${avail.status === 'ACTIVE' ? 'past its flight end' : 'inactive'}`, {
+        availId: input.availId,
+      })
+    }
+    const availableImpressions = Math.max(0, avail.impressions_capacity - avail.held_impressions - avail.booked_impressions)
+    throw fail.conflict('INSUFFICIENT_CAPACITY', `Avail ${input.availId} has ${availableImpressions} available impressions; ${input.requestedImpressions} were requested`, {
+      availId: input.availId,
+      availableImpressions,
+      requestedImpressions: input.requestedImpressions,
+    })
+  }
+
+  async function replayOrRefuse(trx: Queryable, live: ReservationRow, requestedImpressions: number): Promise<ReserveResult> {
+    if (live.requested_impressions !== requestedImpressions) {
+      throw fail.conflict('RESERVATION_EXISTS', `Reservation ${live.id} already holds ${live.requested_impressions} impressions for this media buy, avail and package`, {
+        reservationId: String(live.id),
+        requestedImpressions: live.requested_impressions,
+      })
+    }
+    return { created: false, reservation: toReservation(live), avail: await readAvail(trx, live.avail_row_id) }
+  }
+
+  async function findLiveByKey(
+    trx: Queryable,
+    sourceRowId: number,
+    mediaBuyId: string,
+    availId: string,
+    packageId: string | null,
+  ): Promise<ReservationRow | undefined> {
+    return trx
+      .selectFrom('reservation')
+      .selectAll()
+      .where('inventory_source_id', '=', sourceRowId)
+      .where('media_buy_id', '=', mediaBuyId)
+      .where('avail_id', '=', availId)
+      .where(sql<string>`coalesce(package_id, '')`, '=', packageId ?? '')
+      .where('status', 'in', ['HELD', 'BOOKED'])
+      .executeTakeFirst()
+  }
+
+  /**
+   * The one reservation a release or book names. By key, an omitted packageId matches any
+   * package; several live matches are ambiguous (400). With no live match, the newest
+   * resolved one is returned so a repeated release answers 200 with it.
+   */
+  async function resolveTarget(trx: Queryable, target: ReservationTarget): Promise<ReservationRow> {
+    if (target.reservationId !== undefined) {
+      const id = parseReservationId(target.reservationId)
+      const row = id === null ? undefined : await trx
+        .selectFrom('reservation')
+        .selectAll()
+        .where('id', '=', id)
+        .where('inventory_source_id', '=', target.sourceRowId)
+        .executeTakeFirst()
+      const matches = row
+        && (target.mediaBuyId === undefined || row.media_buy_id === target.mediaBuyId)
+        && (target.availId === undefined || row.avail_id === target.availId)
+        && (target.packageId === undefined || row.package_id === target.packageId)
+      if (!row || !matches) throw fail.notFound(`Reservation ${target.reservationId}`)
+      return row
+    }
+    let query = trx
+      .selectFrom('reservation')
+      .selectAll()
+      .where('inventory_source_id', '=', target.sourceRowId)
+      .where('media_buy_id', '=', target.mediaBuyId)
+      .where('avail_id', '=', target.availId)
+    if (target.packageId !== undefined) {
+      query = target.packageId === null ? query.where('package_id', 'is', null) : query.where('package_id', '=', target.packageId)
+    }
+    const live = await query.where('status', 'in', ['HELD', 'BOOKED']).orderBy('id').limit(2).execute()
+    if (live.length > 1) {
+      throw fail.invalidField('packageId', 'several live reservations match this media buy and avail; send packageId or reservationId')
+    }
+    if (live[0]) return live[0]
+    const latest = await query.orderBy('id', 'desc').limit(1).executeTakeFirst()
+    if (!latest) throw fail.notFound(`Reservation for media buy ${target.mediaBuyId} on avail ${target.availId}`)
+    return latest
+  }
+
+  /**
+   * HELD or BOOKED -> RELEASED and the capacity returns. Already RELEASED or EXPIRED: a no-op
+   * (released: false). A HELD reservation past its expiry is expired, not released: that is
+   * what it already was, whether or not the sweeper had run.
+   * With `trx` it joins the caller's transaction (the work queue cancels the reservation's
+   * open work items in the same one).
+   */
+  async function release(target: ReservationTarget & { reason?: string | undefined }, trx?: Queryable): Promise<ReleaseResult> {
+    const run = async (handle: Queryable): Promise<ReleaseResult> => {
+      const now = clock.now()
+      const named = await resolveTarget(handle, target)
+      const row = (await lockReservation(handle, named.id))!
+      let moved: ReservationRow | undefined
+      if (isDue(row, now)) {
+        const expired = await transition(handle, row.id, 'HELD', 'EXPIRED', EXPIRE, now, null)
+        return { released: false, reservation: toReservation(expired!), avail: await readAvail(handle, row.avail_row_id) }
+      }
+      if (row.status === 'HELD') moved = await transition(handle, row.id, 'HELD', 'RELEASED', RELEASE_HELD, now, target.reason ?? null)
+      else if (row.status === 'BOOKED') moved = await transition(handle, row.id, 'BOOKED', 'RELEASED', RELEASE_BOOKED, now, target.reason ?? null)
+      return { released: moved !== undefined, reservation: toReservation(moved ?? row), avail: await readAvail(handle, row.avail_row_id) }
+    }
+    return trx ? run(trx) : inTransaction(run)
+  }
+
+  /**
+   * HELD -> BOOKED: the held impressions become booked. Always inside the caller's transaction
+   * (work-item completion books in the same one). BOOKED already: no-op (booked: false).
+   * RELEASED, EXPIRED, or HELD past its expiry: 409 NO_HELD_RESERVATION.
+   */
+  async function book(trx: Queryable, target: ReservationTarget): Promise<BookResult> {
+    const now = clock.now()
+    const named = await resolveTarget(trx, target)
+    const row = (await lockReservation(trx, named.id))!
+    if (row.status === 'BOOKED') return { booked: false, reservation: toReservation(row) }
+    if (row.status === 'HELD' && !isDue(row, now)) {
+      const moved = await transition(trx, row.id, 'HELD', 'BOOKED', BOOK, now, null)
+      return { booked: true, reservation: toReservation(moved!) }
+    }
+    throw fail.conflict('NO_HELD_RESERVATION', `Reservation ${row.id} is ${isDue(row, now) ? 'past its hold expiry' : row.status}, not HELD`, {
+      reservationId: String(row.id),
+      status: isDue(row, now) ? 'EXPIRED' : row.status,
+    })
+  }
+
+  /**
+   * A HELD reservation whose execution hand-off is open stops expiring (finalize calls this in
+   * its transaction). Refuses a hold that is not HELD or already due.
+   */
+  async function suspendExpiry(trx: Queryable, target: ReservationTarget): Promise<Reservation> {
+    const now = clock.now()
+    const named = await resolveTarget(trx, target)
+    const row = (await lockReservation(trx, named.id))!
+    if (row.status !== 'HELD' || isDue(row, now)) {
+      throw fail.conflict('NO_HELD_RESERVATION', `Reservation ${row.id} is not HELD`, { reservationId: String(row.id) })
+    }
+    const updated = await trx
+      .updateTable('reservation')
+      .set({ expires_at: null, updated_at: now })
+      .where('id', '=', row.id)
+      .where('status', '=', 'HELD')
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    return toReservation(updated)
+  }
+
+  async function get(sourceRowId: number, reservationId: string): Promise<Reservation> {
+    await expireDue({ sourceRowId, maxBatches: 1 })
+    const id = parseReservationId(reservationId)
+    const row = id === null ? undefined : await db
+      .selectFrom('reservation')
+      .selectAll()
+      .where('id', '=', id)
+      .where('inventory_source_id', '=', sourceRowId)
+      .executeTakeFirst()
+    if (!row) throw fail.notFound(`Reservation ${reservationId}`)
+    return toReservation(row)
+  }
+
+  /** Newest first, bounded by `take` (max 200). Due holds are expired first so statuses are current. */
+  async function list(sourceRowId: number, query: ReservationListQuery): Promise<{ reservations: Reservation[]; total: number }> {
+    await expireDue({ sourceRowId, maxBatches: 1 })
+    let base = db.selectFrom('reservation').where('inventory_source_id', '=', sourceRowId)
+    if (query.status) base = base.where('status', '=', query.status)
+    if (query.mediaBuyId) base = base.where('media_buy_id', '=', query.mediaBuyId)
+    if (query.availId) base = base.where('avail_id', '=', query.availId)
+    const [rows, count] = await Promise.all([
+      base.selectAll().orderBy('id', 'desc').limit(query.take).offset(query.skip).execute(),
+      base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
+    ])
+    return { reservations: rows.map(toReservation), total: Number(count.total) }
+  }
+
+  /**
+   * The sweeper: expires due holds in batches. Each batch is its own transaction and takes
+   * its rows with FOR UPDATE SKIP LOCKED, so several processes can sweep at once without
+   * waiting on each other or expiring a hold twice. Avail rows are locked in id order after
+   * the reservation rows, the same order every other path uses.
+   */
+  async function expireDue(options: ExpireDueOptions = {}): Promise<{ expired: number }> {
+    const batchSize = Math.min(Math.max(options.batchSize ?? EXPIRE_BATCH_SIZE, 1), 5_000)
+    const maxBatches = Math.min(Math.max(options.maxBatches ?? EXPIRE_MAX_BATCHES, 1), 1_000)
+    let expired = 0
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const count = await inTransaction(async (trx) => {
+        const now = clock.now()
+        const moved = await sql<{ avail_row_id: number; impressions: number; expired: number }>`
+          WITH due AS (
+            SELECT id FROM reservation
+            WHERE status = 'HELD' AND expires_at <= ${now}
+              ${options.sourceRowId === undefined ? sql`` : sql`AND inventory_source_id = ${options.sourceRowId}`}
+            ORDER BY expires_at, id
+            LIMIT ${batchSize}
+            FOR UPDATE SKIP LOCKED
+          ), moved AS (
+            UPDATE reservation SET status = 'EXPIRED', expired_at = ${now}, updated_at = ${now}
+            FROM due
+            WHERE reservation.id = due.id AND reservation.status = 'HELD'
+            RETURNING reservation.id, reservation.avail_row_id, reservation.requested_impressions
+          ), entry AS (
+            INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
+            SELECT id, avail_row_id, 'EXPIRE', requested_impressions, -requested_impressions, 0, NULL, ${now}::timestamptz
+            FROM moved
+          )
+          SELECT avail_row_id, sum(requested_impressions)::bigint AS impressions, count(*)::bigint AS expired
+          FROM moved GROUP BY avail_row_id ORDER BY avail_row_id
+        `.execute(trx)
+        if (moved.rows.length === 0) return 0
+        const availIds = moved.rows.map((r) => Number(r.avail_row_id))
+        await trx.selectFrom('avail').select('id').where('id', 'in', availIds).orderBy('id').forUpdate().execute()
+        for (const row of moved.rows) {
+          await trx
+            .updateTable('avail')
+            .set((eb) => ({ held_impressions: eb('held_impressions', '-', Number(row.impressions)) }))
+            .where('id', '=', Number(row.avail_row_id))
+            .execute()
+        }
+        return moved.rows.reduce((sum, row) => sum + Number(row.expired), 0)
+      })
+      expired += count
+      if (count < batchSize) break
+    }
+    return { expired }
+  }
+
+  /**
+   * Refuses (400) while the source has HELD or BOOKED reservations. Locks the source row first:
+   * a reservation being inserted right now holds a key-share lock on it (its foreign key), so
+   * the check waits for it and sees it, and later inserts wait for the delete and then fail.
+   */
+  async function assertNoLiveReservations(trx: Queryable, sourceRowId: number): Promise<void> {
+    await trx.selectFrom('inventory_source').select('id').where('id', '=', sourceRowId).forUpdate().execute()
+    const now = clock.now()
+    const live = await trx
+      .selectFrom('reservation')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('inventory_source_id', '=', sourceRowId)
+      .where((eb) => eb.or([
+        eb('status', '=', 'BOOKED'),
+        eb.and([eb('status', '=', 'HELD'), eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])]),
+      ]))
+      .executeTakeFirstOrThrow()
+    const count = Number(live.n)
+    if (count > 0) {
+      throw new StorefrontError('VALIDATION_ERROR', `The source still has ${count} HELD or BOOKED reservations; release them first`, {
+        reason: 'SOURCE_HAS_LIVE_RESERVATIONS',
+        liveReservations: count,
+      })
+    }
+  }
+
+  return { reserve, release, book, suspendExpiry, get, list, expireDue, assertNoLiveReservations }
+}
+
+export type LedgerService = ReturnType<typeof createLedgerService>
+
+// row_to_json turns timestamps into strings and bigint stays a JSON number; bring them back to row types.
+function reviveDate(value: unknown): Date | null {
+  return value === null || value === undefined ? null : new Date(value as string)
+}
+
+function reviveReservation(raw: ReservationRow): ReservationRow {
+  return {
+    ...raw,
+    expires_at: reviveDate(raw.expires_at),
+    created_at: reviveDate(raw.created_at)!,
+    updated_at: reviveDate(raw.updated_at)!,
+    booked_at: reviveDate(raw.booked_at),
+    released_at: reviveDate(raw.released_at),
+    expired_at: reviveDate(raw.expired_at),
+  }
+}
+
+function reviveAvail(raw: AvailRow): AvailRow {
+  return {
+    ...raw,
+    cpm: raw.cpm === null ? null : Number(raw.cpm),
+    start_time: reviveDate(raw.start_time)!,
+    end_time: reviveDate(raw.end_time)!,
+    created_at: reviveDate(raw.created_at)!,
+    updated_at: reviveDate(raw.updated_at)!,
+  }
+}

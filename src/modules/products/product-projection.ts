@@ -1,0 +1,80 @@
+import { z } from 'zod'
+import type { AvailRow } from '../../db/tables.ts'
+import { toIso } from '../../shared/clock.ts'
+import { TimestampSchema } from '../../shared/common.schema.ts'
+
+/** Products are named after their avail, so a buyer's productId always maps back to one row. */
+export function productIdOf(availId: string): string {
+  return `avail:${availId}`
+}
+
+export const ProductCadentSchema = z
+  .object({
+    campaignDeliveryType: z.string(),
+    lineDeliveryType: z.string(),
+    adType: z.string(),
+    adClass: z.string(),
+    targets: z.array(z.object({ targetType: z.string(), values: z.array(z.string()) })),
+  })
+  .meta({ id: 'ProductCadent' })
+
+export type ProductCadent = z.output<typeof ProductCadentSchema>
+
+/** Reference §2.16: a product-like projection of one normalized avail. */
+export const ProductSchema = z
+  .object({
+    productId: z.string(),
+    availId: z.string(),
+    collectionId: z.string(),
+    collectionName: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    channel: z.string().nullable(),
+    startTime: TimestampSchema,
+    endTime: TimestampSchema,
+    impressionsCapacity: z.number().int(),
+    heldImpressions: z.number().int(),
+    bookedImpressions: z.number().int(),
+    availableImpressions: z.number().int().min(0),
+    cpm: z.number().nullable(),
+    currency: z.string(),
+    targeting: z.record(z.string(), z.unknown()),
+    sourceMetadata: z.record(z.string(), z.unknown()),
+    cadent: ProductCadentSchema.nullable(),
+  })
+  .meta({ id: 'Product' })
+
+export type Product = z.output<typeof ProductSchema>
+
+/** Capacity left to sell; never negative even if a feed or a bug left the counters above capacity. */
+export function availableImpressionsOf(avail: Pick<AvailRow, 'impressions_capacity' | 'held_impressions' | 'booked_impressions'>): number {
+  return Math.max(0, avail.impressions_capacity - avail.held_impressions - avail.booked_impressions)
+}
+
+/**
+ * Pure: the same avail row and cadent block always give the same product. `cadent` is the
+ * caller's to decide (null unless the source has an ACTIVE Cadent trafficking module), so
+ * uploaded publisher avails are never implicitly Cadent-backed.
+ */
+export function projectProduct(avail: AvailRow, cadent: ProductCadent | null = null): Product {
+  return {
+    productId: productIdOf(avail.avail_id),
+    availId: avail.avail_id,
+    collectionId: avail.collection_id,
+    collectionName: avail.collection_name,
+    name: avail.name,
+    description: avail.collection_description,
+    channel: avail.channel,
+    startTime: toIso(avail.start_time)!,
+    endTime: toIso(avail.end_time)!,
+    impressionsCapacity: avail.impressions_capacity,
+    heldImpressions: avail.held_impressions,
+    bookedImpressions: avail.booked_impressions,
+    availableImpressions: availableImpressionsOf(avail),
+    cpm: avail.cpm,
+    currency: avail.currency,
+    targeting: avail.targeting,
+    sourceMetadata: avail.source_metadata,
+    cadent,
+  }
+}

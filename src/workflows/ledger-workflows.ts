@@ -1,0 +1,97 @@
+import type { Database, Queryable } from '../db/database.ts'
+import type { AvailRow, InventorySourceRow } from '../db/tables.ts'
+import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
+import type { ReleaseRequest, Reservation, ReservationListQuery, ReserveRequest } from '../modules/booking-ledger/ledger.schema.ts'
+import { availIdOf } from '../modules/booking-ledger/ledger.schema.ts'
+import { targetsFromTargeting } from '../modules/cadent/render-campaign-xml.ts'
+import { findActiveModule, findModularSourceRow } from '../modules/modular-sources/module-store.ts'
+import { projectProduct, type Product, type ProductCadent } from '../modules/products/product-projection.ts'
+import { loadProjection } from '../modules/readiness/load-projection.ts'
+import type { RuntimeProjection } from '../modules/readiness/projection.schema.ts'
+import type { Clock } from '../shared/clock.ts'
+
+/**
+ * Runs inside the release transaction, after the reservation became RELEASED. The work queue
+ * plugs in here to cancel the reservation's open work items in the same transaction; until it
+ * does, a release leaves work items as they are.
+ */
+export type CancelOpenWorkForReservation = (
+  trx: Queryable,
+  released: { source: InventorySourceRow; reservation: Reservation; reason: string | null },
+) => Promise<void>
+
+export interface LedgerWorkflowDeps {
+  db: Database
+  clock: Clock
+  ledger: LedgerService
+  cancelOpenWorkForReservation?: CancelOpenWorkForReservation | undefined
+}
+
+export interface ReserveOutcome {
+  created: boolean
+  reservation: Reservation
+  product: Product
+}
+
+/** Cadent fields appear on a product only while the source has an ACTIVE Cadent trafficking module. */
+async function cadentBlockFor(db: Queryable, source: InventorySourceRow, avail: AvailRow): Promise<ProductCadent | null> {
+  const trafficking = await findActiveModule(db, source.id, 'TRAFFICKING')
+  if (!trafficking || trafficking.row.provider !== 'cadent') return null
+  const config = trafficking.row.config
+  return {
+    campaignDeliveryType: String(config.campaignDeliveryType),
+    lineDeliveryType: String(config.lineDeliveryType),
+    adType: String(config.adType),
+    adClass: String(config.adClass),
+    targets: targetsFromTargeting(avail.targeting),
+  }
+}
+
+export function createLedgerWorkflows({ db, clock, ledger, cancelOpenWorkForReservation }: LedgerWorkflowDeps) {
+  async function reserve(storefrontId: number, sourceId: string, body: ReserveRequest): Promise<ReserveOutcome> {
+    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    const { created, reservation, avail } = await ledger.reserve({
+      sourceRowId: source.id,
+      availId: availIdOf(body),
+      mediaBuyId: body.mediaBuyId,
+      packageId: body.packageId ?? null,
+      buyerCustomerId: body.buyerCustomerId ?? null,
+      requestedImpressions: body.requestedImpressions,
+      holdMinutes: body.holdMinutes,
+    })
+    return { created, reservation, product: projectProduct(avail, await cadentBlockFor(db, source, avail)) }
+  }
+
+  async function release(storefrontId: number, sourceId: string, body: ReleaseRequest): Promise<{ reservation: Reservation; projection: RuntimeProjection }> {
+    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    const reason = body.reason ?? null
+    const target = body.reservationId !== undefined
+      ? {
+          sourceRowId: source.id,
+          reservationId: body.reservationId,
+          mediaBuyId: body.mediaBuyId,
+          availId: body.availId !== undefined || body.productId !== undefined ? availIdOf(body) : undefined,
+          packageId: body.packageId,
+        }
+      : { sourceRowId: source.id, mediaBuyId: body.mediaBuyId!, availId: availIdOf(body), packageId: body.packageId }
+    return db.transaction().execute(async (trx) => {
+      const { released, reservation } = await ledger.release({ ...target, reason: reason ?? undefined }, trx)
+      if (released && cancelOpenWorkForReservation) await cancelOpenWorkForReservation(trx, { source, reservation, reason })
+      return { reservation, projection: await loadProjection(trx, source, clock.now()) }
+    })
+  }
+
+  async function list(storefrontId: number, sourceId: string, query: ReservationListQuery) {
+    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    return ledger.list(source.id, query)
+  }
+
+  async function get(storefrontId: number, sourceId: string, reservationId: string): Promise<Reservation> {
+    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    return ledger.get(source.id, reservationId)
+  }
+
+  return { reserve, release, list, get }
+}
+
+export type LedgerWorkflows = ReturnType<typeof createLedgerWorkflows>
