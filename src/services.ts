@@ -8,6 +8,7 @@ import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
+import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
 import { createSourceWorkflows } from './workflows/source-workflows.ts'
 
 export interface ServiceDeps {
@@ -37,6 +38,7 @@ export function createServices(deps: ServiceDeps) {
     ledger,
     sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
     ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
+    modularSources: createModularSourceWorkflows({ db, clock }),
     /** Readiness: the database answers and every migration is applied. */
     async checkReady(): Promise<void> {
       await assertSchemaCurrent(db)

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Services } from '../../services.ts'
 import { inventorySourceRoutes } from './inventory-sources.ts'
 import { ledgerRoutes } from './ledger.ts'
+import { modularRoutes } from './modular.ts'
 
 /**
  * Every storefront route, all under /api/v2/storefront and behind the API key.
@@ -10,4 +11,5 @@ import { ledgerRoutes } from './ledger.ts'
 export const storefrontRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, opts) => {
   await app.register(inventorySourceRoutes, opts)
   await app.register(ledgerRoutes, opts)
+  await app.register(modularRoutes, opts)
 }
