@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Database, Queryable } from '../../db/database.ts'
-import { isCheckViolation } from '../../db/database.ts'
+import { isCheckViolation, isUniqueViolation } from '../../db/database.ts'
 import type { AvailRow, LedgerEntryKind, ReservationRow, ReservationStatus } from '../../db/tables.ts'
 import type { Clock } from '../../shared/clock.ts'
 import { toIso } from '../../shared/clock.ts'
@@ -221,92 +221,98 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
    * Holds capacity. Result codes, first applicable wins (docs/booking-ledger.md):
    * NO_BOOKING_LEDGER, avail NOT_FOUND, replay of an equal live reservation (created: false),
    * RESERVATION_EXISTS, AVAIL_NOT_SELLABLE, INSUFFICIENT_CAPACITY, then created.
-   * With `trx` it joins the caller's transaction (e.g. several packages of one media buy).
+   *
+   * Without `trx`, each step is one atomic statement (no BEGIN/COMMIT round trips): the lookup,
+   * the lazy expiry of the avail's due holds when there are any, then one statement that takes
+   * the capacity and writes the reservation and its HOLD entry. With `trx` the same statements
+   * join the caller's transaction (e.g. several packages of one media buy held together).
    */
   async function reserve(input: ReserveInput, trx?: Queryable): Promise<ReserveResult> {
-    const run = (handle: Queryable) => reserveIn(handle, input, clock.now())
     try {
-      return trx ? await run(trx) : await inTransaction(run)
+      return await reserveOn(trx ?? db, input, clock.now(), trx !== undefined)
     } catch (error) {
       // The CHECK is a backstop only: the conditional UPDATE should have refused first.
       if (isCheckViolation(error, 'avail_never_overbooked')) {
         throw fail.conflict('INSUFFICIENT_CAPACITY', 'Not enough available impressions on the avail', { availableImpressions: 0 })
       }
+      // The source was deleted between the lookup and the insert.
       if ((error as { code?: string })?.code === '23503') throw fail.notFound('Inventory source')
       throw error
     }
   }
 
-  async function reserveIn(trx: Queryable, input: ReserveInput, now: Date): Promise<ReserveResult> {
-    const lookup = await sql<{ has_ledger: boolean; avail_row_id: number | null }>`
-      SELECT
-        EXISTS (
-          SELECT 1 FROM module_instance
-          -- The agentic ledger needs no setup, so "no override" is exactly ACTIVE.
-          WHERE inventory_source_id = ${input.sourceRowId} AND kind = 'BOOKING_LEDGER' AND status_override IS NULL
-        ) AS has_ledger,
-        (SELECT id FROM avail WHERE inventory_source_id = ${input.sourceRowId} AND avail_id = ${input.availId}) AS avail_row_id
-    `.execute(trx)
-    const found = lookup.rows[0]!
+  async function reserveOn(handle: Queryable, input: ReserveInput, now: Date, inCallerTransaction: boolean): Promise<ReserveResult> {
+    let found = await lookupForReserve(handle, input, now)
     if (!found.has_ledger) {
       throw fail.conflict('NO_BOOKING_LEDGER', 'The source has no ACTIVE booking ledger module')
     }
     if (found.avail_row_id === null) throw fail.notFound(`Avail ${input.availId}`)
     const availRowId = Number(found.avail_row_id)
 
-    // Lazy expiry: a due hold never blocks, whether or not the sweeper has run.
-    await expireDueOnAvail(trx, availRowId, now)
-
-    const live = await findLiveByKey(trx, input.sourceRowId, input.mediaBuyId, input.availId, input.packageId)
-    if (live) return replayOrRefuse(trx, live, input.requestedImpressions)
+    // Lazy expiry: a due hold never blocks, whether or not the sweeper has run. A hold that
+    // commits after the lookup cannot already be due (it expires at least a minute after now),
+    // so the lookup's has_due is enough to skip this statement on the common path.
+    if (found.has_due) {
+      await expireDueOnAvail(handle, availRowId, now)
+      found = await lookupForReserve(handle, input, now)
+    }
+    if (found.live) return replayOrRefuse(handle, reviveReservation(found.live), input.requestedImpressions)
 
     const expiresAt = new Date(now.getTime() + input.holdMinutes * 60_000)
     // One statement: take capacity if it is there, and only then write the reservation and its
-    // HOLD entry. ON CONFLICT covers a concurrent identical request that committed first.
-    const held = await sql<{ avail: AvailRow | null; reservation: ReservationRow | null }>`
-      WITH taken AS (
-        UPDATE avail SET held_impressions = held_impressions + ${input.requestedImpressions}::bigint
-        WHERE id = ${availRowId}
-          AND status = 'ACTIVE' AND end_time > ${now}
-          AND impressions_capacity - held_impressions - booked_impressions >= ${input.requestedImpressions}::bigint
-        RETURNING *
-      ), inserted AS (
-        INSERT INTO reservation (
-          inventory_source_id, avail_row_id, avail_id, media_buy_id, package_id, buyer_customer_id,
-          requested_impressions, status, expires_at, created_at, updated_at
+    // HOLD entry. A concurrent identical request that committed first makes the insert conflict:
+    // on its own the statement then fails whole (23505) and nothing was taken; inside a caller's
+    // transaction (which an error would abort) the insert is skipped and the capacity given back.
+    const onConflict = inCallerTransaction
+      ? sql`ON CONFLICT (inventory_source_id, media_buy_id, avail_id, (coalesce(package_id, ''))) WHERE status IN ('HELD', 'BOOKED') DO NOTHING`
+      : sql``
+    let outcome: { avail: AvailRow | null; reservation: ReservationRow | null }
+    try {
+      const held = await sql<{ avail: AvailRow | null; reservation: ReservationRow | null }>`
+        WITH taken AS (
+          UPDATE avail SET held_impressions = held_impressions + ${input.requestedImpressions}::bigint
+          WHERE id = ${availRowId}
+            AND status = 'ACTIVE' AND end_time > ${now}
+            AND impressions_capacity - held_impressions - booked_impressions >= ${input.requestedImpressions}::bigint
+          RETURNING *
+        ), inserted AS (
+          INSERT INTO reservation (
+            inventory_source_id, avail_row_id, avail_id, media_buy_id, package_id, buyer_customer_id,
+            requested_impressions, status, expires_at, created_at, updated_at
+          )
+          SELECT ${input.sourceRowId}, id, avail_id, ${input.mediaBuyId}, ${input.packageId}, ${input.buyerCustomerId}::bigint,
+            ${input.requestedImpressions}::bigint, 'HELD', ${expiresAt}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+          FROM taken
+          ${onConflict}
+          RETURNING *
+        ), entry AS (
+          INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
+          SELECT id, avail_row_id, 'HOLD', requested_impressions, requested_impressions, 0, NULL, ${now}::timestamptz
+          FROM inserted
         )
-        SELECT ${input.sourceRowId}, id, avail_id, ${input.mediaBuyId}, ${input.packageId}, ${input.buyerCustomerId}::bigint,
-          ${input.requestedImpressions}::bigint, 'HELD', ${expiresAt}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
-        FROM taken
-        ON CONFLICT (inventory_source_id, media_buy_id, avail_id, (coalesce(package_id, ''))) WHERE status IN ('HELD', 'BOOKED')
-        DO NOTHING
-        RETURNING *
-      ), entry AS (
-        INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
-        SELECT id, avail_row_id, 'HOLD', requested_impressions, requested_impressions, 0, NULL, ${now}::timestamptz
-        FROM inserted
-      )
-      SELECT (SELECT row_to_json(taken) FROM taken) AS avail, (SELECT row_to_json(inserted) FROM inserted) AS reservation
-    `.execute(trx)
-    const outcome = held.rows[0]!
+        SELECT (SELECT row_to_json(taken) FROM taken) AS avail, (SELECT row_to_json(inserted) FROM inserted) AS reservation
+      `.execute(handle)
+      outcome = held.rows[0]!
+    } catch (error) {
+      if (inCallerTransaction || !isUniqueViolation(error, 'reservation_live_key')) throw error
+      return answerLiveWinner(handle, input)
+    }
 
     if (outcome.avail && outcome.reservation) {
       return { created: true, reservation: toReservation(reviveReservation(outcome.reservation)), avail: reviveAvail(outcome.avail) }
     }
     if (outcome.avail) {
-      // Capacity was taken but a concurrent identical request won the insert: give it back
-      // (no entry: within this transaction nothing happened) and answer like a replay.
-      await trx
+      // Inside the caller's transaction: capacity was taken but the insert was skipped. Give it
+      // back (no entry: within this transaction nothing happened) and answer like a replay.
+      await handle
         .updateTable('avail')
         .set((eb) => ({ held_impressions: eb('held_impressions', '-', input.requestedImpressions) }))
         .where('id', '=', availRowId)
         .execute()
-      const winner = await findLiveByKey(trx, input.sourceRowId, input.mediaBuyId, input.availId, input.packageId)
-      if (!winner) throw new Error('reservation insert conflicted but no live reservation was found')
-      return replayOrRefuse(trx, winner, input.requestedImpressions)
+      return answerLiveWinner(handle, input)
     }
 
-    const avail = await readAvail(trx, availRowId)
+    const avail = await readAvail(handle, availRowId)
     if (avail.status !== 'ACTIVE' || avail.end_time.getTime() <= now.getTime()) {
       throw fail.conflict('AVAIL_NOT_SELLABLE', `Avail ${input.availId} is not sellable: it is ${avail.status === 'ACTIVE' ? 'past its flight end' : 'inactive'}`, {
         availId: input.availId,
@@ -318,6 +324,39 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
       availableImpressions,
       requestedImpressions: input.requestedImpressions,
     })
+  }
+
+  /** Ledger module, avail, the live reservation for the key and whether the avail has due holds, in one read. */
+  async function lookupForReserve(handle: Queryable, input: ReserveInput, now: Date) {
+    const lookup = await sql<{ has_ledger: boolean; avail_row_id: number | null; has_due: boolean | null; live: ReservationRow | null }>`
+      SELECT
+        EXISTS (
+          SELECT 1 FROM module_instance
+          -- The agentic ledger needs no setup, so "no override" is exactly ACTIVE.
+          WHERE inventory_source_id = ${input.sourceRowId} AND kind = 'BOOKING_LEDGER' AND status_override IS NULL
+        ) AS has_ledger,
+        a.id AS avail_row_id,
+        EXISTS (
+          SELECT 1 FROM reservation r
+          WHERE r.avail_row_id = a.id AND r.status = 'HELD' AND r.expires_at <= ${now}
+        ) AS has_due,
+        (
+          SELECT row_to_json(r) FROM reservation r
+          WHERE r.inventory_source_id = ${input.sourceRowId} AND r.media_buy_id = ${input.mediaBuyId}
+            AND r.avail_id = ${input.availId} AND coalesce(r.package_id, '') = ${input.packageId ?? ''}
+            AND r.status IN ('HELD', 'BOOKED')
+          LIMIT 1
+        ) AS live
+      FROM (SELECT 1) AS one
+      LEFT JOIN avail a ON a.inventory_source_id = ${input.sourceRowId} AND a.avail_id = ${input.availId}
+    `.execute(handle)
+    return lookup.rows[0]!
+  }
+
+  async function answerLiveWinner(handle: Queryable, input: ReserveInput): Promise<ReserveResult> {
+    const winner = await findLiveByKey(handle, input.sourceRowId, input.mediaBuyId, input.availId, input.packageId)
+    if (!winner) throw new Error('reservation insert conflicted but no live reservation was found')
+    return replayOrRefuse(handle, winner, input.requestedImpressions)
   }
 
   async function replayOrRefuse(trx: Queryable, live: ReservationRow, requestedImpressions: number): Promise<ReserveResult> {
