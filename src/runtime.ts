@@ -8,7 +8,8 @@ import { migrate } from './db/migrate.ts'
 import { createServices, type Services } from './services.ts'
 import { systemClock, type Clock } from './shared/clock.ts'
 import { loadOrCreateSecretKey, SecretBox } from './shared/secret-box.ts'
-import { refuseUnprobedAgents, type AgentProbe } from './sources/agent-probe.ts'
+import type { AgentProbe } from './sources/agent-probe.ts'
+import { createLiveAgentProbe } from './sources/mcp-agent-probe.ts'
 
 export const ADMIN_TOKEN_FILE = 'admin.token'
 
@@ -55,7 +56,7 @@ export async function openRuntime(
       engine: handle.engine,
       clock: options.clock ?? systemClock,
       secrets: new SecretBox(secretKey),
-      probeAgent: options.probeAgent ?? refuseUnprobedAgents,
+      probeAgent: options.probeAgent ?? createLiveAgentProbe(),
     })
     const opened = handle
     const heldLock = lock
