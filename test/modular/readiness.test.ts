@@ -221,6 +221,30 @@ describe('GET /inventory-sources/{sourceId}/modular', () => {
     assert.ok(projection.issues.some((issue) => issue.code === 'NO_BOOKING_LEDGER'))
   })
 
+  it('reports a DISABLED source unhealthy whatever its modules say', async () => {
+    await createFeedSource(ctx)
+    await insertAvail(ctx)
+    await ctx.db.updateTable('inventory_source').set({ status: 'DISABLED' }).execute()
+    const projection = await readProjection(ctx)
+    assert.equal(projection.inventorySource.status, 'DISABLED')
+    assert.equal(projection.inventorySource.healthStatus, 'unhealthy')
+    assert.ok(projection.issues.some((issue) => issue.code === 'SOURCE_DISABLED'))
+  })
+
+  it('shows a stored module whose provider left the catalog as CONFIGURING with no contract', async () => {
+    await createFeedSource(ctx)
+    const source = await ctx.db.selectFrom('inventory_source').select('id').executeTakeFirstOrThrow()
+    await ctx.db
+      .insertInto('module_instance')
+      .values({ inventory_source_id: source.id, module_instance_id: 'legacy', kind: 'STATUS_SYNC', provider: 'retired', name: 'Legacy', config: '{}', created_at: ctx.clock.now(), updated_at: ctx.clock.now() })
+      .execute()
+    const legacy = moduleOf(await readProjection(ctx), 'legacy')
+    assert.equal(legacy.status, 'CONFIGURING')
+    assert.equal(legacy.contract, null)
+    assert.deepEqual(legacy.lifecycle, [])
+    assert.equal(legacy.issues[0]?.code, 'UNKNOWN_PROVIDER')
+  })
+
   it('answers 404 for an unknown source, a non-modular source and another storefront\'s source', async () => {
     await createFeedSource(ctx)
     assert.equal((await ctx.api('GET', '/inventory-sources/nope/modular')).statusCode, 404)
