@@ -21,7 +21,8 @@ import type { AvailScalarField } from './avail.schema.ts'
  * Generic spellings (`ID`, `Rate`, `Impressions`, `Start`...) are weak: when a column with
  * a specific spelling of the same field exists (`Avail ID`), the specific one wins and the
  * generic one falls through to rule 5. Two columns of equal strength for one field are a
- * header error rather than a silent pick.
+ * header error rather than a silent pick. Two columns for one free-form key are both kept,
+ * the later ones numbered (`notes`, `notes2`).
  */
 
 export type ColumnStrength = 'explicit' | 'specific' | 'generic'
@@ -31,6 +32,8 @@ export type ColumnTarget =
   | { kind: 'targeting'; key: string }
   | { kind: 'sourceMetadata'; key: string }
   | { kind: 'ignore' }
+  /** A column whose header cell is empty: a value under it is an error, not silently lost. */
+  | { kind: 'unnamed' }
 
 /** Normalized spellings per field. Generic ones may also mean something else in a sheet. */
 const fieldSpellings: Record<AvailScalarField, { specific: string[]; generic: string[] }> = {
@@ -170,8 +173,10 @@ function resolveByConvention(header: string, jsonKey: boolean): ColumnTarget {
     const key = trimmed.replace(METADATA_PREFIX, '').trim()
     if (key) return { kind: 'sourceMetadata', key }
   }
+  if (trimmed === '') return { kind: 'unnamed' }
   const normalized = normalizeHeader(trimmed)
-  if (normalized === '') return { kind: 'ignore' }
+  // Symbol-only headers (`#`) have no camelCase form; keep them as written.
+  if (normalized === '') return { kind: 'sourceMetadata', key: trimmed }
   const known = spellingToField.get(normalized)
   if (known) return { kind: 'field', ...known }
   if (targetingDimensions.has(normalized)) return { kind: 'targeting', key: jsonKey ? trimmed : camelCaseKey(trimmed) }
@@ -220,19 +225,16 @@ export function planColumns(headers: string[], resolver: ColumnResolver, options
     targets[loser] = { kind: 'sourceMetadata', key: jsonKey ? loserHeader.trim() : camelCaseKey(loserHeader) }
   })
 
-  const seenKeys = new Map<string, number>()
+  // Two columns for one free-form key (say two `Notes` columns) both keep their values:
+  // the later ones get a numbered key (`notes2`), since columnMapping could not tell
+  // identical headers apart.
+  const usedKeys = new Set<string>()
   targets.forEach((target, index) => {
     if (target.kind !== 'targeting' && target.kind !== 'sourceMetadata') return
-    const path = `${target.kind}.${target.key}`
-    const first = seenKeys.get(path)
-    if (first === undefined) {
-      seenKeys.set(path, index)
-      return
-    }
-    conflicts.push({
-      field: path,
-      message: `Columns ${describeHeader(headers, first, jsonKey)} and ${describeHeader(headers, index, jsonKey)} both map to ${path}; rename one or set columnMapping`,
-    })
+    let key = target.key
+    for (let suffix = 2; usedKeys.has(`${target.kind}.${key}`); suffix += 1) key = `${target.key}${suffix}`
+    usedKeys.add(`${target.kind}.${key}`)
+    if (key !== target.key) targets[index] = { ...target, key }
   })
   return { targets, conflicts }
 }
@@ -249,4 +251,23 @@ export function columnLetter(index: number): string {
     letters = String.fromCharCode(65 + ((remaining - 1) % 26)) + letters
   }
   return letters
+}
+
+/** How the header error for a missing column suggests a fix. */
+export function suggestedHeaders(field: AvailScalarField): string {
+  const examples: Record<AvailScalarField, string[]> = {
+    availId: ['Avail ID', 'avail_id'],
+    collectionId: ['Collection ID'],
+    collectionName: ['Collection Name', 'Collection'],
+    collectionDescription: ['Collection Description', 'Description'],
+    name: ['Name', 'Avail Name'],
+    channel: ['Channel'],
+    startTime: ['Start Date', 'Flight Start', 'Start'],
+    endTime: ['End Date', 'Flight End', 'End'],
+    impressionsCapacity: ['Impressions Capacity', 'Impressions', 'Capacity'],
+    upstreamBookedImpressions: ['Upstream Booked Impressions'],
+    cpm: ['CPM', 'Rate'],
+    currency: ['Currency'],
+  }
+  return examples[field].map((header) => JSON.stringify(header)).join(', ')
 }

@@ -5,9 +5,13 @@
  * a bad value into a row error.
  */
 
-/** A spreadsheet error value such as `#N/A` or `#REF!`. */
+/** A cell whose value cannot be used, such as `#N/A`; `problem` completes "<field> ...". */
 export class CellError {
-  constructor(readonly text: string) {}
+  constructor(readonly problem: string) {}
+
+  static errorValue(text: string): CellError {
+    return new CellError(`holds the spreadsheet error ${text}`)
+  }
 }
 
 /** One cell as the readers deliver it: CSV gives strings, XLSX and JSON give the rest. */
@@ -31,13 +35,13 @@ export function isBlank(value: unknown): boolean {
 
 /** Quotes a raw value for a message without echoing an unbounded cell. */
 export function describeValue(value: unknown): string {
-  const text = value instanceof Date ? value.toISOString() : value instanceof CellError ? value.text : String(value)
+  const text = value instanceof Date ? value.toISOString() : value instanceof CellError ? value.problem : String(value)
   return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text)
 }
 
 export function readText(value: CellValue | unknown): ValueResult<string | null> {
   if (isBlank(value)) return ok(null)
-  if (value instanceof CellError) return invalid(`the cell holds the spreadsheet error ${value.text}`)
+  if (value instanceof CellError) return invalid(value.problem)
   if (typeof value === 'string') return ok(value.trim())
   if (typeof value === 'number' && Number.isFinite(value)) return ok(String(value))
   if (typeof value === 'boolean') return ok(String(value))
@@ -54,6 +58,12 @@ function formatDateCellAsText(date: Date): string {
 // Currency marks tolerated around amounts. Only unambiguous symbols imply a currency:
 // `$` is used by USD, CAD, AUD and others, so it implies nothing.
 const currencyBySymbol: Record<string, string | null> = { '$': null, '€': 'EUR', '£': 'GBP', '¥': null }
+// Codes accepted next to an amount (`USD 22`, `22 EUR`); other letters make it unreadable
+// rather than silently inventing a currency.
+const knownCurrencyCodes = new Set([
+  'USD', 'EUR', 'GBP', 'CAD', 'AUD', 'NZD', 'JPY', 'CHF', 'SEK', 'NOK', 'DKK', 'PLN', 'CZK',
+  'ZAR', 'INR', 'BRL', 'MXN', 'SGD', 'HKD', 'CNY', 'AED', 'SAR', 'TRY', 'KRW',
+])
 const LEADING_CURRENCY = /^([$€£¥]|[A-Za-z]{3}(?=[\s\d$€£¥.,-]))\s*/
 const TRAILING_CURRENCY = /\s*([$€£¥]|(?<=[\d\s])[A-Za-z]{3})$/
 // Spaces, no-break spaces and apostrophes group thousands only in exact groups of three.
@@ -64,6 +74,11 @@ export interface ParsedAmount {
   value: number
   /** The currency implied by a symbol or code written next to the amount, if any. */
   impliedCurrency: string | null
+  /**
+   * True when a lone separator before exactly three digits was read as the decimal mark
+   * (`1.000` in dot style). Fine for a price; for a count it is almost surely a thousand.
+   */
+  separatorCouldGroupThousands: boolean
 }
 
 /**
@@ -74,9 +89,11 @@ export interface ParsedAmount {
  */
 export function readAmount(value: CellValue | unknown, style: DecimalStyle): ValueResult<ParsedAmount | null> {
   if (isBlank(value)) return ok(null)
-  if (value instanceof CellError) return invalid(`the cell holds the spreadsheet error ${value.text}`)
+  if (value instanceof CellError) return invalid(value.problem)
   if (typeof value === 'number') {
-    return Number.isFinite(value) ? ok({ value, impliedCurrency: null }) : invalid('must be a finite number')
+    return Number.isFinite(value)
+      ? ok({ value, impliedCurrency: null, separatorCouldGroupThousands: false })
+      : invalid('must be a finite number')
   }
   if (typeof value !== 'string') return invalid(`must be a number, got ${describeValue(value)}`)
 
@@ -95,7 +112,9 @@ export function readAmount(value: CellValue | unknown, style: DecimalStyle): Val
     const match = pattern.exec(text)
     if (!match?.[1]) continue
     const mark = match[1]
-    impliedCurrency = mark in currencyBySymbol ? (currencyBySymbol[mark] ?? null) : mark.toUpperCase()
+    const isSymbol = mark in currencyBySymbol
+    if (!isSymbol && !knownCurrencyCodes.has(mark.toUpperCase())) continue
+    impliedCurrency = isSymbol ? (currencyBySymbol[mark] ?? null) : mark.toUpperCase()
     text = text.replace(pattern, '')
   }
   if (/^[-\u2212]/.test(text)) {
@@ -107,17 +126,18 @@ export function readAmount(value: CellValue | unknown, style: DecimalStyle): Val
 
   const number = parseSeparatedNumber(text, style)
   if (number === null) return invalid(`must be a number, got ${describeValue(value)}`)
-  return ok({ value: negative ? -number : number, impliedCurrency })
+  return ok({ value: negative ? -number.value : number.value, impliedCurrency, separatorCouldGroupThousands: number.couldGroup })
 }
 
-function parseSeparatedNumber(text: string, style: DecimalStyle): number | null {
-  if (SCIENTIFIC.test(text)) return Number(text)
+function parseSeparatedNumber(text: string, style: DecimalStyle): { value: number; couldGroup: boolean } | null {
+  if (SCIENTIFIC.test(text)) return { value: Number(text), couldGroup: false }
   if (!/^[\d.,]+$/.test(text) || !/\d/.test(text)) return null
 
   const commas = text.split(',').length - 1
   const dots = text.split('.').length - 1
   let thousands: string | null = null
   let decimal: string | null = null
+  let couldGroup = false
   if (commas > 0 && dots > 0) {
     // Both present: whichever comes last is the decimal mark (1,500.25 or 1.500,25).
     decimal = text.lastIndexOf(',') > text.lastIndexOf('.') ? ',' : '.'
@@ -132,6 +152,7 @@ function parseSeparatedNumber(text: string, style: DecimalStyle): number | null 
       const styleSaysThousands = (style === 'dot' && separator === ',') || (style === 'comma' && separator === '.')
       if (couldGroupThousands && styleSaysThousands) thousands = separator
       else decimal = separator
+      couldGroup = couldGroupThousands && !styleSaysThousands
     }
   }
 
@@ -146,16 +167,19 @@ function parseSeparatedNumber(text: string, style: DecimalStyle): number | null 
     return null
   }
   const digits = thousands === null ? integerPart : integerPart.split(thousands).join('')
-  return Number(`${digits || '0'}${fractionPart ? `.${fractionPart}` : ''}`)
+  return { value: Number(`${digits || '0'}${fractionPart ? `.${fractionPart}` : ''}`), couldGroup }
 }
 
 /** A count of impressions: a non-negative whole number. */
 export function readCount(value: CellValue | unknown, style: DecimalStyle): ValueResult<number | null> {
   const amount = readAmount(value, style)
   if (!amount.ok || amount.value === null) return amount as ValueResult<null>
-  const { value: number, impliedCurrency } = amount.value
+  const { value: number, impliedCurrency, separatorCouldGroupThousands } = amount.value
   if (impliedCurrency !== null || (typeof value === 'string' && /[$€£¥]/.test(value))) {
     return invalid(`must be a number of impressions, got ${describeValue(value)}`)
+  }
+  if (separatorCouldGroupThousands) {
+    return invalid(`is ambiguous: ${describeValue(value)} reads as a decimal here; write the count without separators`)
   }
   if (!Number.isInteger(number)) return invalid(`must be a whole number, got ${describeValue(value)}`)
   if (number < 0) return invalid(`must not be negative, got ${describeValue(value)}`)
@@ -204,7 +228,7 @@ const DATE_HELP = 'use YYYY-MM-DD or an ISO-8601 date-time'
  */
 export function readFlightTime(value: CellValue | unknown, boundary: FlightBoundary): ValueResult<string | null> {
   if (isBlank(value)) return ok(null)
-  if (value instanceof CellError) return invalid(`the cell holds the spreadsheet error ${value.text}`)
+  if (value instanceof CellError) return invalid(value.problem)
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) return invalid('is not a valid date')
     return ok(boundaryTime(roundToSecond(value.getTime()), boundary))
