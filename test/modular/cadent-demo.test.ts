@@ -57,6 +57,15 @@ describe('POST /inventory-sources/modular/cadent-demo', () => {
     assert.equal(Number((await ctx.db.selectFrom('avail').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n), 5)
   })
 
+  it('rebuilds even while the demo source holds capacity', async () => {
+    const avail = await ctx.db.selectFrom('avail').select('avail_id').orderBy('id').executeTakeFirstOrThrow()
+    const hold = await ctx.api('POST', '/inventory-sources/talpa-cadent-demo/modular/reservations', { availId: avail.avail_id, mediaBuyId: 'mb_demo', requestedImpressions: 1000 })
+    assert.equal(hold.statusCode, 201, hold.body)
+    const response = await ctx.api('POST', path, { reset: true })
+    assert.equal(response.statusCode, 200, response.body)
+    assert.equal(Number((await ctx.db.selectFrom('avail').select((eb) => eb.fn.sum<number>('held_impressions').as('held')).executeTakeFirstOrThrow()).held), 0)
+  })
+
   it('accepts a demo- id, a name and seedAvails false', async () => {
     const response = await ctx.api('POST', path, { sourceId: 'demo-empty', name: 'Empty demo', seedAvails: false })
     assert.equal(response.statusCode, 201, response.body)
