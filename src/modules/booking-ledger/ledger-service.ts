@@ -116,9 +116,14 @@ function parseReservationId(reservationId: string): number | null {
   return /^\d{1,15}$/.test(reservationId) ? Number(reservationId) : null
 }
 
-/** Lock, then read: callers serialise on the reservation row before deciding a transition. */
+/**
+ * Lock, then read: callers serialise on the reservation row before deciding a transition.
+ * Every row lock in the ledger is FOR NO KEY UPDATE (what an UPDATE of non-key columns takes):
+ * it does not conflict with the KEY SHARE locks that inserting a ledger entry or a reservation
+ * takes on the rows it references, where FOR UPDATE would and could deadlock two sweepers.
+ */
 async function lockReservation(trx: Queryable, id: number): Promise<ReservationRow | undefined> {
-  return trx.selectFrom('reservation').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+  return trx.selectFrom('reservation').selectAll().where('id', '=', id).forNoKeyUpdate().executeTakeFirst()
 }
 
 async function readAvail(trx: Queryable, availRowId: number): Promise<AvailRow> {
@@ -183,7 +188,7 @@ async function expireDueOnAvail(trx: Queryable, availRowId: number, now: Date): 
       SELECT id FROM reservation
       WHERE avail_row_id = ${availRowId} AND status = 'HELD' AND expires_at <= ${now}
       ORDER BY id
-      FOR UPDATE
+      FOR NO KEY UPDATE
     ), moved AS (
       UPDATE reservation SET status = 'EXPIRED', expired_at = ${now}, updated_at = ${now}
       FROM due
@@ -521,7 +526,7 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
 
   /**
    * The sweeper: expires due holds in batches. Each batch is its own transaction and takes
-   * its rows with FOR UPDATE SKIP LOCKED, so several processes can sweep at once without
+   * its rows with FOR NO KEY UPDATE SKIP LOCKED, so several processes can sweep at once without
    * waiting on each other or expiring a hold twice. Avail rows are locked in id order after
    * the reservation rows, the same order every other path uses.
    */
@@ -539,7 +544,7 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
               ${options.sourceRowId === undefined ? sql`` : sql`AND inventory_source_id = ${options.sourceRowId}`}
             ORDER BY expires_at, id
             LIMIT ${batchSize}
-            FOR UPDATE SKIP LOCKED
+            FOR NO KEY UPDATE SKIP LOCKED
           ), moved AS (
             UPDATE reservation SET status = 'EXPIRED', expired_at = ${now}, updated_at = ${now}
             FROM due
@@ -555,7 +560,7 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
         `.execute(trx)
         if (moved.rows.length === 0) return 0
         const availIds = moved.rows.map((r) => Number(r.avail_row_id))
-        await trx.selectFrom('avail').select('id').where('id', 'in', availIds).orderBy('id').forUpdate().execute()
+        await trx.selectFrom('avail').select('id').where('id', 'in', availIds).orderBy('id').forNoKeyUpdate().execute()
         for (const row of moved.rows) {
           await trx
             .updateTable('avail')

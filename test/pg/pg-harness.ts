@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts'
+import { startServerProcess, type ServerProcess } from '../helpers/processes.ts'
+import type { ReservationAttempt, SendAttempt } from '../ledger/concurrency-scenario.ts'
+
+/**
+ * Real server processes (`storefront serve`) on one scratch PostgreSQL database, for the suites
+ * that prove the ledger across processes. Needs TEST_DATABASE_URL (a role with CREATEDB).
+ */
+
+export const adminUrl = process.env.TEST_DATABASE_URL
+export const skipWithoutPostgres = adminUrl ? false : 'needs TEST_DATABASE_URL (npm run test:pg)'
+
+export interface ScratchDatabase {
+  url: string
+  /** Opened after the first server migrated it. */
+  open(): Promise<DatabaseHandle>
+  drop(): Promise<void>
+}
+
+export async function createScratchDatabase(prefix: string): Promise<ScratchDatabase> {
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(adminUrl!)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    open: () => openDatabase({ databaseUrl: url.toString(), poolSize: 5 }),
+    async drop() {
+      const cleanup = new pg.Client({ connectionString: adminUrl })
+      await cleanup.connect()
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await cleanup.end()
+    },
+  }
+}
+
+export const BOOTSTRAP_KEY = `sf_ledger_test_${randomBytes(12).toString('hex')}`
+
+export function serverEnv(databaseUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    STOREFRONT_SECRET_KEY: 'ledger-test-secret-key-0123456789',
+    STOREFRONT_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
+    STOREFRONT_DEFAULT_NAME: 'acme',
+    DATABASE_POOL_SIZE: '20',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+  }
+}
+
+/** Started one after the other: the first migrates and registers the bootstrap key. */
+export async function startServers(databaseUrl: string, count: number): Promise<ServerProcess[]> {
+  const servers: ServerProcess[] = []
+  for (let i = 0; i < count; i++) servers.push(await startServerProcess(serverEnv(databaseUrl)))
+  return servers
+}
+
+/** POSTs an attempt to whichever server `urlFor` names; a dropped connection rejects. */
+export function sendOverHttp(sourceId: string, urlFor: (index: number) => string): SendAttempt {
+  return async (attempt: ReservationAttempt, index: number) => {
+    const response = await fetch(`${urlFor(index)}/api/v2/storefront/inventory-sources/${sourceId}/modular/reservations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BOOTSTRAP_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(attempt),
+    })
+    return { status: response.status, body: await response.json() }
+  }
+}
