@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import { buildApp, LOG_REDACT_PATHS } from './http/app.ts'
+import { startExpirySweeper } from './modules/booking-ledger/expiry-sweeper.ts'
 import { openRuntime, writeAdminToken, type Runtime } from './runtime.ts'
 import type { Clock } from './shared/clock.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
@@ -41,6 +42,9 @@ export async function startServer(config: Config, options: { clock?: Clock; prob
     const url = reachableUrl(config.host, port)
     await runtime.lock?.update({ url })
 
+    // Every process sweeps; the ledger's batches skip rows another process is already expiring.
+    const expirySweeper = startExpirySweeper({ ledger: services.ledger, intervalMs: config.sweepIntervalMs, logger: app.log })
+    background.push(() => expirySweeper.stop())
     const sweep = setInterval(() => {
       services.idempotency.sweep().catch((error: unknown) => app?.log.error({ err: error }, 'idempotency sweep failed'))
     }, config.sweepIntervalMs)
