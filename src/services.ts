@@ -7,9 +7,12 @@ import type { Clock } from './shared/clock.ts'
 import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
+import { createExecutionWorkflows, createReleaseHook } from './workflows/execution-workflows.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
+import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
 import { createSourceWorkflows } from './workflows/source-workflows.ts'
+import { createWorkItemWorkflows } from './workflows/work-item-workflows.ts'
 
 export interface ServiceDeps {
   db: Database
@@ -17,6 +20,8 @@ export interface ServiceDeps {
   clock: Clock
   secrets: SecretBox
   probeAgent: AgentProbe
+  /** Per-attempt timeout of the POST to a Cadent endpoint; default 10 s. */
+  cadentTimeoutMs?: number | undefined
 }
 
 /**
@@ -37,7 +42,10 @@ export function createServices(deps: ServiceDeps) {
     idempotency,
     ledger,
     sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
-    ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
+    ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger, cancelOpenWorkForReservation: createReleaseHook(clock) }),
+    execution: createExecutionWorkflows({ db, clock, ledger, cadentTimeoutMs: deps.cadentTimeoutMs }),
+    workItems: createWorkItemWorkflows({ db, clock, ledger }),
+    sourceStatus: createSourceStatusWorkflows({ db, clock }),
     modularSources: createModularSourceWorkflows({ db, clock }),
     /** Readiness: the database answers and every migration is applied. */
     async checkReady(): Promise<void> {

@@ -171,6 +171,49 @@ export interface LedgerEntryTable {
   created_at: Timestamp
 }
 
+export type BookingStatus = 'HELD' | 'BOOKED' | 'RELEASED'
+
+/** One per finalized reservation (migrations/0005_execution.sql). */
+export interface BookingTable {
+  id: Generated<number>
+  inventory_source_id: number
+  reservation_id: number
+  module_row_id: number | null
+  provider: string
+  media_buy_id: string
+  avail_id: string
+  package_id: string | null
+  buyer_customer_id: number | null
+  campaign_name: string
+  advertiser_name: string
+  creative: Json<JsonObject> | null
+  trafficking_payload: string | null
+  trafficking_mode: 'AUTOMATED' | 'HITL'
+  external_refs: Json<JsonObject>
+  status: BookingStatus
+  endpoint_claimed_at: Timestamp | null
+  endpoint_attempt: Json<JsonObject> | null
+  created_at: Timestamp
+  updated_at: Timestamp
+  booked_at: Timestamp | null
+}
+
+export interface DeliveryRowTable {
+  id: Generated<number>
+  inventory_source_id: number
+  media_buy_id: string
+  reservation_id: number
+  avail_id: string
+  /** 'YYYY-MM-DD' (DATE is parsed as text, see database.ts). */
+  delivery_date: string
+  impressions: number
+  spend: number | null
+  clicks: number | null
+  completed_views: number | null
+  work_item_id: number | null
+  imported_at: Timestamp
+}
+
 export interface SchemaMigrationTable {
   version: number
   name: string
@@ -189,6 +232,8 @@ export interface DB {
   schema_migration: SchemaMigrationTable
   reservation: ReservationTable
   ledger_entry: LedgerEntryTable
+  booking: BookingTable
+  delivery_row: DeliveryRowTable
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
@@ -200,3 +245,5 @@ export type WorkItemRow = Selectable<WorkItemTable>
 export type WorkItemEventRow = Selectable<WorkItemEventTable>
 export type ReservationRow = Selectable<ReservationTable>
 export type LedgerEntryRow = Selectable<LedgerEntryTable>
+export type BookingRow = Selectable<BookingTable>
+export type DeliveryRowRow = Selectable<DeliveryRowTable>

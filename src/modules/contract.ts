@@ -61,11 +61,12 @@ export type WorkItemKind = (typeof WORK_ITEM_KINDS)[number]
 
 /**
  * Runtime inputs a stage needs beyond its setup. Closed: the readiness projection knows how to
- * check each one. Per-booking inputs (a creative, a final report) are not listed: they arrive
- * as HITL work items and show as HITL_PENDING instead.
+ * check each one. Per-booking inputs (a creative, a final report) arrive as HITL work items and
+ * show as HITL_PENDING while one is open; FINAL_REPORTS catches a report owed with no item open.
  */
 export const RUNTIME_INPUTS = {
   ACTIVE_AVAILS: 'At least one ACTIVE avail whose flight has not ended.',
+  FINAL_REPORTS: 'A final report imported for every BOOKED line whose flight has ended.',
 } as const
 export type RuntimeInput = keyof typeof RUNTIME_INPUTS
 

@@ -54,6 +54,8 @@ export const errorReasons = {
   NO_EXECUTION_MODULE: 'The source has no ACTIVE trafficking module.',
   WORK_ITEM_TERMINAL: 'The work item is COMPLETED or CANCELLED and cannot change.',
   MISSING_RESULT_KEYS: 'The completion result lacks required keys.',
+  REPORT_ROW_ERRORS: 'One or more final-report rows are invalid; nothing was imported.',
+  NO_BOOKING_FOR_ITEM: 'The work item names no finalized booking, so its side effect cannot run.',
   // Embedded database
   DATA_DIR_LOCKED: 'Another process owns the embedded database directory.',
 } as const

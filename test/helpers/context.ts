@@ -28,6 +28,8 @@ export interface TestContextOptions {
   probeAgent?: AgentProbe
   now?: string
   logStream?: NodeJS.WritableStream
+  /** Per-attempt timeout of Cadent endpoint POSTs (the hanging-endpoint test shortens it). */
+  cadentTimeoutMs?: number
 }
 
 /** The real app on a real, freshly migrated database; requests go through `inject`. */
@@ -40,6 +42,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     clock,
     secrets: new SecretBox(TEST_SECRET_KEY),
     probeAgent: options.probeAgent ?? refuseUnprobedAgents,
+    cadentTimeoutMs: options.cadentTimeoutMs,
   })
   const app = await buildApp({
     services,

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Services } from '../../services.ts'
+import { executionRoutes } from './execution.ts'
 import { inventorySourceRoutes } from './inventory-sources.ts'
 import { ledgerRoutes } from './ledger.ts'
 import { modularRoutes } from './modular.ts'
+import { workItemRoutes } from './work-items.ts'
 
 /**
  * Every storefront route, all under /api/v2/storefront and behind the API key.
@@ -12,4 +14,6 @@ export const storefrontRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
   await app.register(inventorySourceRoutes, opts)
   await app.register(ledgerRoutes, opts)
   await app.register(modularRoutes, opts)
+  await app.register(workItemRoutes, opts)
+  await app.register(executionRoutes, opts)
 }

@@ -44,6 +44,8 @@ export interface ProjectionInput {
   /** ACTIVE avails whose end_time is after now. */
   activeAvailCount: number
   openWorkItems: readonly OpenWorkItemCount[]
+  /** BOOKED bookings whose flight has ended with no delivery imported (docs/execution-and-work-queue.md). */
+  endedBookingsWithoutReport?: number
 }
 
 interface ModuleView {
@@ -61,6 +63,7 @@ export function groupFieldsBySource(fields: readonly SetupField[]): SetupFieldGr
 
 const RUNTIME_INPUT_CHECKS: Record<RuntimeInput, (input: ProjectionInput) => boolean> = {
   ACTIVE_AVAILS: (input) => input.activeAvailCount > 0,
+  FINAL_REPORTS: (input) => (input.endedBookingsWithoutReport ?? 0) === 0,
 }
 
 function issue(code: ProjectionIssue['code'], severity: ProjectionIssue['severity'], message: string, moduleInstanceId: string | null = null, stage: LifecycleStage | null = null): ProjectionIssue {

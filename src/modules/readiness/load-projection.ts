@@ -32,11 +32,25 @@ export async function loadProjectionInput(db: Queryable, source: InventorySource
     .where('status', 'in', OPEN_WORK_ITEM_STATUSES)
     .groupBy(['kind', 'module_row_id'])
     .execute()
+  // Final reports owed: BOOKED lines whose flight ended and that have no delivery imported.
+  const owed = await db
+    .selectFrom('booking')
+    .innerJoin('reservation', 'reservation.id', 'booking.reservation_id')
+    .innerJoin('avail', 'avail.id', 'reservation.avail_row_id')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('booking.inventory_source_id', '=', source.id)
+    .where('booking.status', '=', 'BOOKED')
+    .where('avail.end_time', '<=', now)
+    .where(({ not, exists, selectFrom }) => not(exists(
+      selectFrom('delivery_row').select('delivery_row.id').whereRef('delivery_row.reservation_id', '=', 'booking.reservation_id'),
+    )))
+    .executeTakeFirstOrThrow()
   return {
     source,
     modules,
     contractFor: findContract,
     activeAvailCount: Number(avails.count),
+    endedBookingsWithoutReport: Number(owed.count),
     openWorkItems: workItems.map((item) => ({
       kind: item.kind as WorkItemKind,
       moduleRowId: item.module_row_id === null ? null : Number(item.module_row_id),

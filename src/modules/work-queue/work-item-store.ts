@@ -1,7 +1,8 @@
 import type { Queryable } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
-import type { WorkItemRow } from '../../db/tables.ts'
+import type { WorkItemEventRow, WorkItemRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
+import { fail, StorefrontError } from '../../shared/errors.ts'
 
 export const WORK_ITEM_KINDS = [
   'APPROVE_MEDIA_BUY', 'REVIEW_CREATIVE', 'CONFIRM_AVAILS', 'APPROVE_RATE_EXCEPTION', 'MAP_CREATIVE_REF',
@@ -141,4 +142,185 @@ export function toWorkItemResponse(row: WorkItemRow, sourceId?: string) {
     updatedAt: toIso(row.updated_at)!,
     requiredResultFields: row.required_result_keys,
   }
+}
+
+export function toWorkItemEventResponse(row: WorkItemEventRow) {
+  return {
+    id: String(row.id),
+    workItemId: String(row.work_item_id),
+    eventType: row.event_type,
+    actorType: row.actor_type,
+    actorId: row.actor_id,
+    notes: row.notes,
+    payload: row.payload,
+    createdAt: toIso(row.created_at)!,
+  }
+}
+
+export function isOpenStatus(status: WorkItemStatus): boolean {
+  return OPEN_STATUSES.includes(status)
+}
+
+export interface WorkItemListFilter {
+  inventorySourceId: number
+  statuses: readonly WorkItemStatus[]
+  kind?: WorkItemKind | undefined
+  resourceType?: string | undefined
+  resourceId?: string | undefined
+  mediaBuyId?: string | undefined
+  buyerCustomerId?: number | undefined
+  limit: number
+}
+
+/** Oldest first, as a queue is worked; `total` counts every match, not only the page. */
+export async function listWorkItems(db: Queryable, filter: WorkItemListFilter): Promise<{ rows: WorkItemRow[]; total: number }> {
+  let base = db
+    .selectFrom('work_item')
+    .where('inventory_source_id', '=', filter.inventorySourceId)
+    .where('status', 'in', [...filter.statuses])
+  if (filter.kind) base = base.where('kind', '=', filter.kind)
+  if (filter.resourceType) base = base.where('resource_type', '=', filter.resourceType)
+  if (filter.resourceId) base = base.where('resource_id', '=', filter.resourceId)
+  if (filter.mediaBuyId) base = base.where('media_buy_id', '=', filter.mediaBuyId)
+  if (filter.buyerCustomerId !== undefined) base = base.where('buyer_customer_id', '=', filter.buyerCustomerId)
+  const rows = await base.selectAll().orderBy('id').limit(filter.limit).execute()
+  const count = await base.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow()
+  return { rows, total: Number(count.total) }
+}
+
+/** Every item opened for one resource (e.g. a reservation's hand-off), oldest first. */
+export async function listWorkItemsForResource(db: Queryable, inventorySourceId: number, resourceType: string, resourceId: string): Promise<WorkItemRow[]> {
+  return db
+    .selectFrom('work_item')
+    .selectAll()
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('resource_type', '=', resourceType)
+    .where('resource_id', '=', resourceId)
+    .orderBy('id')
+    .execute()
+}
+
+/** An open item of a kind on a module, to add to instead of opening a duplicate. */
+export async function findOpenWorkItem(db: Queryable, filter: { inventorySourceId: number; kind: WorkItemKind; moduleRowId: number | null }): Promise<WorkItemRow | undefined> {
+  let query = db
+    .selectFrom('work_item')
+    .selectAll()
+    .where('inventory_source_id', '=', filter.inventorySourceId)
+    .where('kind', '=', filter.kind)
+    .where('status', 'in', OPEN_STATUSES)
+  query = filter.moduleRowId === null ? query.where('module_row_id', 'is', null) : query.where('module_row_id', '=', filter.moduleRowId)
+  return query.orderBy('id').limit(1).executeTakeFirst()
+}
+
+/**
+ * One item of the source; another source's item is the same 404. With `forUpdate` the row is
+ * locked, so two operators completing the same item are serialised and the second sees it terminal.
+ */
+export async function findWorkItem(db: Queryable, inventorySourceId: number, workItemId: string, options: { forUpdate?: boolean } = {}): Promise<WorkItemRow> {
+  const id = /^\d{1,15}$/.test(workItemId) ? Number(workItemId) : null
+  let query = db.selectFrom('work_item').selectAll().where('id', '=', id ?? -1).where('inventory_source_id', '=', inventorySourceId)
+  if (options.forUpdate) query = query.forUpdate()
+  const row = id === null ? undefined : await query.executeTakeFirst()
+  if (!row) throw fail.notFound(`Work item ${workItemId}`)
+  return row
+}
+
+export async function listWorkItemEvents(db: Queryable, workItemId: number): Promise<WorkItemEventRow[]> {
+  return db.selectFrom('work_item_event').selectAll().where('work_item_id', '=', workItemId).orderBy('id').execute()
+}
+
+/** COMPLETED and CANCELLED items never change again. */
+export function assertWorkItemOpen(row: WorkItemRow): void {
+  if (isOpenStatus(row.status)) return
+  throw fail.conflict('WORK_ITEM_TERMINAL', `Work item ${row.id} is ${row.status} and cannot change`, {
+    workItemId: String(row.id),
+    status: row.status,
+  })
+}
+
+function hasResultValue(value: unknown): boolean {
+  if (value === undefined || value === null) return false
+  if (typeof value === 'string') return value.trim().length > 0
+  return true
+}
+
+/** Throws 400 MISSING_RESULT_KEYS naming every required key the result lacks (absent, null or blank). */
+export function assertResultComplete(row: WorkItemRow, result: Record<string, unknown>): void {
+  const missingKeys = row.required_result_keys.filter((key) => !hasResultValue(result[key]))
+  if (missingKeys.length === 0) return
+  throw new StorefrontError('VALIDATION_ERROR', `The result lacks required key(s): ${missingKeys.join(', ')}`, {
+    reason: 'MISSING_RESULT_KEYS',
+    missingKeys,
+    issues: missingKeys.map((key) => ({ path: `result.${key}`, message: 'is required to complete this work item' })),
+  })
+}
+
+/** Who an actor is, as stored in completed_by. */
+export function actorLabel(actor: Actor): string {
+  return actor.id ?? actor.type.toLowerCase()
+}
+
+async function transitionWorkItem(
+  trx: Queryable,
+  row: WorkItemRow,
+  changes: Partial<Pick<WorkItemRow, 'status' | 'assigned_to' | 'blocked_reason' | 'completed_by' | 'completed_at'>> & { result?: Record<string, unknown> },
+  event: { eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null },
+): Promise<WorkItemRow> {
+  assertWorkItemOpen(row)
+  const { result, ...columns } = changes
+  const updated = await trx
+    .updateTable('work_item')
+    .set({ ...columns, ...(result === undefined ? {} : { result: json(result) }), updated_at: event.now })
+    .where('id', '=', row.id)
+    // The guard makes a transition happen once even if a caller forgot to lock the row.
+    .where('status', 'in', OPEN_STATUSES)
+    .returningAll()
+    .executeTakeFirst()
+  if (!updated) assertWorkItemOpen({ ...row, status: 'COMPLETED' })
+  await appendWorkItemEvent(trx, { workItemId: row.id, ...event })
+  return updated!
+}
+
+/** Any open status -> IN_PROGRESS with an assignee; a blocked item is unblocked. */
+export function startWorkItem(trx: Queryable, row: WorkItemRow, input: { assignedTo: string; notes?: string | undefined }, actor: Actor, now: Date) {
+  return transitionWorkItem(trx, row, { status: 'IN_PROGRESS', assigned_to: input.assignedTo, blocked_reason: null }, {
+    eventType: 'STARTED', actor, now, notes: input.notes ?? null, payload: { assignedTo: input.assignedTo },
+  })
+}
+
+/** Any open status -> BLOCKED with the reason the operator cannot go on. */
+export function blockWorkItem(trx: Queryable, row: WorkItemRow, input: { blockedReason: string; notes?: string | undefined }, actor: Actor, now: Date) {
+  return transitionWorkItem(trx, row, { status: 'BLOCKED', blocked_reason: input.blockedReason }, {
+    eventType: 'BLOCKED', actor, now, notes: input.notes ?? null, payload: { blockedReason: input.blockedReason },
+  })
+}
+
+/** Any open status -> CANCELLED; nothing the item would have done happens. */
+export function cancelWorkItem(trx: Queryable, row: WorkItemRow, input: { reason: string }, actor: Actor, now: Date) {
+  return transitionWorkItem(trx, row, { status: 'CANCELLED' }, { eventType: 'CANCELLED', actor, now, notes: input.reason })
+}
+
+/**
+ * Any open status -> COMPLETED with its result. The caller has validated the result and run the
+ * kind's side effect in the same transaction; `effect` (what it did) goes into the event.
+ */
+export function completeWorkItem(
+  trx: Queryable,
+  row: WorkItemRow,
+  input: { result: Record<string, unknown>; notes?: string | undefined; effect?: Record<string, unknown> | undefined },
+  actor: Actor,
+  now: Date,
+) {
+  return transitionWorkItem(trx, row, {
+    status: 'COMPLETED', result: input.result, completed_by: actorLabel(actor), completed_at: now, blocked_reason: null,
+  }, {
+    eventType: 'COMPLETED', actor, now, notes: input.notes ?? null,
+    payload: { resultKeys: Object.keys(input.result).sort(), ...(input.effect ? { effect: input.effect } : {}) },
+  })
+}
+
+/** Adds an event to an open item (e.g. a repeated failure the item is already about). */
+export async function noteOnWorkItem(trx: Queryable, row: WorkItemRow, event: { eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null }): Promise<void> {
+  await trx.updateTable('work_item').set({ updated_at: event.now }).where('id', '=', row.id).execute()
+  await appendWorkItemEvent(trx, { workItemId: row.id, ...event })
 }

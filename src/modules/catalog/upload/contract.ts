@@ -18,6 +18,7 @@ export const uploadReportingContract: ModuleContract = {
       description: 'Import the final delivery report once the flight has ended.',
       outputKeys: ['delivery'],
       workItemKind: 'UPLOAD_FINAL_REPORT',
+      runtimeInputs: ['FINAL_REPORTS'],
       taskContract: humanTask({
         taskId: 'upload-final-report',
         workItemKind: 'UPLOAD_FINAL_REPORT',

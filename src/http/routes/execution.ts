@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { DeliverySchema } from '../../modules/delivery/delivery-store.ts'
+import { FinalizeRequestSchema, FinalizeResponseSchema } from '../../modules/execution/finalize.schema.ts'
+import { SourceStatusSchema } from '../../modules/source-status/modular-status.ts'
+import { ErrorBodySchema } from '../../shared/common.schema.ts'
+import type { Services } from '../../services.ts'
+import { operatorOf } from '../plugins/actor.ts'
+import { callerOf } from '../plugins/caller.ts'
+import { SourceParamsSchema } from './inventory-sources.ts'
+
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
+
+/** Execution hand-off, delivery and the source status (SPEC §2, §3). */
+export const executionRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+  app.post('/inventory-sources/:sourceId/modular/bookings/finalize', {
+    schema: {
+      tags: ['Booking ledger'],
+      summary: 'Hand a HELD reservation to execution: the Cadent endpoint or work items (idempotent)',
+      params: SourceParamsSchema,
+      body: FinalizeRequestSchema,
+      response: { 200: FinalizeResponseSchema, ...errors },
+    },
+  }, async (request) => services.execution.finalize(callerOf(request).storefrontId, request.params.sourceId, request.body, operatorOf(request)))
+
+  app.get('/inventory-sources/:sourceId/modular/delivery', {
+    schema: {
+      tags: ['Modular sources'],
+      summary: 'Imported delivery of a media buy: totals, daily rows and lines',
+      params: SourceParamsSchema,
+      querystring: z.object({ mediaBuyId: z.string().min(1).max(255) }),
+      response: { 200: DeliverySchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+    },
+  }, async (request) => services.execution.delivery(callerOf(request).storefrontId, request.params.sourceId, request.query.mediaBuyId))
+
+  app.get('/inventory-sources/:sourceId/status', {
+    schema: {
+      tags: ['Inventory sources'],
+      summary: 'Operational status: computed from local state for a MODULAR_SOURCE',
+      params: SourceParamsSchema,
+      response: { 200: SourceStatusSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+    },
+  }, async (request) => services.sourceStatus.status(callerOf(request).storefrontId, request.params.sourceId))
+}

@@ -1,0 +1,129 @@
+import { sql } from 'kysely'
+import { z } from 'zod'
+import type { Queryable } from '../../db/database.ts'
+import type { DeliveryRowRow } from '../../db/tables.ts'
+import { toIso } from '../../shared/clock.ts'
+import { TimestampSchema } from '../../shared/common.schema.ts'
+import type { DeliveryReportRow } from './parse-report.ts'
+
+/** Imported delivery: one row per media buy, line (reservation) and day. */
+
+export interface ReplaceDeliveryInput {
+  inventorySourceId: number
+  mediaBuyId: string
+  reservationId: number
+  availId: string
+  workItemId: number | null
+  rows: readonly DeliveryReportRow[]
+  now: Date
+}
+
+const INSERT_BATCH = 1000
+
+/**
+ * Replaces the line's delivery with the report: a final report is the whole flight, so days
+ * that a corrected report no longer lists are dropped too. Call inside the completion's transaction.
+ */
+export async function replaceDelivery(trx: Queryable, input: ReplaceDeliveryInput): Promise<{ importedRows: number; replacedRows: number }> {
+  const removed = await trx
+    .deleteFrom('delivery_row')
+    .where('inventory_source_id', '=', input.inventorySourceId)
+    .where('media_buy_id', '=', input.mediaBuyId)
+    .where('reservation_id', '=', input.reservationId)
+    .executeTakeFirst()
+  for (let offset = 0; offset < input.rows.length; offset += INSERT_BATCH) {
+    await trx
+      .insertInto('delivery_row')
+      .values(input.rows.slice(offset, offset + INSERT_BATCH).map((row) => ({
+        inventory_source_id: input.inventorySourceId,
+        media_buy_id: input.mediaBuyId,
+        reservation_id: input.reservationId,
+        avail_id: input.availId,
+        delivery_date: row.date,
+        impressions: row.impressions,
+        spend: row.spend,
+        clicks: row.clicks,
+        completed_views: row.completedViews,
+        work_item_id: input.workItemId,
+        imported_at: input.now,
+      })))
+      .execute()
+  }
+  return { importedRows: input.rows.length, replacedRows: Number(removed.numDeletedRows) }
+}
+
+const MetricsShape = {
+  impressions: z.number().int().min(0),
+  spend: z.number().nullable().describe('null when no imported row carried spend'),
+  clicks: z.number().int().nullable(),
+  completedViews: z.number().int().nullable(),
+}
+
+export const DeliverySchema = z
+  .object({
+    mediaBuyId: z.string(),
+    totals: z.object({ ...MetricsShape, days: z.number().int().min(0) }),
+    daily: z.array(z.object({ date: z.iso.date(), ...MetricsShape })).describe('Summed over the lines of the media buy, oldest first.'),
+    lines: z.array(z.object({
+      reservationId: z.string(),
+      availId: z.string(),
+      ...MetricsShape,
+      firstDate: z.iso.date(),
+      lastDate: z.iso.date(),
+      importedAt: TimestampSchema,
+    })),
+  })
+  .meta({ id: 'MediaBuyDelivery' })
+export type Delivery = z.output<typeof DeliverySchema>
+
+type Metrics = { impressions: number; spend: number | null; clicks: number | null; completedViews: number | null }
+
+function addMetrics(into: Metrics, row: DeliveryRowRow): void {
+  into.impressions += row.impressions
+  // A metric stays null until some row reports it, so "not reported" never reads as zero.
+  if (row.spend !== null) into.spend = Math.round(((into.spend ?? 0) + row.spend) * 1e4) / 1e4
+  if (row.clicks !== null) into.clicks = (into.clicks ?? 0) + row.clicks
+  if (row.completed_views !== null) into.completedViews = (into.completedViews ?? 0) + row.completed_views
+}
+
+const emptyMetrics = (): Metrics => ({ impressions: 0, spend: null, clicks: null, completedViews: null })
+
+/** Totals, daily sums and per-line sums of a media buy's imported delivery. */
+export async function readDelivery(db: Queryable, inventorySourceId: number, mediaBuyId: string): Promise<Delivery> {
+  const rows = await db
+    .selectFrom('delivery_row')
+    .selectAll()
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('media_buy_id', '=', mediaBuyId)
+    .orderBy('delivery_date')
+    .orderBy('reservation_id')
+    .execute()
+  const totals = emptyMetrics()
+  const daily = new Map<string, Metrics & { date: string }>()
+  const lines = new Map<number, Metrics & { reservationId: string; availId: string; firstDate: string; lastDate: string; importedAt: string }>()
+  for (const row of rows) {
+    addMetrics(totals, row)
+    const day = daily.get(row.delivery_date) ?? { date: row.delivery_date, ...emptyMetrics() }
+    addMetrics(day, row)
+    daily.set(row.delivery_date, day)
+    const line = lines.get(row.reservation_id) ?? {
+      reservationId: String(row.reservation_id), availId: row.avail_id, ...emptyMetrics(),
+      firstDate: row.delivery_date, lastDate: row.delivery_date, importedAt: toIso(row.imported_at)!,
+    }
+    addMetrics(line, row)
+    line.lastDate = row.delivery_date
+    lines.set(row.reservation_id, line)
+  }
+  return { mediaBuyId, totals: { ...totals, days: daily.size }, daily: [...daily.values()], lines: [...lines.values()] }
+}
+
+/** Impressions delivered on the given UTC days (the status endpoint's last-24h figure). */
+export async function sumImpressionsOnDates(db: Queryable, inventorySourceId: number, dates: readonly string[]): Promise<number> {
+  const row = await db
+    .selectFrom('delivery_row')
+    .select(sql<number>`coalesce(sum(impressions), 0)`.as('impressions'))
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('delivery_date', 'in', [...dates])
+    .executeTakeFirstOrThrow()
+  return Number(row.impressions)
+}

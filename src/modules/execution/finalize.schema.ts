@@ -1,0 +1,44 @@
+import { z } from 'zod'
+import { RuntimeProjectionSchema } from '../readiness/projection.schema.ts'
+import { WorkItemSchema } from '../work-queue/work-item.schema.ts'
+import { BookingSchema, CreativeSchema } from './booking-store.ts'
+
+/** POST .../modular/bookings/finalize (reference §2.19, SPEC §3 "Execution hand-off"). */
+
+const PRODUCT_ID_PREFIX = 'avail:'
+const ExternalId = z.string().min(1).max(255)
+
+export const FinalizeRequestSchema = z
+  .object({
+    mediaBuyId: ExternalId,
+    availId: ExternalId.optional(),
+    productId: z.string().regex(/^avail:.{1,255}$/, 'must be avail:<availId>').optional(),
+    packageId: ExternalId.nullable().optional().describe('Names the reservation when the media buy holds the avail in several packages.'),
+    buyerCustomerId: z.number().int().min(0).nullable().optional(),
+    campaignName: z.string().trim().min(1).max(500),
+    advertiserName: z.string().trim().min(1).max(500),
+    creative: CreativeSchema.nullable().optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.availId === undefined && body.productId === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['availId'], message: 'availId or productId is required' })
+    } else if (body.availId !== undefined && body.productId !== undefined && body.productId !== `${PRODUCT_ID_PREFIX}${body.availId}`) {
+      ctx.addIssue({ code: 'custom', path: ['productId'], message: 'does not name the same avail as availId' })
+    }
+  })
+  .meta({ id: 'FinalizeBookingRequest' })
+export type FinalizeRequest = z.output<typeof FinalizeRequestSchema>
+
+export function finalizeAvailId(body: Pick<FinalizeRequest, 'availId' | 'productId'>): string {
+  return body.availId ?? body.productId!.slice(PRODUCT_ID_PREFIX.length)
+}
+
+export const FinalizeResponseSchema = z
+  .object({
+    booking: BookingSchema,
+    workItems: z.array(WorkItemSchema).describe('Every work item of the hand-off, open or not, oldest first.'),
+    projection: RuntimeProjectionSchema,
+  })
+  .meta({ id: 'FinalizeBookingResponse' })
+export type FinalizeResponse = z.output<typeof FinalizeResponseSchema>

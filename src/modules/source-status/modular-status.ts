@@ -1,0 +1,291 @@
+import { sql } from 'kysely'
+import { z } from 'zod'
+import type { Queryable } from '../../db/database.ts'
+import type { InventorySourceRow } from '../../db/tables.ts'
+import { toIso } from '../../shared/clock.ts'
+import { TimestampSchema } from '../../shared/common.schema.ts'
+import type { LifecycleStage } from '../contract.ts'
+import type { ProjectionIssue, RuntimeProjection } from '../readiness/projection.schema.ts'
+
+/**
+ * GET /inventory-sources/{sourceId}/status for a MODULAR_SOURCE: the managed-source status shape
+ * (reference §2.8) computed from local state. Work items are its `workflows`, reservations its
+ * `packages`, sellable avails its `products`, and module setup gaps its `setupTasks`.
+ */
+
+const SyncSchema = z.object({
+  status: z.string(),
+  lastRunAt: TimestampSchema.nullable(),
+  itemCount: z.number().int().min(0),
+  error: z.string().nullable(),
+})
+
+const SetupTaskSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  severity: z.enum(['blocker', 'warning']),
+  scope: z.enum(['platform', 'module']),
+  description: z.string(),
+  isComplete: z.boolean(),
+  configurePath: z.string(),
+})
+
+export const SourceStatusSchema = z
+  .object({
+    adapter: z.object({
+      type: z.string().describe('The trafficking provider (cadent, manual) or none.'),
+      connected: z.boolean(),
+      lastTestedAt: TimestampSchema.nullable(),
+      lastTestError: z.string().nullable(),
+    }),
+    syncs: z.object({ inventory: SyncSchema, customTargeting: SyncSchema, advertisers: SyncSchema }),
+    workflows: z.object({
+      openCount: z.number().int().min(0),
+      oldestOpenedAt: TimestampSchema.nullable(),
+      byKind: z.record(z.string(), z.number().int().min(0)),
+    }),
+    packages: z.object({
+      activeCount: z.number().int().min(0),
+      pausedCount: z.number().int().min(0),
+      last24hImpressions: z.number().int().min(0),
+    }),
+    creatives: z.object({
+      activeCount: z.number().int().min(0),
+      pendingReviewCount: z.number().int().min(0),
+      rejectedLast24hCount: z.number().int().min(0),
+    }),
+    webhooks: z.object({
+      last24h: z.object({ delivered: z.number().int().min(0), failed: z.number().int().min(0), successRate: z.number() }),
+      lastFailureAt: TimestampSchema.nullable(),
+    }),
+    fetchedAt: TimestampSchema,
+    products: z.object({
+      activeCount: z.number().int().min(0),
+      draftCount: z.number().int().min(0),
+      archivedCount: z.number().int().min(0),
+    }),
+    setupTasks: z.object({
+      blockerCount: z.number().int().min(0),
+      warningCount: z.number().int().min(0),
+      items: z.array(SetupTaskSchema),
+    }),
+    operational: z.object({
+      isLive: z.boolean(),
+      discoveryDegraded: z.boolean(),
+      deliveryDegraded: z.boolean(),
+      summary: z.string(),
+      issues: z.array(z.object({
+        code: z.string(),
+        severity: z.enum(['warning', 'critical']),
+        message: z.string(),
+        affects: z.array(z.enum(['discovery', 'delivery', 'setup'])),
+      })),
+    }),
+  })
+  .meta({ id: 'InventorySourceStatus' })
+export type SourceStatus = z.output<typeof SourceStatusSchema>
+
+export interface ModularStatusInput {
+  source: InventorySourceRow
+  projection: RuntimeProjection
+  now: Date
+  openWorkItems: { byKind: Record<string, number>; oldestOpenedAt: Date | null }
+  liveReservations: number
+  impressionsLast24h: number
+  /** Live bookings that carry a creative. */
+  bookingsWithCreative: number
+  /** Avails that can no longer be sold: INACTIVE, or their flight has ended. */
+  archivedAvails: number
+  lastFeedAt: Date | null
+}
+
+const SELLING_STAGES: readonly LifecycleStage[] = ['INGEST_AVAILS', 'CONFIRM_AVAILS', 'HOLD_CAPACITY']
+
+function affectsOf(issue: ProjectionIssue): ('discovery' | 'delivery' | 'setup')[] {
+  switch (issue.code) {
+    case 'NO_ACTIVE_AVAILS':
+    case 'SOURCE_DISABLED':
+      return ['discovery', 'delivery']
+    case 'NO_BOOKING_LEDGER':
+      return ['discovery', 'setup']
+    case 'MISSING_SETUP':
+    case 'UNKNOWN_PROVIDER':
+    case 'MODULE_DISABLED':
+      return ['setup']
+    default:
+      return issue.stage && SELLING_STAGES.includes(issue.stage) ? ['discovery'] : ['delivery']
+  }
+}
+
+export function computeModularStatus(input: ModularStatusInput): SourceStatus {
+  const { projection, source } = input
+  const base = `/inventory-sources/${source.source_id}/modular`
+  const trafficking = projection.modules.find((module) => module.kind === 'TRAFFICKING' && module.status !== 'DISABLED')
+  const hasLedger = projection.modules.some((module) => module.kind === 'BOOKING_LEDGER' && module.status === 'ACTIVE')
+
+  const items: z.output<typeof SetupTaskSchema>[] = [
+    {
+      id: 'source:avails',
+      name: 'Ingest avails',
+      severity: 'blocker',
+      scope: 'platform',
+      description: 'Commit an avails feed with at least one avail whose flight has not ended.',
+      isComplete: projection.activeAvailCount > 0,
+      configurePath: `${base}/avails-feed`,
+    },
+    {
+      id: 'source:booking-ledger',
+      name: 'Attach a booking ledger',
+      severity: 'blocker',
+      scope: 'platform',
+      description: 'An ACTIVE booking ledger holds capacity so the source is never overbooked.',
+      isComplete: hasLedger,
+      configurePath: `${base}/modules`,
+    },
+    {
+      id: 'source:trafficking',
+      name: 'Attach a trafficking module',
+      severity: 'warning',
+      scope: 'platform',
+      description: 'Finalizing a booking needs an ACTIVE trafficking module (cadent or manual).',
+      isComplete: projection.modules.some((module) => module.kind === 'TRAFFICKING' && module.status === 'ACTIVE'),
+      configurePath: `${base}/modules`,
+    },
+  ]
+  for (const module of projection.modules) {
+    if (module.status === 'DISABLED') continue
+    const missing = module.missingSetupFieldsBySource.flatMap((group) => group.fields.map((field) => field.key))
+    items.push({
+      id: `module:${module.moduleInstanceId}:setup`,
+      name: `Configure ${module.contract?.displayName ?? module.name}`,
+      severity: 'blocker',
+      scope: 'module',
+      description: missing.length > 0 ? `Missing required config: ${missing.join(', ')}.` : 'Every required setup field has a value.',
+      isComplete: missing.length === 0,
+      configurePath: `${base}/modules/${module.moduleInstanceId}/config`,
+    })
+    if (module.status === 'ERROR' || module.lastError) {
+      items.push({
+        id: `module:${module.moduleInstanceId}:error`,
+        name: `Resolve the error of ${module.contract?.displayName ?? module.name}`,
+        severity: module.status === 'ERROR' ? 'blocker' : 'warning',
+        scope: 'module',
+        description: module.lastError ?? 'The module was set to ERROR.',
+        isComplete: false,
+        configurePath: `${base}/work-items?kind=RESOLVE_SOURCE_HEALTH`,
+      })
+    }
+  }
+  const open = items.filter((task) => !task.isComplete)
+
+  const issues = projection.issues.map((issue) => ({ code: issue.code, severity: issue.severity, message: issue.message, affects: affectsOf(issue) }))
+  const blockedStages = projection.lifecycleSummary.filter((row) => row.status === 'BLOCKED').map((row) => row.stage)
+  const discoveryDegraded = source.status !== 'ACTIVE' || projection.activeAvailCount === 0 || !hasLedger
+  const deliveryDegraded = blockedStages.some((stage) => !SELLING_STAGES.includes(stage)) || !trafficking || trafficking.status !== 'ACTIVE'
+  const isLive = source.status === 'ACTIVE' && projection.inventorySource.healthStatus !== 'unhealthy'
+  const summary = !isLive
+    ? `Not selling: ${issues.filter((issue) => issue.severity === 'critical').map((issue) => issue.message).join('; ') || 'the source is not ACTIVE'}.`
+    : deliveryDegraded
+      ? `Selling, but execution needs attention${blockedStages.length > 0 ? ` (${blockedStages.join(', ')} blocked)` : ''}.`
+      : 'Selling: avails, ledger and execution are ready.'
+
+  const byKind = Object.fromEntries(Object.entries(input.openWorkItems.byKind).filter(([, count]) => count > 0))
+  const pendingCreatives = (byKind.MAP_CREATIVE_REF ?? 0) + (byKind.REVIEW_CREATIVE ?? 0)
+  const notApplicable = { status: 'not_applicable', lastRunAt: null, itemCount: 0, error: null }
+
+  return {
+    adapter: {
+      type: trafficking?.provider ?? 'none',
+      connected: trafficking?.status === 'ACTIVE' && trafficking.lastError === null,
+      lastTestedAt: trafficking?.lastCheckedAt ?? null,
+      lastTestError: trafficking?.lastError ?? null,
+    },
+    syncs: {
+      inventory: {
+        status: input.lastFeedAt ? 'success' : 'never',
+        lastRunAt: toIso(input.lastFeedAt),
+        itemCount: projection.activeAvailCount,
+        error: null,
+      },
+      customTargeting: notApplicable,
+      advertisers: notApplicable,
+    },
+    workflows: {
+      openCount: Object.values(byKind).reduce((sum, count) => sum + count, 0),
+      oldestOpenedAt: toIso(input.openWorkItems.oldestOpenedAt),
+      byKind,
+    },
+    packages: { activeCount: input.liveReservations, pausedCount: 0, last24hImpressions: input.impressionsLast24h },
+    creatives: { activeCount: input.bookingsWithCreative, pendingReviewCount: pendingCreatives, rejectedLast24hCount: 0 },
+    // A modular source sends no webhooks: nothing delivered, nothing failed.
+    webhooks: { last24h: { delivered: 0, failed: 0, successRate: 100 }, lastFailureAt: null },
+    fetchedAt: input.now.toISOString(),
+    products: { activeCount: projection.activeAvailCount, draftCount: 0, archivedCount: input.archivedAvails },
+    setupTasks: {
+      blockerCount: open.filter((task) => task.severity === 'blocker').length,
+      warningCount: open.filter((task) => task.severity === 'warning').length,
+      items,
+    },
+    operational: { isLive, discoveryDegraded, deliveryDegraded, summary, issues },
+  }
+}
+
+/** Everything the status needs beyond the readiness projection: a handful of aggregate queries. */
+export async function loadModularStatusInput(
+  db: Queryable,
+  source: InventorySourceRow,
+  now: Date,
+): Promise<Omit<ModularStatusInput, 'source' | 'projection' | 'now'>> {
+  const workItems = await db
+    .selectFrom('work_item')
+    .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
+    .where('inventory_source_id', '=', source.id)
+    .where('status', 'in', ['OPEN', 'IN_PROGRESS', 'BLOCKED'])
+    .groupBy('kind')
+    .execute()
+  const reservations = await db
+    .selectFrom('reservation')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('inventory_source_id', '=', source.id)
+    .where((eb) => eb.or([
+      eb('status', '=', 'BOOKED'),
+      eb.and([eb('status', '=', 'HELD'), eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])]),
+    ]))
+    .executeTakeFirstOrThrow()
+  const today = now.toISOString().slice(0, 10)
+  const yesterday = new Date(now.getTime() - 24 * 60 * 60 * 1000).toISOString().slice(0, 10)
+  const delivered = await db
+    .selectFrom('delivery_row')
+    .select(sql<number>`coalesce(sum(impressions), 0)`.as('impressions'))
+    .where('inventory_source_id', '=', source.id)
+    .where('delivery_date', 'in', [yesterday, today])
+    .executeTakeFirstOrThrow()
+  const creatives = await db
+    .selectFrom('booking')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('inventory_source_id', '=', source.id)
+    .where('status', 'in', ['HELD', 'BOOKED'])
+    .where('creative', 'is not', null)
+    .executeTakeFirstOrThrow()
+  const avails = await db
+    .selectFrom('avail')
+    .select((eb) => [
+      sql<number>`count(*) FILTER (WHERE status <> 'ACTIVE' OR end_time <= ${now})`.as('archived'),
+      eb.fn.max('updated_at').as('last_feed_at'),
+    ])
+    .where('inventory_source_id', '=', source.id)
+    .executeTakeFirstOrThrow()
+
+  const oldest = workItems.map((row) => row.oldest).filter((value) => value !== null).map((value) => new Date(value as Date | string))
+  return {
+    openWorkItems: {
+      byKind: Object.fromEntries(workItems.map((row) => [row.kind, Number(row.count)])),
+      oldestOpenedAt: oldest.length > 0 ? new Date(Math.min(...oldest.map((date) => date.getTime()))) : null,
+    },
+    liveReservations: Number(reservations.count),
+    impressionsLast24h: Number(delivered.impressions),
+    bookingsWithCreative: Number(creatives.count),
+    archivedAvails: Number(avails.archived),
+    lastFeedAt: avails.last_feed_at ? new Date(avails.last_feed_at as Date | string) : null,
+  }
+}

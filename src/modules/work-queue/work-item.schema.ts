@@ -1,0 +1,113 @@
+import { z } from 'zod'
+import { caseInsensitiveEnum, TimestampSchema } from '../../shared/common.schema.ts'
+import { WORK_ITEM_KINDS, WORK_ITEM_STATUSES, type WorkItemStatus } from './work-item-store.ts'
+
+/** Requests and responses of the work-queue routes (reference §2.21, SPEC §3 "Work items"). */
+
+export const WorkItemSchema = z
+  .object({
+    id: z.string(),
+    storefrontId: z.string(),
+    inventorySourceId: z.string(),
+    sourceId: z.string().optional(),
+    moduleId: z.string().nullable(),
+    kind: z.enum(WORK_ITEM_KINDS),
+    status: z.enum(WORK_ITEM_STATUSES),
+    title: z.string(),
+    description: z.string().nullable(),
+    resourceType: z.string().nullable(),
+    resourceId: z.string().nullable(),
+    mediaBuyId: z.string().nullable(),
+    buyerCustomerId: z.number().int().nullable(),
+    assignedTo: z.string().nullable(),
+    dueAt: TimestampSchema.nullable(),
+    payload: z.record(z.string(), z.unknown()),
+    result: z.record(z.string(), z.unknown()).nullable(),
+    blockedReason: z.string().nullable(),
+    createdByType: z.string(),
+    createdById: z.string().nullable(),
+    completedBy: z.string().nullable(),
+    completedAt: TimestampSchema.nullable(),
+    createdAt: TimestampSchema,
+    updatedAt: TimestampSchema,
+    requiredResultFields: z.array(z.string()),
+  })
+  .meta({ id: 'WorkItem' })
+export type WorkItem = z.output<typeof WorkItemSchema>
+
+export const WorkItemEventSchema = z
+  .object({
+    id: z.string(),
+    workItemId: z.string(),
+    eventType: z.string(),
+    actorType: z.string(),
+    actorId: z.string().nullable(),
+    notes: z.string().nullable(),
+    payload: z.record(z.string(), z.unknown()).nullable(),
+    createdAt: TimestampSchema,
+  })
+  .meta({ id: 'WorkItemEvent' })
+export type WorkItemEvent = z.output<typeof WorkItemEventSchema>
+
+const DEFAULT_LIST_STATUSES: WorkItemStatus[] = ['OPEN', 'IN_PROGRESS', 'BLOCKED']
+
+/** `status=OPEN,blocked`: a comma list in any letter case; unknown values are a 400. */
+const StatusListSchema = z
+  .string()
+  .transform((text) => text.split(',').map((part) => part.trim().toUpperCase()).filter((part) => part.length > 0))
+  .pipe(z.array(z.enum(WORK_ITEM_STATUSES)).min(1, 'must name at least one status'))
+
+const FilterText = z.string().min(1).max(255)
+
+export const WorkItemListQuerySchema = z.object({
+  status: StatusListSchema.optional().describe('Comma-separated statuses; default OPEN,IN_PROGRESS,BLOCKED.'),
+  kind: caseInsensitiveEnum(WORK_ITEM_KINDS).optional(),
+  resourceType: FilterText.optional(),
+  resourceId: FilterText.optional(),
+  mediaBuyId: FilterText.optional(),
+  buyerCustomerId: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(100),
+})
+export type WorkItemListQuery = z.output<typeof WorkItemListQuerySchema>
+
+export function statusesOf(query: Pick<WorkItemListQuery, 'status'>): WorkItemStatus[] {
+  return query.status ?? DEFAULT_LIST_STATUSES
+}
+
+export const WorkItemParamsSchema = z.object({
+  sourceId: z.string().min(1).max(255),
+  workItemId: z.string().min(1).max(40),
+})
+
+export const WorkItemListSchema = z.object({ items: z.array(WorkItemSchema), total: z.number().int().min(0) }).meta({ id: 'WorkItemList' })
+export const WorkItemDetailSchema = z.object({ item: WorkItemSchema, events: z.array(WorkItemEventSchema) }).meta({ id: 'WorkItemDetail' })
+export const WorkItemChangedSchema = z.object({ ok: z.literal(true), item: WorkItemSchema }).meta({ id: 'WorkItemChanged' })
+
+const Notes = z.string().max(10_000)
+
+export const CompleteWorkItemSchema = z
+  .object({
+    result: z.record(z.string(), z.unknown()).optional().describe('Must hold every key in requiredResultFields.'),
+    notes: Notes.optional(),
+  })
+  .strict()
+  .meta({ id: 'CompleteWorkItemRequest' })
+export type CompleteWorkItem = z.output<typeof CompleteWorkItemSchema>
+
+export const StartWorkItemSchema = z
+  .object({ assignedTo: z.string().trim().min(1).max(255), notes: Notes.optional() })
+  .strict()
+  .meta({ id: 'StartWorkItemRequest' })
+export type StartWorkItem = z.output<typeof StartWorkItemSchema>
+
+export const BlockWorkItemSchema = z
+  .object({ blockedReason: z.string().trim().min(1).max(2000), notes: Notes.optional() })
+  .strict()
+  .meta({ id: 'BlockWorkItemRequest' })
+export type BlockWorkItem = z.output<typeof BlockWorkItemSchema>
+
+export const CancelWorkItemSchema = z
+  .object({ reason: z.string().trim().min(1).max(2000) })
+  .strict()
+  .meta({ id: 'CancelWorkItemRequest' })
+export type CancelWorkItem = z.output<typeof CancelWorkItemSchema>

@@ -1,0 +1,42 @@
+import type { Database } from '../db/database.ts'
+import { loadProjection } from '../modules/readiness/load-projection.ts'
+import { computeModularStatus, loadModularStatusInput, type SourceStatus } from '../modules/source-status/modular-status.ts'
+import type { Clock } from '../shared/clock.ts'
+import { fail, StorefrontError } from '../shared/errors.ts'
+
+export interface SourceStatusWorkflowDeps {
+  db: Database
+  clock: Clock
+}
+
+/**
+ * GET /inventory-sources/{sourceId}/status. A MODULAR_SOURCE answers from local state; the
+ * upstream tenant status of a MANAGED_SALES_AGENT is not built yet (400); AGENT and
+ * LINKED_STOREFRONT sources have no status resource (404, like /esa on a non-managed source).
+ */
+export function createSourceStatusWorkflows({ db, clock }: SourceStatusWorkflowDeps) {
+  async function status(storefrontId: number, sourceId: string): Promise<SourceStatus> {
+    const source = await db
+      .selectFrom('inventory_source')
+      .selectAll()
+      .where('storefront_id', '=', storefrontId)
+      .where('source_id', '=', sourceId)
+      .executeTakeFirst()
+    if (!source) throw fail.notFound(`Inventory source ${sourceId}`)
+    if (source.execution_type === 'MANAGED_SALES_AGENT') {
+      throw new StorefrontError('VALIDATION_ERROR', 'The upstream tenant status of MANAGED_SALES_AGENT sources is not available yet', {
+        reason: 'UNSUPPORTED_EXECUTION_TYPE',
+        executionType: source.execution_type,
+      })
+    }
+    if (source.execution_type !== 'MODULAR_SOURCE') throw fail.notFound(`Status of inventory source ${sourceId}`)
+    const now = clock.now()
+    const projection = await loadProjection(db, source, now)
+    const extra = await loadModularStatusInput(db, source, now)
+    return computeModularStatus({ source, projection, now, ...extra })
+  }
+
+  return { status }
+}
+
+export type SourceStatusWorkflows = ReturnType<typeof createSourceStatusWorkflows>

@@ -1,0 +1,113 @@
+import type { Database, Queryable } from '../db/database.ts'
+import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
+import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
+import { findModularSourceRow } from '../modules/modular-sources/module-store.ts'
+import {
+  statusesOf,
+  type BlockWorkItem,
+  type CancelWorkItem,
+  type CompleteWorkItem,
+  type StartWorkItem,
+  type WorkItem,
+  type WorkItemEvent,
+  type WorkItemListQuery,
+} from '../modules/work-queue/work-item.schema.ts'
+import {
+  assertResultComplete,
+  assertWorkItemOpen,
+  blockWorkItem,
+  cancelWorkItem,
+  completeWorkItem,
+  findWorkItem,
+  listWorkItemEvents,
+  listWorkItems,
+  startWorkItem,
+  toWorkItemEventResponse,
+  toWorkItemResponse,
+  type Actor,
+  type WorkItemKind,
+} from '../modules/work-queue/work-item-store.ts'
+import type { Clock } from '../shared/clock.ts'
+import { completionEffects, type CommitAvailsPreview } from './completion-effects.ts'
+
+export interface WorkItemWorkflowDeps {
+  db: Database
+  clock: Clock
+  ledger: LedgerService
+  /** The avails feed's preview commit, run when a CONFIRM_AVAILS item is completed. */
+  commitAvailsPreview?: CommitAvailsPreview | undefined
+}
+
+export interface WorkItemChanged {
+  ok: true
+  item: WorkItem
+}
+
+/** The modular source's human work queue: list, read, and every transition with its event. */
+export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }: WorkItemWorkflowDeps) {
+  async function list(storefrontId: number, sourceId: string, query: WorkItemListQuery): Promise<{ items: WorkItem[]; total: number }> {
+    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    const { rows, total } = await listWorkItems(db, {
+      inventorySourceId: source.id,
+      statuses: statusesOf(query),
+      kind: query.kind as WorkItemKind | undefined,
+      resourceType: query.resourceType,
+      resourceId: query.resourceId,
+      mediaBuyId: query.mediaBuyId,
+      buyerCustomerId: query.buyerCustomerId,
+      limit: query.limit,
+    })
+    return { items: rows.map((row) => toWorkItemResponse(row, source.source_id)), total }
+  }
+
+  async function get(storefrontId: number, sourceId: string, workItemId: string): Promise<{ item: WorkItem; events: WorkItemEvent[] }> {
+    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    const row = await findWorkItem(db, source.id, workItemId)
+    const events = await listWorkItemEvents(db, row.id)
+    return { item: toWorkItemResponse(row, source.source_id), events: events.map(toWorkItemEventResponse) }
+  }
+
+  /** Locks the item in its own transaction, refuses a terminal one, and applies `change`. */
+  async function transition(
+    storefrontId: number,
+    sourceId: string,
+    workItemId: string,
+    change: (trx: Queryable, source: InventorySourceRow, row: WorkItemRow, now: Date) => Promise<WorkItemRow>,
+  ): Promise<WorkItemChanged> {
+    return db.transaction().execute(async (trx) => {
+      const now = clock.now()
+      const source = await findModularSourceRow(trx, storefrontId, sourceId)
+      const row = await findWorkItem(trx, source.id, workItemId, { forUpdate: true })
+      assertWorkItemOpen(row)
+      const updated = await change(trx, source, row, now)
+      return { ok: true as const, item: toWorkItemResponse(updated, source.source_id) }
+    })
+  }
+
+  return {
+    list,
+    get,
+    start: (storefrontId: number, sourceId: string, workItemId: string, body: StartWorkItem, actor: Actor) =>
+      transition(storefrontId, sourceId, workItemId, (trx, _source, row, now) => startWorkItem(trx, row, body, actor, now)),
+    block: (storefrontId: number, sourceId: string, workItemId: string, body: BlockWorkItem, actor: Actor) =>
+      transition(storefrontId, sourceId, workItemId, (trx, _source, row, now) => blockWorkItem(trx, row, body, actor, now)),
+    cancel: (storefrontId: number, sourceId: string, workItemId: string, body: CancelWorkItem, actor: Actor) =>
+      transition(storefrontId, sourceId, workItemId, (trx, _source, row, now) => cancelWorkItem(trx, row, body, actor, now)),
+    /**
+     * Validates the result against the item's required keys, runs the kind's side effect and
+     * closes the item, all in one transaction: either everything happened or nothing did.
+     */
+    complete: (storefrontId: number, sourceId: string, workItemId: string, body: CompleteWorkItem, actor: Actor) =>
+      transition(storefrontId, sourceId, workItemId, async (trx, source, row, now) => {
+        const result = body.result ?? {}
+        assertResultComplete(row, result)
+        const effect = completionEffects[row.kind as WorkItemKind]
+        const summary = effect
+          ? await effect({ trx, source, item: row, result, actor, now, ledger, commitAvailsPreview })
+          : undefined
+        return completeWorkItem(trx, row, { result, notes: body.notes, effect: summary }, actor, now)
+      }),
+  }
+}
+
+export type WorkItemWorkflows = ReturnType<typeof createWorkItemWorkflows>
