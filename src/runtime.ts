@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { Config } from './config.ts'
+import { ConfigError, type Config } from './config.ts'
 import { acquireDataDirLock, readLockHolder, type DataDirLock, type LockHolder } from './db/data-dir-lock.ts'
 import { openDatabase, type DatabaseHandle } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
@@ -21,7 +21,7 @@ export interface Runtime {
   close(): Promise<void>
 }
 
-export class MissingSecretKeyError extends Error {
+export class MissingSecretKeyError extends ConfigError {
   constructor() {
     super(
       'STOREFRONT_SECRET_KEY is required with DATABASE_URL: every server process must encrypt and decrypt ' +

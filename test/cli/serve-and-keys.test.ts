@@ -94,6 +94,12 @@ describe('storefront serve and the CLI on the embedded database', () => {
     assert.match(res.stderr, /--storefront/)
   })
 
+  it('requires STOREFRONT_SECRET_KEY on PostgreSQL, where every process must share it', async () => {
+    const res = await runCli(['keys', 'list'], { ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', STOREFRONT_SECRET_KEY: '' })
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /STOREFRONT_SECRET_KEY is required with DATABASE_URL/)
+  })
+
   it('refuses an invalid configuration naming the variable', async () => {
     const res = await runCli(['keys', 'list'], { ...env, DATABASE_URL: 'mysql://nope' })
     assert.equal(res.code, 2)
