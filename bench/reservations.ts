@@ -1,0 +1,216 @@
+/**
+ * Reservations per second and latency of POST .../modular/reservations over HTTP with 64
+ * concurrent connections (autocannon), for one hot avail and for 1,000 avails, on the embedded
+ * database and on PostgreSQL with one and two server processes; next to the ledger's own SQL
+ * issued straight to the database by 64 clients (no HTTP: the physical limit of the design).
+ *
+ *   npm run bench:reservations                                   # PGlite only
+ *   BENCH_DATABASE_URL=postgres://... npm run bench:reservations  # + PostgreSQL (role with CREATEDB)
+ *   BENCH_SECONDS=10 (default) per run
+ *
+ * Every attempt succeeds (capacity is effectively unlimited), so the numbers are the cost of a
+ * successful hold: the lookup and the conditional UPDATE that writes reservation, entry and counters.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import autocannon from 'autocannon'
+import pg from 'pg'
+import { openDatabase, type DatabaseHandle } from '../src/db/database.ts'
+import { migrate } from '../src/db/migrate.ts'
+import { createLedgerService } from '../src/modules/booking-ledger/ledger-service.ts'
+import { systemClock } from '../src/shared/clock.ts'
+import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
+import { seedModularSource } from '../test/ledger/ledger-fixtures.ts'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const CONNECTIONS = 64
+const SPREAD_AVAILS = 1_000
+const CAPACITY = 1_000_000_000_000
+const POOL_SIZE = 20
+const KEY = `sf_bench_${randomBytes(12).toString('hex')}`
+const adminUrl = process.env.BENCH_DATABASE_URL
+
+type Workload = 'hot' | 'spread'
+
+interface Row {
+  engine: string
+  path: string
+  workload: string
+  reservationsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  failures: number
+}
+
+const rows: Row[] = []
+let sequence = 0
+
+function attemptBody(workload: Workload): string {
+  sequence += 1
+  const availId = workload === 'hot' ? 'hot' : `a-${Math.floor(Math.random() * SPREAD_AVAILS)}`
+  return JSON.stringify({ availId, mediaBuyId: `bench-${process.pid}-${sequence}`, requestedImpressions: 1 })
+}
+
+async function seed(handle: DatabaseHandle): Promise<void> {
+  await handle.db.insertInto('storefront').values({ name: 'acme', created_at: new Date() }).onConflict((oc) => oc.column('name').doNothing()).execute()
+  const avails = [{ availId: 'hot', capacity: CAPACITY }]
+  for (let i = 0; i < SPREAD_AVAILS; i++) avails.push({ availId: `a-${i}`, capacity: CAPACITY })
+  await seedModularSource(handle.db, { sourceId: 'bench', avails, now: new Date() })
+}
+
+function serverEnv(database: { databaseUrl?: string; dataDir?: string }): Record<string, string> {
+  return {
+    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir! }),
+    STOREFRONT_SECRET_KEY: 'bench-secret-key-0123456789abcdef',
+    STOREFRONT_BOOTSTRAP_KEY: KEY,
+    STOREFRONT_DEFAULT_NAME: 'acme',
+    DATABASE_POOL_SIZE: String(POOL_SIZE),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+  }
+}
+
+/** autocannon against every server at once (connections split evenly); throughput adds up. */
+async function runHttp(engine: string, servers: ServerProcess[], workload: Workload): Promise<void> {
+  const perServer = CONNECTIONS / servers.length
+  const results = await Promise.all(servers.map((server) => autocannon({
+    url: server.url,
+    connections: perServer,
+    duration: SECONDS,
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    requests: [{
+      method: 'POST',
+      path: '/api/v2/storefront/inventory-sources/bench/modular/reservations',
+      setupRequest: (request) => ({ ...request, body: attemptBody(workload) }),
+    }],
+  })))
+  rows.push({
+    engine,
+    path: `HTTP, ${servers.length} server process${servers.length > 1 ? 'es' : ''}`,
+    workload: workload === 'hot' ? '1 hot avail' : `${SPREAD_AVAILS} avails`,
+    reservationsPerSecond: results.reduce((sum, r) => sum + r['2xx'], 0) / SECONDS,
+    // Percentiles of separate runs cannot be merged exactly: the median of medians, the worst p99.
+    p50Ms: results.map((r) => r.latency.p50).sort((a, b) => a - b)[Math.floor(results.length / 2)]!,
+    p99Ms: Math.max(...results.map((r) => r.latency.p99)),
+    failures: results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+  })
+}
+
+/** The ledger's reserve (lookup + conditional UPDATE statement) from 64 concurrent clients, no HTTP. */
+async function runDirect(engine: string, handle: DatabaseHandle, workload: Workload): Promise<void> {
+  const ledger = createLedgerService({ db: handle.db, clock: systemClock })
+  const source = await handle.db.selectFrom('inventory_source').select('id').where('source_id', '=', 'bench').executeTakeFirstOrThrow()
+  const latencies: number[] = []
+  let failures = 0
+  const deadline = performance.now() + SECONDS * 1000
+  async function client() {
+    while (performance.now() < deadline) {
+      const body = JSON.parse(attemptBody(workload)) as { availId: string; mediaBuyId: string }
+      const started = performance.now()
+      try {
+        await ledger.reserve({ sourceRowId: source.id, availId: body.availId, mediaBuyId: body.mediaBuyId, packageId: null, buyerCustomerId: null, requestedImpressions: 1, holdMinutes: 60 })
+        latencies.push(performance.now() - started)
+      } catch {
+        failures += 1
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: CONNECTIONS }, client))
+  latencies.sort((a, b) => a - b)
+  rows.push({
+    engine,
+    path: `SQL direct, ${CONNECTIONS} clients`,
+    workload: workload === 'hot' ? '1 hot avail' : `${SPREAD_AVAILS} avails`,
+    reservationsPerSecond: latencies.length / SECONDS,
+    p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    failures,
+  })
+}
+
+async function benchPglite(): Promise<void> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'storefront-bench-'))
+  try {
+    const handle = await openDatabase({ dataDir: path.join(dataDir, 'pglite') })
+    await migrate(handle.db)
+    await seed(handle)
+    await handle.close()
+    const server = await startServerProcess(serverEnv({ dataDir }))
+    try {
+      for (const workload of ['hot', 'spread'] as const) await runHttp('PGlite', [server], workload)
+    } finally {
+      await server.stop()
+    }
+    // The server released the data directory; measure the same statements in-process.
+    const direct = await openDatabase({ dataDir: path.join(dataDir, 'pglite') })
+    try {
+      for (const workload of ['hot', 'spread'] as const) await runDirect('PGlite', direct, workload)
+    } finally {
+      await direct.close()
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+async function withScratchPostgres<T>(work: (url: string) => Promise<T>): Promise<T> {
+  const name = `sf_bench_${process.pid}_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(adminUrl!)
+  url.pathname = `/${name}`
+  try {
+    return await work(url.toString())
+  } finally {
+    const cleanup = new pg.Client({ connectionString: adminUrl })
+    await cleanup.connect()
+    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await cleanup.end()
+  }
+}
+
+async function benchPostgres(): Promise<void> {
+  for (const processes of [1, 2]) {
+    await withScratchPostgres(async (url) => {
+      const handle = await openDatabase({ databaseUrl: url, poolSize: 4 })
+      await migrate(handle.db)
+      await seed(handle)
+      await handle.close()
+      const servers: ServerProcess[] = []
+      try {
+        for (let i = 0; i < processes; i++) servers.push(await startServerProcess(serverEnv({ databaseUrl: url })))
+        for (const workload of ['hot', 'spread'] as const) await runHttp('PostgreSQL', servers, workload)
+      } finally {
+        for (const server of servers) await server.stop()
+      }
+    })
+  }
+  await withScratchPostgres(async (url) => {
+    const handle = await openDatabase({ databaseUrl: url, poolSize: CONNECTIONS })
+    try {
+      await migrate(handle.db)
+      await seed(handle)
+      for (const workload of ['hot', 'spread'] as const) await runDirect('PostgreSQL', handle, workload)
+    } finally {
+      await handle.close()
+    }
+  })
+}
+
+function printTable(): void {
+  const header = ['engine', 'path', 'workload', 'reservations/s', 'p50 ms', 'p99 ms', 'failures']
+  const lines = rows.map((r) => [r.engine, r.path, r.workload, r.reservationsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), String(r.failures)])
+  console.log(`| ${header.join(' | ')} |`)
+  console.log(`|${header.map(() => '---').join('|')}|`)
+  for (const line of lines) console.log(`| ${line.join(' | ')} |`)
+}
+
+console.log(`# reservations benchmark: ${CONNECTIONS} connections, ${SECONDS} s per run, node ${process.version}, ${os.cpus().length} CPUs`)
+await benchPglite()
+if (adminUrl) await benchPostgres()
+else console.log('# BENCH_DATABASE_URL not set: PostgreSQL runs skipped')
+printTable()
