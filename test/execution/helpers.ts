@@ -39,7 +39,7 @@ export function finalizeBody(overrides: Record<string, unknown> = {}) {
 }
 
 export interface Finalized {
-  booking: { bookingId: string; reservationId: string; status: string; externalRefs: Record<string, unknown>; traffickingMode: string; requestedImpressions: number }
+  booking: { bookingId: string; reservationId: string; availId: string; status: string; externalRefs: Record<string, unknown>; traffickingMode: string; requestedImpressions: number }
   workItems: WorkItem[]
   projection: RuntimeProjection
 }
