@@ -34,6 +34,7 @@ export async function startServer(config: Config, options: { clock?: Clock; prob
       services,
       adminToken,
       bodyLimitBytes: config.bodyLimitBytes,
+      feedBodyLimitBytes: config.feedBodyLimitBytes,
       logger: { level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
     })
     await app.listen({ port: config.port, host: config.host })

@@ -7,6 +7,7 @@ import type { Clock } from './shared/clock.ts'
 import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
+import { commitAvailsPreview, createAvailsFeedWorkflows } from './workflows/avails-feed-workflows.ts'
 import { createExecutionWorkflows, createReleaseHook } from './workflows/execution-workflows.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
@@ -44,7 +45,8 @@ export function createServices(deps: ServiceDeps) {
     sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
     ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger, cancelOpenWorkForReservation: createReleaseHook(clock) }),
     execution: createExecutionWorkflows({ db, clock, ledger, cadentTimeoutMs: deps.cadentTimeoutMs }),
-    workItems: createWorkItemWorkflows({ db, clock, ledger }),
+    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
+    availsFeed: createAvailsFeedWorkflows({ db, clock }),
     sourceStatus: createSourceStatusWorkflows({ db, clock }),
     modularSources: createModularSourceWorkflows({ db, clock }),
     /** Readiness: the database answers and every migration is applied. */

@@ -214,6 +214,49 @@ export interface DeliveryRowTable {
   imported_at: Timestamp
 }
 
+export type AvailsPreviewStatus = 'STAGING' | 'PENDING' | 'COMMITTED' | 'SUPERSEDED'
+
+export interface AvailsPreviewTable {
+  id: Generated<number>
+  preview_id: string
+  inventory_source_id: number
+  status: AvailsPreviewStatus
+  input_source: 'api' | 'upload' | 'paste' | 'assistant'
+  replace_missing: boolean
+  parsed_avail_count: Generated<number>
+  valid_avail_count: Generated<number>
+  error_count: Generated<number>
+  errors: Json<{ row: number; field: string; message: string }[]>
+  warning_count: Generated<number>
+  diff: Json<{ created: number; updated: number; unchanged: number; deactivated: number }> | null
+  work_item_id: number | null
+  expires_at: Timestamp
+  created_at: Timestamp
+  updated_at: Timestamp
+  committed_at: Timestamp | null
+  committed_by: string | null
+}
+
+export interface AvailsPreviewRowTable {
+  preview_row_id: number
+  position: number
+  row_number: number
+  avail_id: string
+  collection_id: string
+  collection_name: string
+  collection_description: string | null
+  name: string
+  channel: string | null
+  start_time: Timestamp
+  end_time: Timestamp
+  impressions_capacity: number
+  upstream_booked_impressions: number
+  cpm: number | null
+  currency: string
+  targeting: Json<JsonObject>
+  source_metadata: Json<JsonObject>
+}
+
 export interface SchemaMigrationTable {
   version: number
   name: string
@@ -234,6 +277,8 @@ export interface DB {
   ledger_entry: LedgerEntryTable
   booking: BookingTable
   delivery_row: DeliveryRowTable
+  avails_preview: AvailsPreviewTable
+  avails_preview_row: AvailsPreviewRowTable
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
@@ -247,3 +292,5 @@ export type ReservationRow = Selectable<ReservationTable>
 export type LedgerEntryRow = Selectable<LedgerEntryTable>
 export type BookingRow = Selectable<BookingTable>
 export type DeliveryRowRow = Selectable<DeliveryRowTable>
+export type AvailsPreviewRow = Selectable<AvailsPreviewTable>
+export type AvailsPreviewRowRow = Selectable<AvailsPreviewRowTable>

@@ -22,6 +22,8 @@ export interface AppOptions {
   services: Services
   logger?: FastifyServerOptions['logger']
   bodyLimitBytes?: number
+  /** Body limit of the avails feed route (JSON, CSV and uploads); default 64 MiB. */
+  feedBodyLimitBytes?: number | undefined
   /** Enables the local /admin routes the CLI uses while this server owns the database. */
   adminToken?: string
   version?: string
@@ -73,7 +75,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (api) => {
     await api.register(authenticateCallers, { services: options.services })
     await api.register(idempotency, { services: options.services })
-    await api.register(storefrontRoutes, { services: options.services })
+    await api.register(storefrontRoutes, { services: options.services, feedBodyLimitBytes: options.feedBodyLimitBytes })
   }, { prefix: API_PREFIX })
 
   if (options.adminToken) {

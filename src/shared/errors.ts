@@ -44,6 +44,7 @@ export const errorReasons = {
   PREVIEW_NOT_FOUND: 'No preview with this id exists for the source.',
   PREVIEW_EXPIRED: 'The preview expired; preview the feed again.',
   PREVIEW_ALREADY_COMMITTED: 'The preview was already committed or replaced by a newer one.',
+  NO_INVENTORY_FEED: 'The source has no ACTIVE inventory feed module, so it cannot take avails.',
   // Booking ledger
   NO_BOOKING_LEDGER: 'The source has no ACTIVE booking ledger module.',
   INSUFFICIENT_CAPACITY: 'The avail does not have enough available impressions.',

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Services } from '../../services.ts'
+import { availsFeedRoutes } from './avails-feed.ts'
 import { executionRoutes } from './execution.ts'
 import { inventorySourceRoutes } from './inventory-sources.ts'
 import { ledgerRoutes } from './ledger.ts'
@@ -10,10 +11,11 @@ import { workItemRoutes } from './work-items.ts'
  * Every storefront route, all under /api/v2/storefront and behind the API key.
  * A new route family is one more line here.
  */
-export const storefrontRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, opts) => {
+export const storefrontRoutes: FastifyPluginAsyncZod<{ services: Services; feedBodyLimitBytes?: number | undefined }> = async (app, opts) => {
   await app.register(inventorySourceRoutes, opts)
   await app.register(ledgerRoutes, opts)
   await app.register(modularRoutes, opts)
   await app.register(workItemRoutes, opts)
   await app.register(executionRoutes, opts)
+  await app.register(availsFeedRoutes, opts)
 }

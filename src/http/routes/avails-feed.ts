@@ -1,0 +1,209 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { open, unlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import fastifyMultipart from '@fastify/multipart'
+import type { FastifyRequest } from 'fastify'
+import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import {
+  AvailsFeedJsonBodySchema,
+  AvailsFeedResponseSchema,
+  parseFeedOptions,
+  parseJsonEnvelope,
+  type AvailsFeedOptions,
+} from '../../modules/avails-feed/feed-request.schema.ts'
+import type { FeedInput } from '../../modules/avails-feed/parse-feed.ts'
+import type { InputSource } from '../../modules/avails-feed/preview-store.ts'
+import { ProductListQuerySchema, ProductListSchema } from '../../modules/products/product-store.ts'
+import { ErrorBodySchema } from '../../shared/common.schema.ts'
+import { fail } from '../../shared/errors.ts'
+import type { Services } from '../../services.ts'
+import type { FeedRequest } from '../../workflows/avails-feed-workflows.ts'
+import { operatorOf } from '../plugins/actor.ts'
+import { callerOf } from '../plugins/caller.ts'
+import { SourceParamsSchema } from './inventory-sources.ts'
+
+/**
+ * The avails feed and its products (SPEC §3). The feed route takes JSON, a raw `text/csv` body
+ * and multipart uploads, up to `feedBodyLimitBytes` (the global 1 MiB limit would refuse any real
+ * spreadsheet). Its content-type parsers live in this plugin only, so no other route accepts CSV
+ * or multipart.
+ *
+ * A multipart file is spooled to a temporary file while it is hashed, before the handler runs:
+ * the Idempotency-Key fingerprint then covers the file's bytes (a retry with the same file
+ * replays; another file under the same key is a 409), form fields may come before or after the
+ * file, and the parser still streams it from disk, so memory stays flat for any size.
+ */
+
+export interface AvailsFeedRouteOptions {
+  services: Services
+  /** Largest feed body or uploaded file; config FEED_BODY_LIMIT_BYTES (default 64 MiB). */
+  feedBodyLimitBytes?: number | undefined
+}
+
+export const DEFAULT_FEED_BODY_LIMIT_BYTES = 64 * 1024 * 1024
+
+const tags = ['Modular sources']
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 413: ErrorBodySchema }
+
+/** What a multipart request's body becomes: the form fields and a fingerprint of the file. */
+interface MultipartBody {
+  kind: 'multipart'
+  fields: Record<string, string>
+  file: { filename: string; mimetype: string; bytes: number; sha256: string } | null
+}
+
+const spooledFiles = new WeakMap<FastifyRequest, string>()
+
+const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04])
+
+async function spoolMultipart(request: FastifyRequest): Promise<MultipartBody> {
+  const body: MultipartBody = { kind: 'multipart', fields: {}, file: null }
+  for await (const part of request.parts()) {
+    if (part.type !== 'file') {
+      body.fields[part.fieldname] = String(part.value)
+      continue
+    }
+    if (body.file || spooledFiles.has(request)) {
+      part.file.resume()
+      throw fail.validation('Send one feed file per request')
+    }
+    const spoolPath = path.join(tmpdir(), `storefront-feed-${randomBytes(12).toString('hex')}`)
+    spooledFiles.set(request, spoolPath)
+    const hash = createHash('sha256')
+    let bytes = 0
+    await pipeline(
+      part.file,
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk)
+          bytes += chunk.length
+          callback(null, chunk)
+        },
+      }),
+      createWriteStream(spoolPath),
+    )
+    body.file = { filename: part.filename, mimetype: part.mimetype, bytes, sha256: hash.digest('hex') }
+  }
+  return body
+}
+
+async function removeSpooledFile(request: FastifyRequest): Promise<void> {
+  const spoolPath = spooledFiles.get(request)
+  if (!spoolPath) return
+  spooledFiles.delete(request)
+  await unlink(spoolPath).catch(() => {})
+}
+
+async function startsWithZipMagic(filePath: string): Promise<boolean> {
+  const handle = await open(filePath, 'r')
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(4), 0, 4, 0)
+    return bytesRead === 4 && buffer.equals(ZIP_MAGIC)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** A multipart upload: .xlsx by name, type or zip signature; anything else is read as CSV. */
+async function multipartFeed(request: FastifyRequest, body: MultipartBody, options: AvailsFeedOptions): Promise<FeedInput | null> {
+  const spoolPath = spooledFiles.get(request)
+  if (!body.file || !spoolPath) return null
+  const { filename, mimetype } = body.file
+  if (/\.xls$/i.test(filename) || mimetype === 'application/vnd.ms-excel') {
+    throw fail.invalidField('file', 'legacy .xls workbooks are not read; save the sheet as Excel Workbook (.xlsx) or CSV')
+  }
+  const isXlsx = /\.xlsx$/i.test(filename) || mimetype.includes('spreadsheetml') || (await startsWithZipMagic(spoolPath))
+  if (isXlsx) return { kind: 'xlsx', data: createReadStream(spoolPath), ...(options.sheet ? { sheet: options.sheet } : {}) }
+  return { kind: 'csv-file', stream: createReadStream(spoolPath) }
+}
+
+/** Turns any of the accepted bodies into the feed input, its default inputSource and the options. */
+async function feedRequestOf(request: FastifyRequest): Promise<FeedRequest> {
+  const query = request.query as Record<string, unknown>
+  const body = request.body as unknown
+  if (typeof body === 'string') {
+    const options = parseFeedOptions(query, 'querystring')
+    return { input: body.trim() === '' ? null : { kind: 'csv', text: body }, defaultInputSource: 'api', options }
+  }
+  if (isMultipartBody(body)) {
+    const options = parseFeedOptions({ ...query, ...body.fields }, 'form')
+    const input = await multipartFeed(request, body, options)
+    return { input, defaultInputSource: 'upload', options }
+  }
+  if (body === undefined || body === null) {
+    return { input: null, defaultInputSource: 'api', options: parseFeedOptions(query, 'querystring') }
+  }
+  const { avails, csv, ...jsonOptions } = parseJsonEnvelope(body)
+  const options = parseFeedOptions({ ...query, ...jsonOptions }, 'body')
+  if (avails !== undefined && csv !== undefined) throw fail.validation('Send either avails or csv, not both')
+  let input: FeedInput | null = null
+  let defaultInputSource: InputSource = 'api'
+  if (avails !== undefined) input = { kind: 'rows', rows: avails }
+  else if (csv !== undefined) {
+    input = { kind: 'csv', text: csv }
+    defaultInputSource = 'paste'
+  }
+  if (options.sheet !== undefined) throw fail.invalidField('sheet', 'applies only to an uploaded .xlsx file')
+  return { input, defaultInputSource, options }
+}
+
+function isMultipartBody(body: unknown): body is MultipartBody {
+  return typeof body === 'object' && body !== null && (body as { kind?: unknown }).kind === 'multipart' && 'fields' in body
+}
+
+/** Zod validates params and query; the body is read by hand so a bad row is a row error, not a schema error. */
+const bodyIsReadByHand: typeof validatorCompiler = (route) => {
+  if (route.httpPart === 'body') return (data: unknown) => ({ value: data })
+  return validatorCompiler(route)
+}
+
+export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = async (app, { services, feedBodyLimitBytes }) => {
+  const bodyLimit = feedBodyLimitBytes ?? DEFAULT_FEED_BODY_LIMIT_BYTES
+
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: bodyLimit, files: 1, fields: 20, fieldSize: 1024 * 1024, parts: 25 },
+  })
+  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit }, (_request, text, done) => {
+    done(null, text)
+  })
+  app.addHook('onResponse', async (request) => removeSpooledFile(request))
+  app.addHook('onRequestAbort', async (request) => removeSpooledFile(request))
+
+  app.post('/inventory-sources/:sourceId/modular/avails-feed', {
+    bodyLimit,
+    // The documented body schema is for OpenAPI; see bodyIsReadByHand.
+    validatorCompiler: bodyIsReadByHand as never,
+    schema: {
+      tags,
+      summary: 'Preview (default) or commit an avails feed: JSON avails, CSV text, a text/csv body, or a .csv/.xlsx upload',
+      description:
+        'Without confirmed: true nothing is committed: the feed is stored as a preview for 24 h and a CONFIRM_AVAILS work item opens. ' +
+        '{confirmed: true, previewId} commits exactly that preview; confirmed: true with a feed commits it at once. ' +
+        'Any row error makes a commit a 400 FEED_ROW_ERRORS with every row error in details.rows and nothing written. ' +
+        'text/csv bodies take the options as query parameters, multipart uploads as form fields (columnMapping as JSON text).',
+      params: SourceParamsSchema,
+      body: AvailsFeedJsonBodySchema,
+      response: { 200: AvailsFeedResponseSchema, ...errors },
+    },
+    preValidation: async (request) => {
+      if (request.isMultipart()) (request as { body: unknown }).body = await spoolMultipart(request)
+    },
+  }, async (request) => {
+    const feedRequest = await feedRequestOf(request)
+    return services.availsFeed.ingest(callerOf(request).storefrontId, request.params.sourceId, feedRequest, operatorOf(request))
+  })
+
+  app.get('/inventory-sources/:sourceId/modular/products', {
+    schema: {
+      tags,
+      summary: 'Products projected from the ACTIVE, not yet ended avails, in keyset pages ordered by availId',
+      params: SourceParamsSchema,
+      querystring: ProductListQuerySchema,
+      response: { 200: ProductListSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+    },
+  }, async (request) => services.availsFeed.listProducts(callerOf(request).storefrontId, request.params.sourceId, request.query))
+}

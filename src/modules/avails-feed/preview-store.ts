@@ -1,0 +1,335 @@
+import { randomBytes } from 'node:crypto'
+import { sql } from 'kysely'
+import type { Queryable } from '../../db/database.ts'
+import { json } from '../../db/database.ts'
+import type { AvailsPreviewRow, AvailsPreviewRowRow, AvailsPreviewTable } from '../../db/tables.ts'
+import { toIso } from '../../shared/clock.ts'
+import type { NormalizedAvail, RowError } from './avail.schema.ts'
+
+/**
+ * Stored previews of the avails feed (migrations/0006_avails_preview.sql). A preview's rows are
+ * written in batches while the feed streams in and read back in batches when it is committed,
+ * so neither side ever holds a 100k-row feed as one value. The diff against the committed
+ * avails is one set-based query over the stored rows.
+ */
+
+/** A preview can be committed for this long after it was made. */
+export const PREVIEW_TTL_MS = 24 * 60 * 60 * 1000
+
+/** Rows per INSERT and per read-back batch; the same size avails-store.ts upserts in. */
+export const PREVIEW_BATCH_SIZE = 5000
+
+/**
+ * At most this many errors (and warnings) are kept and answered; the counts are always exact.
+ * 10,000 entries is about 1 MB of JSON: enough for any feed a person will fix by hand, and a
+ * bound on what one broken 200k-row file can make the server hold and send.
+ */
+export const MAX_REPORTED_ISSUES = 10_000
+
+export type InputSource = AvailsPreviewTable['input_source']
+
+export interface PreviewDiff {
+  created: number
+  updated: number
+  unchanged: number
+  deactivated: number
+}
+
+export function newPreviewId(): string {
+  return `avp_${randomBytes(12).toString('hex')}`
+}
+
+export async function createStagingPreview(
+  db: Queryable,
+  input: { inventorySourceId: number; previewId: string; inputSource: InputSource; replaceMissing: boolean; now: Date },
+): Promise<AvailsPreviewRow> {
+  return db
+    .insertInto('avails_preview')
+    .values({
+      preview_id: input.previewId,
+      inventory_source_id: input.inventorySourceId,
+      status: 'STAGING',
+      input_source: input.inputSource,
+      replace_missing: input.replaceMissing,
+      errors: json([]),
+      expires_at: new Date(input.now.getTime() + PREVIEW_TTL_MS),
+      created_at: input.now,
+      updated_at: input.now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+export interface StagedRow {
+  position: number
+  row: number
+  avail: NormalizedAvail
+}
+
+/** One INSERT per batch with one array parameter per column, as avails-store.ts writes avails. */
+export async function insertPreviewRows(db: Queryable, previewRowId: number, rows: readonly StagedRow[]): Promise<void> {
+  if (rows.length === 0) return
+  const column = <T>(pick: (row: StagedRow) => T) => rows.map(pick)
+  await sql`
+    insert into avails_preview_row (
+      preview_row_id, position, row_number, avail_id, collection_id, collection_name, collection_description, name,
+      channel, start_time, end_time, impressions_capacity, upstream_booked_impressions, cpm, currency, targeting,
+      source_metadata
+    )
+    select ${previewRowId}, feed.*
+    from unnest(
+      ${column((r) => r.position)}::integer[],
+      ${column((r) => r.row)}::integer[],
+      ${column((r) => r.avail.availId)}::text[],
+      ${column((r) => r.avail.collectionId)}::text[],
+      ${column((r) => r.avail.collectionName)}::text[],
+      ${column((r) => r.avail.collectionDescription)}::text[],
+      ${column((r) => r.avail.name)}::text[],
+      ${column((r) => r.avail.channel)}::text[],
+      ${column((r) => r.avail.startTime)}::timestamptz[],
+      ${column((r) => r.avail.endTime)}::timestamptz[],
+      ${column((r) => r.avail.impressionsCapacity)}::bigint[],
+      ${column((r) => r.avail.upstreamBookedImpressions)}::bigint[],
+      ${column((r) => r.avail.cpm)}::numeric[],
+      ${column((r) => r.avail.currency)}::text[],
+      ${column((r) => json(r.avail.targeting))}::jsonb[],
+      ${column((r) => json(r.avail.sourceMetadata))}::jsonb[]
+    ) as feed
+  `.execute(db)
+}
+
+/** Rows after `afterPosition` in feed order, at most `limit`. */
+export async function readPreviewRows(db: Queryable, previewRowId: number, afterPosition: number, limit: number): Promise<AvailsPreviewRowRow[]> {
+  return db
+    .selectFrom('avails_preview_row')
+    .selectAll()
+    .where('preview_row_id', '=', previewRowId)
+    .where('position', '>', afterPosition)
+    .orderBy('position')
+    .limit(limit)
+    .execute()
+}
+
+export function previewRowToAvail(row: AvailsPreviewRowRow): NormalizedAvail {
+  return {
+    availId: row.avail_id,
+    collectionId: row.collection_id,
+    collectionName: row.collection_name,
+    collectionDescription: row.collection_description,
+    name: row.name,
+    channel: row.channel,
+    startTime: toIso(row.start_time)!,
+    endTime: toIso(row.end_time)!,
+    impressionsCapacity: row.impressions_capacity,
+    upstreamBookedImpressions: row.upstream_booked_impressions,
+    cpm: row.cpm,
+    currency: row.currency,
+    targeting: row.targeting,
+    sourceMetadata: row.source_metadata,
+  }
+}
+
+export interface FlooredRow {
+  row: number
+  availId: string
+  requested: number
+  floor: number
+}
+
+/**
+ * What committing the stored rows would do to the committed avails, computed like upsertAvails
+ * decides it (an update that changes nothing is `unchanged`; capacity is compared after the
+ * held + booked floor), plus the rows whose capacity the floor would raise.
+ */
+export async function computePreviewDiff(
+  db: Queryable,
+  preview: Pick<AvailsPreviewRow, 'id' | 'inventory_source_id' | 'replace_missing'>,
+  flooredLimit = MAX_REPORTED_ISSUES,
+): Promise<{ diff: PreviewDiff; floored: FlooredRow[]; flooredCount: number }> {
+  const counts = await sql<{ created: number; matched: number; unchanged: number; floored: number }>`
+    select
+      count(*) filter (where a.id is null)::bigint as created,
+      count(a.id)::bigint as matched,
+      count(*) filter (where
+        a.status = 'ACTIVE'
+        and a.collection_id = r.collection_id
+        and a.collection_name = r.collection_name
+        and a.collection_description is not distinct from r.collection_description
+        and a.name = r.name
+        and a.channel is not distinct from r.channel
+        and a.start_time = r.start_time
+        and a.end_time = r.end_time
+        and a.impressions_capacity = greatest(r.impressions_capacity, a.held_impressions + a.booked_impressions)
+        and a.upstream_booked_impressions = r.upstream_booked_impressions
+        and a.cpm is not distinct from r.cpm
+        and a.currency = r.currency
+        and a.targeting = r.targeting
+        and a.source_metadata = r.source_metadata
+      )::bigint as unchanged,
+      count(*) filter (where r.impressions_capacity < a.held_impressions + a.booked_impressions)::bigint as floored
+    from avails_preview_row r
+    left join avail a on a.inventory_source_id = ${preview.inventory_source_id} and a.avail_id = r.avail_id
+    where r.preview_row_id = ${preview.id}
+  `.execute(db)
+  const row = counts.rows[0]!
+  const floored = Number(row.floored) === 0 ? [] : await db
+    .selectFrom('avails_preview_row as r')
+    .innerJoin('avail as a', (join) => join.onRef('a.avail_id', '=', 'r.avail_id').on('a.inventory_source_id', '=', preview.inventory_source_id))
+    .select(['r.row_number', 'r.avail_id', 'r.impressions_capacity', 'a.held_impressions', 'a.booked_impressions'])
+    .where('r.preview_row_id', '=', preview.id)
+    .where(sql<boolean>`r.impressions_capacity < a.held_impressions + a.booked_impressions`)
+    .orderBy('r.position')
+    .limit(flooredLimit)
+    .execute()
+  const deactivated = preview.replace_missing ? await countMissingAvails(db, preview.inventory_source_id, preview.id) : 0
+  return {
+    diff: {
+      created: Number(row.created),
+      updated: Number(row.matched) - Number(row.unchanged),
+      unchanged: Number(row.unchanged),
+      deactivated,
+    },
+    floored: floored.map((hit) => ({
+      row: hit.row_number,
+      availId: hit.avail_id,
+      requested: hit.impressions_capacity,
+      floor: hit.held_impressions + hit.booked_impressions,
+    })),
+    flooredCount: Number(row.floored),
+  }
+}
+
+/** ACTIVE avails of the source that the preview does not name: what `replaceMissing` deactivates. */
+async function countMissingAvails(db: Queryable, inventorySourceId: number, previewRowId: number): Promise<number> {
+  const row = await db
+    .selectFrom('avail')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('status', '=', 'ACTIVE')
+    .where(({ not, exists, selectFrom }) => not(exists(
+      selectFrom('avails_preview_row as r').select('r.position').where('r.preview_row_id', '=', previewRowId).whereRef('r.avail_id', '=', 'avail.avail_id'),
+    )))
+    .executeTakeFirstOrThrow()
+  return Number(row.count)
+}
+
+/**
+ * `replaceMissing` for a stored preview: one anti-join against its rows instead of an id array
+ * of the whole feed. Holds and bookings of the deactivated avails stay as they are.
+ */
+export async function deactivateMissingAvails(trx: Queryable, inventorySourceId: number, previewRowId: number, now: Date): Promise<number> {
+  const result = await trx
+    .updateTable('avail')
+    .set({ status: 'INACTIVE', updated_at: now })
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('status', '=', 'ACTIVE')
+    .where(({ not, exists, selectFrom }) => not(exists(
+      selectFrom('avails_preview_row as r').select('r.position').where('r.preview_row_id', '=', previewRowId).whereRef('r.avail_id', '=', 'avail.avail_id'),
+    )))
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+export async function finishPreview(
+  trx: Queryable,
+  previewRowId: number,
+  changes: {
+    status: 'PENDING' | 'COMMITTED'
+    parsedAvailCount: number
+    validAvailCount: number
+    errorCount: number
+    errors: readonly RowError[]
+    warningCount: number
+    diff: PreviewDiff
+    workItemId?: number | null
+    committedBy?: string | null
+    now: Date
+  },
+): Promise<void> {
+  await trx
+    .updateTable('avails_preview')
+    .set({
+      status: changes.status,
+      parsed_avail_count: changes.parsedAvailCount,
+      valid_avail_count: changes.validAvailCount,
+      error_count: changes.errorCount,
+      errors: json(changes.errors.slice(0, MAX_REPORTED_ISSUES)),
+      warning_count: changes.warningCount,
+      diff: json(changes.diff),
+      work_item_id: changes.workItemId ?? null,
+      ...(changes.status === 'COMMITTED' ? { committed_at: changes.now, committed_by: changes.committedBy ?? null } : {}),
+      updated_at: changes.now,
+    })
+    .where('id', '=', previewRowId)
+    .execute()
+}
+
+/** The preview, locked; another source's preview is the same as a missing one. */
+export async function findPreviewForUpdate(trx: Queryable, inventorySourceId: number, previewId: string): Promise<AvailsPreviewRow | undefined> {
+  return trx
+    .selectFrom('avails_preview')
+    .selectAll()
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('preview_id', '=', previewId)
+    .forUpdate()
+    .executeTakeFirst()
+}
+
+export async function markPreviewCommitted(
+  trx: Queryable,
+  preview: AvailsPreviewRow,
+  input: { diff: PreviewDiff; warningCount: number; committedBy: string; now: Date },
+): Promise<void> {
+  await trx
+    .updateTable('avails_preview')
+    .set({
+      status: 'COMMITTED',
+      diff: json(input.diff),
+      warning_count: input.warningCount,
+      committed_at: input.now,
+      committed_by: input.committedBy,
+      updated_at: input.now,
+    })
+    .where('id', '=', preview.id)
+    .execute()
+  // The avail table holds the rows now; the header stays as the record of the commit.
+  await dropPreviewRows(trx, preview.id)
+}
+
+/** Marks the source's PENDING previews (except `keepId`) SUPERSEDED and drops their rows; returns them. */
+export async function supersedePendingPreviews(trx: Queryable, inventorySourceId: number, keepId: number, now: Date): Promise<AvailsPreviewRow[]> {
+  const superseded = await trx
+    .updateTable('avails_preview')
+    .set({ status: 'SUPERSEDED', updated_at: now })
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('status', '=', 'PENDING')
+    .where('id', '<>', keepId)
+    .returningAll()
+    .execute()
+  if (superseded.length > 0) {
+    await trx.deleteFrom('avails_preview_row').where('preview_row_id', 'in', superseded.map((preview) => preview.id)).execute()
+  }
+  return superseded
+}
+
+export async function dropPreviewRows(db: Queryable, previewRowId: number): Promise<void> {
+  await db.deleteFrom('avails_preview_row').where('preview_row_id', '=', previewRowId).execute()
+}
+
+/** A staged feed that failed (row errors on a direct commit, a broken upload): nothing of it stays. */
+export async function deletePreview(db: Queryable, previewRowId: number): Promise<void> {
+  await db.deleteFrom('avails_preview').where('id', '=', previewRowId).execute()
+}
+
+/**
+ * Frees the rows of previews that can no longer be committed (expired), and forgets staging
+ * previews whose upload died. Headers of expired previews stay so a late commit gets 409
+ * PREVIEW_EXPIRED rather than 404. Cheap enough to run before every staging.
+ */
+export async function purgeExpiredPreviews(db: Queryable, now: Date): Promise<void> {
+  await db.deleteFrom('avails_preview').where('status', '=', 'STAGING').where('expires_at', '<=', now).execute()
+  await db
+    .deleteFrom('avails_preview_row')
+    .where('preview_row_id', 'in', (eb) => eb.selectFrom('avails_preview').select('id').where('expires_at', '<=', now).where('status', '=', 'PENDING'))
+    .execute()
+}

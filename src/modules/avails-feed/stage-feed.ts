@@ -1,0 +1,102 @@
+import type { Queryable } from '../../db/database.ts'
+import type { AvailsPreviewRow } from '../../db/tables.ts'
+import type { NormalizedAvail, RowError, RowWarning } from './avail.schema.ts'
+import { parseAvailsFeed, type FeedInput } from './parse-feed.ts'
+import {
+  createStagingPreview,
+  deletePreview,
+  insertPreviewRows,
+  MAX_REPORTED_ISSUES,
+  newPreviewId,
+  PREVIEW_BATCH_SIZE,
+  purgeExpiredPreviews,
+  type InputSource,
+  type StagedRow,
+} from './preview-store.ts'
+
+/**
+ * Streams a feed through the parser into a STAGING preview: error-free rows are written in
+ * batches as they are parsed, and only a batch, the first avails to echo and the first errors
+ * and warnings are held. Each batch commits on its own (no transaction spans a slow upload,
+ * which on the embedded database would stall every other request); the caller promotes the
+ * preview to PENDING or COMMITTED in one short transaction, or deletes it.
+ */
+
+/** How many normalized avails a feed response echoes; `availsTruncated` says when there were more. */
+export const AVAILS_ECHO_LIMIT = 100
+
+export interface StageFeedInput {
+  inventorySourceId: number
+  input: FeedInput
+  columnMapping?: Record<string, string> | undefined
+  inputSource: InputSource
+  replaceMissing: boolean
+  /** A preview keeps the good rows of a feed with errors, so its diff covers them; a direct commit does not. */
+  keepRowsOnError: boolean
+  now: Date
+}
+
+export interface StagedFeed {
+  preview: AvailsPreviewRow
+  parsedAvailCount: number
+  /** Rows without errors, all stored. */
+  validAvailCount: number
+  /** The first AVAILS_ECHO_LIMIT normalized avails. */
+  avails: NormalizedAvail[]
+  errors: RowError[]
+  errorCount: number
+  /** Parse-time warnings (AVAIL_ENDED), the first MAX_REPORTED_ISSUES. */
+  warnings: RowWarning[]
+  warningCount: number
+}
+
+export async function stageFeed(db: Queryable, input: StageFeedInput): Promise<StagedFeed> {
+  await purgeExpiredPreviews(db, input.now)
+  const preview = await createStagingPreview(db, {
+    inventorySourceId: input.inventorySourceId,
+    previewId: newPreviewId(),
+    inputSource: input.inputSource,
+    replaceMissing: input.replaceMissing,
+    now: input.now,
+  })
+  const staged: StagedFeed = {
+    preview,
+    parsedAvailCount: 0,
+    validAvailCount: 0,
+    avails: [],
+    errors: [],
+    errorCount: 0,
+    warnings: [],
+    warningCount: 0,
+  }
+  let batch: StagedRow[] = []
+  try {
+    for await (const parsed of parseAvailsFeed(input.input, { columnMapping: input.columnMapping, now: input.now })) {
+      if (parsed.dataRow) staged.parsedAvailCount += 1
+      staged.errorCount += parsed.errors.length
+      for (const error of parsed.errors) if (staged.errors.length < MAX_REPORTED_ISSUES) staged.errors.push(error)
+      staged.warningCount += parsed.warnings.length
+      for (const warning of parsed.warnings) if (staged.warnings.length < MAX_REPORTED_ISSUES) staged.warnings.push(warning)
+      if (!parsed.avail) continue
+      if (staged.avails.length < AVAILS_ECHO_LIMIT) staged.avails.push(parsed.avail)
+      const position = staged.validAvailCount
+      staged.validAvailCount += 1
+      // A direct commit with an error will write nothing: stop storing rows, keep counting.
+      if (staged.errorCount > 0 && !input.keepRowsOnError) {
+        batch = []
+        continue
+      }
+      batch.push({ position, row: parsed.row, avail: parsed.avail })
+      if (batch.length >= PREVIEW_BATCH_SIZE) {
+        await insertPreviewRows(db, preview.id, batch)
+        batch = []
+      }
+    }
+    await insertPreviewRows(db, preview.id, batch)
+  } catch (error) {
+    // A request-level failure (bad columnMapping, unreadable workbook, aborted upload): no preview.
+    await deletePreview(db, preview.id).catch(() => {})
+    throw error
+  }
+  return staged
+}

@@ -1,0 +1,448 @@
+import type { Database, Queryable } from '../db/database.ts'
+import type { AvailsPreviewRow, InventorySourceRow } from '../db/tables.ts'
+import type { NormalizedAvail, RowError, RowWarning } from '../modules/avails-feed/avail.schema.ts'
+import { upsertAvails } from '../modules/avails-feed/avails-store.ts'
+import type { AvailsFeedOptions, AvailsFeedResponse } from '../modules/avails-feed/feed-request.schema.ts'
+import type { FeedInput } from '../modules/avails-feed/parse-feed.ts'
+import {
+  computePreviewDiff,
+  deactivateMissingAvails,
+  deletePreview,
+  dropPreviewRows,
+  findPreviewForUpdate,
+  finishPreview,
+  markPreviewCommitted,
+  MAX_REPORTED_ISSUES,
+  PREVIEW_BATCH_SIZE,
+  previewRowToAvail,
+  readPreviewRows,
+  supersedePendingPreviews,
+  type FlooredRow,
+  type InputSource,
+  type PreviewDiff,
+} from '../modules/avails-feed/preview-store.ts'
+import { AVAILS_ECHO_LIMIT, stageFeed, type StagedFeed } from '../modules/avails-feed/stage-feed.ts'
+import { targetsFromTargeting } from '../modules/cadent/render-campaign-xml.ts'
+import { findActiveModule, findModularSourceRow, type ActiveModule } from '../modules/modular-sources/module-store.ts'
+import { projectProduct, type Product, type ProductCadent } from '../modules/products/product-projection.ts'
+import { listSellableAvails, type ProductListQuery } from '../modules/products/product-store.ts'
+import { loadProjection } from '../modules/readiness/load-projection.ts'
+import {
+  actorLabel,
+  cancelOpenWorkItems,
+  completeWorkItem,
+  findWorkItem,
+  isOpenStatus,
+  openWorkItem,
+  OPEN_STATUSES,
+  type Actor,
+} from '../modules/work-queue/work-item-store.ts'
+import type { Clock } from '../shared/clock.ts'
+import { toIso } from '../shared/clock.ts'
+import { fail, StorefrontError } from '../shared/errors.ts'
+
+/**
+ * The avails feed (SPEC §3 "Avails feed"): preview, then commit. Every feed is first staged
+ * (streamed into a preview's rows, see stage-feed.ts); a preview then becomes the source's one
+ * PENDING preview with its CONFIRM_AVAILS work item, and a commit upserts exactly the stored rows
+ * in one transaction. Committing by previewId, completing the work item and a direct
+ * `confirmed: true` feed all run `commitPreviewRows`.
+ */
+
+export interface FeedRequest {
+  /** null when the request only names a preview to commit. */
+  input: FeedInput | null
+  /** The inputSource used when the request does not name one. */
+  defaultInputSource: InputSource
+  options: AvailsFeedOptions
+}
+
+export interface AvailsFeedWorkflowDeps {
+  db: Database
+  clock: Clock
+}
+
+/** The work item's resource_type for previews. */
+const PREVIEW_RESOURCE = 'avails_preview'
+
+async function requireFeedModule(db: Queryable, source: InventorySourceRow): Promise<ActiveModule> {
+  const feed = await findActiveModule(db, source.id, 'INVENTORY_FEED')
+  if (feed) return feed
+  throw fail.conflict(
+    'NO_INVENTORY_FEED',
+    `Inventory source ${source.source_id} has no ACTIVE inventory feed module; attach one with ` +
+      `POST /inventory-sources/${source.source_id}/modular/modules {"kind":"INVENTORY_FEED","provider":"agentic"}`,
+  )
+}
+
+function rowErrorsFailure(errors: readonly RowError[], errorCount: number): StorefrontError {
+  const rows = new Set(errors.map((error) => error.row)).size
+  return new StorefrontError(
+    'VALIDATION_ERROR',
+    `The feed has ${errorCount} error(s) in ${rows}${errorCount > errors.length ? '+' : ''} row(s); nothing was written`,
+    { reason: 'FEED_ROW_ERRORS', rows: [...errors], errorCount, rowsTruncated: errorCount > errors.length },
+  )
+}
+
+function previewNotFound(previewId: string): StorefrontError {
+  return new StorefrontError('NOT_FOUND', `Avails preview ${previewId} not found`, { reason: 'PREVIEW_NOT_FOUND' })
+}
+
+/** Refuses a preview that cannot be committed, most specific reason first. */
+function assertCommittable(preview: AvailsPreviewRow | undefined, previewId: string, now: Date): asserts preview is AvailsPreviewRow {
+  if (!preview || preview.status === 'STAGING') throw previewNotFound(previewId)
+  if (preview.status === 'COMMITTED' || preview.status === 'SUPERSEDED') {
+    throw fail.conflict(
+      'PREVIEW_ALREADY_COMMITTED',
+      preview.status === 'COMMITTED' ? `Avails preview ${previewId} was already committed` : `Avails preview ${previewId} was replaced by a newer preview or commit`,
+      { previewId, status: preview.status },
+    )
+  }
+  if (new Date(preview.expires_at).getTime() <= now.getTime()) {
+    throw fail.conflict('PREVIEW_EXPIRED', `Avails preview ${previewId} expired at ${toIso(preview.expires_at)}; preview the feed again`, {
+      previewId,
+      expiresAt: toIso(preview.expires_at),
+    })
+  }
+  if (preview.error_count > 0) throw rowErrorsFailure(preview.errors, preview.error_count)
+}
+
+function flooredWarning(floored: FlooredRow, committed: boolean): RowWarning {
+  const verb = committed ? 'was raised' : 'will be raised'
+  return {
+    row: floored.row,
+    availId: floored.availId,
+    code: 'CAPACITY_FLOORED',
+    message: `impressionsCapacity ${floored.requested} is below the ${floored.floor} impressions already held or booked; it ${verb} to ${floored.floor}`,
+  }
+}
+
+function endedWarning(row: number, avail: NormalizedAvail): RowWarning {
+  return { row, availId: avail.availId, code: 'AVAIL_ENDED', message: `The avail ended at ${avail.endTime}, so it will not be sellable` }
+}
+
+/** Bounded, row-ordered warnings with an exact count. */
+class WarningList {
+  readonly items: RowWarning[] = []
+  count = 0
+
+  add(warnings: readonly RowWarning[], count = warnings.length): void {
+    this.count += count
+    for (const warning of warnings) if (this.items.length < MAX_REPORTED_ISSUES) this.items.push(warning)
+  }
+
+  sorted(): RowWarning[] {
+    return [...this.items].sort((left, right) => left.row - right.row)
+  }
+}
+
+interface CommitOutcome {
+  diff: PreviewDiff
+  ingested: number
+  warnings: WarningList
+  /** The first avails of the preview, for the response. */
+  avails: NormalizedAvail[]
+}
+
+/**
+ * Upserts the preview's stored rows in feed order, one batch at a time (the batch is what
+ * upsertAvails locks and floors), then applies replaceMissing against the stored rows and marks
+ * the preview COMMITTED. Runs inside the caller's transaction: all of it or none of it.
+ */
+async function commitPreviewRows(trx: Queryable, source: InventorySourceRow, preview: AvailsPreviewRow, committedBy: string, now: Date): Promise<CommitOutcome> {
+  const outcome: CommitOutcome = { diff: { created: 0, updated: 0, unchanged: 0, deactivated: 0 }, ingested: 0, warnings: new WarningList(), avails: [] }
+  for (let after = -1; ;) {
+    const rows = await readPreviewRows(trx, preview.id, after, PREVIEW_BATCH_SIZE)
+    if (rows.length === 0) break
+    after = rows.at(-1)!.position
+    const avails = rows.map(previewRowToAvail)
+    for (const avail of avails) if (outcome.avails.length < AVAILS_ECHO_LIMIT) outcome.avails.push(avail)
+    const result = await upsertAvails(trx, { inventorySourceId: source.id, avails, now, replaceMissing: false })
+    outcome.diff.created += result.created
+    outcome.diff.updated += result.updated
+    outcome.diff.unchanged += result.unchanged
+    outcome.ingested += avails.length
+
+    const rowOf = new Map(rows.map((row) => [row.avail_id, row.row_number]))
+    const batchWarnings: RowWarning[] = []
+    avails.forEach((avail, index) => {
+      if (Date.parse(avail.endTime) <= now.getTime()) batchWarnings.push(endedWarning(rows[index]!.row_number, avail))
+    })
+    for (const floored of result.flooredWarnings) {
+      batchWarnings.push(flooredWarning({ row: rowOf.get(floored.availId) ?? 0, ...floored }, true))
+    }
+    outcome.warnings.add(batchWarnings.sort((left, right) => left.row - right.row))
+    if (rows.length < PREVIEW_BATCH_SIZE) break
+  }
+  if (preview.replace_missing) outcome.diff.deactivated = await deactivateMissingAvails(trx, source.id, preview.id, now)
+  await markPreviewCommitted(trx, preview, { diff: outcome.diff, warningCount: outcome.warnings.count, committedBy, now })
+  return outcome
+}
+
+/**
+ * Commits exactly the rows of a PENDING preview, inside the caller's transaction; the work queue
+ * calls it when a CONFIRM_AVAILS item is completed (and closes the item itself). Throws 404
+ * PREVIEW_NOT_FOUND, 409 PREVIEW_ALREADY_COMMITTED / PREVIEW_EXPIRED / NO_INVENTORY_FEED, or
+ * 400 FEED_ROW_ERRORS for a preview that had row errors. Returns a summary for the item's event.
+ */
+export async function commitAvailsPreview(
+  trx: Queryable,
+  input: { source: InventorySourceRow; previewId: string; workItemId?: number | null; actor: Actor; now: Date },
+): Promise<Record<string, unknown>> {
+  await requireFeedModule(trx, input.source)
+  const preview = await findPreviewForUpdate(trx, input.source.id, input.previewId)
+  assertCommittable(preview, input.previewId, input.now)
+  const outcome = await commitPreviewRows(trx, input.source, preview, actorLabel(input.actor), input.now)
+  return { previewId: preview.preview_id, ingestedAvailCount: outcome.ingested, diff: outcome.diff, warningCount: outcome.warnings.count }
+}
+
+export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps) {
+  /** Serialises previews and commits of one source (NO KEY UPDATE: avail inserts' FK locks do not wait). */
+  async function lockSource(trx: Queryable, source: InventorySourceRow): Promise<void> {
+    await trx.selectFrom('inventory_source').select('id').where('id', '=', source.id).forNoKeyUpdate().execute()
+  }
+
+  /**
+   * Replaces the source's pending previews: they become SUPERSEDED and their open CONFIRM_AVAILS
+   * items are cancelled with an event naming what replaced them. Items are locked before
+   * previews, the order a work-item completion takes them in.
+   */
+  async function supersede(trx: Queryable, source: InventorySourceRow, keep: AvailsPreviewRow, actor: Actor, now: Date, reason: string): Promise<void> {
+    await trx
+      .selectFrom('work_item')
+      .select('id')
+      .where('inventory_source_id', '=', source.id)
+      .where('kind', '=', 'CONFIRM_AVAILS')
+      .where('status', 'in', OPEN_STATUSES)
+      .forUpdate()
+      .execute()
+    await supersedePendingPreviews(trx, source.id, keep.id, now)
+    await cancelOpenWorkItems(trx, { inventorySourceId: source.id, kind: 'CONFIRM_AVAILS' }, actor, now, reason)
+  }
+
+  function response(
+    fields: Omit<AvailsFeedResponse, 'projection' | 'availsTruncated'> & { validAvailCount: number },
+    projection: AvailsFeedResponse['projection'],
+  ): AvailsFeedResponse {
+    const { validAvailCount, ...rest } = fields
+    return { ...rest, availsTruncated: validAvailCount > fields.avails.length, projection }
+  }
+
+  /** A preview: stored, diffed against the committed avails, and (without errors) put up for confirmation. */
+  async function finalizePreview(source: InventorySourceRow, feed: ActiveModule, staged: StagedFeed, actor: Actor, now: Date): Promise<AvailsFeedResponse> {
+    const preview = staged.preview
+    return db.transaction().execute(async (trx) => {
+      await lockSource(trx, source)
+      const { diff, floored, flooredCount } = await computePreviewDiff(trx, preview)
+      const warnings = new WarningList()
+      warnings.add(staged.warnings, staged.warningCount)
+      warnings.add(floored.map((hit) => flooredWarning(hit, false)), flooredCount)
+      await supersede(trx, source, preview, actor, now, `Replaced by avails preview ${preview.preview_id}`)
+
+      const expiresAt = toIso(preview.expires_at)!
+      let workItemId: number | null = null
+      if (staged.errorCount === 0) {
+        const item = await openWorkItem(trx, {
+          storefrontId: source.storefront_id,
+          inventorySourceId: source.id,
+          moduleRowId: feed.row.id,
+          kind: 'CONFIRM_AVAILS',
+          title: `Confirm ${staged.validAvailCount} avails: ${diff.created} new, ${diff.updated} changed, ${diff.unchanged} unchanged, ${diff.deactivated} deactivated`,
+          description:
+            'Check the normalized rows and that impressionsCapacity is net sellable capacity (upstream bookings removed), ' +
+            `then complete this item to commit preview ${preview.preview_id}. The preview expires at ${expiresAt}.`,
+          resourceType: PREVIEW_RESOURCE,
+          resourceId: preview.preview_id,
+          dueAt: new Date(expiresAt),
+          payload: {
+            previewId: preview.preview_id,
+            inputSource: preview.input_source,
+            parsedAvailCount: staged.parsedAvailCount,
+            validAvailCount: staged.validAvailCount,
+            warningCount: warnings.count,
+            replaceMissing: preview.replace_missing,
+            diff,
+            expiresAt,
+          },
+          requiredResultKeys: [],
+        }, actor, now)
+        workItemId = item.id
+      } else {
+        // A preview with errors can never be committed: its rows are of no further use.
+        await dropPreviewRows(trx, preview.id)
+      }
+      await finishPreview(trx, preview.id, {
+        status: 'PENDING',
+        parsedAvailCount: staged.parsedAvailCount,
+        validAvailCount: staged.validAvailCount,
+        errorCount: staged.errorCount,
+        errors: staged.errors,
+        warningCount: warnings.count,
+        diff,
+        workItemId,
+        now,
+      })
+      return response({
+        previewOnly: true,
+        previewId: preview.preview_id,
+        inputSource: preview.input_source,
+        parsedAvailCount: staged.parsedAvailCount,
+        ingestedAvailCount: 0,
+        validAvailCount: staged.validAvailCount,
+        avails: staged.avails,
+        errors: staged.errors,
+        errorCount: staged.errorCount,
+        warnings: warnings.sorted(),
+        warningCount: warnings.count,
+        diff,
+        expiresAt,
+        workItemId: workItemId === null ? null : String(workItemId),
+      }, await loadProjection(trx, source, now))
+    })
+  }
+
+  /** `confirmed: true` with a feed: the staged rows are committed at once and replace any pending preview. */
+  async function commitStaged(source: InventorySourceRow, staged: StagedFeed, actor: Actor, now: Date): Promise<AvailsFeedResponse> {
+    if (staged.errorCount > 0) throw rowErrorsFailure(staged.errors, staged.errorCount)
+    return db.transaction().execute(async (trx) => {
+      await lockSource(trx, source)
+      await supersede(trx, source, staged.preview, actor, now, `Superseded by a direct commit of avails feed ${staged.preview.preview_id}`)
+      await finishPreview(trx, staged.preview.id, {
+        status: 'PENDING',
+        parsedAvailCount: staged.parsedAvailCount,
+        validAvailCount: staged.validAvailCount,
+        errorCount: 0,
+        errors: [],
+        warningCount: staged.warningCount,
+        diff: { created: 0, updated: 0, unchanged: 0, deactivated: 0 },
+        now,
+      })
+      const outcome = await commitPreviewRows(trx, source, { ...staged.preview, status: 'PENDING' }, actorLabel(actor), now)
+      return response({
+        previewOnly: false,
+        previewId: staged.preview.preview_id,
+        inputSource: staged.preview.input_source,
+        parsedAvailCount: staged.parsedAvailCount,
+        ingestedAvailCount: outcome.ingested,
+        validAvailCount: staged.validAvailCount,
+        avails: staged.avails,
+        errors: [],
+        errorCount: 0,
+        warnings: outcome.warnings.sorted(),
+        warningCount: outcome.warnings.count,
+        diff: outcome.diff,
+        expiresAt: null,
+        workItemId: null,
+      }, await loadProjection(trx, source, now))
+    })
+  }
+
+  /** `{confirmed: true, previewId}`: commits exactly that preview and completes its CONFIRM_AVAILS item. */
+  async function commitById(source: InventorySourceRow, previewId: string, actor: Actor): Promise<AvailsFeedResponse> {
+    return db.transaction().execute(async (trx) => {
+      const now = clock.now()
+      await lockSource(trx, source)
+      const peek = await trx
+        .selectFrom('avails_preview')
+        .select(['work_item_id'])
+        .where('inventory_source_id', '=', source.id)
+        .where('preview_id', '=', previewId)
+        .executeTakeFirst()
+      // The item before the preview: the order a work-item completion locks them in.
+      const item = peek?.work_item_id ? await findWorkItem(trx, source.id, String(peek.work_item_id), { forUpdate: true }) : undefined
+      const preview = await findPreviewForUpdate(trx, source.id, previewId)
+      assertCommittable(preview, previewId, now)
+      const outcome = await commitPreviewRows(trx, source, preview, actorLabel(actor), now)
+      if (item && isOpenStatus(item.status)) {
+        await completeWorkItem(trx, item, {
+          result: { confirmed: true, previewId },
+          notes: 'Committed with POST .../modular/avails-feed {confirmed: true, previewId}',
+          effect: { previewId, ingestedAvailCount: outcome.ingested, diff: outcome.diff, warningCount: outcome.warnings.count },
+        }, actor, now)
+      }
+      return response({
+        previewOnly: false,
+        previewId,
+        inputSource: preview.input_source,
+        parsedAvailCount: preview.parsed_avail_count,
+        ingestedAvailCount: outcome.ingested,
+        validAvailCount: preview.valid_avail_count,
+        avails: outcome.avails,
+        errors: [],
+        errorCount: 0,
+        warnings: outcome.warnings.sorted(),
+        warningCount: outcome.warnings.count,
+        diff: outcome.diff,
+        expiresAt: null,
+        workItemId: item ? String(item.id) : null,
+      }, await loadProjection(trx, source, now))
+    })
+  }
+
+  /** POST /inventory-sources/{sourceId}/modular/avails-feed */
+  async function ingest(storefrontId: number, sourceId: string, request: FeedRequest, actor: Actor): Promise<AvailsFeedResponse> {
+    const { options } = request
+    if (options.confirmed !== undefined && options.previewOnly !== undefined && options.confirmed === options.previewOnly) {
+      throw fail.invalidField('previewOnly', 'contradicts confirmed; send only confirmed')
+    }
+    const confirmed = options.confirmed ?? (options.previewOnly === undefined ? false : !options.previewOnly)
+    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    const feed = await requireFeedModule(db, source)
+
+    if (request.input === null) {
+      if (!options.previewId) throw fail.validation('The request has no feed: send {"avails": [...]}, {"csv": "..."}, a text/csv body or a multipart file')
+      if (!confirmed) throw fail.invalidField('previewId', 'is committed only with confirmed: true')
+      if (options.replaceMissing !== undefined || options.columnMapping !== undefined || options.sheet !== undefined) {
+        throw fail.invalidField('previewId', 'commits the preview as it was made: replaceMissing, columnMapping and sheet belong to the preview request')
+      }
+      return commitById(source, options.previewId, actor)
+    }
+    if (options.previewId) throw fail.invalidField('previewId', 'send either a previewId to commit or a feed, not both')
+
+    const now = clock.now()
+    const staged = await stageFeed(db, {
+      inventorySourceId: source.id,
+      input: request.input,
+      columnMapping: options.columnMapping,
+      inputSource: options.inputSource ?? request.defaultInputSource,
+      replaceMissing: options.replaceMissing ?? false,
+      keepRowsOnError: !confirmed,
+      now,
+    })
+    try {
+      return confirmed ? await commitStaged(source, staged, actor, now) : await finalizePreview(source, feed, staged, actor, now)
+    } catch (error) {
+      // Nothing of a feed that was not committed stays (its transaction rolled back; the staging goes too).
+      await deletePreview(db, staged.preview.id).catch(() => {})
+      throw error
+    }
+  }
+
+  /** Cadent fields from the ACTIVE Cadent trafficking module's config, or null (feed-only sources). */
+  async function cadentBase(source: InventorySourceRow): Promise<Omit<ProductCadent, 'targets'> | null> {
+    const trafficking = await findActiveModule(db, source.id, 'TRAFFICKING')
+    if (!trafficking || trafficking.row.provider !== 'cadent') return null
+    const config = trafficking.row.config
+    return {
+      campaignDeliveryType: String(config.campaignDeliveryType),
+      lineDeliveryType: String(config.lineDeliveryType),
+      adType: String(config.adType),
+      adClass: String(config.adClass),
+    }
+  }
+
+  /** GET /inventory-sources/{sourceId}/modular/products: one keyset page of sellable avails as products. */
+  async function listProducts(storefrontId: number, sourceId: string, query: ProductListQuery): Promise<{ products: Product[]; nextCursor: string | null }> {
+    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    const { rows, nextCursor } = await listSellableAvails(db, { inventorySourceId: source.id, now: clock.now(), query })
+    const cadent = await cadentBase(source)
+    return {
+      products: rows.map((row) => projectProduct(row, cadent ? { ...cadent, targets: targetsFromTargeting(row.targeting) } : null)),
+      nextCursor,
+    }
+  }
+
+  return { ingest, listProducts, commitAvailsPreview }
+}
+
+export type AvailsFeedWorkflows = ReturnType<typeof createAvailsFeedWorkflows>
