@@ -4,6 +4,7 @@ import { isStorefrontError } from '../shared/errors.ts'
 import { startServer } from '../server.ts'
 import { AdminRequestError, openAdminOps } from './admin-ops.ts'
 import { renderTable } from './table.ts'
+import { runApiCommand, WORK_USAGE } from './work-commands.ts'
 
 const USAGE = `Usage: storefront <command> [options]
 
@@ -14,6 +15,7 @@ Commands:
                                           Create an API key (and the storefront if new); the key is shown once
   keys list [--storefront <name>]         List API keys (prefixes only; keys are stored as hashes)
   keys revoke <id|prefix>                 Revoke an API key
+${WORK_USAGE}
 
 Configuration comes from the environment; see README.md ("Configuration").`
 
@@ -32,6 +34,9 @@ export async function main(argv: string[]): Promise<number> {
       return migrateCommand(config)
     case 'keys':
       return keys(config, rest)
+    case 'work':
+    case 'finalize':
+      return runApiCommand(command, rest)
     default:
       console.error(`Unknown command: ${command}\n\n${USAGE}`)
       return 2
