@@ -41,7 +41,8 @@ interface Row {
   reservationsPerSecond: number
   p50Ms: number
   p99Ms: number
-  failures: number
+  /** Answers other than 2xx, plus transport errors and timeouts (autocannon's 10 s). */
+  failures: string
 }
 
 const rows: Row[] = []
@@ -72,6 +73,11 @@ function serverEnv(database: { databaseUrl?: string; dataDir?: string }): Record
   }
 }
 
+function failureSummary(non2xx: number, errors: number, timeouts: number): string {
+  if (non2xx + errors + timeouts === 0) return '0'
+  return [non2xx ? `${non2xx} non-2xx` : '', errors ? `${errors} errors` : '', timeouts ? `${timeouts} timeouts` : ''].filter(Boolean).join(', ')
+}
+
 /** autocannon against every server at once (connections split evenly); throughput adds up. */
 async function runHttp(engine: string, servers: ServerProcess[], workload: Workload): Promise<void> {
   const perServer = CONNECTIONS / servers.length
@@ -94,7 +100,7 @@ async function runHttp(engine: string, servers: ServerProcess[], workload: Workl
     // Percentiles of separate runs cannot be merged exactly: the median of medians, the worst p99.
     p50Ms: results.map((r) => r.latency.p50).sort((a, b) => a - b)[Math.floor(results.length / 2)]!,
     p99Ms: Math.max(...results.map((r) => r.latency.p99)),
-    failures: results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+    failures: failureSummary(results.reduce((sum, r) => sum + r.non2xx, 0), results.reduce((sum, r) => sum + r.errors, 0), results.reduce((sum, r) => sum + r.timeouts, 0)),
   })
 }
 
@@ -126,7 +132,7 @@ async function runDirect(engine: string, handle: DatabaseHandle, workload: Workl
     reservationsPerSecond: latencies.length / SECONDS,
     p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
     p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
-    failures,
+    failures: String(failures),
   })
 }
 
@@ -203,7 +209,7 @@ async function benchPostgres(): Promise<void> {
 
 function printTable(): void {
   const header = ['engine', 'path', 'workload', 'reservations/s', 'p50 ms', 'p99 ms', 'failures']
-  const lines = rows.map((r) => [r.engine, r.path, r.workload, r.reservationsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), String(r.failures)])
+  const lines = rows.map((r) => [r.engine, r.path, r.workload, r.reservationsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.failures])
   console.log(`| ${header.join(' | ')} |`)
   console.log(`|${header.map(() => '---').join('|')}|`)
   for (const line of lines) console.log(`| ${line.join(' | ')} |`)
