@@ -29,7 +29,7 @@ describe('POST /inventory-sources/{sourceId}/modular/avails-feed: preview, then 
 
   it('opens one CONFIRM_AVAILS item per preview; committing by previewId writes exactly its rows and completes the item', async () => {
     const shown = await preview([jsonAvail('a'), jsonAvail('b')])
-    let projection = await readProjection(ctx)
+    const projection = await readProjection(ctx)
     assert.equal(stageStatus(projection, 'INGEST_AVAILS'), 'RUNTIME_INPUTS_REQUIRED')
     assert.equal(stageStatus(projection, 'CONFIRM_AVAILS'), 'HITL_PENDING')
     assert.equal(projection.activeAvailCount, 0)
