@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from '../config.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import { startServer } from '../server.ts'
 import { AdminRequestError, openAdminOps } from './admin-ops.ts'
+import { AVAILS_USAGE, availsCommand } from './avails-import.ts'
 import { renderTable } from './table.ts'
 import { runApiCommand, WORK_USAGE } from './work-commands.ts'
 
@@ -15,6 +16,7 @@ Commands:
                                           Create an API key (and the storefront if new); the key is shown once
   keys list [--storefront <name>]         List API keys (prefixes only; keys are stored as hashes)
   keys revoke <id|prefix>                 Revoke an API key
+${AVAILS_USAGE}
 ${WORK_USAGE}
 
 Configuration comes from the environment; see README.md ("Configuration").`
@@ -34,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       return migrateCommand(config)
     case 'keys':
       return keys(config, rest)
+    case 'avails':
+      return availsCommand(rest)
     case 'work':
     case 'finalize':
       return runApiCommand(command, rest)

@@ -23,7 +23,7 @@ export interface Upload {
 export async function multipart(fields: Record<string, string>, file?: Upload): Promise<{ payload: Buffer; headers: Record<string, string> }> {
   const form = new FormData()
   for (const [name, value] of Object.entries(fields)) form.append(name, value)
-  if (file) form.append('file', new Blob([file.content], { type: file.type ?? 'application/octet-stream' }), file.name)
+  if (file) form.append('file', new Blob([typeof file.content === 'string' ? file.content : new Uint8Array(file.content)], { type: file.type ?? 'application/octet-stream' }), file.name)
   const encoded = new Response(form)
   return { payload: Buffer.from(await encoded.arrayBuffer()), headers: { 'content-type': encoded.headers.get('content-type')! } }
 }

@@ -1,0 +1,302 @@
+import { openAsBlob } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { renderTable } from './table.ts'
+
+/**
+ * `storefront avails import <file> --source <sourceId> [--commit] [--sheet <name>] [--map "Header=field" ...]`
+ *
+ * Talks to a running server over the REST API (STOREFRONT_URL, STOREFRONT_API_KEY), as any
+ * operator's script would: the file is uploaded as multipart/form-data straight from disk (a
+ * file-backed Blob, so a 100k-row file is never read into memory), the preview is printed, and
+ * with --commit the previewed id is committed. Nothing here touches the database.
+ *
+ * Exit codes, as everywhere in the CLI: 0 ok; 1 failure (server unreachable, 5xx); 2 bad usage
+ * or an invalid feed (row errors, VALIDATION_ERROR); 3 refused by the server (401, 404, 409, 413).
+ */
+
+export const AVAILS_USAGE = `  avails import <file> --source <sourceId> [--commit] [--sheet <name>] [--map "Header=field" ...]
+                    [--replace-missing] [--json]
+                                          Upload a .csv or .xlsx avails feed to a running server, print the
+                                          preview, and with --commit commit it (STOREFRONT_URL, STOREFRONT_API_KEY)`
+
+/** Files at least this big get a progress bar (on a terminal). */
+const PROGRESS_MIN_BYTES = 1024 * 1024
+const PREVIEW_ROWS_SHOWN = 20
+const PROBLEMS_SHOWN = 50
+
+interface FeedAnswer {
+  previewOnly: boolean
+  previewId: string
+  parsedAvailCount: number
+  ingestedAvailCount: number
+  avails: { availId: string; name: string; startTime: string; endTime: string; impressionsCapacity: number; cpm: number | null; currency: string }[]
+  availsTruncated: boolean
+  errors: { row: number; field: string; message: string }[]
+  errorCount: number
+  warnings: { row: number; availId: string; code: string; message: string }[]
+  warningCount: number
+  diff: { created: number; updated: number; unchanged: number; deactivated: number }
+  expiresAt: string | null
+  workItemId: string | null
+}
+
+interface ErrorAnswer {
+  error: { code: string; message: string; details?: { reason?: string; rows?: { row: number; field: string; message: string }[]; errorCount?: number } }
+}
+
+class ApiFailure extends Error {
+  constructor(readonly exitCode: number, message: string) {
+    super(message)
+  }
+}
+
+interface Output {
+  out: NodeJS.WriteStream
+  err: NodeJS.WriteStream
+  color: boolean
+}
+
+const paint = (output: Output, code: number, text: string) => (output.color ? `\u001b[${code}m${text}\u001b[0m` : text)
+const red = (output: Output, text: string) => paint(output, 31, text)
+const yellow = (output: Output, text: string) => paint(output, 33, text)
+const bold = (output: Output, text: string) => paint(output, 1, text)
+
+export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [verb, ...rest] = argv
+  if (verb !== 'import') {
+    console.error(`Unknown avails verb: ${verb ?? '(none)'}\n\nUsage:\n${AVAILS_USAGE}`)
+    return 2
+  }
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        source: { type: 'string' },
+        commit: { type: 'boolean', default: false },
+        sheet: { type: 'string' },
+        map: { type: 'string', multiple: true, default: [] },
+        'replace-missing': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+    })
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\nUsage:\n${AVAILS_USAGE}`)
+    return 2
+  }
+  const { values, positionals } = parsed
+  if (positionals.length !== 1 || !values.source) {
+    console.error(`avails import needs exactly one file and --source <sourceId>\n\nUsage:\n${AVAILS_USAGE}`)
+    return 2
+  }
+  const columnMapping: Record<string, string> = {}
+  for (const entry of values.map) {
+    const at = entry.lastIndexOf('=')
+    if (at <= 0 || at === entry.length - 1) {
+      console.error(`--map takes "Header=field", got ${JSON.stringify(entry)}`)
+      return 2
+    }
+    columnMapping[entry.slice(0, at).trim()] = entry.slice(at + 1).trim()
+  }
+  const apiKey = env.STOREFRONT_API_KEY
+  if (!apiKey) {
+    console.error('STOREFRONT_API_KEY is not set: create a key with `storefront keys create --storefront <name>`')
+    return 2
+  }
+  const baseUrl = (env.STOREFRONT_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '')
+  const file = positionals[0]!
+  const size = await stat(file).then((info) => (info.isFile() ? info.size : null), () => null)
+  if (size === null) {
+    console.error(`No such file: ${file}`)
+    return 2
+  }
+
+  const output: Output = { out: process.stdout, err: process.stderr, color: Boolean(process.stdout.isTTY) && !env.NO_COLOR }
+  const feedUrl = `${baseUrl}/api/v2/storefront/inventory-sources/${encodeURIComponent(values.source)}/modular/avails-feed`
+  const headers = { authorization: `Bearer ${apiKey}` }
+  try {
+    const form = new FormData()
+    if (values.sheet) form.append('sheet', values.sheet)
+    if (Object.keys(columnMapping).length > 0) form.append('columnMapping', JSON.stringify(columnMapping))
+    if (values['replace-missing']) form.append('replaceMissing', 'true')
+    form.append('inputSource', 'upload')
+    const type = /\.xlsx$/i.test(file) ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'text/csv'
+    form.append('file', await openAsBlob(file, { type }), path.basename(file))
+
+    const showProgress = Boolean(process.stderr.isTTY) && size >= PROGRESS_MIN_BYTES && !values.json
+    const preview = await send<FeedAnswer>(feedUrl, headers, form, showProgress ? size : null, output)
+    if (values.json) output.out.write(`${JSON.stringify(preview)}\n`)
+    else printPreview(output, file, preview)
+    if (preview.errorCount > 0) {
+      if (!values.json) output.err.write(red(output, `The feed has ${preview.errorCount} error(s): fix the file and import it again${values.commit ? '; nothing was committed' : ''}.\n`))
+      return 2
+    }
+    if (!values.commit) {
+      if (!values.json) output.out.write(`\nNothing is committed yet. Commit with --commit, or complete work item ${preview.workItemId} (CONFIRM_AVAILS).\n`)
+      return 0
+    }
+    const committed = await send<FeedAnswer>(feedUrl, { ...headers, 'content-type': 'application/json' }, JSON.stringify({ confirmed: true, previewId: preview.previewId }), null, output)
+    if (values.json) output.out.write(`${JSON.stringify(committed)}\n`)
+    else printCommit(output, committed)
+    return 0
+  } catch (error) {
+    if (error instanceof ApiFailure) {
+      output.err.write(`${error.message}\n`)
+      return error.exitCode
+    }
+    throw error
+  }
+}
+
+/** POSTs and returns the JSON answer; an error answer becomes an ApiFailure with the CLI's exit code. */
+async function send<T>(url: string, headers: Record<string, string>, body: FormData | string, progressTotal: number | null, output: Output): Promise<T> {
+  let requestBody: BodyInit = body
+  let requestHeaders = headers
+  let progress: ProgressBar | null = null
+  if (body instanceof FormData && progressTotal !== null) {
+    // Encode the form ourselves to count the bytes as fetch pulls them off the file.
+    const encoded = new Response(body)
+    progress = new ProgressBar(output.err, progressTotal)
+    const bar = progress
+    requestBody = encoded.body!.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        bar.advance(chunk.byteLength)
+        controller.enqueue(chunk)
+      },
+    }))
+    requestHeaders = { ...headers, 'content-type': encoded.headers.get('content-type')! }
+  }
+  let response: Response
+  try {
+    response = await fetch(url, { method: 'POST', headers: requestHeaders, body: requestBody, ...(progress ? { duplex: 'half' } : {}) } as RequestInit)
+  } catch (error) {
+    progress?.finish()
+    const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message
+    throw new ApiFailure(1, `Cannot reach the storefront server at ${new URL(url).origin}: ${cause}. Is it running (storefront serve)? Set STOREFRONT_URL otherwise.`)
+  }
+  progress?.finish()
+  const text = await response.text()
+  let answer: unknown
+  try {
+    answer = JSON.parse(text)
+  } catch {
+    throw new ApiFailure(1, `The server answered ${response.status} with something that is not JSON: ${text.slice(0, 200)}`)
+  }
+  if (response.ok) return answer as T
+  const { error } = answer as ErrorAnswer
+  const lines = [red(output, `${error.code}: ${error.message}`)]
+  const rows = error.details?.rows ?? []
+  if (rows.length > 0) lines.push(problemTable(output, rows.map((row) => ({ ...row, level: 'error' as const }))))
+  const exitCode = response.status >= 500 ? 1 : error.code === 'VALIDATION_ERROR' ? 2 : 3
+  throw new ApiFailure(exitCode, lines.join('\n'))
+}
+
+/** Progress on stderr, rewritten in place; only ever shown on a terminal. */
+class ProgressBar {
+  #sent = 0
+  #lastDrawn = -1
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly total: number,
+  ) {
+    this.#draw()
+  }
+
+  advance(bytes: number): void {
+    this.#sent += bytes
+    this.#draw()
+  }
+
+  finish(): void {
+    this.stream.write('\r\u001b[2K')
+  }
+
+  #draw(): void {
+    const fraction = Math.min(1, this.#sent / this.total)
+    const percent = Math.floor(fraction * 100)
+    if (percent === this.#lastDrawn) return
+    this.#lastDrawn = percent
+    const width = 30
+    const filled = Math.round(fraction * width)
+    const label = percent >= 100 ? 'uploaded, the server is parsing...' : `${mebibytes(this.#sent)} / ${mebibytes(this.total)}`
+    this.stream.write(`\r\u001b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(percent).padStart(3)}% ${label}`)
+  }
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`
+}
+
+function diffLine(diff: FeedAnswer['diff']): string {
+  return `${diff.created} created, ${diff.updated} updated, ${diff.unchanged} unchanged, ${diff.deactivated} deactivated`
+}
+
+interface Problem {
+  row: number
+  field: string
+  message: string
+  level: 'error' | 'warning'
+}
+
+function problemTable(output: Output, problems: Problem[]): string {
+  const shown = problems.slice(0, PROBLEMS_SHOWN)
+  const table = renderTable(['row', 'level', 'field', 'message'], shown.map((p) => [String(p.row), p.level.toUpperCase(), p.field, p.message]))
+  // Colour after padding: escape codes would otherwise count toward the column widths.
+  const lines = table.split('\n').map((line, index) => {
+    const problem = shown[index - 2]
+    if (!problem) return line
+    return problem.level === 'error' ? red(output, line) : yellow(output, line)
+  })
+  if (problems.length > shown.length) lines.push(`... and ${problems.length - shown.length} more`)
+  return lines.join('\n')
+}
+
+function printPreview(output: Output, file: string, preview: FeedAnswer): void {
+  const lines = [
+    bold(output, `Preview ${preview.previewId} of ${path.basename(file)}`),
+    `  ${plural(preview.parsedAvailCount, 'avail row')} parsed, ${plural(preview.errorCount, 'error')}, ${plural(preview.warningCount, 'warning')}`,
+    `  if committed: ${diffLine(preview.diff)}`,
+  ]
+  if (preview.expiresAt) lines.push(`  expires ${preview.expiresAt}`)
+  if (preview.avails.length > 0) {
+    const shown = preview.avails.slice(0, PREVIEW_ROWS_SHOWN)
+    lines.push('', renderTable(
+      ['availId', 'name', 'start', 'end', 'capacity', 'cpm'],
+      shown.map((avail) => [
+        avail.availId,
+        avail.name.length > 40 ? `${avail.name.slice(0, 39)}…` : avail.name,
+        avail.startTime,
+        avail.endTime,
+        avail.impressionsCapacity.toLocaleString('en-US'),
+        avail.cpm === null ? '' : `${avail.cpm} ${avail.currency}`,
+      ]),
+    ))
+    const valid = preview.diff.created + preview.diff.updated + preview.diff.unchanged
+    if (valid > shown.length) lines.push(`... ${shown.length} of ${valid} avails shown`)
+  }
+  const problems: Problem[] = [
+    ...preview.errors.map((error) => ({ ...error, level: 'error' as const })),
+    ...preview.warnings.map((warning) => ({ row: warning.row, field: warning.code, message: warning.message, level: 'warning' as const })),
+  ].sort((left, right) => left.row - right.row)
+  if (problems.length > 0) lines.push('', problemTable(output, problems))
+  output.out.write(`${lines.join('\n')}\n`)
+}
+
+function printCommit(output: Output, committed: FeedAnswer): void {
+  const lines = [
+    '',
+    bold(output, `Committed ${committed.previewId}: ${plural(committed.ingestedAvailCount, 'avail')} (${diffLine(committed.diff)})`),
+  ]
+  const warnings = committed.warnings.filter((warning) => warning.code === 'CAPACITY_FLOORED')
+  if (warnings.length > 0) {
+    lines.push(problemTable(output, warnings.map((warning) => ({ row: warning.row, field: warning.code, message: warning.message, level: 'warning' as const }))))
+  }
+  output.out.write(`${lines.join('\n')}\n`)
+}
