@@ -70,6 +70,14 @@ export async function stageFeed(db: Queryable, input: StageFeedInput): Promise<S
     warningCount: 0,
   }
   let batch: StagedRow[] = []
+  // One batch insert in flight while the parser reads the next batch: on PostgreSQL the database
+  // works while Node parses. At most two batches are held.
+  const pending: { insert: Promise<void> | null } = { insert: null }
+  const flush = async (rows: StagedRow[]) => {
+    if (pending.insert) await pending.insert
+    pending.insert = insertPreviewRows(db, preview.id, rows)
+    pending.insert.catch(() => {}) // awaited (and rethrown) by the next flush or at the end
+  }
   try {
     for await (const parsed of parseAvailsFeed(input.input, { columnMapping: input.columnMapping, now: input.now })) {
       if (parsed.dataRow) staged.parsedAvailCount += 1
@@ -88,12 +96,14 @@ export async function stageFeed(db: Queryable, input: StageFeedInput): Promise<S
       }
       batch.push({ position, row: parsed.row, avail: parsed.avail })
       if (batch.length >= PREVIEW_BATCH_SIZE) {
-        await insertPreviewRows(db, preview.id, batch)
+        await flush(batch)
         batch = []
       }
     }
-    await insertPreviewRows(db, preview.id, batch)
+    await flush(batch)
+    await pending.insert
   } catch (error) {
+    await pending.insert?.catch(() => {})
     // A request-level failure (bad columnMapping, unreadable workbook, aborted upload): no preview.
     await deletePreview(db, preview.id).catch(() => {})
     throw error
