@@ -4,7 +4,7 @@ import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { replaceDelivery } from '../modules/delivery/delivery-store.ts'
 import { parseDeliveryReport } from '../modules/delivery/parse-report.ts'
-import { findBookingByReservation, markBooked, mergeExternalRefs } from '../modules/execution/booking-store.ts'
+import { findBookingByReservation, markBooked, mergeExternalRefs, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
 import type { Actor, WorkItemKind } from '../modules/work-queue/work-item-store.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 
@@ -51,7 +51,7 @@ function referenceValue(result: Record<string, unknown>, key: string): string {
 }
 
 function reservationIdOf(item: WorkItemRow): number {
-  if (item.resource_type === 'reservation' && item.resource_id && /^\d{1,15}$/.test(item.resource_id)) return Number(item.resource_id)
+  if (item.resource_type === RESERVATION_RESOURCE && item.resource_id && /^\d{1,15}$/.test(item.resource_id)) return Number(item.resource_id)
   throw fail.conflict('NO_BOOKING_FOR_ITEM', `Work item ${item.id} is not tied to a reservation`, { workItemId: String(item.id) })
 }
 

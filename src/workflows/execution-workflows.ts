@@ -13,6 +13,7 @@ import {
   markReleasedByReservation,
   reclaimEndpoint,
   recordEndpointAttempt,
+  RESERVATION_RESOURCE,
   toBookingResponse,
   type EndpointAttempt,
 } from '../modules/execution/booking-store.ts'
@@ -52,8 +53,6 @@ export interface ExecutionWorkflowDeps {
   postCadentCampaign?: CadentPoster | undefined
 }
 
-/** Work items of a hand-off name their reservation, so a release can cancel exactly them. */
-export const RESERVATION_RESOURCE = 'reservation'
 const DAY_MS = 24 * 60 * 60 * 1000
 const SYSTEM_ENDPOINT: Actor = { type: 'SYSTEM', id: 'cadent-endpoint' }
 const SYSTEM_RELEASE: Actor = { type: 'SYSTEM', id: 'bookings/release' }
@@ -249,7 +248,9 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     if (body.packageId !== undefined) {
       query = body.packageId === null ? query.where('package_id', 'is', null) : query.where('package_id', '=', body.packageId)
     }
-    const live = await query.orderBy('id').limit(2).forUpdate().execute()
+    // NO KEY UPDATE, as the ledger locks reservations: concurrent finalizes serialise here, while
+    // inserts that only reference the row (ledger entries, delivery) are not blocked by it.
+    const live = await query.orderBy('id').limit(2).forNoKeyUpdate().execute()
     if (live.length > 1) {
       throw fail.invalidField('packageId', 'several live reservations match this media buy and avail; send packageId')
     }
@@ -358,8 +359,11 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   async function settleDispatch(source: InventorySourceRow, bookingId: number, url: string, xml: string, outcome: CadentPostOutcome): Promise<void> {
     await db.transaction().execute(async (trx) => {
       const now = clock.now()
-      const booking = await findBooking(trx, bookingId, { forUpdate: true })
-      if (!booking) return
+      // Reservation before booking, the order a release locks them in.
+      const named = await findBooking(trx, bookingId)
+      if (!named) return
+      await trx.selectFrom('reservation').select('id').where('id', '=', named.reservation_id).forNoKeyUpdate().execute()
+      const booking = (await findBooking(trx, bookingId, { forUpdate: true }))!
       const attempt: EndpointAttempt = {
         at: now.toISOString(),
         ok: outcome.ok,

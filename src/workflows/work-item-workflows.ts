@@ -1,6 +1,7 @@
 import type { Database, Queryable } from '../db/database.ts'
 import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
+import { RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
 import { findModularSourceRow } from '../modules/modular-sources/module-store.ts'
 import {
   statusesOf,
@@ -77,6 +78,12 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     return db.transaction().execute(async (trx) => {
       const now = clock.now()
       const source = await findModularSourceRow(trx, storefrontId, sourceId)
+      // Lock order is reservation, then its work items, then its booking: the order a release
+      // takes them in (it cancels the items), so a completion and a release cannot deadlock.
+      const peek = await findWorkItem(trx, source.id, workItemId)
+      if (peek.resource_type === RESERVATION_RESOURCE && peek.resource_id && /^\d{1,15}$/.test(peek.resource_id)) {
+        await trx.selectFrom('reservation').select('id').where('id', '=', Number(peek.resource_id)).forNoKeyUpdate().execute()
+      }
       const row = await findWorkItem(trx, source.id, workItemId, { forUpdate: true })
       assertWorkItemOpen(row)
       const updated = await change(trx, source, row, now)

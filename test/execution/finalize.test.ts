@@ -59,6 +59,24 @@ describe('POST /inventory-sources/{sourceId}/modular/bookings/finalize', () => {
     assert.equal(Number(count.n), 3)
   })
 
+  it('answers concurrent finalizes of one hold with one booking', async () => {
+    await reserve(ctx, { mediaBuyId: 'mb_race' })
+    const answers = await Promise.all([1, 2, 3, 4].map(() => finalize(ctx, { mediaBuyId: 'mb_race' })))
+    const bodies = answers.map((answer) => ok<Finalized>(answer))
+    assert.equal(new Set(bodies.map((body) => body.booking.bookingId)).size, 1)
+    const items = await ctx.db.selectFrom('work_item').select('id').where('media_buy_id', '=', 'mb_race').execute()
+    assert.equal(items.length, 3)
+  })
+
+  it('refuses an ambiguous media buy and avail held in several packages with 400 naming packageId', async () => {
+    await reserve(ctx, { mediaBuyId: 'mb_packages', packageId: 'pkg_a', requestedImpressions: 1000 })
+    await reserve(ctx, { mediaBuyId: 'mb_packages', packageId: 'pkg_b', requestedImpressions: 1000 })
+    const error = errorOf(await finalize(ctx, { mediaBuyId: 'mb_packages' }), 400)
+    assert.match(error.message, /packageId/)
+    const body = ok<Finalized>(await finalize(ctx, { mediaBuyId: 'mb_packages', packageId: 'pkg_b' }))
+    assert.equal(body.booking.requestedImpressions, 1000)
+  })
+
   it('accepts productId instead of availId', async () => {
     const first = ok<Finalized>(await finalize(ctx, { availId: undefined, productId: `avail:${PRIME}` }))
     assert.equal(first.booking.availId, PRIME)

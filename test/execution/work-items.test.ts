@@ -150,6 +150,18 @@ describe('Work items: /inventory-sources/{sourceId}/modular/work-items', () => {
       assert.equal((completed.payload?.effect as Record<string, unknown>).reservationStatus, 'BOOKED')
     })
 
+    it('lets exactly one of two concurrent completions win; the other is 409 WORK_ITEM_TERMINAL', async () => {
+      const item = await itemOfKind(ctx, 'TRAFFIC_TO_CADENT')
+      const answers = await Promise.all([
+        complete(ctx, item.id, { result: { cadentCampaignId: 'CAD-A' } }),
+        complete(ctx, item.id, { result: { cadentCampaignId: 'CAD-B' } }),
+      ])
+      assert.deepEqual(answers.map((answer) => answer.statusCode).sort(), [200, 409])
+      assert.deepEqual(await availCounters(ctx), { held: 0, booked: 250_000 })
+      const { events } = await detail(ctx, item.id)
+      assert.equal(events.filter((event) => event.eventType === 'COMPLETED').length, 1)
+    })
+
     it('MAP_CREATIVE_REF stores the creative reference on the booking', async () => {
       const item = await itemOfKind(ctx, 'MAP_CREATIVE_REF')
       ok(await complete(ctx, item.id, { result: { creativeRef: 'CR-55' } }))
@@ -184,6 +196,28 @@ describe('Work items: /inventory-sources/{sourceId}/modular/work-items', () => {
       assert.equal(booking.status, 'RELEASED')
       assert.deepEqual(await availCounters(ctx), { held: 0, booked: 0 })
       errorOf(await finalize(ctx), 409)
+    })
+
+    it('settles a completion racing a release without deadlock: either order leaves the capacity released', async () => {
+      for (let round = 0; round < 5; round++) {
+        const mediaBuyId = `mb_race_${round}`
+        await reserve(ctx, { mediaBuyId, requestedImpressions: 1000 })
+        const finalized = ok<Finalized>(await finalize(ctx, { mediaBuyId }))
+        const traffic = finalized.workItems.find((item) => item.kind === 'TRAFFIC_TO_CADENT')!
+        const creative = finalized.workItems.find((item) => item.kind === 'MAP_CREATIVE_REF')!
+        const [completed, mapped, released] = await Promise.all([
+          complete(ctx, traffic.id, { result: { cadentCampaignId: `CAD-${round}` } }),
+          complete(ctx, creative.id, { result: { creativeRef: `CR-${round}` } }),
+          ctx.api('POST', `/inventory-sources/${DEMO}/modular/bookings/release`, { mediaBuyId, availId: PRIME }),
+        ])
+        assert.equal(released.statusCode, 200, released.body)
+        for (const answer of [completed, mapped]) {
+          assert.ok([200, 409].includes(answer.statusCode), answer.body)
+          if (answer.statusCode === 409) assert.equal(answer.json().error.details.reason, 'WORK_ITEM_TERMINAL')
+        }
+      }
+      assert.deepEqual(await availCounters(ctx), { held: 250_000, booked: 0 })
+      assert.equal((await listItems(ctx, 'mediaBuyId=mb_race_0')).total, 0)
     })
 
     it('releasing a BOOKED reservation returns the booked capacity and cancels the remaining items', async () => {

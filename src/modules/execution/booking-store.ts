@@ -8,6 +8,9 @@ import { TimestampSchema } from '../../shared/common.schema.ts'
 
 /** Bookings: the execution hand-off of one finalized reservation (SPEC §3 "Execution hand-off"). */
 
+/** Work items of a hand-off name their reservation, so a release can cancel exactly them. */
+export const RESERVATION_RESOURCE = 'reservation'
+
 export const BOOKING_STATUSES = ['HELD', 'BOOKED', 'RELEASED'] as const satisfies readonly BookingStatus[]
 
 export const CreativeSchema = z
