@@ -24,6 +24,8 @@ const EnvSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   FEED_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+  AGENT_PROBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  CADENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 })
 
 export type Env = z.infer<typeof EnvSchema>
@@ -41,6 +43,8 @@ export interface Config {
   bodyLimitBytes: number
   feedBodyLimitBytes: number
   sweepIntervalMs: number
+  agentProbeTimeoutMs: number
+  cadentTimeoutMs: number
 }
 
 export class ConfigError extends Error {}
@@ -67,5 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     feedBodyLimitBytes: e.FEED_BODY_LIMIT_BYTES,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    agentProbeTimeoutMs: e.AGENT_PROBE_TIMEOUT_MS,
+    cadentTimeoutMs: e.CADENT_TIMEOUT_MS,
   }
 }

@@ -56,7 +56,8 @@ export async function openRuntime(
       engine: handle.engine,
       clock: options.clock ?? systemClock,
       secrets: new SecretBox(secretKey),
-      probeAgent: options.probeAgent ?? createLiveAgentProbe(),
+      probeAgent: options.probeAgent ?? createLiveAgentProbe({ timeoutMs: config.agentProbeTimeoutMs }),
+      cadentTimeoutMs: config.cadentTimeoutMs,
     })
     const opened = handle
     const heldLock = lock
