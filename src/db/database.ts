@@ -56,7 +56,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   // PGlite is one connection: a query outside the open transaction's handle would wait forever,
   // so a bounded wait turns that bug into an error instead of a hang.
   const pool = new pg.Pool({ ...createPgConfig(pglite), connectionTimeoutMillis: 30_000 })
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  // PGlite runs each statement synchronously on this thread. Acquiring the connection through a
+  // macrotask lets the event loop read waiting sockets between statements; without it, under many
+  // concurrent requests, a request could wait seconds before it is even read.
+  const yieldingPool = {
+    connect: () => new Promise<pg.PoolClient>((resolve, reject) => setImmediate(() => pool.connect().then(resolve, reject))),
+    end: () => pool.end(),
+  }
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: yieldingPool }) })
   const instance = pglite
   return {
     db,
