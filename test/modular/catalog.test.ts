@@ -34,9 +34,11 @@ describe('module catalog', () => {
     assert.deepEqual(CADENT_AD_CLASSES, cadentAdClasses)
   })
 
-  it('keeps docs/modules.md in step with the contracts (run scripts/generate-module-docs.ts)', async () => {
-    const document = await readFile(new URL('../../docs/modules.md', import.meta.url), 'utf8')
-    assert.equal(withModuleCatalog(document, moduleCatalog), document, 'docs/modules.md is stale: run npx tsx scripts/generate-module-docs.ts')
+  it('keeps docs/modules.md and README.md in step with the contracts (run scripts/generate-module-docs.ts)', async () => {
+    for (const name of ['docs/modules.md', 'README.md']) {
+      const document = await readFile(new URL(`../../${name}`, import.meta.url), 'utf8')
+      assert.equal(withModuleCatalog(document, moduleCatalog), document, `${name} is stale: run npx tsx scripts/generate-module-docs.ts`)
+    }
   })
 })
 
