@@ -22,9 +22,8 @@ import {
   type PreviewDiff,
 } from '../modules/avails-feed/preview-store.ts'
 import { AVAILS_ECHO_LIMIT, stageFeed, type StagedFeed } from '../modules/avails-feed/stage-feed.ts'
-import { targetsFromTargeting } from '../modules/cadent/render-campaign-xml.ts'
 import { findActiveModule, findModularSourceRow, type ActiveModule } from '../modules/modular-sources/module-store.ts'
-import { projectProduct, type Product, type ProductCadent } from '../modules/products/product-projection.ts'
+import { projectProduct, type Product } from '../modules/products/product-projection.ts'
 import { listSellableAvails, type ProductListQuery } from '../modules/products/product-store.ts'
 import { loadProjection } from '../modules/readiness/load-projection.ts'
 import {
@@ -38,6 +37,7 @@ import {
   type Actor,
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
+import { productCadentDefaults, productCadentFor } from './product-cadent.ts'
 import { toIso } from '../shared/clock.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 
@@ -418,26 +418,13 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
     }
   }
 
-  /** Cadent fields from the ACTIVE Cadent trafficking module's config, or null (feed-only sources). */
-  async function cadentBase(source: InventorySourceRow): Promise<Omit<ProductCadent, 'targets'> | null> {
-    const trafficking = await findActiveModule(db, source.id, 'TRAFFICKING')
-    if (!trafficking || trafficking.row.provider !== 'cadent') return null
-    const config = trafficking.row.config
-    return {
-      campaignDeliveryType: String(config.campaignDeliveryType),
-      lineDeliveryType: String(config.lineDeliveryType),
-      adType: String(config.adType),
-      adClass: String(config.adClass),
-    }
-  }
-
   /** GET /inventory-sources/{sourceId}/modular/products: one keyset page of sellable avails as products. */
   async function listProducts(storefrontId: number, sourceId: string, query: ProductListQuery): Promise<{ products: Product[]; nextCursor: string | null }> {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
     const { rows, nextCursor } = await listSellableAvails(db, { inventorySourceId: source.id, now: clock.now(), query })
-    const cadent = await cadentBase(source)
+    const cadent = await productCadentDefaults(db, source)
     return {
-      products: rows.map((row) => projectProduct(row, cadent ? { ...cadent, targets: targetsFromTargeting(row.targeting) } : null)),
+      products: rows.map((row) => projectProduct(row, productCadentFor(cadent, row))),
       nextCursor,
     }
   }

@@ -1,14 +1,14 @@
 import type { Database, Queryable } from '../db/database.ts'
-import type { AvailRow, InventorySourceRow } from '../db/tables.ts'
+import type { InventorySourceRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import type { ReleaseRequest, Reservation, ReservationListQuery, ReserveRequest } from '../modules/booking-ledger/ledger.schema.ts'
 import { availIdOf } from '../modules/booking-ledger/ledger.schema.ts'
-import { targetsFromTargeting } from '../modules/cadent/render-campaign-xml.ts'
-import { findActiveModule, findModularSourceRow } from '../modules/modular-sources/module-store.ts'
-import { projectProduct, type Product, type ProductCadent } from '../modules/products/product-projection.ts'
+import { findModularSourceRow } from '../modules/modular-sources/module-store.ts'
+import { projectProduct, type Product } from '../modules/products/product-projection.ts'
 import { loadProjection } from '../modules/readiness/load-projection.ts'
 import type { RuntimeProjection } from '../modules/readiness/projection.schema.ts'
 import type { Clock } from '../shared/clock.ts'
+import { productCadentDefaults, productCadentFor } from './product-cadent.ts'
 
 /**
  * Runs inside the release transaction, after the reservation became RELEASED. The work queue
@@ -33,20 +33,6 @@ export interface ReserveOutcome {
   product: Product
 }
 
-/** Cadent fields appear on a product only while the source has an ACTIVE Cadent trafficking module. */
-async function cadentBlockFor(db: Queryable, source: InventorySourceRow, avail: AvailRow): Promise<ProductCadent | null> {
-  const trafficking = await findActiveModule(db, source.id, 'TRAFFICKING')
-  if (!trafficking || trafficking.row.provider !== 'cadent') return null
-  const config = trafficking.row.config
-  return {
-    campaignDeliveryType: String(config.campaignDeliveryType),
-    lineDeliveryType: String(config.lineDeliveryType),
-    adType: String(config.adType),
-    adClass: String(config.adClass),
-    targets: targetsFromTargeting(avail.targeting),
-  }
-}
-
 export function createLedgerWorkflows({ db, clock, ledger, cancelOpenWorkForReservation }: LedgerWorkflowDeps) {
   async function reserve(storefrontId: number, sourceId: string, body: ReserveRequest): Promise<ReserveOutcome> {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
@@ -59,7 +45,7 @@ export function createLedgerWorkflows({ db, clock, ledger, cancelOpenWorkForRese
       requestedImpressions: body.requestedImpressions,
       holdMinutes: body.holdMinutes,
     })
-    return { created, reservation, product: projectProduct(avail, await cadentBlockFor(db, source, avail)) }
+    return { created, reservation, product: projectProduct(avail, productCadentFor(await productCadentDefaults(db, source), avail)) }
   }
 
   async function release(storefrontId: number, sourceId: string, body: ReleaseRequest): Promise<{ reservation: Reservation; projection: RuntimeProjection }> {
