@@ -22,6 +22,7 @@ import {
   findWorkItem,
   listWorkItemEvents,
   listWorkItems,
+  OPEN_STATUSES,
   startWorkItem,
   toWorkItemEventResponse,
   toWorkItemResponse,
@@ -30,6 +31,11 @@ import {
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
 import { completionEffects, type CommitAvailsPreview } from './completion-effects.ts'
+
+/** Work items whose completion books the reservation: while one is open, the hold does not expire. */
+const HAND_OFF_KINDS: readonly WorkItemKind[] = ['TRAFFIC_TO_CADENT', 'EXECUTE_UPSTREAM_BOOKING']
+/** The default hold time of a new reservation, given back to a hold whose hand-off was cancelled. */
+const RESUMED_HOLD_MINUTES = 60
 
 export interface WorkItemWorkflowDeps {
   db: Database
@@ -68,6 +74,26 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     return { item: toWorkItemResponse(row, source.source_id), events: events.map(toWorkItemEventResponse) }
   }
 
+  /**
+   * A hold stops expiring only while its hand-off is open. When the last open execution item of
+   * a HELD reservation is cancelled, the hold expires again after the default hold time, unless
+   * the operator releases it first.
+   */
+  async function resumeExpiryWhenHandOffEnds(trx: Queryable, source: InventorySourceRow, row: WorkItemRow, now: Date): Promise<void> {
+    if (!HAND_OFF_KINDS.includes(row.kind as WorkItemKind) || row.resource_type !== RESERVATION_RESOURCE || !row.resource_id) return
+    const stillOpen = await trx
+      .selectFrom('work_item')
+      .select('id')
+      .where('inventory_source_id', '=', source.id)
+      .where('resource_type', '=', RESERVATION_RESOURCE)
+      .where('resource_id', '=', row.resource_id)
+      .where('kind', 'in', HAND_OFF_KINDS)
+      .where('status', 'in', OPEN_STATUSES)
+      .executeTakeFirst()
+    if (stillOpen) return
+    await ledger.resumeExpiry(trx, Number(row.resource_id), new Date(now.getTime() + RESUMED_HOLD_MINUTES * 60_000))
+  }
+
   /** Locks the item in its own transaction, refuses a terminal one, and applies `change`. */
   async function transition(
     storefrontId: number,
@@ -99,7 +125,11 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     block: (storefrontId: number, sourceId: string, workItemId: string, body: BlockWorkItem, actor: Actor) =>
       transition(storefrontId, sourceId, workItemId, (trx, _source, row, now) => blockWorkItem(trx, row, body, actor, now)),
     cancel: (storefrontId: number, sourceId: string, workItemId: string, body: CancelWorkItem, actor: Actor) =>
-      transition(storefrontId, sourceId, workItemId, (trx, _source, row, now) => cancelWorkItem(trx, row, body, actor, now)),
+      transition(storefrontId, sourceId, workItemId, async (trx, source, row, now) => {
+        const cancelled = await cancelWorkItem(trx, row, body, actor, now)
+        await resumeExpiryWhenHandOffEnds(trx, source, row, now)
+        return cancelled
+      }),
     /**
      * Validates the result against the item's required keys, runs the kind's side effect and
      * closes the item, all in one transaction: either everything happened or nothing did.

@@ -47,3 +47,33 @@ describe('Manual execution: finalize opens EXECUTE_UPSTREAM_BOOKING', () => {
     assert.equal(stage(await projectionOf(ctx, SOURCE), 'EXECUTE_UPSTREAM_BOOKING'), 'READY')
   })
 })
+
+describe('Cancelling a hand-off', () => {
+  let ctx: TestContext
+  before(async () => {
+    ctx = await createTestContext()
+    await createFeedSource(ctx)
+    await insertAvail(ctx, { availId: 'news-week', capacity: 500_000 })
+    ok(await ctx.api('POST', `/inventory-sources/${SOURCE}/modular/modules`, { kind: 'TRAFFICKING', provider: 'manual' }), 201)
+  })
+  after(async () => ctx.close())
+
+  it('lets the hold expire again once its last execution item is cancelled, so capacity cannot stay held forever', async () => {
+    await reserve(ctx, { availId: 'news-week', requestedImpressions: 200_000 }, SOURCE)
+    const finalized = ok<Finalized>(await finalize(ctx, { availId: 'news-week' }, SOURCE))
+    const reservationId = finalized.booking.reservationId
+    const held = ok<{ expiresAt: string | null }>(await ctx.api('GET', `/inventory-sources/${SOURCE}/modular/reservations/${reservationId}`))
+    assert.equal(held.expiresAt, null, 'an open hand-off stops the hold from expiring')
+
+    const item = await itemOfKind(ctx, 'EXECUTE_UPSTREAM_BOOKING', SOURCE)
+    ok(await ctx.api('POST', `/inventory-sources/${SOURCE}/modular/work-items/${item.id}/cancel`, { reason: 'Buyer withdrew' }))
+    const resumed = ok<{ status: string; expiresAt: string | null }>(await ctx.api('GET', `/inventory-sources/${SOURCE}/modular/reservations/${reservationId}`))
+    assert.equal(resumed.status, 'HELD')
+    assert.equal(resumed.expiresAt, new Date(ctx.clock.now().getTime() + 60 * 60_000).toISOString())
+
+    ctx.clock.advance(61 * 60_000)
+    const expired = ok<{ status: string }>(await ctx.api('GET', `/inventory-sources/${SOURCE}/modular/reservations/${reservationId}`))
+    assert.equal(expired.status, 'EXPIRED')
+    assert.deepEqual(await availCounters(ctx, 'news-week', SOURCE), { held: 0, booked: 0 })
+  })
+})

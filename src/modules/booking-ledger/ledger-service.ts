@@ -497,6 +497,22 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
     return toReservation(updated)
   }
 
+  /**
+   * A HELD reservation whose hand-off ended without booking (its last execution item was
+   * cancelled) expires again, so its capacity cannot stay held forever.
+   */
+  async function resumeExpiry(trx: Queryable, reservationRowId: number, expiresAt: Date): Promise<boolean> {
+    const resumed = await trx
+      .updateTable('reservation')
+      .set({ expires_at: expiresAt, updated_at: clock.now() })
+      .where('id', '=', reservationRowId)
+      .where('status', '=', 'HELD')
+      .where('expires_at', 'is', null)
+      .returning('id')
+      .executeTakeFirst()
+    return resumed !== undefined
+  }
+
   async function get(sourceRowId: number, reservationId: string): Promise<Reservation> {
     await expireDue({ sourceRowId, maxBatches: 1 })
     const id = parseReservationId(reservationId)
@@ -602,7 +618,7 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
     }
   }
 
-  return { reserve, release, book, suspendExpiry, get, list, expireDue, assertNoLiveReservations }
+  return { reserve, release, book, suspendExpiry, resumeExpiry, get, list, expireDue, assertNoLiveReservations }
 }
 
 export type LedgerService = ReturnType<typeof createLedgerService>
