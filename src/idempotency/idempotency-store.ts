@@ -9,7 +9,8 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000
 const ABANDONED_CLAIM_MS = 2 * 60 * 1000
 
 export type IdempotencyOutcome =
-  | { kind: 'proceed' }
+  /** `claimedAt` identifies this claim: only its holder may complete or abandon it. */
+  | { kind: 'proceed'; claimedAt: Date }
   | { kind: 'replay'; statusCode: number; body: string }
 
 export function requestFingerprint(method: string, url: string, body: unknown): string {
@@ -33,7 +34,7 @@ export function createIdempotencyStore(db: Database, clock: Clock) {
       .onConflict((oc) => oc.columns(['storefront_id', 'idempotency_key']).doNothing())
       .returning('idempotency_key')
       .executeTakeFirst()
-    if (inserted) return { kind: 'proceed' }
+    if (inserted) return { kind: 'proceed', claimedAt: now }
 
     const existing = await db
       .selectFrom('idempotency_record')
@@ -53,7 +54,7 @@ export function createIdempotencyStore(db: Database, clock: Clock) {
         .where('created_at', '=', existing.created_at)
         .returning('idempotency_key')
         .executeTakeFirst()
-      if (taken) return { kind: 'proceed' }
+      if (taken) return { kind: 'proceed', claimedAt: now }
       return claim(storefrontId, key, fingerprint)
     }
     if (existing.request_hash !== fingerprint) {
@@ -65,21 +66,24 @@ export function createIdempotencyStore(db: Database, clock: Clock) {
     return { kind: 'replay', statusCode: existing.status_code, body: existing.response_body }
   }
 
-  async function complete(storefrontId: number, key: string, statusCode: number, body: string): Promise<void> {
+  // A slow request whose claim was taken over as abandoned must not overwrite or delete the new claim.
+  async function complete(storefrontId: number, key: string, claimedAt: Date, statusCode: number, body: string): Promise<void> {
     await db
       .updateTable('idempotency_record')
       .set({ status_code: statusCode, response_body: body })
       .where('storefront_id', '=', storefrontId)
       .where('idempotency_key', '=', key)
+      .where('created_at', '=', claimedAt)
       .execute()
   }
 
   /** Server errors are not replayed: the client may retry the same key. */
-  async function abandon(storefrontId: number, key: string): Promise<void> {
+  async function abandon(storefrontId: number, key: string, claimedAt: Date): Promise<void> {
     await db
       .deleteFrom('idempotency_record')
       .where('storefront_id', '=', storefrontId)
       .where('idempotency_key', '=', key)
+      .where('created_at', '=', claimedAt)
       .where('status_code', 'is', null)
       .execute()
   }

@@ -83,6 +83,22 @@ describe('wire conventions', () => {
       assert.equal(res.headers['idempotent-replayed'], undefined)
     })
 
+    it('lets a retry take over a claim abandoned by a dead process, and the late original cannot overwrite it', async () => {
+      const store = ctx.services.idempotency
+      const storefrontId = (await ctx.services.access.authenticate(ctx.key)).storefrontId
+      const first = await store.claim(storefrontId, 'slow-1', 'fingerprint')
+      assert.equal(first.kind, 'proceed')
+      await assert.rejects(store.claim(storefrontId, 'slow-1', 'fingerprint'), /still in progress/)
+      ctx.clock.advance(3 * 60 * 1000)
+      const retry = await store.claim(storefrontId, 'slow-1', 'fingerprint')
+      assert.equal(retry.kind, 'proceed')
+      if (first.kind !== 'proceed' || retry.kind !== 'proceed') return
+      await store.complete(storefrontId, 'slow-1', first.claimedAt, 201, '{"from":"late original"}')
+      await store.abandon(storefrontId, 'slow-1', first.claimedAt)
+      await store.complete(storefrontId, 'slow-1', retry.claimedAt, 201, '{"from":"retry"}')
+      assert.deepEqual(await store.claim(storefrontId, 'slow-1', 'fingerprint'), { kind: 'replay', statusCode: 201, body: '{"from":"retry"}' })
+    })
+
     it('refuses a key that is not visible ASCII', async () => {
       const res = await ctx.api('POST', '/inventory-sources', agent, { headers: { 'idempotency-key': 'x'.repeat(256) } })
       assert.equal(res.statusCode, 400)

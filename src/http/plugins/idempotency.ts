@@ -7,7 +7,7 @@ import { callerOf } from './caller.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    idempotencyKey: string | null
+    idempotencyClaim: { key: string; claimedAt: Date } | null
   }
 }
 
@@ -20,7 +20,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
  */
 export const idempotency = fp(
   async (app: FastifyInstance, { services }: { services: Services }) => {
-    app.decorateRequest('idempotencyKey', null)
+    app.decorateRequest('idempotencyClaim', null)
 
     app.addHook('preHandler', async (request, reply) => {
       const header = request.headers['idempotency-key']
@@ -35,18 +35,18 @@ export const idempotency = fp(
         if (outcome.body === '') return reply.send()
         return reply.type('application/json; charset=utf-8').send(outcome.body)
       }
-      request.idempotencyKey = key
+      request.idempotencyClaim = { key, claimedAt: outcome.claimedAt }
     })
 
     app.addHook('onSend', async (request, reply, payload) => {
-      const key = request.idempotencyKey
-      if (!key || !request.caller) return payload
-      request.idempotencyKey = null
+      const claim = request.idempotencyClaim
+      if (!claim || !request.caller) return payload
+      request.idempotencyClaim = null
       if (reply.statusCode >= 500) {
-        await services.idempotency.abandon(request.caller.storefrontId, key)
+        await services.idempotency.abandon(request.caller.storefrontId, claim.key, claim.claimedAt)
       } else {
         const body = typeof payload === 'string' ? payload : payload === null || payload === undefined ? '' : String(payload)
-        await services.idempotency.complete(request.caller.storefrontId, key, reply.statusCode, body)
+        await services.idempotency.complete(request.caller.storefrontId, claim.key, claim.claimedAt, reply.statusCode, body)
       }
       return payload
     })
