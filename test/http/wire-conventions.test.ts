@@ -184,3 +184,19 @@ describe('wire conventions', () => {
     })
   })
 })
+
+describe('client errors raised by plugins', () => {
+  it('answers a malformed multipart upload with 400, not 500', async () => {
+    const ctx = await createTestContext()
+    try {
+      await ctx.api('POST', '/inventory-sources/modular/feed', { name: 'Upload target', sourceId: 'upload-target' })
+      const res = await ctx.api('POST', '/inventory-sources/upload-target/modular/avails-feed', '--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nAvail ID', {
+        headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      })
+      assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`)
+      assert.ok(['VALIDATION_ERROR', 'PAYLOAD_TOO_LARGE'].includes(res.json().error.code))
+    } finally {
+      await ctx.close()
+    }
+  })
+})

@@ -65,6 +65,12 @@ export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
     if (error.statusCode === 415 || error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply.code(400).send(errorBody('VALIDATION_ERROR', `Unsupported Content-Type: ${request.headers['content-type'] ?? 'none'}`))
     }
+    // Any other client error a plugin raises (multipart limits, malformed forms) is the client's,
+    // never a 500: keep its message, which describes the request, under the catalog code.
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      const code: ErrorCode = error.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : error.statusCode === 429 ? 'RATE_LIMITED' : 'VALIDATION_ERROR'
+      return reply.code(errorStatus[code]).send(errorBody(code, error.message))
+    }
     if (isResponseSerializationError(error)) {
       request.log.error({ err: error, issues: error.cause?.issues }, 'response did not match its schema')
     } else {

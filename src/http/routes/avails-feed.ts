@@ -190,7 +190,16 @@ export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = a
       response: { 200: AvailsFeedResponseSchema, ...errors },
     },
     preValidation: async (request) => {
-      if (request.isMultipart()) (request as { body: unknown }).body = await spoolMultipart(request)
+      if (!request.isMultipart()) return
+      try {
+        (request as { body: unknown }).body = await spoolMultipart(request)
+      } catch (error) {
+        // busboy reports a truncated or malformed form as a plain Error: it is the upload's fault.
+        // Catalog errors, plugin errors with a status (file too large) and disk errors pass through.
+        const known = error as { statusCode?: unknown; syscall?: unknown }
+        if (!(error instanceof Error) || known.statusCode !== undefined || known.syscall !== undefined) throw error
+        throw fail.validation(`The multipart upload is malformed: ${error.message}`)
+      }
     },
   }, async (request) => {
     const feedRequest = await feedRequestOf(request)

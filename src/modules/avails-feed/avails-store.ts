@@ -173,7 +173,10 @@ export async function upsertAvails(trx: Queryable, input: UpsertAvailsInput): Pr
       ])
       .where('inventory_source_id', '=', inventorySourceId)
       .where('avail_id', '=', sql<string>`any(${batch.map((avail) => avail.availId)}::text[])`)
-      .forUpdate()
+      // Row locks in id order, as the ledger takes them, so a commit and a sweep cannot deadlock;
+      // NO KEY UPDATE does not block reservations being inserted against these avails.
+      .orderBy('id')
+      .forNoKeyUpdate()
       .execute()
     const existingById = new Map(existingRows.map((row) => [row.avail_id, row]))
 
