@@ -80,6 +80,7 @@ describe('POST /inventory-sources/modular/cadent-demo', () => {
     assert.equal(response.json().error.details.reason, 'DEMO_SOURCE_ID')
     assert.equal((await ctx.api('POST', path, { sourceId: 'Demo Bad' })).statusCode, 400)
     assert.equal((await ctx.api('POST', path, { cadentEndpointUrl: 'not a url' })).statusCode, 400)
+    assert.equal((await ctx.api('POST', path, { cadentEndpointUrl: 'https://ops:hunter2@cadent.example.com/xml' })).statusCode, 400)
   })
 
   it('never touches a non-modular source with the same id (409)', async () => {

@@ -58,7 +58,11 @@ export const CadentDemoRequestSchema = z
     name: z.string().min(1).max(255).optional(),
     reset: z.boolean().default(false).describe('Delete and rebuild the demo source if it exists.'),
     seedAvails: z.boolean().default(true).describe('Seed a handful of CTV avails whose flights start next month.'),
-    cadentEndpointUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048).optional(),
+    cadentEndpointUrl: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+      .max(2048)
+      .refine((value) => !URL.canParse(value) || !/^[a-z]+:\/\/[^/?#]*@/i.test(value), 'must not carry a user name or password')
+      .optional(),
   })
   .strict()
   .meta({ id: 'CreateCadentDemoSourceRequest' })

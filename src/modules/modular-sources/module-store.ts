@@ -78,7 +78,9 @@ function checkFieldValue(field: SetupField, value: unknown): string | null {
       if (typeof value !== 'string') return 'must be an http(s) URL'
       try {
         const url = new URL(value)
-        return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'must be an http(s) URL'
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http(s) URL'
+        // Config is shown in clear in every projection: credentials belong to a credential flow.
+        return url.username || url.password ? 'must not carry a user name or password' : null
       } catch {
         return 'must be an http(s) URL'
       }
