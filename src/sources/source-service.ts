@@ -157,7 +157,8 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
       const result = await probe({ endpointUrl: input.endpointUrl, protocol: input.protocol, authenticationType: 'NO_AUTH', auth: null })
       if (!result.ok) throw probeFailure(result)
       status = 'ACTIVE'
-      probePassedAt = result.checkedAt
+      // Stored times come from the injected clock, like every other timestamp.
+      probePassedAt = clock.now()
     }
     try {
       const row = await db
@@ -239,13 +240,13 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
         // The source stays as it was; only the probe outcome is recorded.
         await db
           .updateTable('inventory_source')
-          .set({ last_checked_at: result.checkedAt, last_error: result.message })
+          .set({ last_checked_at: clock.now(), last_error: result.message })
           .where('id', '=', current.id)
           .execute()
         throw probeFailure(result)
       }
-      changes.probe_passed_at = result.checkedAt
-      changes.last_checked_at = result.checkedAt
+      changes.probe_passed_at = now
+      changes.last_checked_at = now
       changes.last_error = null
     } else if (connectionChanged) {
       // A new endpoint or credential has not been probed yet.

@@ -238,7 +238,7 @@ describe('inventory sources API', () => {
       const res = await ctx.api('PUT', '/inventory-sources/retail-network-agent', { status: 'active' })
       assert.equal(res.statusCode, 200, res.body)
       assert.equal(res.json().status, 'ACTIVE')
-      assert.ok(res.json().lastCheckedAt)
+      assert.equal(res.json().lastCheckedAt, ctx.clock.now().toISOString())
       assert.equal(res.json().lastError, null)
     })
 
