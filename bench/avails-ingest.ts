@@ -23,6 +23,7 @@ import pg from 'pg'
 import { openDatabase } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
+import { dropScratchDatabase } from '../test/helpers/database.ts'
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000)
 const KEY = `sf_bench_${randomBytes(12).toString('hex')}`
@@ -226,10 +227,7 @@ async function benchPostgres(dir: string, files: Awaited<ReturnType<typeof gener
     if (copy.status !== 0) throw new Error(`psql \\copy failed: ${copy.stderr}`)
     rows.push({ engine: 'PostgreSQL', step: `raw COPY of the ${ROWS.toLocaleString('en-US')} normalized rows (psql \\copy)`, seconds, peakRssMiB: null })
   } finally {
-    const cleanup = new pg.Client({ connectionString: url })
-    await cleanup.connect()
-    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await cleanup.end()
+    await dropScratchDatabase(url, name)
   }
 }
 

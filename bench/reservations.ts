@@ -23,6 +23,7 @@ import { createLedgerService } from '../src/modules/booking-ledger/ledger-servic
 import { systemClock } from '../src/shared/clock.ts'
 import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
 import { seedModularSource } from '../test/ledger/ledger-fixtures.ts'
+import { dropScratchDatabase } from '../test/helpers/database.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = 64
@@ -172,10 +173,7 @@ async function withScratchPostgres<T>(work: (url: string) => Promise<T>): Promis
   try {
     return await work(url.toString())
   } finally {
-    const cleanup = new pg.Client({ connectionString: adminUrl })
-    await cleanup.connect()
-    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await cleanup.end()
+    await dropScratchDatabase(adminUrl!, name)
   }
 }
 

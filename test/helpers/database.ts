@@ -67,10 +67,32 @@ async function openPostgresTestDatabase(adminUrl: string) {
     url: url.toString(),
     async close() {
       await handle.close()
-      const cleanup = new pg.Client({ connectionString: adminUrl })
-      await cleanup.connect()
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await cleanup.end()
+      await dropScratchDatabase(adminUrl, name)
     },
+  }
+}
+
+/**
+ * Drops a scratch database on a test or bench server. A plain DROP DATABASE makes PostgreSQL stop
+ * an autovacuum worker that is visiting it, which FORCE cannot do for a role without the right to
+ * signal that superuser process; connections just closed by our own pools may take a moment to
+ * go, so it retries while the database is in use, and only then forces their end.
+ */
+export async function dropScratchDatabase(adminUrl: string, name: string): Promise<void> {
+  const cleanup = new pg.Client({ connectionString: adminUrl })
+  await cleanup.connect()
+  try {
+    for (let attempt = 1; attempt <= 50; attempt++) {
+      try {
+        await cleanup.query(`DROP DATABASE IF EXISTS ${name}`)
+        return
+      } catch (error) {
+        if ((error as { code?: string }).code !== '55006') throw error
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  } finally {
+    await cleanup.end()
   }
 }

@@ -3,6 +3,7 @@ import pg from 'pg'
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/processes.ts'
 import type { ReservationAttempt, SendAttempt } from '../ledger/concurrency-scenario.ts'
+import { dropScratchDatabase } from '../helpers/database.ts'
 
 /**
  * Real server processes (`storefront serve`) on one scratch PostgreSQL database, for the suites
@@ -31,10 +32,7 @@ export async function createScratchDatabase(prefix: string): Promise<ScratchData
     url: url.toString(),
     open: () => openDatabase({ databaseUrl: url.toString(), poolSize: 5 }),
     async drop() {
-      const cleanup = new pg.Client({ connectionString: adminUrl })
-      await cleanup.connect()
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await cleanup.end()
+      await dropScratchDatabase(adminUrl!, name)
     },
   }
 }
