@@ -177,6 +177,24 @@ async function transition(
 }
 
 /**
+ * The EXPIRE transition of the rows a `due` CTE has locked, as the CTEs `moved` (status and time,
+ * guarded on HELD so a hold is resolved once) and `entry` (its immutable ledger entry). The lazy
+ * expiry and the sweeper share it; each then moves the avail counters by what `moved` returned.
+ */
+function expireTransition(now: Date) {
+  return sql`moved AS (
+      UPDATE reservation SET status = 'EXPIRED', expired_at = ${now}, updated_at = ${now}
+      FROM due
+      WHERE reservation.id = due.id AND reservation.status = 'HELD'
+      RETURNING reservation.id, reservation.avail_row_id, reservation.requested_impressions
+    ), entry AS (
+      INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
+      SELECT id, avail_row_id, 'EXPIRE', requested_impressions, -requested_impressions, 0, NULL, ${now}::timestamptz
+      FROM moved
+    )`
+}
+
+/**
  * Expires the avail's due holds inside the caller's transaction. Rows are locked in id order and
  * waited for (no SKIP LOCKED): a due hold that another transaction is resolving right now must
  * be seen resolved, not skipped, or it could block this reservation. Reservation rows are always
@@ -189,16 +207,7 @@ async function expireDueOnAvail(trx: Queryable, availRowId: number, now: Date): 
       WHERE avail_row_id = ${availRowId} AND status = 'HELD' AND expires_at <= ${now}
       ORDER BY id
       FOR NO KEY UPDATE
-    ), moved AS (
-      UPDATE reservation SET status = 'EXPIRED', expired_at = ${now}, updated_at = ${now}
-      FROM due
-      WHERE reservation.id = due.id AND reservation.status = 'HELD'
-      RETURNING reservation.id, reservation.avail_row_id, reservation.requested_impressions
-    ), entry AS (
-      INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
-      SELECT id, avail_row_id, 'EXPIRE', requested_impressions, -requested_impressions, 0, NULL, ${now}::timestamptz
-      FROM moved
-    ), total AS (
+    ), ${expireTransition(now)}, total AS (
       SELECT count(*)::bigint AS expired, coalesce(sum(requested_impressions), 0)::bigint AS impressions FROM moved
     ), counters AS (
       UPDATE avail SET held_impressions = held_impressions - total.impressions
@@ -561,16 +570,7 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
             ORDER BY expires_at, id
             LIMIT ${batchSize}
             FOR NO KEY UPDATE SKIP LOCKED
-          ), moved AS (
-            UPDATE reservation SET status = 'EXPIRED', expired_at = ${now}, updated_at = ${now}
-            FROM due
-            WHERE reservation.id = due.id AND reservation.status = 'HELD'
-            RETURNING reservation.id, reservation.avail_row_id, reservation.requested_impressions
-          ), entry AS (
-            INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
-            SELECT id, avail_row_id, 'EXPIRE', requested_impressions, -requested_impressions, 0, NULL, ${now}::timestamptz
-            FROM moved
-          )
+          ), ${expireTransition(now)}
           SELECT avail_row_id, sum(requested_impressions)::bigint AS impressions, count(*)::bigint AS expired
           FROM moved GROUP BY avail_row_id ORDER BY avail_row_id
         `.execute(trx)
