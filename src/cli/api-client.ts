@@ -12,6 +12,10 @@ export class ApiUsageError extends Error {}
 
 export interface ApiClient {
   baseUrl: string
+  /** The absolute URL of a storefront API path, e.g. `/inventory-sources`. */
+  urlOf(path: string): string
+  /** The Authorization header every request carries. */
+  authorization: { authorization: string }
   request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>
 }
 
@@ -20,17 +24,22 @@ function isErrorCode(code: unknown): code is ErrorCode {
 }
 
 export function apiClientFromEnv(env: NodeJS.ProcessEnv = process.env): ApiClient {
-  const baseUrl = (env.STOREFRONT_URL ?? DEFAULT_STOREFRONT_URL).replace(/\/+$/, '')
+  // An empty variable means "not set", as for the server's own configuration.
+  const baseUrl = (env.STOREFRONT_URL || DEFAULT_STOREFRONT_URL).replace(/\/+$/, '')
   const key = env.STOREFRONT_API_KEY
   if (!key) throw new ApiUsageError('Set STOREFRONT_API_KEY to an API key of your storefront (storefront keys create --storefront <name>).')
+  const authorization = { authorization: `Bearer ${key}` }
+  const urlOf = (path: string) => `${baseUrl}${API_PREFIX}${path}`
   return {
     baseUrl,
+    urlOf,
+    authorization,
     async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
       let response: Response
       try {
-        response = await fetch(`${baseUrl}${API_PREFIX}${path}`, {
+        response = await fetch(urlOf(path), {
           method,
-          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: { ...authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(120_000),
         })

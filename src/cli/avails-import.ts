@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { renderTable } from './table.ts'
+import { apiClientFromEnv, ApiUsageError, type ApiClient } from './api-client.ts'
 
 /**
  * `storefront avails import <file> --source <sourceId> [--commit] [--sheet <name>] [--map "Header=field" ...]`
@@ -101,12 +102,14 @@ export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     }
     columnMapping[entry.slice(0, at).trim()] = entry.slice(at + 1).trim()
   }
-  const apiKey = env.STOREFRONT_API_KEY
-  if (!apiKey) {
-    console.error('STOREFRONT_API_KEY is not set: create a key with `storefront keys create --storefront <name>`')
+  let api: ApiClient
+  try {
+    api = apiClientFromEnv(env)
+  } catch (error) {
+    if (!(error instanceof ApiUsageError)) throw error
+    console.error(error.message)
     return 2
   }
-  const baseUrl = (env.STOREFRONT_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '')
   const file = positionals[0]!
   const size = await stat(file).then((info) => (info.isFile() ? info.size : null), () => null)
   if (size === null) {
@@ -115,8 +118,8 @@ export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = pro
   }
 
   const output: Output = { out: process.stdout, err: process.stderr, color: Boolean(process.stdout.isTTY) && !env.NO_COLOR }
-  const feedUrl = `${baseUrl}/api/v2/storefront/inventory-sources/${encodeURIComponent(values.source)}/modular/avails-feed`
-  const headers = { authorization: `Bearer ${apiKey}` }
+  const feedUrl = api.urlOf(`/inventory-sources/${encodeURIComponent(values.source)}/modular/avails-feed`)
+  const headers = api.authorization
   try {
     const form = new FormData()
     if (values.sheet) form.append('sheet', values.sheet)
