@@ -1,6 +1,6 @@
 import { createAccessService } from './access/access-service.ts'
 import type { Database, Engine } from './db/database.ts'
-import { assertSchemaCurrent } from './db/migrate.ts'
+import { assertSchemaCurrent, loadMigrations, type Migration } from './db/migrate.ts'
 import { createIdempotencyStore } from './idempotency/idempotency-store.ts'
 import { createLedgerService } from './modules/booking-ledger/ledger-service.ts'
 import type { Clock } from './shared/clock.ts'
@@ -35,6 +35,7 @@ export function createServices(deps: ServiceDeps) {
   const sources = createSourceService(deps)
   const idempotency = createIdempotencyStore(db, clock)
   const ledger = createLedgerService({ db, clock })
+  let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
     engine: deps.engine,
@@ -51,7 +52,9 @@ export function createServices(deps: ServiceDeps) {
     modularSources: createModularSourceWorkflows({ db, clock }),
     /** Readiness: the database answers and every migration is applied. */
     async checkReady(): Promise<void> {
-      await assertSchemaCurrent(db)
+      // The migration files are this release's and never change while it runs: read them once.
+      knownMigrations ??= loadMigrations()
+      await assertSchemaCurrent(db, await knownMigrations)
     },
   }
 }
