@@ -46,6 +46,15 @@ describe('inventory sources API', () => {
       assert.equal(res.statusCode, 401)
     })
 
+    it('revokes a key by the prefix shown in lists, and answers 404 for an unknown one', async () => {
+      const created = await ctx.services.access.createKey({ storefront: 'acme', label: 'by prefix' })
+      const revoked = await ctx.services.access.revokeKey(created.prefix)
+      assert.equal(revoked.id, created.id)
+      assert.ok(revoked.revokedAt)
+      assert.equal((await ctx.api('GET', '/inventory-sources', undefined, { key: created.key })).statusCode, 401)
+      await assert.rejects(ctx.services.access.revokeKey('sf_nothing'), { code: 'NOT_FOUND' })
+    })
+
     it('refuses a revoked key', async () => {
       const created = await ctx.services.access.createKey({ storefront: 'acme', label: 'to revoke' })
       assert.equal((await ctx.api('GET', '/inventory-sources', undefined, { key: created.key })).statusCode, 200)
