@@ -85,7 +85,8 @@ export interface AvailTable {
   channel: string | null
   start_time: Timestamp
   end_time: Timestamp
-  impressions_capacity: number
+  /** The seller's figure as the feed gave it; shown and sellable capacity derive from it (src/db/capacity.ts). */
+  feed_capacity: number
   held_impressions: Generated<number>
   booked_impressions: Generated<number>
   upstream_booked_impressions: Generated<number>

@@ -1,19 +1,18 @@
 import type { Database, Queryable } from '../db/database.ts'
 import type { AvailsPreviewRow, InventorySourceRow } from '../db/tables.ts'
 import type { NormalizedAvail, RowError, RowWarning } from '../modules/avails-feed/avail.schema.ts'
-import { upsertAvails } from '../modules/avails-feed/avails-store.ts'
+import { findFlooredRows, previewFeed, writeFeed } from '../modules/avails-feed/avails-store.ts'
 import type { AvailsFeedOptions, AvailsFeedResponse } from '../modules/avails-feed/feed-request.schema.ts'
 import type { FeedInput } from '../modules/avails-feed/parse-feed.ts'
 import {
   computePreviewDiff,
-  deactivateMissingAvails,
   deletePreview,
   dropPreviewRows,
+  findEndedRows,
   findPreviewForUpdate,
   finishPreview,
   markPreviewCommitted,
   MAX_REPORTED_ISSUES,
-  PREVIEW_BATCH_SIZE,
   previewRowToAvail,
   readPreviewRows,
   supersedePendingPreviews,
@@ -108,17 +107,18 @@ function assertCommittable(preview: AvailsPreviewRow | undefined, previewId: str
 }
 
 function flooredWarning(floored: FlooredRow, committed: boolean): RowWarning {
-  const verb = committed ? 'was raised' : 'will be raised'
+  const verb = committed ? 'is' : 'will be'
   return {
     row: floored.row,
     availId: floored.availId,
     code: 'CAPACITY_FLOORED',
-    message: `impressionsCapacity ${floored.requested} is below the ${floored.floor} impressions already held or booked; it ${verb} to ${floored.floor}`,
+    message: `impressionsCapacity ${floored.requested} is below the ${floored.floor} impressions already held or booked: ` +
+      `they are kept, the avail ${verb} shown at ${floored.floor} with nothing more to sell, and ${floored.requested} applies again as they are released or expire`,
   }
 }
 
-function endedWarning(row: number, avail: NormalizedAvail): RowWarning {
-  return { row, availId: avail.availId, code: 'AVAIL_ENDED', message: `The avail ended at ${avail.endTime}, so it will not be sellable` }
+function endedWarning(ended: { row: number; availId: string; endTime: string }): RowWarning {
+  return { row: ended.row, availId: ended.availId, code: 'AVAIL_ENDED', message: `The avail ended at ${ended.endTime}, so it will not be sellable` }
 }
 
 /** Bounded, row-ordered warnings with an exact count. */
@@ -145,38 +145,24 @@ interface CommitOutcome {
 }
 
 /**
- * Upserts the preview's stored rows in feed order, one batch at a time (the batch is what
- * upsertAvails locks and floors), then applies replaceMissing against the stored rows and marks
- * the preview COMMITTED. Runs inside the caller's transaction: all of it or none of it.
+ * Writes the preview's stored rows to the source's avails (writeFeed: only rows that change are
+ * locked, in ascending id, after the rest is done), applies replaceMissing in the same pass and
+ * marks the preview COMMITTED. Runs inside the caller's transaction: all of it or none of it.
  */
 async function commitPreviewRows(trx: Queryable, source: InventorySourceRow, preview: AvailsPreviewRow, committedBy: string, now: Date): Promise<CommitOutcome> {
-  const outcome: CommitOutcome = { diff: { created: 0, updated: 0, unchanged: 0, deactivated: 0 }, ingested: 0, warnings: new WarningList(), avails: [] }
-  for (let after = -1; ;) {
-    const rows = await readPreviewRows(trx, preview.id, after, PREVIEW_BATCH_SIZE)
-    if (rows.length === 0) break
-    after = rows.at(-1)!.position
-    const avails = rows.map(previewRowToAvail)
-    for (const avail of avails) if (outcome.avails.length < AVAILS_ECHO_LIMIT) outcome.avails.push(avail)
-    const result = await upsertAvails(trx, { inventorySourceId: source.id, avails, now, replaceMissing: false })
-    outcome.diff.created += result.created
-    outcome.diff.updated += result.updated
-    outcome.diff.unchanged += result.unchanged
-    outcome.ingested += avails.length
-
-    const rowOf = new Map(rows.map((row) => [row.avail_id, row.row_number]))
-    const batchWarnings: RowWarning[] = []
-    avails.forEach((avail, index) => {
-      if (Date.parse(avail.endTime) <= now.getTime()) batchWarnings.push(endedWarning(rows[index]!.row_number, avail))
-    })
-    for (const floored of result.flooredWarnings) {
-      batchWarnings.push(flooredWarning({ row: rowOf.get(floored.availId) ?? 0, ...floored }, true))
-    }
-    outcome.warnings.add(batchWarnings.sort((left, right) => left.row - right.row))
-    if (rows.length < PREVIEW_BATCH_SIZE) break
-  }
-  if (preview.replace_missing) outcome.diff.deactivated = await deactivateMissingAvails(trx, source.id, preview.id, now)
-  await markPreviewCommitted(trx, preview, { diff: outcome.diff, warningCount: outcome.warnings.count, committedBy, now })
-  return outcome
+  const feed = previewFeed(preview.id)
+  const avails = (await readPreviewRows(trx, preview.id, -1, AVAILS_ECHO_LIMIT)).map(previewRowToAvail)
+  // Told before writing, against the commitments as they are now; the figures are stored as given.
+  const floored = await findFlooredRows(trx, { inventorySourceId: source.id, feed, now, limit: MAX_REPORTED_ISSUES })
+  const ended = await findEndedRows(trx, preview.id, now, MAX_REPORTED_ISSUES)
+  const warnings = new WarningList()
+  const rowWarnings = [...ended.rows.map(endedWarning), ...floored.rows.map((hit) => flooredWarning(hit, true))]
+    .sort((left, right) => left.row - right.row)
+    .slice(0, MAX_REPORTED_ISSUES)
+  warnings.add(rowWarnings, ended.count + floored.count)
+  const diff = await writeFeed(trx, { inventorySourceId: source.id, feed, replaceMissing: preview.replace_missing, now })
+  await markPreviewCommitted(trx, preview, { diff, warningCount: warnings.count, committedBy, now })
+  return { diff, ingested: diff.created + diff.updated + diff.unchanged, warnings, avails }
 }
 
 /**
@@ -233,7 +219,7 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
     const preview = staged.preview
     return db.transaction().execute(async (trx) => {
       await lockSource(trx, source)
-      const { diff, floored, flooredCount } = await computePreviewDiff(trx, preview)
+      const { diff, floored, flooredCount } = await computePreviewDiff(trx, preview, now)
       const warnings = new WarningList()
       warnings.add(staged.warnings, staged.warningCount)
       warnings.add(floored.map((hit) => flooredWarning(hit, false)), flooredCount)

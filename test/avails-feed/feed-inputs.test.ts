@@ -60,8 +60,8 @@ describe('POST /inventory-sources/{sourceId}/modular/avails-feed: input formats'
     assert.deepEqual(response.diff, { created: 2, updated: 0, unchanged: 0, deactivated: 0 })
     assert.equal(response.expiresAt, null)
     assert.deepEqual(await availIds(ctx), ['a', 'b'])
-    const capacity = await ctx.db.selectFrom('avail').select('impressions_capacity').where('avail_id', '=', 'b').executeTakeFirstOrThrow()
-    assert.equal(capacity.impressions_capacity, 1_500_000)
+    const capacity = await ctx.db.selectFrom('avail').select('feed_capacity').where('avail_id', '=', 'b').executeTakeFirstOrThrow()
+    assert.equal(capacity.feed_capacity, 1_500_000)
   })
 
   it('takes pasted CSV text in JSON as inputSource paste', async () => {
@@ -170,8 +170,8 @@ describe('POST /inventory-sources/{sourceId}/modular/avails-feed: input formats'
       [3, 4, 5, 6, 7],
     )
     assert.deepEqual(await availIds(ctx), ['keep'], 'nothing of the feed was written')
-    const kept = await ctx.db.selectFrom('avail').select('impressions_capacity').executeTakeFirstOrThrow()
-    assert.equal(kept.impressions_capacity, 10)
+    const kept = await ctx.db.selectFrom('avail').select('feed_capacity').executeTakeFirstOrThrow()
+    assert.equal(kept.feed_capacity, 10)
     assert.equal((await ctx.db.selectFrom('avails_preview_row').select('position').execute()).length, 0)
   })
 

@@ -177,14 +177,14 @@ describe('POST /inventory-sources/{sourceId}/modular/avails-feed: preview, then 
     assert.equal(reservation.status, 'HELD')
   })
 
-  it('never lowers capacity below held + booked: CAPACITY_FLOORED in the preview and the commit', async () => {
+  it('never shows capacity below held + booked: CAPACITY_FLOORED in the preview and the commit', async () => {
     feedOk(await ctx.api('POST', FEED, { confirmed: true, avails: [jsonAvail('floor', { impressionsCapacity: 1000 })] }))
     const hold = await ctx.api('POST', '/inventory-sources/retail-modular/modular/reservations', { productId: 'avail:floor', mediaBuyId: 'mb-2', requestedImpressions: 600 })
     assert.equal(hold.statusCode, 201, hold.body)
 
     const shown = await preview([jsonAvail('floor', { impressionsCapacity: 400 })])
     assert.deepEqual(shown.warnings.map(({ row, availId, code }) => ({ row, availId, code })), [{ row: 1, availId: 'floor', code: 'CAPACITY_FLOORED' }])
-    assert.match(shown.warnings[0]!.message, /400 is below the 600 impressions already held or booked; it will be raised to 600/)
+    assert.match(shown.warnings[0]!.message, /400 is below the 600 impressions already held or booked: they are kept, the avail will be shown at 600/)
     assert.deepEqual(shown.diff, { created: 0, updated: 1, unchanged: 0, deactivated: 0 })
 
     const committed = feedOk(await commit(shown.previewId))
@@ -194,7 +194,7 @@ describe('POST /inventory-sources/{sourceId}/modular/avails-feed: preview, then 
     assert.equal(products[0].heldImpressions, 600)
     assert.equal(products[0].availableImpressions, 0)
 
-    // Unchanged means unchanged after the floor: the same feed again changes nothing.
+    // The seller's figure is what is stored: the same feed again changes nothing.
     const again = await preview([jsonAvail('floor', { impressionsCapacity: 400 })])
     assert.deepEqual(again.diff, { created: 0, updated: 0, unchanged: 1, deactivated: 0 })
   })

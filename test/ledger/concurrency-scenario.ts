@@ -127,7 +127,7 @@ export async function assertLoadOutcome(db: Database, plan: LoadPlan, results: A
   // A row without a 201 can exist only for a request whose answer was lost with its process.
   assert.ok(rows.length - acknowledged.size <= summary.unanswered, `${rows.length - acknowledged.size} reservations exist that nobody acknowledged`)
 
-  const avails = await db.selectFrom('avail').select(['avail_id', 'impressions_capacity', 'held_impressions', 'booked_impressions']).execute()
+  const avails = await db.selectFrom('avail').select(['avail_id', 'feed_capacity', 'held_impressions', 'booked_impressions']).execute()
   for (const avail of avails) {
     const capacity = plan.capacities.get(avail.avail_id)
     if (capacity === undefined) continue

@@ -80,7 +80,7 @@ export async function insertAvail(db: Database, sourceRowId: number, seed: Avail
       channel: 'CTV',
       start_time: seed.startTime ?? '2026-12-01T00:00:00.000Z',
       end_time: seed.endTime ?? '2026-12-31T23:59:59.000Z',
-      impressions_capacity: seed.capacity,
+      feed_capacity: seed.capacity,
       cpm: 22,
       targeting: json({ market: 'South Africa', screen: 'CTV' }),
       source_metadata: json({ publisher: 'Example Network' }),
@@ -95,12 +95,12 @@ export async function insertAvail(db: Database, sourceRowId: number, seed: Avail
 
 /**
  * The ledger's invariants, checked from the database after a scenario: on every avail,
- * held + booked <= capacity, the counters equal the sums of the ledger entries, and they equal
+ * held + booked <= the feed figure (no scenario here lowers a feed below its commitments), the counters equal the sums of the ledger entries, and they equal
  * the sums of the live reservations; every reservation has exactly the entries its status implies.
  */
 export async function assertLedgerConsistent(db: Database): Promise<void> {
   const avails = await sql<{ id: number; avail_id: string; capacity: number; held: number; booked: number; entry_held: number; entry_booked: number; live_held: number; live_booked: number }>`
-    SELECT a.id, a.avail_id, a.impressions_capacity AS capacity, a.held_impressions AS held, a.booked_impressions AS booked,
+    SELECT a.id, a.avail_id, a.feed_capacity AS capacity, a.held_impressions AS held, a.booked_impressions AS booked,
       coalesce((SELECT sum(held_delta) FROM ledger_entry e WHERE e.avail_row_id = a.id), 0)::bigint AS entry_held,
       coalesce((SELECT sum(booked_delta) FROM ledger_entry e WHERE e.avail_row_id = a.id), 0)::bigint AS entry_booked,
       coalesce((SELECT sum(requested_impressions) FROM reservation r WHERE r.avail_row_id = a.id AND r.status = 'HELD'), 0)::bigint AS live_held,

@@ -45,7 +45,7 @@ function reserve(body: Record<string, unknown>, options?: { key?: string | null;
 }
 
 async function availCounters(availId: string) {
-  return ctx.db.selectFrom('avail').select(['held_impressions', 'booked_impressions', 'impressions_capacity']).where('avail_id', '=', availId).executeTakeFirstOrThrow()
+  return ctx.db.selectFrom('avail').select(['held_impressions', 'booked_impressions', 'feed_capacity']).where('avail_id', '=', availId).executeTakeFirstOrThrow()
 }
 
 describe('POST /inventory-sources/{sourceId}/modular/reservations', () => {
@@ -107,7 +107,7 @@ describe('POST /inventory-sources/{sourceId}/modular/reservations', () => {
     assert.equal(one.json().error.code, 'CONFLICT')
     assert.equal(one.json().error.details.reason, 'INSUFFICIENT_CAPACITY')
     assert.equal(one.json().error.details.availableImpressions, 0)
-    assert.deepEqual(await availCounters(availId), { held_impressions: 1_000, booked_impressions: 0, impressions_capacity: 1_000 })
+    assert.deepEqual(await availCounters(availId), { held_impressions: 1_000, booked_impressions: 0, feed_capacity: 1_000 })
   })
 
   it('refuses an over-capacity request with 409 and the available impressions, and holds nothing', async () => {
@@ -331,13 +331,13 @@ describe('POST /inventory-sources/{sourceId}/modular/bookings/release', () => {
     assert.equal(booked.booked, true)
     assert.equal(booked.reservation.status, 'BOOKED')
     assert.equal(booked.reservation.expiresAt, null)
-    assert.deepEqual(await availCounters(availId), { held_impressions: 0, booked_impressions: 300, impressions_capacity: 1_000 })
+    assert.deepEqual(await availCounters(availId), { held_impressions: 0, booked_impressions: 300, feed_capacity: 1_000 })
     const again = await ctx.db.transaction().execute((trx) => ctx.services.ledger.book(trx, { sourceRowId: fixture.sourceRowId, mediaBuyId: 'mb-booked', availId }))
     assert.equal(again.booked, false)
     const response = await ctx.api('POST', `${base}/bookings/release`, { mediaBuyId: 'mb-booked', availId })
     assert.equal(response.json().reservation.status, 'RELEASED')
     assert.equal(response.json().reservation.bookedAt, NOW)
-    assert.deepEqual(await availCounters(availId), { held_impressions: 0, booked_impressions: 0, impressions_capacity: 1_000 })
+    assert.deepEqual(await availCounters(availId), { held_impressions: 0, booked_impressions: 0, feed_capacity: 1_000 })
     await assert.rejects(
       ctx.db.transaction().execute((trx) => ctx.services.ledger.book(trx, { sourceRowId: fixture.sourceRowId, reservationId: held.reservationId })),
       (error: { details?: { reason?: string } }) => error.details?.reason === 'NO_HELD_RESERVATION',

@@ -65,14 +65,14 @@ describe('upsertAvails', () => {
     ])
   })
 
-  it('never lowers capacity below held + booked: clamps and reports the floor', async () => {
+  it('stores the seller\'s figure below held + booked as given and reports the floor', async () => {
     await upsert([avail('a')])
     await ctx.db.updateTable('avail').set({ held_impressions: 300_000, booked_impressions: 100_000 }).execute()
     const result = await upsert([avail('a', { impressionsCapacity: 250_000 })])
     assert.equal(result.updated, 1)
     assert.deepEqual(result.flooredWarnings, [{ availId: 'a', requested: 250_000, floor: 400_000 }])
-    const row = await ctx.db.selectFrom('avail').select(['impressions_capacity', 'held_impressions']).executeTakeFirstOrThrow()
-    assert.deepEqual(row, { impressions_capacity: 400_000, held_impressions: 300_000 })
+    const row = await ctx.db.selectFrom('avail').select(['feed_capacity', 'held_impressions']).executeTakeFirstOrThrow()
+    assert.deepEqual(row, { feed_capacity: 250_000, held_impressions: 300_000 })
     // The same feed again changes nothing but still tells the operator.
     const again = await upsert([avail('a', { impressionsCapacity: 250_000 })])
     assert.equal(again.unchanged, 1)

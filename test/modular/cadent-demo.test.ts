@@ -31,7 +31,7 @@ describe('POST /inventory-sources/modular/cadent-demo', () => {
     assert.equal(stageStatus(projection, 'EXECUTE_UPSTREAM_BOOKING'), 'UNSUPPORTED')
     const avails = await ctx.db.selectFrom('avail').selectAll().execute()
     assert.ok(avails.every((avail) => new Date(avail.start_time) > ctx.clock.now()), 'every demo flight starts after now')
-    assert.ok(avails.every((avail) => avail.currency === 'EUR' && avail.impressions_capacity > 0))
+    assert.ok(avails.every((avail) => avail.currency === 'EUR' && avail.feed_capacity > 0))
   })
 
   it('returns an existing demo source unchanged with 200 when reset is not asked', async () => {

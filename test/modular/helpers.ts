@@ -37,7 +37,7 @@ export async function insertAvail(
       name: 'Sports week CTV',
       start_time: fields.startTime ?? '2026-12-01T00:00:00.000Z',
       end_time: fields.endTime ?? '2026-12-31T23:59:59.000Z',
-      impressions_capacity: fields.capacity ?? 1_000_000,
+      feed_capacity: fields.capacity ?? 1_000_000,
       targeting: json({}),
       source_metadata: json({}),
       status: fields.status ?? 'ACTIVE',

@@ -1,12 +1,22 @@
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
+import { committedSql } from '../../db/capacity.ts'
 import type { Queryable } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
-import type { AvailRow } from '../../db/tables.ts'
 import type { NormalizedAvail } from './avail.schema.ts'
 
 /**
- * Writes committed avails. Upserts by availId in batches (two statements per batch whatever
- * its size), so a 100k-row feed is a few hundred round trips, not 100k.
+ * Writes committed avails. A feed is a SQL relation of normalized rows (a stored preview's rows,
+ * or an array unnested): what changes, what is new and which figures are below the commitments
+ * are each one set-based query over it, so a 100k-row feed is a few statements, not 100k.
+ *
+ * Capacity: the seller's figure is stored as given (feed_capacity); shown and sellable capacity
+ * derive from it at read time (src/db/capacity.ts), so a feed never needs the ledger's counters
+ * to write and never locks a row to compute a floor.
+ *
+ * Locks (docs/booking-ledger.md "Lock order"): only rows that actually change are locked, all of
+ * them in one pass in ascending avail id, after everything else the commit does: the same order
+ * the sweeper takes avails in, and no row a reservation needs is locked for longer than the
+ * update itself. Unchanged rows are never locked, so reservations on them never wait.
  */
 
 export interface UpsertAvailsInput {
@@ -19,204 +29,225 @@ export interface UpsertAvailsInput {
 
 export interface FlooredCapacity {
   availId: string
+  /** The seller's figure. */
   requested: number
+  /** Live held + booked: what is shown as impressionsCapacity while it exceeds the figure. */
   floor: number
 }
 
-export interface UpsertAvailsResult {
+export interface FeedDiff {
   created: number
   updated: number
   unchanged: number
   deactivated: number
-  /** Rows whose requested capacity was below held + booked and was raised to it. */
+}
+
+export interface UpsertAvailsResult extends FeedDiff {
+  /** Rows whose figure is below the live commitments (shown at the commitments, nothing sellable). */
   flooredWarnings: FlooredCapacity[]
 }
 
-/** Rows per batch: big enough to amortize round trips, small enough to keep locks and arrays modest. */
-const BATCH_SIZE = 5000
+/**
+ * A feed as a relation with the columns of avails_preview_row (position, row_number, avail_id,
+ * ..., impressions_capacity, ...): one availId per row.
+ */
+export type FeedRelation = RawBuilder<unknown>
 
-type ExistingAvail = Pick<
-  AvailRow,
-  | 'avail_id'
-  | 'collection_id'
-  | 'collection_name'
-  | 'collection_description'
-  | 'name'
-  | 'channel'
-  | 'start_time'
-  | 'end_time'
-  | 'impressions_capacity'
-  | 'held_impressions'
-  | 'booked_impressions'
-  | 'upstream_booked_impressions'
-  | 'cpm'
-  | 'currency'
-  | 'targeting'
-  | 'source_metadata'
-  | 'status'
->
+/** Rows changed per locking statement: bounded arrays, one ascending pass. */
+const WRITE_CHUNK = 5000
 
-/** JSON with object keys sorted: jsonb does not keep key order, so compare canonically. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : inner,
-  )
+export function previewFeed(previewRowId: number): FeedRelation {
+  return sql`(select * from avails_preview_row where preview_row_id = ${previewRowId})`
 }
 
-/** cpm is numeric(14,4): compare at the stored precision. */
-function sameCpm(stored: number | null, incoming: number | null): boolean {
-  if (stored === null || incoming === null) return stored === incoming
-  return Math.round(stored * 10_000) === Math.round(incoming * 10_000)
-}
-
-function isUnchanged(existing: ExistingAvail, avail: NormalizedAvail, capacity: number): boolean {
-  return (
-    existing.status === 'ACTIVE' &&
-    existing.collection_id === avail.collectionId &&
-    existing.collection_name === avail.collectionName &&
-    existing.collection_description === avail.collectionDescription &&
-    existing.name === avail.name &&
-    existing.channel === avail.channel &&
-    new Date(existing.start_time).getTime() === Date.parse(avail.startTime) &&
-    new Date(existing.end_time).getTime() === Date.parse(avail.endTime) &&
-    existing.impressions_capacity === capacity &&
-    existing.upstream_booked_impressions === avail.upstreamBookedImpressions &&
-    sameCpm(existing.cpm, avail.cpm) &&
-    existing.currency === avail.currency &&
-    canonical(existing.targeting) === canonical(avail.targeting) &&
-    canonical(existing.source_metadata) === canonical(avail.sourceMetadata)
-  )
+/** An in-memory feed (the demo avails, tests): the same relation from one array parameter per column. */
+export function arrayFeed(avails: readonly NormalizedAvail[]): FeedRelation {
+  const column = <T>(pick: (avail: NormalizedAvail) => T) => avails.map(pick)
+  return sql`(
+    select (feed.ordinality - 1)::integer as position, feed.ordinality::integer as row_number, feed.avail_id,
+      feed.collection_id, feed.collection_name, feed.collection_description, feed.name, feed.channel,
+      feed.start_time, feed.end_time, feed.impressions_capacity, feed.upstream_booked_impressions,
+      feed.cpm::numeric(14, 4) as cpm, feed.currency, feed.targeting, feed.source_metadata
+    from unnest(
+      ${column((a) => a.availId)}::text[],
+      ${column((a) => a.collectionId)}::text[],
+      ${column((a) => a.collectionName)}::text[],
+      ${column((a) => a.collectionDescription)}::text[],
+      ${column((a) => a.name)}::text[],
+      ${column((a) => a.channel)}::text[],
+      ${column((a) => a.startTime)}::timestamptz[],
+      ${column((a) => a.endTime)}::timestamptz[],
+      ${column((a) => a.impressionsCapacity)}::bigint[],
+      ${column((a) => a.upstreamBookedImpressions)}::bigint[],
+      ${column((a) => a.cpm)}::numeric[],
+      ${column((a) => a.currency)}::text[],
+      ${column((a) => json(a.targeting))}::jsonb[],
+      ${column((a) => json(a.sourceMetadata))}::jsonb[]
+    ) with ordinality as feed (
+      avail_id, collection_id, collection_name, collection_description, name, channel, start_time, end_time,
+      impressions_capacity, upstream_booked_impressions, cpm, currency, targeting, source_metadata, ordinality
+    )
+  )`
 }
 
 /**
- * One INSERT ... ON CONFLICT per batch with one array parameter per column: a few parameters
- * instead of 18 a row, which keeps statement preparation cheap on both engines.
+ * The feed row `r` would change nothing on the avail `a`. Every column compared is written only
+ * by a feed commit, under the source's lock, so a decision read without row locks stays true
+ * until the commit writes. jsonb compares by value, so key order makes no change.
  */
-async function writeBatch(trx: Queryable, inventorySourceId: number, writes: { avail: NormalizedAvail; capacity: number }[], now: Date) {
-  const column = <T>(pick: (write: { avail: NormalizedAvail; capacity: number }) => T) => writes.map(pick)
-  await sql`
+const sameAsFeed = sql<boolean>`(
+  a.status = 'ACTIVE'
+  and a.collection_id = r.collection_id
+  and a.collection_name = r.collection_name
+  and a.collection_description is not distinct from r.collection_description
+  and a.name = r.name
+  and a.channel is not distinct from r.channel
+  and a.start_time = r.start_time
+  and a.end_time = r.end_time
+  and a.feed_capacity = r.impressions_capacity
+  and a.upstream_booked_impressions = r.upstream_booked_impressions
+  and a.cpm is not distinct from r.cpm
+  and a.currency = r.currency
+  and a.targeting = r.targeting
+  and a.source_metadata = r.source_metadata
+)`
+
+/** The source's avails a commit writes: changed feed rows, and with replaceMissing the ACTIVE avails absent from the feed. */
+function targetsOf(inventorySourceId: number, feed: FeedRelation, replaceMissing: boolean) {
+  return sql`
+    from avail a
+    left join ${feed} r on r.avail_id = a.avail_id
+    where a.inventory_source_id = ${inventorySourceId}
+      and case when r.avail_id is null then ${replaceMissing} and a.status = 'ACTIVE' else not ${sameAsFeed} end
+  `
+}
+
+/** What committing `feed` would do, without writing or locking anything (the preview's diff). */
+export async function diffFeed(db: Queryable, input: { inventorySourceId: number; feed: FeedRelation; replaceMissing: boolean }): Promise<FeedDiff> {
+  const counts = await sql<{ rows: number; created: number; updated: number; deactivated: number }>`
+    select
+      (select count(*) from ${input.feed} r)::bigint as rows,
+      (select count(*) from ${input.feed} r
+        where not exists (select 1 from avail a where a.inventory_source_id = ${input.inventorySourceId} and a.avail_id = r.avail_id))::bigint as created,
+      t.updated, t.deactivated
+    from (
+      select count(r.avail_id)::bigint as updated, (count(*) - count(r.avail_id))::bigint as deactivated
+      ${targetsOf(input.inventorySourceId, input.feed, input.replaceMissing)}
+    ) t
+  `.execute(db)
+  const row = counts.rows[0]!
+  const updated = Number(row.updated)
+  const created = Number(row.created)
+  return { created, updated, unchanged: Number(row.rows) - created - updated, deactivated: Number(row.deactivated) }
+}
+
+/**
+ * Feed rows whose figure is below the avail's live commitments at `now` (due holds excluded):
+ * the first `limit` in feed order, and the exact count. Read without locks: it is what the
+ * operator is told, never what is written.
+ */
+export async function findFlooredRows(
+  db: Queryable,
+  input: { inventorySourceId: number; feed: FeedRelation; now: Date; limit: number },
+): Promise<{ rows: (FlooredCapacity & { row: number })[]; count: number }> {
+  const committed = committedSql('a', input.now)
+  const floored = await sql<{ row_number: number; avail_id: string; requested: number; floor: number; total: number }>`
+    select r.row_number, r.avail_id, r.impressions_capacity as requested, ${committed} as floor, count(*) over () as total
+    from ${input.feed} r
+    join avail a on a.inventory_source_id = ${input.inventorySourceId} and a.avail_id = r.avail_id
+    -- The cheap test first: only rows below the swept counters can be below the live ones.
+    where r.impressions_capacity < a.held_impressions + a.booked_impressions
+      and r.impressions_capacity < ${committed}
+    order by r.position
+    limit ${input.limit}
+  `.execute(db)
+  return {
+    rows: floored.rows.map((hit) => ({ row: hit.row_number, availId: hit.avail_id, requested: Number(hit.requested), floor: Number(hit.floor) })),
+    count: Number(floored.rows[0]?.total ?? 0),
+  }
+}
+
+/**
+ * Writes `feed` to the source's avails inside the caller's transaction: new rows inserted, changed
+ * rows updated, and with replaceMissing absent ACTIVE rows deactivated (their holds and bookings
+ * stay). The caller serialises commits of one source (it holds the source row's lock).
+ */
+export async function writeFeed(trx: Queryable, input: { inventorySourceId: number; feed: FeedRelation; replaceMissing: boolean; now: Date }): Promise<FeedDiff> {
+  const { inventorySourceId, feed, now } = input
+  // Decided before anything is written or locked; see sameAsFeed for why no lock is needed.
+  const targets = await sql<{ id: number; position: number | null }>`
+    select a.id, r.position ${targetsOf(inventorySourceId, feed, input.replaceMissing)}
+    order by a.id
+  `.execute(trx)
+  const total = await sql<{ rows: number }>`select count(*)::bigint as rows from ${feed} r`.execute(trx)
+
+  // New rows first: nobody else can see, let alone lock, them before the commit.
+  const inserted = await sql`
     insert into avail (
       inventory_source_id, avail_id, collection_id, collection_name, collection_description, name, channel,
-      start_time, end_time, impressions_capacity, upstream_booked_impressions, cpm, currency, targeting,
+      start_time, end_time, feed_capacity, upstream_booked_impressions, cpm, currency, targeting,
       source_metadata, status, created_at, updated_at
     )
-    select ${inventorySourceId}, feed.*, 'ACTIVE', ${now}, ${now}
-    from unnest(
-      ${column((w) => w.avail.availId)}::text[],
-      ${column((w) => w.avail.collectionId)}::text[],
-      ${column((w) => w.avail.collectionName)}::text[],
-      ${column((w) => w.avail.collectionDescription)}::text[],
-      ${column((w) => w.avail.name)}::text[],
-      ${column((w) => w.avail.channel)}::text[],
-      ${column((w) => w.avail.startTime)}::timestamptz[],
-      ${column((w) => w.avail.endTime)}::timestamptz[],
-      ${column((w) => w.capacity)}::bigint[],
-      ${column((w) => w.avail.upstreamBookedImpressions)}::bigint[],
-      ${column((w) => w.avail.cpm)}::numeric[],
-      ${column((w) => w.avail.currency)}::text[],
-      ${column((w) => json(w.avail.targeting))}::jsonb[],
-      ${column((w) => json(w.avail.sourceMetadata))}::jsonb[]
-    ) as feed
-    on conflict (inventory_source_id, avail_id) do update set
-      collection_id = excluded.collection_id,
-      collection_name = excluded.collection_name,
-      collection_description = excluded.collection_description,
-      name = excluded.name,
-      channel = excluded.channel,
-      start_time = excluded.start_time,
-      end_time = excluded.end_time,
-      -- Already clamped from the locked row; GREATEST keeps the floor whatever happens.
-      impressions_capacity = greatest(excluded.impressions_capacity, avail.held_impressions + avail.booked_impressions),
-      upstream_booked_impressions = excluded.upstream_booked_impressions,
-      cpm = excluded.cpm,
-      currency = excluded.currency,
-      targeting = excluded.targeting,
-      source_metadata = excluded.source_metadata,
-      status = 'ACTIVE',
-      updated_at = excluded.updated_at
+    select ${inventorySourceId}, r.avail_id, r.collection_id, r.collection_name, r.collection_description, r.name, r.channel,
+      r.start_time, r.end_time, r.impressions_capacity, r.upstream_booked_impressions, r.cpm, r.currency, r.targeting,
+      r.source_metadata, 'ACTIVE', ${now}::timestamptz, ${now}::timestamptz
+    from ${feed} r
+    where not exists (select 1 from avail a where a.inventory_source_id = ${inventorySourceId} and a.avail_id = r.avail_id)
+    order by r.position
   `.execute(trx)
+
+  // One ascending pass over the rows that change: each chunk locks its rows in id order, then
+  // writes them, so every avail lock this transaction holds has a lower id than the next one.
+  let updated = 0
+  let deactivated = 0
+  for (let offset = 0; offset < targets.rows.length; offset += WRITE_CHUNK) {
+    const chunk = targets.rows.slice(offset, offset + WRITE_CHUNK)
+    const changed = chunk.filter((target) => target.position !== null)
+    const missing = chunk.filter((target) => target.position === null).map((target) => Number(target.id))
+    await sql`select id from avail where id = any(${chunk.map((target) => Number(target.id))}::bigint[]) order by id for no key update`.execute(trx)
+    if (changed.length > 0) {
+      await sql`
+        update avail set
+          collection_id = r.collection_id,
+          collection_name = r.collection_name,
+          collection_description = r.collection_description,
+          name = r.name,
+          channel = r.channel,
+          start_time = r.start_time,
+          end_time = r.end_time,
+          feed_capacity = r.impressions_capacity,
+          upstream_booked_impressions = r.upstream_booked_impressions,
+          cpm = r.cpm,
+          currency = r.currency,
+          targeting = r.targeting,
+          source_metadata = r.source_metadata,
+          status = 'ACTIVE',
+          updated_at = ${now}
+        from unnest(${changed.map((target) => Number(target.id))}::bigint[], ${changed.map((target) => target.position!)}::integer[]) as t(id, position)
+        join ${feed} r on r.position = t.position
+        where avail.id = t.id
+      `.execute(trx)
+      updated += changed.length
+    }
+    if (missing.length > 0) {
+      await trx.updateTable('avail').set({ status: 'INACTIVE', updated_at: now }).where('id', '=', sql<number>`any(${missing}::bigint[])`).execute()
+      deactivated += missing.length
+    }
+  }
+  const created = Number(inserted.numAffectedRows ?? 0)
+  return { created, updated, unchanged: Number(total.rows[0]!.rows) - created - updated, deactivated }
 }
 
 /**
- * Upserts `avails` by availId on one source. Atomic only as part of the caller's transaction:
- * pass the transaction handle. Existing rows of each batch are locked first, so the held + booked
- * floor read here is the one the update is checked against (the CHECK constraint is the backstop).
+ * Upserts an in-memory list of avails by availId on one source, inside the caller's transaction
+ * (the demo avails; feeds go through their stored preview rows with writeFeed).
  */
 export async function upsertAvails(trx: Queryable, input: UpsertAvailsInput): Promise<UpsertAvailsResult> {
-  const { inventorySourceId, now } = input
-  const result: UpsertAvailsResult = { created: 0, updated: 0, unchanged: 0, deactivated: 0, flooredWarnings: [] }
-
-  for (let offset = 0; offset < input.avails.length; offset += BATCH_SIZE) {
-    const batch = input.avails.slice(offset, offset + BATCH_SIZE)
-    const existingRows = await trx
-      .selectFrom('avail')
-      .select([
-        'avail_id',
-        'collection_id',
-        'collection_name',
-        'collection_description',
-        'name',
-        'channel',
-        'start_time',
-        'end_time',
-        'impressions_capacity',
-        'held_impressions',
-        'booked_impressions',
-        'upstream_booked_impressions',
-        'cpm',
-        'currency',
-        'targeting',
-        'source_metadata',
-        'status',
-      ])
-      .where('inventory_source_id', '=', inventorySourceId)
-      .where('avail_id', '=', sql<string>`any(${batch.map((avail) => avail.availId)}::text[])`)
-      // Row locks in id order, as the ledger takes them, so a commit and a sweep cannot deadlock;
-      // NO KEY UPDATE does not block reservations being inserted against these avails.
-      .orderBy('id')
-      .forNoKeyUpdate()
-      .execute()
-    const existingById = new Map(existingRows.map((row) => [row.avail_id, row]))
-
-    const writes: { avail: NormalizedAvail; capacity: number }[] = []
-    for (const avail of batch) {
-      const existing = existingById.get(avail.availId)
-      let capacity = avail.impressionsCapacity
-      if (existing) {
-        const floor = existing.held_impressions + existing.booked_impressions
-        if (capacity < floor) {
-          result.flooredWarnings.push({ availId: avail.availId, requested: capacity, floor })
-          capacity = floor
-        }
-        if (isUnchanged(existing, avail, capacity)) {
-          result.unchanged += 1
-          continue
-        }
-        result.updated += 1
-      } else {
-        result.created += 1
-      }
-      writes.push({ avail, capacity })
-    }
-    if (writes.length > 0) await writeBatch(trx, inventorySourceId, writes, now)
-  }
-
-  if (input.replaceMissing) {
-    const ids = input.avails.map((avail) => avail.availId)
-    // An anti-join against the unnested ids is hashed; `<> ALL(array)` would compare row by row.
-    const deactivated = await trx
-      .updateTable('avail')
-      .set({ status: 'INACTIVE', updated_at: now })
-      .where('inventory_source_id', '=', inventorySourceId)
-      .where('status', '=', 'ACTIVE')
-      .where(sql<boolean>`not exists (select 1 from unnest(${ids}::text[]) as feed(id) where feed.id = avail.avail_id)`)
-      .executeTakeFirst()
-    result.deactivated = Number(deactivated.numUpdatedRows)
-  }
-
-  return result
+  if (input.avails.length === 0 && !input.replaceMissing) return { created: 0, updated: 0, unchanged: 0, deactivated: 0, flooredWarnings: [] }
+  const feed = arrayFeed(input.avails)
+  const floored = await findFlooredRows(trx, { inventorySourceId: input.inventorySourceId, feed, now: input.now, limit: input.avails.length })
+  const diff = await writeFeed(trx, { inventorySourceId: input.inventorySourceId, feed, replaceMissing: input.replaceMissing, now: input.now })
+  return { ...diff, flooredWarnings: floored.rows.map(({ availId, requested, floor }) => ({ availId, requested, floor })) }
 }
 
 /** ACTIVE avails of the source whose flight has not ended at `now`: what the source can sell. */

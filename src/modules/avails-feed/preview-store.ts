@@ -5,6 +5,7 @@ import { json } from '../../db/database.ts'
 import type { AvailsPreviewRow, AvailsPreviewRowRow, AvailsPreviewTable } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import type { NormalizedAvail, RowError } from './avail.schema.ts'
+import { diffFeed, findFlooredRows, previewFeed, type FeedDiff } from './avails-store.ts'
 
 /**
  * Stored previews of the avails feed (migrations/0006_avails_preview.sql). A preview's rows are
@@ -28,12 +29,7 @@ export const MAX_REPORTED_ISSUES = 10_000
 
 export type InputSource = AvailsPreviewTable['input_source']
 
-export interface PreviewDiff {
-  created: number
-  updated: number
-  unchanged: number
-  deactivated: number
-}
+export type PreviewDiff = FeedDiff
 
 export function newPreviewId(): string {
   return `avp_${randomBytes(12).toString('hex')}`
@@ -137,97 +133,36 @@ export interface FlooredRow {
 }
 
 /**
- * What committing the stored rows would do to the committed avails, computed like upsertAvails
- * decides it (an update that changes nothing is `unchanged`; capacity is compared after the
- * held + booked floor), plus the rows whose capacity the floor would raise.
+ * What committing the stored rows would do to the committed avails: the same queries the commit
+ * decides with (avails-store.ts), so the preview's diff is the commit's, plus the rows whose
+ * figure is below the live commitments at `now`.
  */
 export async function computePreviewDiff(
   db: Queryable,
   preview: Pick<AvailsPreviewRow, 'id' | 'inventory_source_id' | 'replace_missing'>,
+  now: Date,
   flooredLimit = MAX_REPORTED_ISSUES,
 ): Promise<{ diff: PreviewDiff; floored: FlooredRow[]; flooredCount: number }> {
-  const counts = await sql<{ created: number; matched: number; unchanged: number; floored: number }>`
-    select
-      count(*) filter (where a.id is null)::bigint as created,
-      count(a.id)::bigint as matched,
-      count(*) filter (where
-        a.status = 'ACTIVE'
-        and a.collection_id = r.collection_id
-        and a.collection_name = r.collection_name
-        and a.collection_description is not distinct from r.collection_description
-        and a.name = r.name
-        and a.channel is not distinct from r.channel
-        and a.start_time = r.start_time
-        and a.end_time = r.end_time
-        and a.impressions_capacity = greatest(r.impressions_capacity, a.held_impressions + a.booked_impressions)
-        and a.upstream_booked_impressions = r.upstream_booked_impressions
-        and a.cpm is not distinct from r.cpm
-        and a.currency = r.currency
-        and a.targeting = r.targeting
-        and a.source_metadata = r.source_metadata
-      )::bigint as unchanged,
-      count(*) filter (where r.impressions_capacity < a.held_impressions + a.booked_impressions)::bigint as floored
-    from avails_preview_row r
-    left join avail a on a.inventory_source_id = ${preview.inventory_source_id} and a.avail_id = r.avail_id
-    where r.preview_row_id = ${preview.id}
-  `.execute(db)
-  const row = counts.rows[0]!
-  const floored = Number(row.floored) === 0 ? [] : await db
-    .selectFrom('avails_preview_row as r')
-    .innerJoin('avail as a', (join) => join.onRef('a.avail_id', '=', 'r.avail_id').on('a.inventory_source_id', '=', preview.inventory_source_id))
-    .select(['r.row_number', 'r.avail_id', 'r.impressions_capacity', 'a.held_impressions', 'a.booked_impressions'])
-    .where('r.preview_row_id', '=', preview.id)
-    .where(sql<boolean>`r.impressions_capacity < a.held_impressions + a.booked_impressions`)
-    .orderBy('r.position')
-    .limit(flooredLimit)
+  const feed = previewFeed(preview.id)
+  const diff = await diffFeed(db, { inventorySourceId: preview.inventory_source_id, feed, replaceMissing: preview.replace_missing })
+  const floored = await findFlooredRows(db, { inventorySourceId: preview.inventory_source_id, feed, now, limit: flooredLimit })
+  return { diff, floored: floored.rows, flooredCount: floored.count }
+}
+
+/** Stored rows whose flight has ended at `now`: the first `limit` in feed order, and the exact count. */
+export async function findEndedRows(db: Queryable, previewRowId: number, now: Date, limit: number): Promise<{ rows: { row: number; availId: string; endTime: string }[]; count: number }> {
+  const ended = await db
+    .selectFrom('avails_preview_row')
+    .select(['row_number', 'avail_id', 'end_time', sql<number>`count(*) over ()`.as('total')])
+    .where('preview_row_id', '=', previewRowId)
+    .where('end_time', '<=', now)
+    .orderBy('position')
+    .limit(limit)
     .execute()
-  const deactivated = preview.replace_missing ? await countMissingAvails(db, preview.inventory_source_id, preview.id) : 0
   return {
-    diff: {
-      created: Number(row.created),
-      updated: Number(row.matched) - Number(row.unchanged),
-      unchanged: Number(row.unchanged),
-      deactivated,
-    },
-    floored: floored.map((hit) => ({
-      row: hit.row_number,
-      availId: hit.avail_id,
-      requested: hit.impressions_capacity,
-      floor: hit.held_impressions + hit.booked_impressions,
-    })),
-    flooredCount: Number(row.floored),
+    rows: ended.map((hit) => ({ row: hit.row_number, availId: hit.avail_id, endTime: toIso(hit.end_time)! })),
+    count: Number(ended[0]?.total ?? 0),
   }
-}
-
-/** ACTIVE avails of the source that the preview does not name: what `replaceMissing` deactivates. */
-async function countMissingAvails(db: Queryable, inventorySourceId: number, previewRowId: number): Promise<number> {
-  const row = await db
-    .selectFrom('avail')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('inventory_source_id', '=', inventorySourceId)
-    .where('status', '=', 'ACTIVE')
-    .where(({ not, exists, selectFrom }) => not(exists(
-      selectFrom('avails_preview_row as r').select('r.position').where('r.preview_row_id', '=', previewRowId).whereRef('r.avail_id', '=', 'avail.avail_id'),
-    )))
-    .executeTakeFirstOrThrow()
-  return Number(row.count)
-}
-
-/**
- * `replaceMissing` for a stored preview: one anti-join against its rows instead of an id array
- * of the whole feed. Holds and bookings of the deactivated avails stay as they are.
- */
-export async function deactivateMissingAvails(trx: Queryable, inventorySourceId: number, previewRowId: number, now: Date): Promise<number> {
-  const result = await trx
-    .updateTable('avail')
-    .set({ status: 'INACTIVE', updated_at: now })
-    .where('inventory_source_id', '=', inventorySourceId)
-    .where('status', '=', 'ACTIVE')
-    .where(({ not, exists, selectFrom }) => not(exists(
-      selectFrom('avails_preview_row as r').select('r.position').where('r.preview_row_id', '=', previewRowId).whereRef('r.avail_id', '=', 'avail.avail_id'),
-    )))
-    .executeTakeFirst()
-  return Number(result.numUpdatedRows)
 }
 
 export async function finishPreview(

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Database, Queryable } from '../../db/database.ts'
 import { isCheckViolation, isUniqueViolation } from '../../db/database.ts'
+import { capacityOf, fitsSql } from '../../db/capacity.ts'
 import type { AvailRow, LedgerEntryKind, ReservationRow, ReservationStatus } from '../../db/tables.ts'
 import type { Clock } from '../../shared/clock.ts'
 import { toIso } from '../../shared/clock.ts'
@@ -16,7 +17,7 @@ import { PRODUCT_ID_PREFIX } from './ledger.schema.ts'
  * Every state change is one transaction that writes the reservation's status, its immutable
  * ledger entry and the avail counters together, so the counters always equal the sums of the
  * entries. Capacity is taken by one conditional UPDATE in the database (never read-then-write
- * here); the avail_never_overbooked CHECK is the backstop. Time comes from the Clock only.
+ * here); the avail_never_overbooked trigger is the backstop. Time comes from the Clock only.
  */
 
 export interface LedgerServiceDeps {
@@ -245,7 +246,7 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
     try {
       return await reserveOn(trx ?? db, input, clock.now(), trx !== undefined)
     } catch (error) {
-      // The CHECK is a backstop only: the conditional UPDATE should have refused first.
+      // The trigger is a backstop only: the conditional UPDATE should have refused first.
       if (isCheckViolation(error, 'avail_never_overbooked')) {
         throw fail.conflict('INSUFFICIENT_CAPACITY', 'Not enough available impressions on the avail', { availableImpressions: 0 })
       }
@@ -287,7 +288,7 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
           UPDATE avail SET held_impressions = held_impressions + ${input.requestedImpressions}::bigint
           WHERE id = ${availRowId}
             AND status = 'ACTIVE' AND end_time > ${now}
-            AND impressions_capacity - held_impressions - booked_impressions >= ${input.requestedImpressions}::bigint
+            AND ${fitsSql('avail', input.requestedImpressions)}
           RETURNING *
         ), inserted AS (
           INSERT INTO reservation (
@@ -332,7 +333,8 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
         availId: input.availId,
       })
     }
-    const availableImpressions = Math.max(0, avail.impressions_capacity - avail.held_impressions - avail.booked_impressions)
+    // The lazy expiry above already took this avail's due holds out of the counters.
+    const { availableImpressions } = capacityOf(avail)
     throw fail.conflict('INSUFFICIENT_CAPACITY', `Avail ${input.availId} has ${availableImpressions} available impressions; ${input.requestedImpressions} were requested`, {
       availId: input.availId,
       availableImpressions,

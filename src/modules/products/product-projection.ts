@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { capacityOf } from '../../db/capacity.ts'
 import type { AvailRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { TimestampSchema } from '../../shared/common.schema.ts'
@@ -46,13 +47,10 @@ export const ProductSchema = z
 
 export type Product = z.output<typeof ProductSchema>
 
-/** Capacity left to sell; never negative even if a feed or a bug left the counters above capacity. */
-export function availableImpressionsOf(avail: Pick<AvailRow, 'impressions_capacity' | 'held_impressions' | 'booked_impressions'>): number {
-  return Math.max(0, avail.impressions_capacity - avail.held_impressions - avail.booked_impressions)
-}
-
 /**
- * Pure: the same avail row and cadent block always give the same product. `cadent` is the
+ * Pure: the same avail row and cadent block always give the same product. The row's
+ * held_impressions must not count due holds (listSellableAvails and the ledger's answers see to
+ * that); capacity and availability follow the one rule in src/db/capacity.ts. `cadent` is the
  * caller's to decide (null unless the source has an ACTIVE Cadent trafficking module), so
  * uploaded publisher avails are never implicitly Cadent-backed.
  */
@@ -67,10 +65,9 @@ export function projectProduct(avail: AvailRow, cadent: ProductCadent | null = n
     channel: avail.channel,
     startTime: toIso(avail.start_time)!,
     endTime: toIso(avail.end_time)!,
-    impressionsCapacity: avail.impressions_capacity,
+    ...capacityOf(avail),
     heldImpressions: avail.held_impressions,
     bookedImpressions: avail.booked_impressions,
-    availableImpressions: availableImpressionsOf(avail),
     cpm: avail.cpm,
     currency: avail.currency,
     targeting: avail.targeting,

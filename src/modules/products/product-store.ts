@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import { z } from 'zod'
+import { availableSql, liveHeldSql } from '../../db/capacity.ts'
 import type { Queryable } from '../../db/database.ts'
 import type { AvailRow } from '../../db/tables.ts'
 import { fail } from '../../shared/errors.ts'
@@ -58,16 +59,18 @@ export async function listSellableAvails(
   let select = db
     .selectFrom('avail')
     .selectAll()
+    // Due holds count for nothing, swept or not: the page shows what the avail really holds.
+    .select(liveHeldSql('avail', input.now).as('live_held_impressions'))
     .where('inventory_source_id', '=', input.inventorySourceId)
     .where('status', '=', 'ACTIVE')
     .where('end_time', '>', input.now)
   if (query.collectionId !== undefined) select = select.where('collection_id', '=', query.collectionId)
   if (query.channel !== undefined) select = select.where(sql<string>`lower(channel)`, '=', query.channel.toLowerCase())
-  if (query.availableOnly) select = select.where(sql<boolean>`impressions_capacity - held_impressions - booked_impressions > 0`)
+  if (query.availableOnly) select = select.where(sql<boolean>`${availableSql('avail', input.now)} > 0`)
   if (query.cursor !== undefined) select = select.where('avail_id', '>', decodeProductCursor(query.cursor))
   // One extra row tells whether there is a next page without a count query.
   const rows = await select.orderBy('avail_id').limit(query.limit + 1).execute()
-  const page = rows.slice(0, query.limit)
+  const page = rows.slice(0, query.limit).map(({ live_held_impressions, ...row }) => ({ ...row, held_impressions: Number(live_held_impressions) }))
   const last = page.at(-1)
   return { rows: page, nextCursor: rows.length > query.limit && last ? encodeProductCursor(last.avail_id) : null }
 }
