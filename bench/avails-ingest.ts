@@ -41,7 +41,7 @@ const rows: Row[] = []
 
 const COPY_COLUMNS = [
   'inventory_source_id', 'avail_id', 'collection_id', 'collection_name', 'collection_description', 'name', 'channel',
-  'start_time', 'end_time', 'impressions_capacity', 'upstream_booked_impressions', 'cpm', 'currency', 'targeting',
+  'start_time', 'end_time', 'feed_capacity', 'upstream_booked_impressions', 'cpm', 'currency', 'targeting',
   'source_metadata', 'status', 'created_at', 'updated_at',
 ].join(', ')
 
