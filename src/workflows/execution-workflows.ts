@@ -1,7 +1,6 @@
 import type { Database, Queryable } from '../db/database.ts'
 import type { AvailRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
-import type { Reservation } from '../modules/booking-ledger/ledger.schema.ts'
 import { renderCadentCampaignXml, targetsFromTargeting, type CadentCampaignInput } from '../modules/cadent/render-campaign-xml.ts'
 import { resolveStageMode, type ModuleContract } from '../modules/contract.ts'
 import { readDelivery, type Delivery } from '../modules/delivery/delivery-store.ts'
@@ -9,8 +8,7 @@ import {
   findBooking,
   findBookingByReservation,
   insertBooking,
-  markBooked,
-  markReleasedByReservation,
+  mergeExternalRefs,
   reclaimEndpoint,
   recordEndpointAttempt,
   RESERVATION_RESOURCE,
@@ -23,7 +21,6 @@ import { findActiveModule, findModularSourceRow, type ActiveModule } from '../mo
 import { findContract } from '../modules/registry.ts'
 import { loadProjection } from '../modules/readiness/load-projection.ts'
 import {
-  cancelOpenWorkItems,
   findOpenWorkItem,
   listWorkItemsForResource,
   noteOnWorkItem,
@@ -34,7 +31,6 @@ import {
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
-import type { CancelOpenWorkForReservation } from './ledger-workflows.ts'
 
 /**
  * The execution hand-off (SPEC §3): finalize turns a HELD reservation into a booking whose
@@ -55,7 +51,6 @@ export interface ExecutionWorkflowDeps {
 
 const DAY_MS = 24 * 60 * 60 * 1000
 const SYSTEM_ENDPOINT: Actor = { type: 'SYSTEM', id: 'cadent-endpoint' }
-const SYSTEM_RELEASE: Actor = { type: 'SYSTEM', id: 'bookings/release' }
 
 /** A work item the hand-off opens, before the fields every hand-off item shares. */
 interface PlannedItem {
@@ -204,7 +199,7 @@ const handoffPlanners: Record<string, (context: HandoffContext) => HandoffPlan> 
 interface Prepared {
   bookingId: number
   /** Present when this call owns the endpoint POST. */
-  dispatch: { url: string; xml: string } | null
+  dispatch: { url: string; xml: string; idempotencyKey: string } | null
 }
 
 export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
@@ -274,7 +269,10 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
         ? await trx.selectFrom('module_instance').selectAll().where('id', '=', existing.module_row_id).executeTakeFirst()
         : undefined
       const url = module?.config.cadentEndpointUrl
-      return { bookingId: existing.id, dispatch: retry && typeof url === 'string' ? { url, xml: existing.trafficking_payload! } : null }
+      return {
+        bookingId: existing.id,
+        dispatch: retry && typeof url === 'string' ? { url, xml: existing.trafficking_payload!, idempotencyKey: existing.endpoint_idempotency_key } : null,
+      }
     }
 
     const expired = reservation.status === 'HELD' && reservation.expires_at !== null && reservation.expires_at.getTime() <= now.getTime()
@@ -328,7 +326,10 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       now,
     })
     await openItems(trx, source, reservation, plan.items, actor, now)
-    return { bookingId: booking.id, dispatch: plan.endpointUrl ? { url: plan.endpointUrl, xml: plan.traffickingPayload! } : null }
+    return {
+      bookingId: booking.id,
+      dispatch: plan.endpointUrl ? { url: plan.endpointUrl, xml: plan.traffickingPayload!, idempotencyKey: booking.endpoint_idempotency_key } : null,
+    }
   }
 
   /** The error stays on the module (lastError) and in one open RESOLVE_SOURCE_HEALTH item per module. */
@@ -384,16 +385,18 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
         const refs = outcome.campaignId ? { cadentCampaignId: outcome.campaignId } : {}
         if (booking.status === 'HELD') {
           await ledger.book(trx, { sourceRowId: source.id, reservationId: String(booking.reservation_id) })
-          await markBooked(trx, booking.id, refs, now)
-        } else if (booking.status === 'RELEASED' && module) {
-          // Released while the POST was in flight: Cadent now runs a campaign nobody holds.
+          await mergeExternalRefs(trx, booking.id, refs, now)
+        } else if (booking.status === 'BOOKED') {
+          await mergeExternalRefs(trx, booking.id, refs, now)
+        } else if (module) {
+          // Released or expired while the POST was in flight: Cadent now runs a campaign nobody holds.
           await openWorkItem(trx, {
             storefrontId: source.storefront_id,
             inventorySourceId: source.id,
             moduleRowId: module.id,
             kind: 'RESOLVE_TRAFFICKING_ERROR',
-            title: `Remove campaign ${outcome.campaignId ?? `for ${booking.media_buy_id}`} from Cadent: its reservation was released`,
-            description: 'The Cadent endpoint accepted the campaign after the reservation was released. Remove or pause it in Cadent, then complete this item.',
+            title: `Remove campaign ${outcome.campaignId ?? `for ${booking.media_buy_id}`} from Cadent: its reservation was ${booking.status === 'EXPIRED' ? 'expired' : 'released'}`,
+            description: 'The Cadent endpoint accepted the campaign after the reservation was released or expired. Remove or pause it in Cadent, then complete this item.',
             resourceType: 'booking',
             resourceId: String(booking.id),
             mediaBuyId: booking.media_buy_id,
@@ -438,8 +441,8 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
     const prepared = await db.transaction().execute((trx) => prepare(trx, source, body, actor))
     if (prepared.dispatch) {
-      const { url, xml } = prepared.dispatch
-      const outcome = await post(url, xml, { timeoutMs, idempotencyKey: `storefront-booking-${prepared.bookingId}` })
+      const { url, xml, idempotencyKey } = prepared.dispatch
+      const outcome = await post(url, xml, { timeoutMs, idempotencyKey })
       await settleDispatch(source, prepared.bookingId, url, xml, outcome)
     }
     return answer(source, prepared.bookingId)
@@ -460,22 +463,4 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   return { finalize, delivery }
-}
-
-/**
- * Runs inside the ledger's release transaction: the reservation's open hand-off items are
- * cancelled and its booking is RELEASED with it.
- */
-export function createReleaseHook(clock: Clock): CancelOpenWorkForReservation {
-  return async (trx, released: { source: InventorySourceRow; reservation: Reservation; reason: string | null }) => {
-    const now = clock.now()
-    await cancelOpenWorkItems(
-      trx,
-      { inventorySourceId: released.source.id, resourceType: RESERVATION_RESOURCE, resourceId: released.reservation.reservationId },
-      SYSTEM_RELEASE,
-      now,
-      released.reason ? `Reservation released: ${released.reason}` : 'Reservation released',
-    )
-    await markReleasedByReservation(trx, Number(released.reservation.reservationId), now)
-  }
 }

@@ -91,7 +91,9 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     const [request] = receiver.received
     assert.equal(request!.path, '/accept')
     assert.match(request!.contentType!, /^application\/xml/)
-    assert.equal(request!.idempotencyKey, `storefront-booking-${body.booking.bookingId}`)
+    const stored = await ctx.db.selectFrom('booking').select('endpoint_idempotency_key').where('id', '=', Number(body.booking.bookingId)).executeTakeFirstOrThrow()
+    assert.match(request!.idempotencyKey!, /^storefront-booking-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    assert.equal(request!.idempotencyKey, stored.endpoint_idempotency_key)
     assert.match(request!.body, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<CadentCampaign xmlns="urn:storefront:cadent:campaign:1"/)
     assert.match(request!.body, /<ExternalId>mb_123<\/ExternalId>/)
 
