@@ -32,10 +32,8 @@ import {
 import type { Clock } from '../shared/clock.ts'
 import { completionEffects, type CommitAvailsPreview } from './completion-effects.ts'
 // Work items whose completion books the reservation: while one is open, the hold does not expire.
-import { HAND_OFF_KINDS } from './hold-consequences.ts'
+import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 
-/** The default hold time of a new reservation, given back to a hold whose hand-off was cancelled. */
-const RESUMED_HOLD_MINUTES = 60
 
 export interface WorkItemWorkflowDeps {
   db: Database

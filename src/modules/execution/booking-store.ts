@@ -209,6 +209,37 @@ export async function reclaimEndpoint(trx: Queryable, booking: BookingRow, stale
   return Number(claimed.numUpdatedRows) === 1
 }
 
+type WorkItemStatus = 'OPEN' | 'IN_PROGRESS' | 'BLOCKED' | 'COMPLETED' | 'CANCELLED'
+
+/**
+ * Bookings whose hand-off was interrupted: the hold is HELD with its expiry suspended, the
+ * booking is not booked, no claim on the endpoint POST is fresh, and no execution item is open.
+ */
+export async function findInterruptedHandoffs(
+  db: Queryable,
+  input: { staleBefore: Date; handOffKinds: readonly string[]; openStatuses: readonly WorkItemStatus[]; limit: number },
+): Promise<BookingRow[]> {
+  return db
+    .selectFrom('booking')
+    .innerJoin('reservation', 'reservation.id', 'booking.reservation_id')
+    .selectAll('booking')
+    .where('reservation.status', '=', 'HELD')
+    .where('reservation.expires_at', 'is', null)
+    .where('booking.status', '=', 'HELD')
+    .where((eb) => eb.or([eb('booking.endpoint_claimed_at', 'is', null), eb('booking.endpoint_claimed_at', '<', input.staleBefore)]))
+    .where((eb) => eb.not(eb.exists(eb
+      .selectFrom('work_item')
+      .select('work_item.id')
+      .whereRef('work_item.inventory_source_id', '=', 'booking.inventory_source_id')
+      .where('work_item.resource_type', '=', RESERVATION_RESOURCE)
+      .where('work_item.resource_id', '=', sql<string>`booking.reservation_id::text`)
+      .where('work_item.kind', 'in', [...input.handOffKinds])
+      .where('work_item.status', 'in', [...input.openStatuses]))))
+    .orderBy('booking.reservation_id')
+    .limit(input.limit)
+    .execute()
+}
+
 /** Bookings of the source, newest first: the status endpoint counts them. */
 export async function countBookingsByStatus(db: Queryable, inventorySourceId: number): Promise<Record<BookingStatus, number>> {
   const rows = await db
