@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { startExpirySweeper } from '../../src/modules/booking-ledger/expiry-sweeper.ts'
-import { postCadentCampaign } from '../../src/modules/execution/cadent-endpoint.ts'
+import { postCadentCampaign, type CadentPostOutcome } from '../../src/modules/execution/cadent-endpoint.ts'
 import { createExecutionWorkflows } from '../../src/workflows/execution-workflows.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { availCounters, complete, createDemo, errorOf, finalize, itemOfKind, listItems, ok, PRIME, projectionOf, reserve, stage, type Finalized } from './helpers.ts'
@@ -187,19 +187,32 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     await reserve(ctx, {}, sourceId)
     const storefront = await ctx.db.selectFrom('storefront').select('id').where('name', '=', 'acme').executeTakeFirstOrThrow()
     const keys: string[] = []
+    let answer!: (outcome: CadentPostOutcome) => void
+    let posting!: () => void
+    const postStarted = new Promise<void>((resolve) => {
+      posting = resolve
+    })
     const dying = createExecutionWorkflows({
       db: ctx.db, clock: ctx.clock, ledger: ctx.services.ledger, cadentTimeoutMs: 300,
       postCadentCampaign: (_url, _xml, options) => {
         keys.push(options.idempotencyKey)
-        return new Promise(() => undefined)
+        posting()
+        return new Promise((resolve) => {
+          answer = resolve
+        })
       },
     })
     const body = { mediaBuyId: 'mb_123', availId: PRIME, campaignName: 'Crash test', advertiserName: 'Example' }
-    void dying.finalize(storefront.id, sourceId, body, { type: 'OPERATOR', id: 'test' })
-    // Let the hand-off commit and the POST start.
-    for (let i = 0; i < 200 && keys.length === 0; i++) await new Promise((resolve) => setImmediate(resolve))
+    const finalized = dying.finalize(storefront.id, sourceId, body, { type: 'OPERATOR', id: 'test' })
+    // The hand-off has committed once the POST starts.
+    await postStarted
     assert.equal(keys.length, 1)
-    return { keys }
+    /** The POST was only slow after all: its answer arrives now. */
+    const answerLate = async (outcome: CadentPostOutcome) => {
+      answer(outcome)
+      return finalized
+    }
+    return { keys, answerLate }
   }
 
   it('resends the XML with the same Idempotency-Key only when a crashed finalize left a stale claim', async () => {
@@ -232,6 +245,21 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     assert.equal(booking.booking.traffickingMode, 'HITL')
     ok(await complete(ctx, traffic.id, { result: { cadentCampaignId: 'CAD-BY-HAND' } }, 'demo-died'))
     assert.equal(ok<Finalized>(await finalize(ctx, {}, 'demo-died')).booking.status, 'BOOKED')
+  })
+
+  it('books a 2xx that arrives after the reconciler handed the line over, and cancels the fallback item', async () => {
+    const { answerLate } = await dyingMidPost('demo-late')
+    ctx.clock.advance(60_000)
+    assert.deepEqual(await ctx.services.execution.reconcileHandoffs(), { opened: 1 })
+    const traffic = await itemOfKind(ctx, 'TRAFFIC_TO_CADENT', 'demo-late')
+    const late = await answerLate({ ok: true, httpStatus: 201, campaignId: 'CAD-LATE', attempts: 1 })
+    assert.equal(late.booking.status, 'BOOKED')
+    assert.deepEqual(late.booking.externalRefs, { cadentCampaignId: 'CAD-LATE' })
+    assert.equal((await listItems(ctx, 'kind=TRAFFIC_TO_CADENT', 'demo-late')).total, 0)
+    const events = ok<{ item: { status: string }; events: { eventType: string; notes: string | null }[] }>(
+      await ctx.api('GET', `/inventory-sources/demo-late/modular/work-items/${traffic.id}`))
+    assert.equal(events.item.status, 'CANCELLED')
+    assert.equal(events.events.at(-1)!.notes, 'Reservation booked')
   })
 
   it('runs the reconciler in the sweeper loop', async () => {
