@@ -43,8 +43,13 @@ export async function startServer(config: Config, options: { clock?: Clock; prob
     const url = reachableUrl(config.host, port)
     await runtime.lock?.update({ url })
 
-    // Every process sweeps; the ledger's batches skip rows another process is already expiring.
-    const expirySweeper = startExpirySweeper({ ledger: services.ledger, intervalMs: config.sweepIntervalMs, logger: app.log })
+    // Every process sweeps and reconciles; both skip rows another process is already working on.
+    const expirySweeper = startExpirySweeper({
+      ledger: services.ledger,
+      intervalMs: config.sweepIntervalMs,
+      logger: app.log,
+      reconcile: () => services.execution.reconcileHandoffs(),
+    })
     background.push(() => expirySweeper.stop())
     const sweep = setInterval(() => {
       services.idempotency.sweep().catch((error: unknown) => app?.log.error({ err: error }, 'idempotency sweep failed'))

@@ -8,7 +8,8 @@ import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
 import { commitAvailsPreview, createAvailsFeedWorkflows } from './workflows/avails-feed-workflows.ts'
-import { createExecutionWorkflows, createReleaseHook } from './workflows/execution-workflows.ts'
+import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
+import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
 import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
@@ -34,7 +35,7 @@ export function createServices(deps: ServiceDeps) {
   const access = createAccessService(db, clock)
   const sources = createSourceService(deps)
   const idempotency = createIdempotencyStore(db, clock)
-  const ledger = createLedgerService({ db, clock })
+  const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences() })
   let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
@@ -44,7 +45,7 @@ export function createServices(deps: ServiceDeps) {
     idempotency,
     ledger,
     sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
-    ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger, cancelOpenWorkForReservation: createReleaseHook(clock) }),
+    ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
     execution: createExecutionWorkflows({ db, clock, ledger, cadentTimeoutMs: deps.cadentTimeoutMs }),
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
     availsFeed: createAvailsFeedWorkflows({ db, clock }),

@@ -172,7 +172,7 @@ export interface LedgerEntryTable {
   created_at: Timestamp
 }
 
-export type BookingStatus = 'HELD' | 'BOOKED' | 'RELEASED'
+export type BookingStatus = 'HELD' | 'BOOKED' | 'RELEASED' | 'EXPIRED'
 
 /** One per finalized reservation (migrations/0005_execution.sql). */
 export interface BookingTable {
@@ -194,6 +194,8 @@ export interface BookingTable {
   status: BookingStatus
   endpoint_claimed_at: Timestamp | null
   endpoint_attempt: Json<JsonObject> | null
+  /** Sent as Idempotency-Key with every POST of this booking to the Cadent endpoint (migration 0008). */
+  endpoint_idempotency_key: string
   created_at: Timestamp
   updated_at: Timestamp
   booked_at: Timestamp | null

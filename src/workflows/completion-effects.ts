@@ -2,9 +2,9 @@ import { sql } from 'kysely'
 import type { Queryable } from '../db/database.ts'
 import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
-import { replaceDelivery } from '../modules/delivery/delivery-store.ts'
-import { parseDeliveryReport } from '../modules/delivery/parse-report.ts'
-import { findBookingByReservation, markBooked, mergeExternalRefs, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
+import { lineFlight, replaceDelivery } from '../modules/delivery/delivery-store.ts'
+import { flightDays, parseDeliveryReport } from '../modules/delivery/parse-report.ts'
+import { findBookingByReservation, mergeExternalRefs, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
 import type { Actor, WorkItemKind } from '../modules/work-queue/work-item-store.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 
@@ -69,11 +69,12 @@ function bookReservation(referenceKey: 'cadentCampaignId' | 'upstreamOrderId'): 
   return async (context) => {
     const reference = referenceValue(context.result, referenceKey)
     const booking = await bookingOf(context)
+    // The ledger's BOOKED transition marks the booking BOOKED; the reference is this item's to add.
     const { booked, reservation } = await context.ledger.book(context.trx, {
       sourceRowId: context.source.id,
       reservationId: String(booking.reservation_id),
-    })
-    await markBooked(context.trx, booking.id, { [referenceKey]: reference }, context.now)
+    }, { workItemId: context.item.id })
+    await mergeExternalRefs(context.trx, booking.id, { [referenceKey]: reference }, context.now)
     return { bookingId: String(booking.id), reservationId: reservation.reservationId, reservationStatus: reservation.status, booked, [referenceKey]: reference }
   }
 }
@@ -88,8 +89,9 @@ async function storeCreativeRef(context: CompletionContext): Promise<Record<stri
 
 /** UPLOAD_FINAL_REPORT: `result.report` becomes the line's delivery; any bad row and nothing is imported. */
 async function importFinalReport(context: CompletionContext): Promise<Record<string, unknown>> {
-  const rows = parseDeliveryReport(context.result.report)
   const booking = await bookingOf(context)
+  const flight = await lineFlight(context.trx, booking.reservation_id)
+  const rows = parseDeliveryReport(context.result.report, flightDays(flight.startTime, flight.endTime))
   const imported = await replaceDelivery(context.trx, {
     inventorySourceId: context.source.id,
     mediaBuyId: booking.media_buy_id,

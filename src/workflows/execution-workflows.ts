@@ -1,32 +1,31 @@
 import type { Database, Queryable } from '../db/database.ts'
-import type { AvailRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
+import type { AvailRow, BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
-import type { Reservation } from '../modules/booking-ledger/ledger.schema.ts'
 import { renderCadentCampaignXml, targetsFromTargeting, type CadentCampaignInput } from '../modules/cadent/render-campaign-xml.ts'
 import { resolveStageMode, type ModuleContract } from '../modules/contract.ts'
 import { readDelivery, type Delivery } from '../modules/delivery/delivery-store.ts'
 import {
   findBooking,
   findBookingByReservation,
+  findInterruptedHandoffs,
   insertBooking,
-  markBooked,
-  markReleasedByReservation,
+  mergeExternalRefs,
   reclaimEndpoint,
   recordEndpointAttempt,
   RESERVATION_RESOURCE,
   toBookingResponse,
   type EndpointAttempt,
 } from '../modules/execution/booking-store.ts'
-import { DEFAULT_CADENT_TIMEOUT_MS, postCadentCampaign, type CadentPostOutcome, type CadentPoster } from '../modules/execution/cadent-endpoint.ts'
+import { DEFAULT_CADENT_TIMEOUT_MS, postCadentCampaign, printable, type CadentPostOutcome, type CadentPoster } from '../modules/execution/cadent-endpoint.ts'
 import { finalizeAvailId, type FinalizeRequest, type FinalizeResponse } from '../modules/execution/finalize.schema.ts'
 import { findActiveModule, findModularSourceRow, type ActiveModule } from '../modules/modular-sources/module-store.ts'
 import { findContract } from '../modules/registry.ts'
 import { loadProjection } from '../modules/readiness/load-projection.ts'
 import {
-  cancelOpenWorkItems,
   findOpenWorkItem,
   listWorkItemsForResource,
   noteOnWorkItem,
+  OPEN_STATUSES,
   openWorkItem,
   toWorkItemResponse,
   type Actor,
@@ -34,7 +33,7 @@ import {
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
-import type { CancelOpenWorkForReservation } from './ledger-workflows.ts'
+import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 
 /**
  * The execution hand-off (SPEC §3): finalize turns a HELD reservation into a booking whose
@@ -55,12 +54,11 @@ export interface ExecutionWorkflowDeps {
 
 const DAY_MS = 24 * 60 * 60 * 1000
 const SYSTEM_ENDPOINT: Actor = { type: 'SYSTEM', id: 'cadent-endpoint' }
-const SYSTEM_RELEASE: Actor = { type: 'SYSTEM', id: 'bookings/release' }
 
 /** A work item the hand-off opens, before the fields every hand-off item shares. */
 interface PlannedItem {
   kind: WorkItemKind
-  moduleRowId: number
+  moduleRowId: number | null
   title: string
   description: string | null
   dueAt: Date | null
@@ -93,11 +91,11 @@ function taskOf(contract: ModuleContract, kind: WorkItemKind) {
   return undefined
 }
 
-function plannedItem(module: { row: ModuleInstanceRow; contract: ModuleContract | undefined }, kind: WorkItemKind, fields: Pick<PlannedItem, 'title' | 'dueAt' | 'payload'>): PlannedItem {
+function plannedItem(module: { row: ModuleInstanceRow | null; contract: ModuleContract | undefined }, kind: WorkItemKind, fields: Pick<PlannedItem, 'title' | 'dueAt' | 'payload'>): PlannedItem {
   const found = module.contract ? taskOf(module.contract, kind) : undefined
   return {
     kind,
-    moduleRowId: module.row.id,
+    moduleRowId: module.row?.id ?? null,
     description: found?.task.operatorAction?.instructions ?? null,
     requiredResultKeys: found?.task.requiredResultKeys ?? [],
     ...fields,
@@ -148,7 +146,7 @@ function cadentInput(context: HandoffContext): CadentCampaignInput {
   }
 }
 
-function trafficToCadentItem(context: { module: { row: ModuleInstanceRow; contract: ModuleContract | undefined }; avail: AvailRow } & { payload: Record<string, unknown>; campaignName: string; mediaBuyId: string }, xml: string, endpointError: string | null): PlannedItem {
+function trafficToCadentItem(context: { module: { row: ModuleInstanceRow | null; contract: ModuleContract | undefined }; avail: AvailRow } & { payload: Record<string, unknown>; campaignName: string; mediaBuyId: string }, xml: string, endpointError: string | null): PlannedItem {
   return plannedItem(context.module, 'TRAFFIC_TO_CADENT', {
     title: `Traffic "${context.campaignName}" (${context.mediaBuyId}) in Cadent`,
     dueAt: context.avail.start_time,
@@ -204,7 +202,7 @@ const handoffPlanners: Record<string, (context: HandoffContext) => HandoffPlan> 
 interface Prepared {
   bookingId: number
   /** Present when this call owns the endpoint POST. */
-  dispatch: { url: string; xml: string } | null
+  dispatch: { url: string; xml: string; idempotencyKey: string } | null
 }
 
 export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
@@ -274,7 +272,10 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
         ? await trx.selectFrom('module_instance').selectAll().where('id', '=', existing.module_row_id).executeTakeFirst()
         : undefined
       const url = module?.config.cadentEndpointUrl
-      return { bookingId: existing.id, dispatch: retry && typeof url === 'string' ? { url, xml: existing.trafficking_payload! } : null }
+      return {
+        bookingId: existing.id,
+        dispatch: retry && typeof url === 'string' ? { url, xml: existing.trafficking_payload!, idempotencyKey: existing.endpoint_idempotency_key } : null,
+      }
     }
 
     const expired = reservation.status === 'HELD' && reservation.expires_at !== null && reservation.expires_at.getTime() <= now.getTime()
@@ -328,7 +329,10 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       now,
     })
     await openItems(trx, source, reservation, plan.items, actor, now)
-    return { bookingId: booking.id, dispatch: plan.endpointUrl ? { url: plan.endpointUrl, xml: plan.traffickingPayload! } : null }
+    return {
+      bookingId: booking.id,
+      dispatch: plan.endpointUrl ? { url: plan.endpointUrl, xml: plan.traffickingPayload!, idempotencyKey: booking.endpoint_idempotency_key } : null,
+    }
   }
 
   /** The error stays on the module (lastError) and in one open RESOLVE_SOURCE_HEALTH item per module. */
@@ -353,70 +357,130 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   /**
-   * Records the endpoint's answer in a transaction of its own (the POST ran outside any):
-   * a 2xx books the reservation at once, a failure hands trafficking to a person.
+   * A hand-off the endpoint did not complete goes to a person: the error is recorded on the module
+   * (lastError and its RESOLVE_SOURCE_HEALTH item) and a TRAFFIC_TO_CADENT item opens with the XML.
+   * The caller holds the reservation and the booking locked.
    */
-  async function settleDispatch(source: InventorySourceRow, bookingId: number, url: string, xml: string, outcome: CadentPostOutcome): Promise<void> {
-    await db.transaction().execute(async (trx) => {
-      const now = clock.now()
-      // Reservation before booking, the order a release locks them in.
-      const named = await findBooking(trx, bookingId)
-      if (!named) return
-      await trx.selectFrom('reservation').select('id').where('id', '=', named.reservation_id).forNoKeyUpdate().execute()
-      const booking = (await findBooking(trx, bookingId, { forUpdate: true }))!
-      const attempt: EndpointAttempt = {
-        at: now.toISOString(),
-        ok: outcome.ok,
-        url,
+  async function handToPerson(trx: Queryable, source: InventorySourceRow, booking: BookingRow, reservation: ReservationRow, xml: string, message: string, now: Date): Promise<void> {
+    const module = booking.module_row_id === null
+      ? undefined
+      : await trx.selectFrom('module_instance').selectAll().where('id', '=', booking.module_row_id).executeTakeFirst()
+    if (module) await recordModuleFailure(trx, source, module, message, now)
+    if (booking.status !== 'HELD') return
+    const avail = await trx.selectFrom('avail').selectAll().where('id', '=', reservation.avail_row_id).executeTakeFirstOrThrow()
+    // A module removed meanwhile still leaves the person an item, owned by no module.
+    const item = trafficToCadentItem({
+      module: { row: module ?? null, contract: findContract('TRAFFICKING', module?.provider ?? booking.provider) },
+      avail,
+      payload: handoffPayload(reservation, avail, { campaignName: booking.campaign_name, advertiserName: booking.advertiser_name }),
+      campaignName: booking.campaign_name,
+      mediaBuyId: booking.media_buy_id,
+    }, xml, message)
+    await openItems(trx, source, reservation, [item], SYSTEM_ENDPOINT, now)
+  }
+
+  /** The endpoint's answer, recorded in a transaction of its own (the POST ran outside any). */
+  async function settleIn(trx: Queryable, source: InventorySourceRow, bookingId: number, url: string, xml: string, outcome: CadentPostOutcome): Promise<void> {
+    const now = clock.now()
+    // Reservation before booking, the order a release locks them in.
+    const named = await findBooking(trx, bookingId)
+    if (!named) return
+    const reservation = await trx.selectFrom('reservation').selectAll().where('id', '=', named.reservation_id).forNoKeyUpdate().executeTakeFirstOrThrow()
+    const booking = (await findBooking(trx, bookingId, { forUpdate: true }))!
+    // Whatever a poster returns is stored: never a control character or broken UTF-16 (PostgreSQL refuses U+0000).
+    const campaignId = outcome.ok && outcome.campaignId !== null && printable(outcome.campaignId) === outcome.campaignId ? outcome.campaignId : null
+    const error = outcome.ok ? null : printable(outcome.error)
+    const attempt: EndpointAttempt = { at: now.toISOString(), ok: outcome.ok, url, httpStatus: outcome.httpStatus, error, attempts: outcome.attempts }
+    await recordEndpointAttempt(trx, booking.id, attempt, now)
+
+    if (outcome.ok) {
+      if (booking.module_row_id !== null) await trx.updateTable('module_instance').set({ last_checked_at: now }).where('id', '=', booking.module_row_id).execute()
+      const refs = campaignId ? { cadentCampaignId: campaignId } : {}
+      if (booking.status === 'HELD') {
+        // The ledger's BOOKED transition marks the booking and cancels a fallback item a reconciler may have opened.
+        await ledger.book(trx, { sourceRowId: source.id, reservationId: String(booking.reservation_id) })
+        await mergeExternalRefs(trx, booking.id, refs, now)
+      } else if (booking.status === 'BOOKED') {
+        await mergeExternalRefs(trx, booking.id, refs, now)
+      } else {
+        // Released or expired while the POST was in flight: Cadent now runs a campaign nobody holds.
+        await openWorkItem(trx, {
+          storefrontId: source.storefront_id,
+          inventorySourceId: source.id,
+          moduleRowId: booking.module_row_id,
+          kind: 'RESOLVE_TRAFFICKING_ERROR',
+          title: `Remove campaign ${campaignId ?? `for ${booking.media_buy_id}`} from Cadent: its reservation was ${booking.status === 'EXPIRED' ? 'expired' : 'released'}`,
+          description: 'The Cadent endpoint accepted the campaign after the reservation was released or expired. Remove or pause it in Cadent, then complete this item.',
+          resourceType: 'booking',
+          resourceId: String(booking.id),
+          mediaBuyId: booking.media_buy_id,
+          buyerCustomerId: booking.buyer_customer_id,
+          payload: { bookingId: String(booking.id), reservationId: String(booking.reservation_id), idempotencyKey: booking.endpoint_idempotency_key, ...refs },
+        }, SYSTEM_ENDPOINT, now)
+      }
+      return
+    }
+    await handToPerson(trx, source, booking, reservation, xml, `POST ${url} ${error}`, now)
+  }
+
+  /**
+   * Every answer ends in BOOKED or in an open item with the error recorded. If recording the
+   * answer fails, it is recorded as a failure that says so; if even that fails (the database is
+   * gone), the booking keeps its claim and the reconciler hands it to a person once it is stale.
+   */
+  async function settleDispatch(source: InventorySourceRow, bookingId: number, url: string, xml: string, outcome: CadentPostOutcome, idempotencyKey: string): Promise<void> {
+    try {
+      await db.transaction().execute((trx) => settleIn(trx, source, bookingId, url, xml, outcome))
+    } catch (error) {
+      const answer = outcome.ok ? `answered HTTP ${outcome.httpStatus} (accepted)` : outcome.error
+      const failure: CadentPostOutcome = {
+        ok: false,
         httpStatus: outcome.httpStatus,
-        error: outcome.ok ? null : outcome.error,
+        error: `${answer}, but the answer could not be recorded (${(error as Error)?.message ?? String(error)}); check Cadent for a campaign sent with Idempotency-Key ${idempotencyKey} before trafficking it`,
         attempts: outcome.attempts,
       }
-      await recordEndpointAttempt(trx, booking.id, attempt, now)
-      const module = booking.module_row_id === null
-        ? undefined
-        : await trx.selectFrom('module_instance').selectAll().where('id', '=', booking.module_row_id).executeTakeFirst()
-      const reservation = await trx.selectFrom('reservation').selectAll().where('id', '=', booking.reservation_id).executeTakeFirstOrThrow()
-      const avail = await trx.selectFrom('avail').selectAll().where('id', '=', reservation.avail_row_id).executeTakeFirstOrThrow()
+      await db.transaction().execute((trx) => settleIn(trx, source, bookingId, url, xml, failure))
+    }
+  }
 
-      if (outcome.ok) {
-        if (module) await trx.updateTable('module_instance').set({ last_checked_at: now }).where('id', '=', module.id).execute()
-        const refs = outcome.campaignId ? { cadentCampaignId: outcome.campaignId } : {}
-        if (booking.status === 'HELD') {
-          await ledger.book(trx, { sourceRowId: source.id, reservationId: String(booking.reservation_id) })
-          await markBooked(trx, booking.id, refs, now)
-        } else if (booking.status === 'RELEASED' && module) {
-          // Released while the POST was in flight: Cadent now runs a campaign nobody holds.
-          await openWorkItem(trx, {
-            storefrontId: source.storefront_id,
-            inventorySourceId: source.id,
-            moduleRowId: module.id,
-            kind: 'RESOLVE_TRAFFICKING_ERROR',
-            title: `Remove campaign ${outcome.campaignId ?? `for ${booking.media_buy_id}`} from Cadent: its reservation was released`,
-            description: 'The Cadent endpoint accepted the campaign after the reservation was released. Remove or pause it in Cadent, then complete this item.',
-            resourceType: 'booking',
-            resourceId: String(booking.id),
-            mediaBuyId: booking.media_buy_id,
-            buyerCustomerId: booking.buyer_customer_id,
-            payload: { bookingId: String(booking.id), reservationId: String(booking.reservation_id), ...refs },
-          }, SYSTEM_ENDPOINT, now)
+  /**
+   * The reconciler, run by the sweeper loop of every process: a hold whose hand-off is open
+   * (expiry suspended) but has no open execution item and is not booked was interrupted, by a
+   * crash in the middle of the endpoint POST or before its answer was recorded. Once its claim is
+   * stale it is handed to a person like a failed POST, and no finalize POSTs it again.
+   */
+  async function reconcileHandoffs(options: { limit?: number } = {}): Promise<{ opened: number }> {
+    const now = clock.now()
+    const staleBefore = new Date(now.getTime() - staleClaimMs)
+    const candidates = await findInterruptedHandoffs(db, { staleBefore, handOffKinds: HAND_OFF_KINDS, openStatuses: OPEN_STATUSES, limit: options.limit ?? 100 })
+    let opened = 0
+    for (const candidate of candidates) {
+      const handed = await db.transaction().execute(async (trx) => {
+        // Reservation, then work items, then booking; a hold another transaction is resolving is left to it.
+        const reservation = await trx.selectFrom('reservation').selectAll().where('id', '=', candidate.reservation_id).forNoKeyUpdate().skipLocked().executeTakeFirst()
+        if (!reservation || reservation.status !== 'HELD' || reservation.expires_at !== null) return false
+        const items = await listWorkItemsForResource(trx, candidate.inventory_source_id, RESERVATION_RESOURCE, String(reservation.id))
+        if (items.some((item) => HAND_OFF_KINDS.includes(item.kind as WorkItemKind) && OPEN_STATUSES.includes(item.status))) return false
+        const booking = await findBooking(trx, candidate.id, { forUpdate: true })
+        if (!booking || booking.status !== 'HELD' || (booking.endpoint_claimed_at !== null && booking.endpoint_claimed_at >= staleBefore)) return false
+        if (booking.trafficking_payload === null) {
+          // Nothing to traffic by hand: the hold expires again, as when its hand-off is cancelled.
+          await ledger.resumeExpiry(trx, reservation.id, new Date(now.getTime() + RESUMED_HOLD_MINUTES * 60_000))
+          return false
         }
-        return
-      }
-
-      const message = `POST ${url} ${outcome.error}`
-      if (module) await recordModuleFailure(trx, source, module, message, now)
-      if (booking.status === 'HELD' && module) {
-        const item = trafficToCadentItem({
-          module: { row: module, contract: findContract(module.kind, module.provider) },
-          avail,
-          payload: handoffPayload(reservation, avail, { campaignName: booking.campaign_name, advertiserName: booking.advertiser_name }),
-          campaignName: booking.campaign_name,
-          mediaBuyId: booking.media_buy_id,
-        }, xml, message)
-        await openItems(trx, source, reservation, [item], SYSTEM_ENDPOINT, now)
-      }
-    })
+        const source = await trx.selectFrom('inventory_source').selectAll().where('id', '=', booking.inventory_source_id).executeTakeFirstOrThrow()
+        const module = booking.module_row_id === null
+          ? undefined
+          : await trx.selectFrom('module_instance').select('config').where('id', '=', booking.module_row_id).executeTakeFirst()
+        const url = typeof module?.config.cadentEndpointUrl === 'string' ? module.config.cadentEndpointUrl : '(the Cadent endpoint)'
+        const message = `POST ${url} was interrupted: the process stopped before the answer was recorded; check Cadent for a campaign sent with Idempotency-Key ${booking.endpoint_idempotency_key} before trafficking it`
+        await recordEndpointAttempt(trx, booking.id, { at: now.toISOString(), ok: false, url, httpStatus: null, error: message, attempts: 0 }, now)
+        await handToPerson(trx, source, booking, reservation, booking.trafficking_payload, message, now)
+        return true
+      })
+      if (handed) opened += 1
+    }
+    return { opened }
   }
 
   async function answer(source: InventorySourceRow, bookingId: number): Promise<FinalizeResponse> {
@@ -438,9 +502,12 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
     const prepared = await db.transaction().execute((trx) => prepare(trx, source, body, actor))
     if (prepared.dispatch) {
-      const { url, xml } = prepared.dispatch
-      const outcome = await post(url, xml, { timeoutMs, idempotencyKey: `storefront-booking-${prepared.bookingId}` })
-      await settleDispatch(source, prepared.bookingId, url, xml, outcome)
+      const { url, xml, idempotencyKey } = prepared.dispatch
+      // A poster that throws (a bug, not an answer) is a failed attempt like any other.
+      const outcome = await post(url, xml, { timeoutMs, idempotencyKey }).catch((error: unknown): CadentPostOutcome => ({
+        ok: false, httpStatus: null, error: `request failed (${(error as Error)?.message ?? String(error)})`, attempts: 1,
+      }))
+      await settleDispatch(source, prepared.bookingId, url, xml, outcome, idempotencyKey)
     }
     return answer(source, prepared.bookingId)
   }
@@ -459,23 +526,5 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     return readDelivery(db, source.id, mediaBuyId)
   }
 
-  return { finalize, delivery }
-}
-
-/**
- * Runs inside the ledger's release transaction: the reservation's open hand-off items are
- * cancelled and its booking is RELEASED with it.
- */
-export function createReleaseHook(clock: Clock): CancelOpenWorkForReservation {
-  return async (trx, released: { source: InventorySourceRow; reservation: Reservation; reason: string | null }) => {
-    const now = clock.now()
-    await cancelOpenWorkItems(
-      trx,
-      { inventorySourceId: released.source.id, resourceType: RESERVATION_RESOURCE, resourceId: released.reservation.reservationId },
-      SYSTEM_RELEASE,
-      now,
-      released.reason ? `Reservation released: ${released.reason}` : 'Reservation released',
-    )
-    await markReleasedByReservation(trx, Number(released.reservation.reservationId), now)
-  }
+  return { finalize, delivery, reconcileHandoffs }
 }

@@ -1,5 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
-import type { InventorySourceRow } from '../db/tables.ts'
+import type { Database } from '../db/database.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import type { ReleaseRequest, Reservation, ReservationListQuery, ReserveRequest } from '../modules/booking-ledger/ledger.schema.ts'
 import { availIdOf } from '../modules/booking-ledger/ledger.schema.ts'
@@ -10,21 +9,10 @@ import type { RuntimeProjection } from '../modules/readiness/projection.schema.t
 import type { Clock } from '../shared/clock.ts'
 import { productCadentDefaults, productCadentFor } from './product-cadent.ts'
 
-/**
- * Runs inside the release transaction, after the reservation became RELEASED. The work queue
- * plugs in here to cancel the reservation's open work items in the same transaction; until it
- * does, a release leaves work items as they are.
- */
-export type CancelOpenWorkForReservation = (
-  trx: Queryable,
-  released: { source: InventorySourceRow; reservation: Reservation; reason: string | null },
-) => Promise<void>
-
 export interface LedgerWorkflowDeps {
   db: Database
   clock: Clock
   ledger: LedgerService
-  cancelOpenWorkForReservation?: CancelOpenWorkForReservation | undefined
 }
 
 export interface ReserveOutcome {
@@ -33,7 +21,7 @@ export interface ReserveOutcome {
   product: Product
 }
 
-export function createLedgerWorkflows({ db, clock, ledger, cancelOpenWorkForReservation }: LedgerWorkflowDeps) {
+export function createLedgerWorkflows({ db, clock, ledger }: LedgerWorkflowDeps) {
   async function reserve(storefrontId: number, sourceId: string, body: ReserveRequest): Promise<ReserveOutcome> {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
     const { created, reservation, avail } = await ledger.reserve({
@@ -61,8 +49,8 @@ export function createLedgerWorkflows({ db, clock, ledger, cancelOpenWorkForRese
         }
       : { sourceRowId: source.id, mediaBuyId: body.mediaBuyId!, availId: availIdOf(body), packageId: body.packageId }
     return db.transaction().execute(async (trx) => {
-      const { released, reservation } = await ledger.release({ ...target, reason: reason ?? undefined }, trx)
-      if (released && cancelOpenWorkForReservation) await cancelOpenWorkForReservation(trx, { source, reservation, reason })
+      // The ledger's onResolved port cancels the open work items and ends the booking in this transaction.
+      const { reservation } = await ledger.release({ ...target, reason: reason ?? undefined }, trx)
       return { reservation, projection: await loadProjection(trx, source, clock.now()) }
     })
   }

@@ -31,11 +31,9 @@ import {
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
 import { completionEffects, type CommitAvailsPreview } from './completion-effects.ts'
+// Work items whose completion books the reservation: while one is open, the hold does not expire.
+import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 
-/** Work items whose completion books the reservation: while one is open, the hold does not expire. */
-const HAND_OFF_KINDS: readonly WorkItemKind[] = ['TRAFFIC_TO_CADENT', 'EXECUTE_UPSTREAM_BOOKING']
-/** The default hold time of a new reservation, given back to a hold whose hand-off was cancelled. */
-const RESUMED_HOLD_MINUTES = 60
 
 export interface WorkItemWorkflowDeps {
   db: Database

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { startExpirySweeper } from '../../src/modules/booking-ledger/expiry-sweeper.ts'
+import { postCadentCampaign, type CadentPostOutcome } from '../../src/modules/execution/cadent-endpoint.ts'
 import { createExecutionWorkflows } from '../../src/workflows/execution-workflows.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { availCounters, complete, createDemo, errorOf, finalize, itemOfKind, listItems, ok, PRIME, projectionOf, reserve, stage, type Finalized } from './helpers.ts'
@@ -13,7 +15,11 @@ interface Received {
   body: string
 }
 
-/** A real Cadent stand-in on 127.0.0.1: /accept answers 201 with a campaign id, /reject 500, /hang never answers. */
+/**
+ * A real Cadent stand-in on 127.0.0.1: /accept answers 201 with a campaign id, /reject 500, /hang
+ * never answers, /reset drops the connection after reading the request, /accept-nul answers 201
+ * with a campaign id carrying U+0000, /reject-garbage 500 with a NUL byte and bytes that are not UTF-8.
+ */
 async function startReceiver(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = []
   const hanging: ServerResponse[] = []
@@ -31,6 +37,12 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; clo
         response.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ campaignId: `CAD-${received.length}` }))
       } else if (request.url === '/reject') {
         response.writeHead(500, { 'content-type': 'text/plain' }).end('Cadent is down for maintenance')
+      } else if (request.url === '/reset') {
+        request.socket.destroy()
+      } else if (request.url === '/accept-nul') {
+        response.writeHead(201, { 'content-type': 'application/json' }).end('{"campaignId": "CAD\\u0000-7"}')
+      } else if (request.url === '/reject-garbage') {
+        response.writeHead(500, { 'content-type': 'text/plain' }).end(Buffer.from([0x62, 0x61, 0x64, 0x00, 0xff, 0xfe, 0x21]))
       } else {
         hanging.push(response)
       }
@@ -91,7 +103,9 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     const [request] = receiver.received
     assert.equal(request!.path, '/accept')
     assert.match(request!.contentType!, /^application\/xml/)
-    assert.equal(request!.idempotencyKey, `storefront-booking-${body.booking.bookingId}`)
+    const stored = await ctx.db.selectFrom('booking').select('endpoint_idempotency_key').where('id', '=', Number(body.booking.bookingId)).executeTakeFirstOrThrow()
+    assert.match(request!.idempotencyKey!, /^storefront-booking-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    assert.equal(request!.idempotencyKey, stored.endpoint_idempotency_key)
     assert.match(request!.body, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<CadentCampaign xmlns="urn:storefront:cadent:campaign:1"/)
     assert.match(request!.body, /<ExternalId>mb_123<\/ExternalId>/)
 
@@ -167,29 +181,154 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     assert.equal((await listItems(ctx, 'kind=TRAFFIC_TO_CADENT', 'demo-refused')).total, 1)
   })
 
-  it('resends the XML only when a crashed finalize left a stale claim', async () => {
-    await createDemo(ctx, { sourceId: 'demo-crash', cadentEndpointUrl: `${receiver.url}/accept` })
-    await reserve(ctx, {}, 'demo-crash')
+  /** Workflows whose POST never returns: the process "dies" in the middle of it. */
+  async function dyingMidPost(sourceId: string) {
+    await createDemo(ctx, { sourceId, cadentEndpointUrl: `${receiver.url}/accept` })
+    await reserve(ctx, {}, sourceId)
     const storefront = await ctx.db.selectFrom('storefront').select('id').where('name', '=', 'acme').executeTakeFirstOrThrow()
-    const actor = { type: 'OPERATOR' as const, id: 'test' }
-    let posts = 0
-    const crashing = createExecutionWorkflows({
+    const keys: string[] = []
+    let answer!: (outcome: CadentPostOutcome) => void
+    let posting!: () => void
+    const postStarted = new Promise<void>((resolve) => {
+      posting = resolve
+    })
+    const dying = createExecutionWorkflows({
       db: ctx.db, clock: ctx.clock, ledger: ctx.services.ledger, cadentTimeoutMs: 300,
-      postCadentCampaign: async () => {
-        posts += 1
-        throw new Error('process died mid-POST')
+      postCadentCampaign: (_url, _xml, options) => {
+        keys.push(options.idempotencyKey)
+        posting()
+        return new Promise((resolve) => {
+          answer = resolve
+        })
       },
     })
     const body = { mediaBuyId: 'mb_123', availId: PRIME, campaignName: 'Crash test', advertiserName: 'Example' }
-    await assert.rejects(crashing.finalize(storefront.id, 'demo-crash', body, actor), /process died/)
+    const finalized = dying.finalize(storefront.id, sourceId, body, { type: 'OPERATOR', id: 'test' })
+    // The hand-off has committed once the POST starts.
+    await postStarted
+    assert.equal(keys.length, 1)
+    /** The POST was only slow after all: its answer arrives now. */
+    const answerLate = async (outcome: CadentPostOutcome) => {
+      answer(outcome)
+      return finalized
+    }
+    return { keys, answerLate }
+  }
+
+  it('resends the XML with the same Idempotency-Key only when a crashed finalize left a stale claim', async () => {
+    const { keys } = await dyingMidPost('demo-crash')
     // A fresh claim belongs to a live process: a second finalize neither POSTs nor opens items.
-    const waiting = await crashing.finalize(storefront.id, 'demo-crash', body, actor).catch((error: Error) => error)
-    assert.equal(posts, 1, String(waiting))
+    const waiting = ok<Finalized>(await finalize(ctx, {}, 'demo-crash'))
+    assert.equal(waiting.booking.status, 'HELD')
+    assert.equal(keys.length, 1)
     receiver.received.length = 0
     ctx.clock.advance(60_000)
     const retried = ok<Finalized>(await finalize(ctx, {}, 'demo-crash'))
     assert.equal(receiver.received.length, 1)
+    assert.equal(receiver.received[0]!.idempotencyKey, keys[0], 'the receiver can recognise the repeat')
     assert.equal(retried.booking.status, 'BOOKED')
+  })
+
+  it('opens the fallback TRAFFIC_TO_CADENT item for a hand-off a crash interrupted, with the error on the module', async () => {
+    await dyingMidPost('demo-died')
+    const execution = ctx.services.execution
+    assert.deepEqual(await execution.reconcileHandoffs(), { opened: 0 }, 'a fresh claim may still be answered')
+    ctx.clock.advance(60_000)
+    assert.deepEqual(await execution.reconcileHandoffs(), { opened: 1 })
+    assert.deepEqual(await execution.reconcileHandoffs(), { opened: 0 }, 'found once')
+    const traffic = await itemOfKind(ctx, 'TRAFFIC_TO_CADENT', 'demo-died')
+    assert.match(String(traffic.payload.endpointError), /interrupted/)
+    assert.match(String(traffic.payload.cadentCampaignXml), /<CadentCampaign/)
+    const projection = await projectionOf(ctx, 'demo-died')
+    assert.match(projection.modules.find((module) => module.kind === 'TRAFFICKING')!.lastError!, /interrupted/)
+    const booking = ok<Finalized>(await finalize(ctx, {}, 'demo-died'))
+    assert.equal(booking.booking.traffickingMode, 'HITL')
+    ok(await complete(ctx, traffic.id, { result: { cadentCampaignId: 'CAD-BY-HAND' } }, 'demo-died'))
+    assert.equal(ok<Finalized>(await finalize(ctx, {}, 'demo-died')).booking.status, 'BOOKED')
+  })
+
+  it('books a 2xx that arrives after the reconciler handed the line over, and cancels the fallback item', async () => {
+    const { answerLate } = await dyingMidPost('demo-late')
+    ctx.clock.advance(60_000)
+    assert.deepEqual(await ctx.services.execution.reconcileHandoffs(), { opened: 1 })
+    const traffic = await itemOfKind(ctx, 'TRAFFIC_TO_CADENT', 'demo-late')
+    const late = await answerLate({ ok: true, httpStatus: 201, campaignId: 'CAD-LATE', attempts: 1 })
+    assert.equal(late.booking.status, 'BOOKED')
+    assert.deepEqual(late.booking.externalRefs, { cadentCampaignId: 'CAD-LATE' })
+    assert.equal((await listItems(ctx, 'kind=TRAFFIC_TO_CADENT', 'demo-late')).total, 0)
+    const events = ok<{ item: { status: string }; events: { eventType: string; notes: string | null }[] }>(
+      await ctx.api('GET', `/inventory-sources/demo-late/modular/work-items/${traffic.id}`))
+    assert.equal(events.item.status, 'CANCELLED')
+    assert.equal(events.events.at(-1)!.notes, 'Reservation booked')
+  })
+
+  it('runs the reconciler in the sweeper loop', async () => {
+    await dyingMidPost('demo-swept')
+    ctx.clock.advance(60_000)
+    const sweeper = startExpirySweeper({
+      ledger: ctx.services.ledger,
+      intervalMs: 5,
+      logger: { info: () => undefined, error: () => undefined },
+      reconcile: () => ctx.services.execution.reconcileHandoffs(),
+    })
+    try {
+      for (let i = 0; i < 400 && (await listItems(ctx, 'kind=TRAFFIC_TO_CADENT', 'demo-swept')).total === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    } finally {
+      await sweeper.stop()
+    }
+    assert.equal((await listItems(ctx, 'kind=TRAFFIC_TO_CADENT', 'demo-swept')).total, 1)
+  })
+
+  it('does not retry when the connection breaks after the request was sent (ECONNRESET), and falls back', async () => {
+    receiver.received.length = 0
+    await demoWithEndpoint('demo-reset', '/reset')
+    const body = ok<Finalized>(await finalize(ctx, {}, 'demo-reset'))
+    assert.equal(receiver.received.length, 1, 'a request that may have arrived is not sent twice')
+    assert.equal(body.booking.status, 'HELD')
+    const booking = await ctx.db.selectFrom('booking').select('endpoint_attempt').where('id', '=', Number(body.booking.bookingId)).executeTakeFirstOrThrow()
+    assert.equal(booking.endpoint_attempt?.attempts, 1)
+    assert.equal(body.workItems.filter((item) => item.kind === 'TRAFFIC_TO_CADENT').length, 1)
+  })
+
+  it('retries once when the endpoint name does not resolve (the request cannot have left)', async () => {
+    const outcome = await postCadentCampaign('http://storefront-cadent-test.invalid/campaigns', '<x/>', { timeoutMs: 5_000, idempotencyKey: 'k' })
+    assert.equal(outcome.ok, false)
+    assert.equal(outcome.attempts, 2)
+    assert.match(outcome.ok ? '' : outcome.error, /ENOTFOUND|EAI_AGAIN/)
+  })
+
+  it('books a 2xx whose campaign id carries U+0000, keeping no id (never a 500 after Cadent accepted)', async () => {
+    await demoWithEndpoint('demo-nul', '/accept-nul')
+    const body = ok<Finalized>(await finalize(ctx, {}, 'demo-nul'))
+    assert.equal(body.booking.status, 'BOOKED')
+    assert.deepEqual(body.booking.externalRefs, {})
+  })
+
+  it('falls back on an error answer with U+0000 and bytes that are not UTF-8, recording the error readably', async () => {
+    await demoWithEndpoint('demo-garbage', '/reject-garbage')
+    const body = ok<Finalized>(await finalize(ctx, {}, 'demo-garbage'))
+    assert.equal(body.booking.status, 'HELD')
+    const traffic = body.workItems.find((item) => item.kind === 'TRAFFIC_TO_CADENT')
+    assert.match(String(traffic?.payload.endpointError), /HTTP 500: bad \ufffd\ufffd!/)
+    const projection = await projectionOf(ctx, 'demo-garbage')
+    assert.match(projection.modules.find((module) => module.kind === 'TRAFFICKING')!.lastError!, /HTTP 500: bad \ufffd\ufffd!/)
+  })
+
+  it('falls back with the error recorded when the POST itself throws', async () => {
+    await createDemo(ctx, { sourceId: 'demo-throws', cadentEndpointUrl: `${receiver.url}/accept` })
+    await reserve(ctx, {}, 'demo-throws')
+    const storefront = await ctx.db.selectFrom('storefront').select('id').where('name', '=', 'acme').executeTakeFirstOrThrow()
+    const throwing = createExecutionWorkflows({
+      db: ctx.db, clock: ctx.clock, ledger: ctx.services.ledger, cadentTimeoutMs: 300,
+      postCadentCampaign: async () => {
+        throw new Error('socket library bug')
+      },
+    })
+    const body = await throwing.finalize(storefront.id, 'demo-throws', { mediaBuyId: 'mb_123', availId: PRIME, campaignName: 'Throws', advertiserName: 'Example' }, { type: 'OPERATOR', id: 'test' })
+    assert.equal(body.booking.status, 'HELD')
+    assert.match(String(body.workItems.find((item) => item.kind === 'TRAFFIC_TO_CADENT')?.payload.endpointError), /socket library bug/)
   })
 
   it('refuses unknown sources with 404', async () => {

@@ -50,6 +50,16 @@ describe('parseDeliveryReport', () => {
     ])
   })
 
+  it('refuses a row outside the flight it is given, numbered as the operator sees it', () => {
+    try {
+      parseDeliveryReport([{ date: '2026-12-31', impressions: 1 }, { date: '2027-01-01', impressions: 1 }], { firstDate: '2026-12-01', lastDate: '2026-12-31' })
+      assert.fail('expected row errors')
+    } catch (error) {
+      assert.ok(isStorefrontError(error))
+      assert.deepEqual(error.details?.rows, [{ row: 2, field: 'date', message: 'is outside the line\'s flight (2026-12-01 to 2026-12-31)' }])
+    }
+  })
+
   it('refuses a missing column, an empty report and a non-report', () => {
     assert.deepEqual(rowErrors('date,spend\n2026-12-01,4\n').map((error) => [error.row, error.field]), [[1, 'impressions']])
     assert.deepEqual(rowErrors('date,impressions\n').map((error) => error.message), ['has no rows'])
@@ -80,6 +90,22 @@ describe('UPLOAD_FINAL_REPORT and GET .../modular/delivery', () => {
     ])
     assert.equal((await ctx.db.selectFrom('delivery_row').select('id').execute()).length, 0)
     assert.equal((await itemOfKind(ctx, 'UPLOAD_FINAL_REPORT')).status, 'OPEN')
+  })
+
+  it('refuses rows dated outside the line\'s flight (December 2026) with row errors, and imports nothing', async () => {
+    const item = await itemOfKind(ctx, 'UPLOAD_FINAL_REPORT')
+    // The test clock is 2026-11-22: a row of today would otherwise count as last24hImpressions.
+    const report = 'date,impressions\n2026-11-22,5000\n2026-12-01,10\n2026-12-31,20\n2027-01-01,30\n'
+    const error = errorOf(await complete(ctx, item.id, { result: { report } }), 400)
+    assert.equal(error.details?.reason, 'REPORT_ROW_ERRORS')
+    assert.deepEqual(error.details?.rows, [
+      { row: 2, field: 'date', message: 'is outside the line\'s flight (2026-12-01 to 2026-12-31)' },
+      { row: 5, field: 'date', message: 'is outside the line\'s flight (2026-12-01 to 2026-12-31)' },
+    ])
+    assert.equal((await ctx.db.selectFrom('delivery_row').select('id').execute()).length, 0)
+    assert.equal((await itemOfKind(ctx, 'UPLOAD_FINAL_REPORT')).status, 'OPEN')
+    const status = ok<{ packages: { last24hImpressions: number } }>(await ctx.api('GET', `/inventory-sources/${DEMO}/status`))
+    assert.equal(status.packages.last24hImpressions, 0)
   })
 
   it('imports the CSV as the media buy\'s delivery: totals, daily rows and lines', async () => {

@@ -11,12 +11,23 @@ export interface ExpirySweeper {
 }
 
 /**
- * Expires due holds every `intervalMs`. Correctness does not depend on it (a reservation expires
+ * Expires due holds every `intervalMs`, then runs `reconcile` when given. Correctness does not depend on it (a reservation expires
  * its avail's due holds itself); it keeps listed statuses and product counters fresh. Safe to run
  * in every server process at once: batches take their rows with SKIP LOCKED. Runs never overlap,
  * and a failed run is logged and retried at the next tick.
  */
-export function startExpirySweeper({ ledger, intervalMs, logger }: { ledger: Pick<LedgerService, 'expireDue'>; intervalMs: number; logger: SweeperLogger }): ExpirySweeper {
+export interface ExpirySweeperOptions {
+  ledger: Pick<LedgerService, 'expireDue'>
+  intervalMs: number
+  logger: SweeperLogger
+  /**
+   * Run after each sweep: the workflows' hand-off reconciler (holds whose hand-off was interrupted
+   * get their fallback work item). A port, so the ledger does not depend on the execution module.
+   */
+  reconcile?: (() => Promise<{ opened: number }>) | undefined
+}
+
+export function startExpirySweeper({ ledger, intervalMs, logger, reconcile }: ExpirySweeperOptions): ExpirySweeper {
   let stopped = false
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
@@ -27,6 +38,13 @@ export function startExpirySweeper({ ledger, intervalMs, logger }: { ledger: Pic
       if (expired > 0) logger.info({ expired }, 'expired due reservation holds')
     } catch (error) {
       logger.error({ err: error }, 'reservation expiry sweep failed')
+    }
+    if (!reconcile) return
+    try {
+      const { opened } = await reconcile()
+      if (opened > 0) logger.info({ opened }, 'handed interrupted execution hand-offs to work items')
+    } catch (error) {
+      logger.error({ err: error }, 'hand-off reconciliation failed')
     }
   }
 

@@ -23,7 +23,32 @@ import { PRODUCT_ID_PREFIX } from './ledger.schema.ts'
 export interface LedgerServiceDeps {
   db: Database
   clock: Clock
+  /**
+   * What hangs on a hold outside the ledger (its booking, its open work items) follows every
+   * resolution here, in the resolving transaction. The workflows layer fills this port
+   * (src/workflows/hold-consequences.ts): the ledger does not know the modules attached to it.
+   */
+  onResolved?: OnHoldResolved | undefined
 }
+
+/** One resolution of one or more holds, as the ledger committed it (inside `trx`). */
+export interface HoldResolution {
+  to: 'BOOKED' | 'RELEASED' | 'EXPIRED'
+  /** reservation.id of every hold this transition moved; never empty. */
+  reservationIds: number[]
+  /** The release reason, when one was given. */
+  reason: string | null
+  /** The work item whose completion books the hold: its caller closes it. */
+  workItemId: number | null
+  now: Date
+}
+
+/**
+ * Runs inside the transaction that resolved the holds, after their rows, entries and counters
+ * were written and while their reservation rows are locked; it must lock only rows attached to
+ * those reservations (work items, then bookings), never avails or other reservations.
+ */
+export type OnHoldResolved = (trx: Queryable, resolution: HoldResolution) => Promise<void>
 
 export interface ReserveInput {
   /** inventory_source.id of a source the caller already scoped to its storefront. */
@@ -201,26 +226,50 @@ function expireTransition(now: Date) {
  * be seen resolved, not skipped, or it could block this reservation. Reservation rows are always
  * locked before their avail row, in every path, so this cannot deadlock with the sweeper.
  */
-async function expireDueOnAvail(trx: Queryable, availRowId: number, now: Date): Promise<number> {
-  const result = await sql<{ expired: number }>`
+async function expireDueOnAvail(trx: Queryable, availRowId: number, now: Date): Promise<number[]> {
+  const result = await sql<{ ids: number[] | null }>`
     WITH due AS (
       SELECT id FROM reservation
       WHERE avail_row_id = ${availRowId} AND status = 'HELD' AND expires_at <= ${now}
       ORDER BY id
       FOR NO KEY UPDATE
     ), ${expireTransition(now)}, total AS (
-      SELECT count(*)::bigint AS expired, coalesce(sum(requested_impressions), 0)::bigint AS impressions FROM moved
+      SELECT count(*)::bigint AS expired, coalesce(sum(requested_impressions), 0)::bigint AS impressions,
+        array_agg(id ORDER BY id) AS ids
+      FROM moved
     ), counters AS (
       UPDATE avail SET held_impressions = held_impressions - total.impressions
       FROM total
       WHERE avail.id = ${availRowId} AND total.expired > 0
     )
-    SELECT expired FROM total
+    SELECT ids FROM total
   `.execute(trx)
-  return Number(result.rows[0]?.expired ?? 0)
+  return (result.rows[0]?.ids ?? []).map(Number)
 }
 
-export function createLedgerService({ db, clock }: LedgerServiceDeps) {
+export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps) {
+  /**
+   * The consequences of a transition, one call per target state and path. Every path that moves
+   * a hold to BOOKED, RELEASED or EXPIRED (the API, the lazy expiry, the sweeper, the work queue)
+   * ends here in its own transaction, so nothing attached to a hold outlives its resolution.
+   */
+  async function resolved(trx: Queryable, to: HoldResolution['to'], reservationIds: number[], now: Date, extra: { reason?: string | null; workItemId?: number | null } = {}): Promise<void> {
+    if (!onResolved || reservationIds.length === 0) return
+    await onResolved(trx, { to, reservationIds, reason: extra.reason ?? null, workItemId: extra.workItemId ?? null, now })
+  }
+
+  /** HELD -> EXPIRED of one locked, due hold (a release or a book found it past its expiry). */
+  async function expireOne(trx: Queryable, row: ReservationRow, now: Date): Promise<ReservationRow | undefined> {
+    const moved = await transition(trx, row.id, 'HELD', 'EXPIRED', EXPIRE, now, null)
+    if (moved) await resolved(trx, 'EXPIRED', [moved.id], now)
+    return moved
+  }
+
+  /** The avail's due holds -> EXPIRED, in the caller's transaction (the lazy expiry). */
+  async function expireDueOnAvailWithConsequences(trx: Queryable, availRowId: number, now: Date): Promise<void> {
+    await resolved(trx, 'EXPIRED', await expireDueOnAvail(trx, availRowId, now), now)
+  }
+
   /** Runs `work` in its own transaction, retrying a deadlock victim a bounded number of times. */
   async function inTransaction<T>(work: (trx: Queryable) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -268,7 +317,9 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
     // commits after the lookup cannot already be due (it expires at least a minute after now),
     // so the lookup's has_due is enough to skip this statement on the common path.
     if (found.has_due) {
-      await expireDueOnAvail(handle, availRowId, now)
+      // Its consequences (booking, work items) are several statements: one transaction for all.
+      if (inCallerTransaction) await expireDueOnAvailWithConsequences(handle, availRowId, now)
+      else await inTransaction((trx) => expireDueOnAvailWithConsequences(trx, availRowId, now))
       found = await lookupForReserve(handle, input, now)
     }
     if (found.live) return replayOrRefuse(handle, reviveReservation(found.live), input.requestedImpressions)
@@ -457,11 +508,13 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
       const row = (await lockReservation(handle, named.id))!
       let moved: ReservationRow | undefined
       if (isDue(row, now)) {
-        const expired = await transition(handle, row.id, 'HELD', 'EXPIRED', EXPIRE, now, null)
+        const expired = await expireOne(handle, row, now)
         return { released: false, reservation: toReservation(expired!), avail: await readAvail(handle, row.avail_row_id) }
       }
-      if (row.status === 'HELD') moved = await transition(handle, row.id, 'HELD', 'RELEASED', RELEASE_HELD, now, target.reason ?? null)
-      else if (row.status === 'BOOKED') moved = await transition(handle, row.id, 'BOOKED', 'RELEASED', RELEASE_BOOKED, now, target.reason ?? null)
+      const reason = target.reason ?? null
+      if (row.status === 'HELD') moved = await transition(handle, row.id, 'HELD', 'RELEASED', RELEASE_HELD, now, reason)
+      else if (row.status === 'BOOKED') moved = await transition(handle, row.id, 'BOOKED', 'RELEASED', RELEASE_BOOKED, now, reason)
+      if (moved) await resolved(handle, 'RELEASED', [moved.id], now, { reason })
       return { released: moved !== undefined, reservation: toReservation(moved ?? row), avail: await readAvail(handle, row.avail_row_id) }
     }
     return trx ? run(trx) : inTransaction(run)
@@ -471,14 +524,16 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
    * HELD -> BOOKED: the held impressions become booked. Always inside the caller's transaction
    * (work-item completion books in the same one). BOOKED already: no-op (booked: false).
    * RELEASED, EXPIRED, or HELD past its expiry: 409 NO_HELD_RESERVATION.
+   * `workItemId` names the work item whose completion books it (the caller closes that one).
    */
-  async function book(trx: Queryable, target: ReservationTarget): Promise<BookResult> {
+  async function book(trx: Queryable, target: ReservationTarget, options: { workItemId?: number | undefined } = {}): Promise<BookResult> {
     const now = clock.now()
     const named = await resolveTarget(trx, target)
     const row = (await lockReservation(trx, named.id))!
     if (row.status === 'BOOKED') return { booked: false, reservation: toReservation(row) }
     if (row.status === 'HELD' && !isDue(row, now)) {
       const moved = await transition(trx, row.id, 'HELD', 'BOOKED', BOOK, now, null)
+      await resolved(trx, 'BOOKED', [moved!.id], now, { workItemId: options.workItemId ?? null })
       return { booked: true, reservation: toReservation(moved!) }
     }
     throw fail.conflict('NO_HELD_RESERVATION', `Reservation ${row.id} is ${isDue(row, now) ? 'past its hold expiry' : row.status}, not HELD`, {
@@ -564,7 +619,7 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
     for (let batch = 0; batch < maxBatches; batch++) {
       const count = await inTransaction(async (trx) => {
         const now = clock.now()
-        const moved = await sql<{ avail_row_id: number; impressions: number; expired: number }>`
+        const moved = await sql<{ avail_row_id: number; impressions: number; expired: number; ids: number[] }>`
           WITH due AS (
             SELECT id FROM reservation
             WHERE status = 'HELD' AND expires_at <= ${now}
@@ -573,7 +628,8 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
             LIMIT ${batchSize}
             FOR NO KEY UPDATE SKIP LOCKED
           ), ${expireTransition(now)}
-          SELECT avail_row_id, sum(requested_impressions)::bigint AS impressions, count(*)::bigint AS expired
+          SELECT avail_row_id, sum(requested_impressions)::bigint AS impressions, count(*)::bigint AS expired,
+            array_agg(id ORDER BY id) AS ids
           FROM moved GROUP BY avail_row_id ORDER BY avail_row_id
         `.execute(trx)
         if (moved.rows.length === 0) return 0
@@ -586,6 +642,8 @@ export function createLedgerService({ db, clock }: LedgerServiceDeps) {
             .where('id', '=', Number(row.avail_row_id))
             .execute()
         }
+        // Reservations, then avails, then what hangs on the holds: the order every path keeps.
+        await resolved(trx, 'EXPIRED', moved.rows.flatMap((row) => row.ids.map(Number)).sort((a, b) => a - b), now)
         return moved.rows.reduce((sum, row) => sum + Number(row.expired), 0)
       })
       expired += count

@@ -20,6 +20,17 @@ export interface ReplaceDeliveryInput {
 
 const INSERT_BATCH = 1000
 
+/** The flight of a line: its avail's start and end. */
+export async function lineFlight(db: Queryable, reservationId: number): Promise<{ startTime: Date; endTime: Date }> {
+  const row = await db
+    .selectFrom('reservation')
+    .innerJoin('avail', 'avail.id', 'reservation.avail_row_id')
+    .select(['avail.start_time', 'avail.end_time'])
+    .where('reservation.id', '=', reservationId)
+    .executeTakeFirstOrThrow()
+  return { startTime: row.start_time, endTime: row.end_time }
+}
+
 /**
  * Replaces the line's delivery with the report: a final report is the whole flight, so days
  * that a corrected report no longer lists are dropped too. Call inside the completion's transaction.

@@ -18,6 +18,18 @@ export interface DeliveryReportRow {
 
 export type ReportField = keyof DeliveryReportRow
 
+/** The UTC calendar days a line runs on, inclusive: a row dated outside them is refused. */
+export interface ReportFlight {
+  firstDate: string
+  lastDate: string
+}
+
+/** The days of a flight from its instants; a flight ending at midnight does not run on that day. */
+export function flightDays(startTime: Date, endTime: Date): ReportFlight {
+  const lastInstant = endTime.getTime() > startTime.getTime() ? endTime.getTime() - 1 : endTime.getTime()
+  return { firstDate: startTime.toISOString().slice(0, 10), lastDate: new Date(lastInstant).toISOString().slice(0, 10) }
+}
+
 /** Most rows one report may carry: a year of days per line, with room to spare. */
 export const MAX_REPORT_ROWS = 10_000
 
@@ -55,11 +67,12 @@ export class ReportRowErrors extends StorefrontError {
 
 /**
  * Parses `result.report`. Rows are numbered as the operator sees them: CSV rows as a spreadsheet
- * shows them (the header is row 1), JSON rows from 1. Throws ReportRowErrors (400).
+ * shows them (the header is row 1), JSON rows from 1. With `flight`, a row dated outside the line's
+ * flight is a row error: delivery cannot have happened then. Throws ReportRowErrors (400).
  */
-export function parseDeliveryReport(report: unknown): DeliveryReportRow[] {
-  if (typeof report === 'string') return parseCsvReport(report)
-  if (Array.isArray(report)) return checkRows(report.map((raw, index) => ({ row: index + 1, raw: rawFromJson(raw) })), 'dot')
+export function parseDeliveryReport(report: unknown, flight?: ReportFlight): DeliveryReportRow[] {
+  if (typeof report === 'string') return parseCsvReport(report, flight)
+  if (Array.isArray(report)) return checkRows(report.map((raw, index) => ({ row: index + 1, raw: rawFromJson(raw) })), 'dot', flight)
   throw new ReportRowErrors([{ row: 0, field: 'report', message: 'must be CSV text or an array of rows' }])
 }
 
@@ -75,7 +88,7 @@ function rawFromJson(value: unknown): RawRow['raw'] {
   return raw
 }
 
-function parseCsvReport(text: string): DeliveryReportRow[] {
+function parseCsvReport(text: string, flight: ReportFlight | undefined): DeliveryReportRow[] {
   const body = text.replace(/^\ufeff/, '')
   const firstLine = body.split(/\r?\n/, 1)[0] ?? ''
   const delimiter = [';', '\t', ','].map((candidate) => ({ candidate, count: firstLine.split(candidate).length }))
@@ -106,10 +119,10 @@ function parseCsvReport(text: string): DeliveryReportRow[] {
     rows.push({ row: index + 2, raw })
   })
   // Semicolon-separated files come from locales where the comma is the decimal mark.
-  return checkRows(rows, delimiter === ';' ? 'comma' : 'dot')
+  return checkRows(rows, delimiter === ';' ? 'comma' : 'dot', flight)
 }
 
-function checkRows(rows: RawRow[], decimalStyle: DecimalStyle): DeliveryReportRow[] {
+function checkRows(rows: RawRow[], decimalStyle: DecimalStyle, flight: ReportFlight | undefined): DeliveryReportRow[] {
   const errors: RowIssue[] = []
   if (rows.length === 0) errors.push({ row: 0, field: 'report', message: 'has no rows' })
   if (rows.length > MAX_REPORT_ROWS) errors.push({ row: 0, field: 'report', message: `has ${rows.length} rows; at most ${MAX_REPORT_ROWS} are accepted` })
@@ -125,6 +138,7 @@ function checkRows(rows: RawRow[], decimalStyle: DecimalStyle): DeliveryReportRo
     const date = readDate(raw.date)
     if (date === undefined) problem('date', 'is required')
     else if (date === null) problem('date', 'must be a date (YYYY-MM-DD)')
+    else if (flight && (date < flight.firstDate || date > flight.lastDate)) problem('date', `is outside the line's flight (${flight.firstDate} to ${flight.lastDate})`)
     else if (firstRowByDate.has(date)) problem('date', `repeats the date of row ${firstRowByDate.get(date)}; send one row per day`)
     const impressions = readCount(raw.impressions, decimalStyle)
     if (impressions === undefined) problem('impressions', 'is required')

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { z } from 'zod'
 import type { Queryable } from '../../db/database.ts'
@@ -11,7 +12,7 @@ import { TimestampSchema } from '../../shared/common.schema.ts'
 /** Work items of a hand-off name their reservation, so a release can cancel exactly them. */
 export const RESERVATION_RESOURCE = 'reservation'
 
-export const BOOKING_STATUSES = ['HELD', 'BOOKED', 'RELEASED'] as const satisfies readonly BookingStatus[]
+export const BOOKING_STATUSES = ['HELD', 'BOOKED', 'RELEASED', 'EXPIRED'] as const satisfies readonly BookingStatus[]
 
 export const CreativeSchema = z
   .object({
@@ -33,7 +34,7 @@ export const BookingSchema = z
     packageId: z.string().nullable(),
     buyerCustomerId: z.number().int().nullable(),
     requestedImpressions: z.number().int(),
-    status: z.enum(BOOKING_STATUSES).describe('HELD while the hand-off is open, BOOKED once executed, RELEASED when the reservation was released.'),
+    status: z.enum(BOOKING_STATUSES).describe('HELD while the hand-off is open, BOOKED once executed, RELEASED or EXPIRED as its reservation.'),
     provider: z.string(),
     traffickingMode: z.enum(['AUTOMATED', 'HITL']),
     campaignName: z.string(),
@@ -106,6 +107,8 @@ export async function insertBooking(trx: Queryable, input: NewBooking): Promise<
       external_refs: json({}),
       status: 'HELD',
       endpoint_claimed_at: input.endpointClaimedAt,
+      // Random, so two installations POSTing to one Cadent receiver never share a key.
+      endpoint_idempotency_key: `storefront-booking-${randomUUID()}`,
       created_at: input.now,
       updated_at: input.now,
     })
@@ -150,9 +153,20 @@ export async function markBooked(trx: Queryable, bookingId: number, refs: Record
     .executeTakeFirstOrThrow()
 }
 
-/** The reservation was released: so is its booking. */
-export async function markReleasedByReservation(trx: Queryable, reservationId: number, now: Date): Promise<void> {
-  await trx.updateTable('booking').set({ status: 'RELEASED', updated_at: now }).where('reservation_id', '=', reservationId).execute()
+/** The bookings of these reservations, oldest reservation first (the hold-resolution hook reads them). */
+export async function findBookingsByReservations(db: Queryable, reservationIds: readonly number[]): Promise<BookingRow[]> {
+  if (reservationIds.length === 0) return []
+  return db.selectFrom('booking').selectAll().where('reservation_id', 'in', [...reservationIds]).orderBy('reservation_id').execute()
+}
+
+/** The reservation was released or expired: its booking ends the same way (a BOOKED one only by release). */
+export async function markEndedByReservation(trx: Queryable, reservationId: number, status: 'RELEASED' | 'EXPIRED', now: Date): Promise<void> {
+  await trx
+    .updateTable('booking')
+    .set({ status, updated_at: now })
+    .where('reservation_id', '=', reservationId)
+    .where('status', 'in', status === 'RELEASED' ? ['HELD', 'BOOKED'] : ['HELD'])
+    .execute()
 }
 
 export interface EndpointAttempt {
@@ -195,6 +209,37 @@ export async function reclaimEndpoint(trx: Queryable, booking: BookingRow, stale
   return Number(claimed.numUpdatedRows) === 1
 }
 
+type WorkItemStatus = 'OPEN' | 'IN_PROGRESS' | 'BLOCKED' | 'COMPLETED' | 'CANCELLED'
+
+/**
+ * Bookings whose hand-off was interrupted: the hold is HELD with its expiry suspended, the
+ * booking is not booked, no claim on the endpoint POST is fresh, and no execution item is open.
+ */
+export async function findInterruptedHandoffs(
+  db: Queryable,
+  input: { staleBefore: Date; handOffKinds: readonly string[]; openStatuses: readonly WorkItemStatus[]; limit: number },
+): Promise<BookingRow[]> {
+  return db
+    .selectFrom('booking')
+    .innerJoin('reservation', 'reservation.id', 'booking.reservation_id')
+    .selectAll('booking')
+    .where('reservation.status', '=', 'HELD')
+    .where('reservation.expires_at', 'is', null)
+    .where('booking.status', '=', 'HELD')
+    .where((eb) => eb.or([eb('booking.endpoint_claimed_at', 'is', null), eb('booking.endpoint_claimed_at', '<', input.staleBefore)]))
+    .where((eb) => eb.not(eb.exists(eb
+      .selectFrom('work_item')
+      .select('work_item.id')
+      .whereRef('work_item.inventory_source_id', '=', 'booking.inventory_source_id')
+      .where('work_item.resource_type', '=', RESERVATION_RESOURCE)
+      .where('work_item.resource_id', '=', sql<string>`booking.reservation_id::text`)
+      .where('work_item.kind', 'in', [...input.handOffKinds])
+      .where('work_item.status', 'in', [...input.openStatuses]))))
+    .orderBy('booking.reservation_id')
+    .limit(input.limit)
+    .execute()
+}
+
 /** Bookings of the source, newest first: the status endpoint counts them. */
 export async function countBookingsByStatus(db: Queryable, inventorySourceId: number): Promise<Record<BookingStatus, number>> {
   const rows = await db
@@ -203,7 +248,7 @@ export async function countBookingsByStatus(db: Queryable, inventorySourceId: nu
     .where('inventory_source_id', '=', inventorySourceId)
     .groupBy('status')
     .execute()
-  const counts: Record<BookingStatus, number> = { HELD: 0, BOOKED: 0, RELEASED: 0 }
+  const counts: Record<BookingStatus, number> = { HELD: 0, BOOKED: 0, RELEASED: 0, EXPIRED: 0 }
   for (const row of rows) counts[row.status] = Number(row.count)
   return counts
 }

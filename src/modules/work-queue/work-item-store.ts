@@ -93,6 +93,10 @@ export interface WorkItemFilter {
   resourceType?: string
   resourceId?: string
   mediaBuyId?: string
+  /** Only these kinds. */
+  kinds?: readonly WorkItemKind[]
+  /** Leave this item alone (its caller is closing it). */
+  exceptId?: number | null
 }
 
 /** Cancels every open item matching the filter, each with its CANCELLED event; returns them. */
@@ -106,6 +110,8 @@ export async function cancelOpenWorkItems(trx: Queryable, filter: WorkItemFilter
   if (filter.resourceType) query = query.where('resource_type', '=', filter.resourceType)
   if (filter.resourceId) query = query.where('resource_id', '=', filter.resourceId)
   if (filter.mediaBuyId) query = query.where('media_buy_id', '=', filter.mediaBuyId)
+  if (filter.kinds) query = query.where('kind', 'in', [...filter.kinds])
+  if (filter.exceptId != null) query = query.where('id', '<>', filter.exceptId)
   const cancelled = await query.returningAll().execute()
   for (const item of cancelled) {
     await appendWorkItemEvent(trx, { workItemId: item.id, eventType: 'CANCELLED', actor, now, notes: reason })

@@ -1,0 +1,53 @@
+import type { Queryable } from '../db/database.ts'
+import type { HoldResolution, OnHoldResolved } from '../modules/booking-ledger/ledger-service.ts'
+import { findBookingsByReservations, markBooked, markEndedByReservation, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
+import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/work-queue/work-item-store.ts'
+
+/**
+ * What a hold's resolution means for what hangs on it, filled into the ledger's `onResolved`
+ * port by the composition root. The ledger calls it in the resolving transaction, whichever path
+ * resolved the hold (release, book, lazy expiry, sweeper), so the booking and the work items of
+ * a hold can never disagree with it:
+ *
+ * - RELEASED: every open item of the reservation is cancelled; its booking is RELEASED.
+ * - EXPIRED: the same, and the booking is EXPIRED.
+ * - BOOKED: the booking is BOOKED; any other open hand-off item is cancelled (the line is trafficked).
+ *
+ * Lock order: the ledger holds the reservation rows; this locks their work items, then their
+ * bookings, the order a work-item completion takes them in.
+ */
+
+/** Work items whose completion books the reservation. */
+export const HAND_OFF_KINDS: readonly WorkItemKind[] = ['TRAFFIC_TO_CADENT', 'EXECUTE_UPSTREAM_BOOKING']
+/** The default hold time of a new reservation, given back to a hold whose hand-off ended without booking. */
+export const RESUMED_HOLD_MINUTES = 60
+
+const ACTORS: Record<HoldResolution['to'], Actor> = {
+  RELEASED: { type: 'SYSTEM', id: 'bookings/release' },
+  EXPIRED: { type: 'SYSTEM', id: 'ledger/expiry' },
+  BOOKED: { type: 'SYSTEM', id: 'ledger/book' },
+}
+
+function noteOf(resolution: HoldResolution): string {
+  if (resolution.to === 'RELEASED') return resolution.reason ? `Reservation released: ${resolution.reason}` : 'Reservation released'
+  return resolution.to === 'EXPIRED' ? 'Reservation expired' : 'Reservation booked'
+}
+
+export function createHoldConsequences(): OnHoldResolved {
+  return async (trx: Queryable, resolution: HoldResolution) => {
+    // Items are only opened for a finalized reservation, so the bookings name every source concerned.
+    const bookings = await findBookingsByReservations(trx, resolution.reservationIds)
+    const actor = ACTORS[resolution.to]
+    const note = noteOf(resolution)
+    for (const booking of bookings) {
+      await cancelOpenWorkItems(trx, {
+        inventorySourceId: booking.inventory_source_id,
+        resourceType: RESERVATION_RESOURCE,
+        resourceId: String(booking.reservation_id),
+        ...(resolution.to === 'BOOKED' ? { kinds: HAND_OFF_KINDS, exceptId: resolution.workItemId } : {}),
+      }, actor, resolution.now, note)
+      if (resolution.to === 'BOOKED') await markBooked(trx, booking.id, {}, resolution.now)
+      else await markEndedByReservation(trx, booking.reservation_id, resolution.to, resolution.now)
+    }
+  }
+}
