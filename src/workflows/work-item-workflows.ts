@@ -31,6 +31,7 @@ import {
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
 import { completionEffects, type CommitAvailsPreview } from './completion-effects.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
 /** Work items whose completion books the reservation: while one is open, the hold does not expire. */
 const HAND_OFF_KINDS: readonly WorkItemKind[] = ['TRAFFIC_TO_CADENT', 'EXECUTE_UPSTREAM_BOOKING']
@@ -101,7 +102,7 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     workItemId: string,
     change: (trx: Queryable, source: InventorySourceRow, row: WorkItemRow, now: Date) => Promise<WorkItemRow>,
   ): Promise<WorkItemChanged> {
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const source = await findModularSourceRow(trx, storefrontId, sourceId)
       // Lock order is reservation, then its work items, then its booking: the order a release
