@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
+import { sql } from 'kysely'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { claimedMinutesAgo } from '../helpers/idempotency.ts'
 import { insertAvail } from '../ledger/ledger-fixtures.ts'
@@ -201,4 +202,75 @@ async function waitForClaim(key: string): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve))
   }
   throw new Error(`no claim ${key}`)
+}
+
+// Two requests in one transaction's lifetime need two connections: PostgreSQL only.
+describe('Idempotency-Key takeover racing an open outcome transaction', { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL' }, () => {
+  /** Stops the next request's answer recording at `before` (row not yet locked) and after it (locked, not committed). */
+  function stallRecording() {
+    const reached = gate()
+    const proceed = gate()
+    const recorded = gate()
+    const commit = gate()
+    patch(ctx.services.idempotency, 'record', (original) => async (...args) => {
+      reached.open()
+      await proceed.opened
+      await original(...args)
+      recorded.open()
+      await commit.opened
+    })
+    return { reached: reached.opened, proceed: proceed.open, recorded: recorded.opened, commit: commit.open }
+  }
+
+  it('rolls back the stalled original when a retry took its claim over before it recorded its answer', async () => {
+    const stall = stallRecording()
+    const headers = { 'idempotency-key': 'race-before-record' }
+    const body = { ...agent, sourceId: 'race-agent-1' }
+    const late = ctx.api('POST', '/inventory-sources', body, { headers })
+    await stall.reached
+    await claimedMinutesAgo(ctx.db, storefrontId, 'race-before-record', 3)
+    restore.splice(0).forEach((undo) => undo())
+    // The retry's insert waits for the original's uncommitted row with the same sourceId.
+    const retry = ctx.api('POST', '/inventory-sources', body, { headers })
+    await waitForLockWait()
+    stall.proceed()
+    stall.commit()
+    const [original, retried] = await Promise.all([late, retry])
+    assert.equal(original.statusCode, 409, original.body)
+    assert.equal(original.json().error.details.reason, 'IDEMPOTENCY_KEY_IN_PROGRESS')
+    assert.equal(retried.statusCode, 201, retried.body)
+    const rows = await ctx.db.selectFrom('inventory_source').select('id').where('source_id', '=', 'race-agent-1').execute()
+    assert.deepEqual(rows.map((r) => String(r.id)), [retried.json().id])
+  })
+
+  it('replays the original when it recorded its answer before the retry arrived, once it commits', async () => {
+    const stall = stallRecording()
+    const headers = { 'idempotency-key': 'race-after-record' }
+    const body = { ...agent, sourceId: 'race-agent-2' }
+    const late = ctx.api('POST', '/inventory-sources', body, { headers })
+    await stall.reached
+    await claimedMinutesAgo(ctx.db, storefrontId, 'race-after-record', 3)
+    stall.proceed()
+    await stall.recorded
+    restore.splice(0).forEach((undo) => undo())
+    // The takeover waits for the original's lock on the claim, then sees the answer committed.
+    const retry = ctx.api('POST', '/inventory-sources', body, { headers })
+    await waitForLockWait()
+    stall.commit()
+    const [original, retried] = await Promise.all([late, retry])
+    assert.equal(original.statusCode, 201, original.body)
+    assert.equal(retried.statusCode, 201, retried.body)
+    assert.equal(retried.headers['idempotent-replayed'], 'true')
+    assert.equal(retried.body, original.body)
+  })
+})
+
+/** Until some statement waits for a lock: the retry has reached the original's open transaction. */
+async function waitForLockWait(): Promise<void> {
+  for (let i = 0; i < 2_000; i++) {
+    const { rows } = await sql<{ waiting: number }>`SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted`.execute(ctx.db)
+    if (rows[0]!.waiting > 0) return
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  throw new Error('no statement waited for a lock')
 }
