@@ -6,11 +6,10 @@ import {
   ModuleParamsSchema,
   UpdateModuleConfigSchema,
 } from '../../modules/modular-sources/modular.schema.ts'
-import { ModularSourceCreatedSchema, RuntimeProjectionSchema } from '../../modules/readiness/projection.schema.ts'
+import { ModularSourceCreatedSchema, RuntimeProjectionSchema, type ModularSourceCreated } from '../../modules/readiness/projection.schema.ts'
 import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import type { CadentDemoOutcome } from '../../workflows/modular-source-workflows.ts'
-import type { ModularSourceCreated } from '../../modules/readiness/projection.schema.ts'
 import { callerOf } from '../plugins/caller.ts'
 import { send } from '../plugins/idempotency.ts'
 import { SourceParamsSchema } from './inventory-sources.ts'
