@@ -56,7 +56,12 @@ export interface IdempotencyRecordTable {
   request_hash: string
   status_code: number | null
   response_body: string | null
+  /** Injected Clock: starts the 24 h replay window. */
   created_at: Timestamp
+  /** Random; only the request holding it may record or drop the answer. */
+  claim_token: string
+  /** Database clock: judges abandonment. */
+  claimed_at: Timestamp
 }
 
 export interface ModuleInstanceTable {

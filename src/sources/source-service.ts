@@ -7,6 +7,7 @@ import { slugify, SOURCE_ID_PATTERN } from '../shared/common.schema.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
 import { findSecretLikeKeys } from '../shared/secret-box.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import type { AgentProbe, AgentProbeTarget } from './agent-probe.ts'
 import type {
   AgentAuth,
@@ -161,7 +162,8 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
       probePassedAt = clock.now()
     }
     try {
-      const row = await db
+      // A transaction of one statement, so an Idempotency-Key's answer commits with the row.
+      return await outcomeTransaction(db, async (trx) => toSourceResponse(await trx
         .insertInto('inventory_source')
         .values({
           storefront_id: storefrontId,
@@ -185,8 +187,7 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
           updated_at: now,
         })
         .returningAll()
-        .executeTakeFirstOrThrow()
-      return toSourceResponse(row)
+        .executeTakeFirstOrThrow()))
     } catch (error) {
       if (isUniqueViolation(error)) throw duplicateSourceId(sourceId)
       throw error
@@ -265,8 +266,8 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
     else if (!storedStillFits && current.auth_ciphertext !== null) changes.auth_ciphertext = null
     changes.status = nextStatus
 
-    const row = await db.updateTable('inventory_source').set(changes).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
-    return toSourceResponse(row)
+    return outcomeTransaction(db, async (trx) =>
+      toSourceResponse(await trx.updateTable('inventory_source').set(changes).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()))
   }
 
   /** Deletes the row and everything it owns. Callers check cross-module preconditions first. */

@@ -39,6 +39,7 @@ import type { Clock } from '../shared/clock.ts'
 import { productCadentDefaults, productCadentFor } from './product-cadent.ts'
 import { toIso } from '../shared/clock.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
 /**
  * The avails feed (SPEC §3 "Avails feed"): preview, then commit. Every feed is first staged
@@ -217,7 +218,7 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
   /** A preview: stored, diffed against the committed avails, and (without errors) put up for confirmation. */
   async function finalizePreview(source: InventorySourceRow, feed: ActiveModule, staged: StagedFeed, actor: Actor, now: Date): Promise<AvailsFeedResponse> {
     const preview = staged.preview
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       await lockSource(trx, source)
       const { diff, floored, flooredCount } = await computePreviewDiff(trx, preview, now)
       const warnings = new WarningList()
@@ -290,7 +291,7 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
   /** `confirmed: true` with a feed: the staged rows are committed at once and replace any pending preview. */
   async function commitStaged(source: InventorySourceRow, staged: StagedFeed, actor: Actor, now: Date): Promise<AvailsFeedResponse> {
     if (staged.errorCount > 0) throw rowErrorsFailure(staged.errors, staged.errorCount)
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       await lockSource(trx, source)
       await supersede(trx, source, staged.preview, actor, now, `Superseded by a direct commit of avails feed ${staged.preview.preview_id}`)
       await finishPreview(trx, staged.preview.id, {
@@ -325,7 +326,7 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
 
   /** `{confirmed: true, previewId}`: commits exactly that preview and completes its CONFIRM_AVAILS item. */
   async function commitById(source: InventorySourceRow, previewId: string, actor: Actor): Promise<AvailsFeedResponse> {
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       await lockSource(trx, source)
       const peek = await trx

@@ -33,6 +33,7 @@ import {
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 
 /**
@@ -483,15 +484,18 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     return { opened }
   }
 
+  /** The answer is read in an outcome transaction of its own: the steps before it committed separately. */
   async function answer(source: InventorySourceRow, bookingId: number): Promise<FinalizeResponse> {
-    const booking = (await findBooking(db, bookingId))!
-    const reservation = await db.selectFrom('reservation').select(['requested_impressions']).where('id', '=', booking.reservation_id).executeTakeFirstOrThrow()
-    const items = await listWorkItemsForResource(db, source.id, RESERVATION_RESOURCE, String(booking.reservation_id))
-    return {
-      booking: toBookingResponse(booking, reservation.requested_impressions),
-      workItems: items.map((item) => toWorkItemResponse(item, source.source_id)),
-      projection: await loadProjection(db, source, clock.now()),
-    }
+    return outcomeTransaction(db, async (trx) => {
+      const booking = (await findBooking(trx, bookingId))!
+      const reservation = await trx.selectFrom('reservation').select(['requested_impressions']).where('id', '=', booking.reservation_id).executeTakeFirstOrThrow()
+      const items = await listWorkItemsForResource(trx, source.id, RESERVATION_RESOURCE, String(booking.reservation_id))
+      return {
+        booking: toBookingResponse(booking, reservation.requested_impressions),
+        workItems: items.map((item) => toWorkItemResponse(item, source.source_id)),
+        projection: await loadProjection(trx, source, clock.now()),
+      }
+    })
   }
 
   /**

@@ -7,6 +7,7 @@ import { projectProduct, type Product } from '../modules/products/product-projec
 import { loadProjection } from '../modules/readiness/load-projection.ts'
 import type { RuntimeProjection } from '../modules/readiness/projection.schema.ts'
 import type { Clock } from '../shared/clock.ts'
+import { outcomeTransaction, outcomeTransactionWhenRecorded } from '../shared/unit-of-work.ts'
 import { productCadentDefaults, productCadentFor } from './product-cadent.ts'
 
 export interface LedgerWorkflowDeps {
@@ -24,16 +25,18 @@ export interface ReserveOutcome {
 export function createLedgerWorkflows({ db, clock, ledger }: LedgerWorkflowDeps) {
   async function reserve(storefrontId: number, sourceId: string, body: ReserveRequest): Promise<ReserveOutcome> {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
-    const { created, reservation, avail } = await ledger.reserve({
-      sourceRowId: source.id,
-      availId: availIdOf(body),
-      mediaBuyId: body.mediaBuyId,
-      packageId: body.packageId ?? null,
-      buyerCustomerId: body.buyerCustomerId ?? null,
-      requestedImpressions: body.requestedImpressions,
-      holdMinutes: body.holdMinutes,
+    return outcomeTransactionWhenRecorded(db, async (trx) => {
+      const { created, reservation, avail } = await ledger.reserve({
+        sourceRowId: source.id,
+        availId: availIdOf(body),
+        mediaBuyId: body.mediaBuyId,
+        packageId: body.packageId ?? null,
+        buyerCustomerId: body.buyerCustomerId ?? null,
+        requestedImpressions: body.requestedImpressions,
+        holdMinutes: body.holdMinutes,
+      }, trx)
+      return { created, reservation, product: projectProduct(avail, productCadentFor(await productCadentDefaults(trx ?? db, source), avail)) }
     })
-    return { created, reservation, product: projectProduct(avail, productCadentFor(await productCadentDefaults(db, source), avail)) }
   }
 
   async function release(storefrontId: number, sourceId: string, body: ReleaseRequest): Promise<{ reservation: Reservation; projection: RuntimeProjection }> {
@@ -48,7 +51,7 @@ export function createLedgerWorkflows({ db, clock, ledger }: LedgerWorkflowDeps)
           packageId: body.packageId,
         }
       : { sourceRowId: source.id, mediaBuyId: body.mediaBuyId!, availId: availIdOf(body), packageId: body.packageId }
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       // The ledger's onResolved port cancels the open work items and ends the booking in this transaction.
       const { reservation } = await ledger.release({ ...target, reason: reason ?? undefined }, trx)
       return { reservation, projection: await loadProjection(trx, source, clock.now()) }

@@ -19,6 +19,7 @@ import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import { duplicateSourceId, resolveSourceId } from '../sources/source-service.ts'
 import { demoAvails } from './cadent-demo-avails.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
 export interface ModularSourceWorkflowDeps {
   db: Database
@@ -50,7 +51,7 @@ export function createModularSourceWorkflows({ db, clock }: ModularSourceWorkflo
     const { name, sourceId: _sourceId, includeBookingLedger, ...answers } = input
     refuseSecrets(answers, '')
     const setupMetadata = { ...answers, includeBookingLedger }
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const row = await insertModularSource(trx, { storefrontId, sourceId, name, description: null, setupMetadata, now })
       if (!row) throw duplicateSourceId(sourceId)
@@ -70,7 +71,7 @@ export function createModularSourceWorkflows({ db, clock }: ModularSourceWorkflo
     if (sourceId !== DEMO_SOURCE_ID && !sourceId.startsWith('demo-')) {
       throw fail.invalidField('sourceId', `must be ${DEMO_SOURCE_ID} or start with demo-`, 'DEMO_SOURCE_ID')
     }
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const existing = await trx
         .selectFrom('inventory_source')
@@ -119,7 +120,7 @@ export function createModularSourceWorkflows({ db, clock }: ModularSourceWorkflo
 
   /** Runs a module change and answers with the projection read in the same transaction. */
   async function changeModules(storefrontId: number, sourceId: string, change: (trx: Queryable, row: InventorySourceRow, now: Date) => Promise<unknown>) {
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const row = await findModularSourceRow(trx, storefrontId, sourceId)
       await change(trx, row, now)

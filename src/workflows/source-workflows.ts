@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { findSourceRow, type SourceService } from '../sources/source-service.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
 export function createSourceWorkflows({ db, sources, ledger }: { db: Database; sources: SourceService; ledger: LedgerService }) {
   /**
@@ -8,7 +9,7 @@ export function createSourceWorkflows({ db, sources, ledger }: { db: Database; s
    * the source still holds or has booked capacity for a buyer.
    */
   async function deleteSource(storefrontId: number, sourceId: string): Promise<void> {
-    await db.transaction().execute(async (trx) => {
+    await outcomeTransaction(db, async (trx) => {
       const row = await findSourceRow(trx, storefrontId, sourceId)
       await ledger.assertNoLiveReservations(trx, row.id)
       await sources.remove(trx, row.id)

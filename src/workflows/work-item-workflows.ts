@@ -33,6 +33,7 @@ import type { Clock } from '../shared/clock.ts'
 import { completionEffects, type CommitAvailsPreview } from './completion-effects.ts'
 // Work items whose completion books the reservation: while one is open, the hold does not expire.
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
 
 export interface WorkItemWorkflowDeps {
@@ -99,7 +100,7 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     workItemId: string,
     change: (trx: Queryable, source: InventorySourceRow, row: WorkItemRow, now: Date) => Promise<WorkItemRow>,
   ): Promise<WorkItemChanged> {
-    return db.transaction().execute(async (trx) => {
+    return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const source = await findModularSourceRow(trx, storefrontId, sourceId)
       // Lock order is reservation, then its work items, then its booking: the order a release

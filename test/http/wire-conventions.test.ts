@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
+import { claimedMinutesAgo } from '../helpers/idempotency.ts'
 
 const secretToken = 'tok_never_in_any_log_line_7f3a'
 
@@ -89,13 +90,14 @@ describe('wire conventions', () => {
       const first = await store.claim(storefrontId, 'slow-1', 'fingerprint')
       assert.equal(first.kind, 'proceed')
       await assert.rejects(store.claim(storefrontId, 'slow-1', 'fingerprint'), /still in progress/)
-      ctx.clock.advance(3 * 60 * 1000)
+      await claimedMinutesAgo(ctx.db, storefrontId, 'slow-1', 3)
       const retry = await store.claim(storefrontId, 'slow-1', 'fingerprint')
       assert.equal(retry.kind, 'proceed')
       if (first.kind !== 'proceed' || retry.kind !== 'proceed') return
-      await store.complete(storefrontId, 'slow-1', first.claimedAt, 201, '{"from":"late original"}')
-      await store.abandon(storefrontId, 'slow-1', first.claimedAt)
-      await store.complete(storefrontId, 'slow-1', retry.claimedAt, 201, '{"from":"retry"}')
+      await store.complete(first.claim, 201, '{"from":"late original"}')
+      await store.abandon(first.claim)
+      await assert.rejects(ctx.db.transaction().execute((trx) => store.record(trx, first.claim, 201, '{"from":"late original"}')), /still in progress/)
+      await store.complete(retry.claim, 201, '{"from":"retry"}')
       assert.deepEqual(await store.claim(storefrontId, 'slow-1', 'fingerprint'), { kind: 'replay', statusCode: 201, body: '{"from":"retry"}' })
     })
 

@@ -1,26 +1,64 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { requestFingerprint } from '../../idempotency/idempotency-store.ts'
+import type { Queryable } from '../../db/database.ts'
+import { requestFingerprint, type IdempotencyClaim } from '../../idempotency/idempotency-store.ts'
 import { fail } from '../../shared/errors.ts'
+import { runInUnitOfWork } from '../../shared/unit-of-work.ts'
 import type { Services } from '../../services.ts'
 import { callerOf } from './caller.ts'
 
+/** The status and body a route answers with, from its workflow's result. */
+export interface RouteAnswer<Payload = unknown> {
+  statusCode: number
+  payload: Payload
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
-    idempotencyClaim: { key: string; claimedAt: Date } | null
+    idempotency: { claim: IdempotencyClaim; recorded: { statusCode: number; body: string } | null } | null
+  }
+  interface FastifyContextConfig {
+    /**
+     * How the result of the route's outcome transaction becomes its answer, for a route that does
+     * not answer with that result as it is under the status set before the call. The handler
+     * answers through the same function (`send`), so what is recorded is what is sent.
+     */
+    answer?: (result: never) => RouteAnswer
   }
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
 
+/** Answers with `answer`: the handler's half of a route's `config.answer`. */
+export function send<Payload>(reply: FastifyReply, answer: RouteAnswer<Payload>): Payload {
+  reply.code(answer.statusCode)
+  return answer.payload
+}
+
+/** The body as the client receives it: through the route's response schema, none for 204. */
+function serializeAnswer(reply: FastifyReply, { statusCode, payload }: RouteAnswer): string {
+  reply.code(statusCode)
+  return statusCode === 204 ? '' : String(reply.serialize(payload))
+}
+
+function sentBody(statusCode: number, payload: unknown): string {
+  if (statusCode === 204 || payload === null || payload === undefined) return ''
+  return typeof payload === 'string' ? payload : String(payload)
+}
+
 /**
  * `Idempotency-Key` on any mutating route: the same key and request within 24 h replays the
  * stored response with `Idempotent-Replayed: true`; the same key with another request is 409.
+ *
+ * The answer to a change is recorded in the transaction that commits the change (the request
+ * runs as a unit of work; see `outcomeTransaction`), so a process that dies after COMMIT and
+ * before answering still leaves the answer to replay. An answer without such a transaction (a
+ * refusal, a route that changes nothing) is recorded when it is sent.
  */
 export const idempotency = fp(
   async (app: FastifyInstance, { services }: { services: Services }) => {
-    app.decorateRequest('idempotencyClaim', null)
+    app.decorateRequest('idempotency', null)
 
     app.addHook('preHandler', async (request, reply) => {
       const header = request.headers['idempotency-key']
@@ -35,18 +73,39 @@ export const idempotency = fp(
         if (outcome.body === '') return reply.send()
         return reply.type('application/json; charset=utf-8').send(outcome.body)
       }
-      request.idempotencyClaim = { key, claimedAt: outcome.claimedAt }
+      request.idempotency = { claim: outcome.claim, recorded: null }
     })
 
+    // Callback style, so the handler runs inside the unit of work (an async hook's context ends with it).
+    app.addHook('preHandler', (request, reply, done) => {
+      if (!request.idempotency) return done()
+      runInUnitOfWork({ beforeCommit: (trx, result) => recordAnswer(request, reply, trx, result) }, done)
+    })
+
+    async function recordAnswer(request: FastifyRequest, reply: FastifyReply, trx: Queryable, result: unknown) {
+      const state = request.idempotency
+      if (!state) return
+      const answer = request.routeOptions.config.answer
+      const routeAnswer = answer ? answer(result as never) : { statusCode: reply.statusCode, payload: result }
+      const body = serializeAnswer(reply, routeAnswer)
+      await services.idempotency.record(trx, state.claim, routeAnswer.statusCode, body)
+      state.recorded = { statusCode: routeAnswer.statusCode, body }
+    }
+
     app.addHook('onSend', async (request, reply, payload) => {
-      const claim = request.idempotencyClaim
-      if (!claim || !request.caller) return payload
-      request.idempotencyClaim = null
-      if (reply.statusCode >= 500) {
-        await services.idempotency.abandon(request.caller.storefrontId, claim.key, claim.claimedAt)
+      const state = request.idempotency
+      if (!state) return payload
+      request.idempotency = null
+      const body = sentBody(reply.statusCode, payload)
+      if (state.recorded) {
+        // A route whose answer is not its outcome transaction's result needs `config.answer`.
+        if (reply.statusCode < 500 && (reply.statusCode !== state.recorded.statusCode || body !== state.recorded.body)) {
+          request.log.error({ recordedStatus: state.recorded.statusCode, sentStatus: reply.statusCode }, 'the answer sent differs from the idempotent answer recorded at commit')
+        }
+      } else if (reply.statusCode >= 500) {
+        await services.idempotency.abandon(state.claim)
       } else {
-        const body = typeof payload === 'string' ? payload : payload === null || payload === undefined ? '' : String(payload)
-        await services.idempotency.complete(request.caller.storefrontId, claim.key, claim.claimedAt, reply.statusCode, body)
+        await services.idempotency.complete(state.claim, reply.statusCode, body)
       }
       return payload
     })

@@ -67,7 +67,9 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       response: { 204: z.null().describe('Deleted'), 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
     },
   }, async (request, reply) => {
+    // The status is set first: the Idempotency-Key answer is recorded inside the delete's transaction.
+    reply.code(204)
     await services.sourceWorkflows.deleteSource(callerOf(request).storefrontId, request.params.sourceId)
-    return reply.code(204).send(null)
+    return reply.send(null)
   })
 }

@@ -12,13 +12,17 @@ import { ProductSchema } from '../../modules/products/product-projection.ts'
 import { RuntimeProjectionSchema } from '../../modules/readiness/projection.schema.ts'
 import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
+import type { ReserveOutcome } from '../../workflows/ledger-workflows.ts'
 import { callerOf } from '../plugins/caller.ts'
+import { send } from '../plugins/idempotency.ts'
 import { SourceParamsSchema } from './inventory-sources.ts'
 
 const tags = ['Booking ledger']
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
 
 const ReservationAnswerSchema = z.object({ reservation: ReservationSchema, product: ProductSchema })
+
+const reserveAnswer = ({ created, reservation, product }: ReserveOutcome) => ({ statusCode: created ? 201 : 200, payload: { reservation, product } })
 
 export const ledgerRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.post('/inventory-sources/:sourceId/modular/reservations', {
@@ -29,11 +33,8 @@ export const ledgerRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
       body: ReserveRequestSchema,
       response: { 201: ReservationAnswerSchema, 200: ReservationAnswerSchema, ...errors },
     },
-  }, async (request, reply) => {
-    const { created, reservation, product } = await services.ledgerWorkflows.reserve(callerOf(request).storefrontId, request.params.sourceId, request.body)
-    reply.code(created ? 201 : 200)
-    return { reservation, product }
-  })
+    config: { answer: reserveAnswer },
+  }, async (request, reply) => send(reply, reserveAnswer(await services.ledgerWorkflows.reserve(callerOf(request).storefrontId, request.params.sourceId, request.body))))
 
   app.get('/inventory-sources/:sourceId/modular/reservations', {
     schema: {

@@ -6,14 +6,19 @@ import {
   ModuleParamsSchema,
   UpdateModuleConfigSchema,
 } from '../../modules/modular-sources/modular.schema.ts'
-import { ModularSourceCreatedSchema, RuntimeProjectionSchema } from '../../modules/readiness/projection.schema.ts'
+import { ModularSourceCreatedSchema, RuntimeProjectionSchema, type ModularSourceCreated } from '../../modules/readiness/projection.schema.ts'
 import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
+import type { CadentDemoOutcome } from '../../workflows/modular-source-workflows.ts'
 import { callerOf } from '../plugins/caller.ts'
+import { send } from '../plugins/idempotency.ts'
 import { SourceParamsSchema } from './inventory-sources.ts'
 
 const tags = ['Modular sources']
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
+
+const cadentDemoAnswer = ({ outcome, result }: { outcome: CadentDemoOutcome; result: ModularSourceCreated }) =>
+  ({ statusCode: outcome === 'created' ? 201 : 200, payload: result })
 
 /** Modular sources: creation, the readiness projection, and their modules (reference §2.9-2.14). */
 export const modularRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -38,11 +43,8 @@ export const modularRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       body: CadentDemoRequestSchema,
       response: { 200: ModularSourceCreatedSchema, 201: ModularSourceCreatedSchema, ...errors },
     },
-  }, async (request, reply) => {
-    const { outcome, result } = await modular.createCadentDemo(callerOf(request).storefrontId, request.body)
-    reply.code(outcome === 'created' ? 201 : 200)
-    return result
-  })
+    config: { answer: cadentDemoAnswer },
+  }, async (request, reply) => send(reply, cadentDemoAnswer(await modular.createCadentDemo(callerOf(request).storefrontId, request.body))))
 
   app.get('/inventory-sources/:sourceId/modular', {
     schema: {

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { sql } from 'kysely'
+import pg from 'pg'
+import type { DatabaseHandle } from '../../src/db/database.ts'
+import type { ServerProcess } from '../helpers/processes.ts'
+import { claimedMinutesAgo } from '../helpers/idempotency.ts'
+import { BOOTSTRAP_KEY, createScratchDatabase, skipWithoutPostgres, startServers, type ScratchDatabase } from './pg-harness.ts'
+
+/**
+ * Goal: a server process SIGKILLed inside a request's outcome transaction leaves neither the
+ * change nor an answer, and a retry on another process applies the change once. Method: a
+ * trigger makes the answer's write wait on an advisory lock the test holds, so the process is
+ * killed at a known point: its change written, its answer being recorded, nothing committed.
+ */
+
+const GATE = 7_001
+const agent = {
+  name: 'Killed Agent',
+  sourceId: 'killed-agent',
+  type: 'SALES',
+  endpointUrl: 'https://agent.example.com/mcp',
+  protocol: 'MCP',
+  authenticationType: 'API_KEY',
+  auth: { type: 'bearer', token: 'tok_killed' },
+}
+
+describe('Idempotency-Key when a server process is killed inside the outcome transaction', { skip: skipWithoutPostgres }, () => {
+  let scratch: ScratchDatabase
+  let servers: ServerProcess[] = []
+  let handle: DatabaseHandle
+  let gate: pg.Client
+
+  before(async () => {
+    scratch = await createScratchDatabase('sf_idem_crash')
+    servers = await startServers(scratch.url, 2)
+    handle = await scratch.open()
+    gate = new pg.Client({ connectionString: scratch.url })
+    await gate.connect()
+  })
+  after(async () => {
+    for (const server of servers) await server.stop()
+    await gate?.end()
+    await handle?.close()
+    await scratch?.drop()
+  })
+
+  function create(server: ServerProcess) {
+    return fetch(`${server.url}/api/v2/storefront/inventory-sources`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BOOTSTRAP_KEY}`, 'content-type': 'application/json', 'idempotency-key': 'killed-1' },
+      body: JSON.stringify(agent),
+    })
+  }
+
+  it('leaves neither the source nor an answer, and the retry on another process creates it once', async () => {
+    await sql`CREATE FUNCTION wait_for_test_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.status_code IS NOT NULL THEN
+          PERFORM pg_advisory_lock_shared(${sql.lit(GATE)});
+          PERFORM pg_advisory_unlock_shared(${sql.lit(GATE)});
+        END IF;
+        RETURN NEW;
+      END $$`.execute(handle.db)
+    await sql`CREATE TRIGGER wait_for_test_gate BEFORE UPDATE ON idempotency_record FOR EACH ROW EXECUTE FUNCTION wait_for_test_gate()`.execute(handle.db)
+    await gate.query('SELECT pg_advisory_lock($1)', [GATE])
+
+    const victim = servers[0]!
+    const cutOff = create(victim).then(() => 'answered', () => 'cut off')
+    await waitUntil(async () => {
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`.execute(handle.db)
+      return rows[0]!.n === 1
+    })
+    // The source is inserted, the answer is being recorded: the process dies before COMMIT.
+    victim.child.kill('SIGKILL')
+    await victim.stop()
+    assert.equal(await cutOff, 'cut off')
+    await gate.query('SELECT pg_advisory_unlock($1)', [GATE])
+    await sql`DROP TRIGGER wait_for_test_gate ON idempotency_record`.execute(handle.db)
+
+    // PostgreSQL rolls the dead connection's transaction back once it notices the disconnect.
+    await waitUntil(async () => {
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`.execute(handle.db)
+      return rows[0]!.n === 0
+    })
+    const sources = () => handle.db.selectFrom('inventory_source').select('id').where('source_id', '=', agent.sourceId).execute()
+    assert.equal((await sources()).length, 0)
+    const claim = await handle.db.selectFrom('idempotency_record').select(['storefront_id', 'status_code']).where('idempotency_key', '=', 'killed-1').executeTakeFirstOrThrow()
+    assert.equal(claim.status_code, null)
+
+    const survivor = servers[1]!
+    const early = await create(survivor)
+    assert.equal(early.status, 409)
+    assert.equal((await early.json()).error.details.reason, 'IDEMPOTENCY_KEY_IN_PROGRESS')
+    await claimedMinutesAgo(handle.db, claim.storefront_id, 'killed-1', 3)
+    const retry = await create(survivor)
+    const retryBody = await retry.text()
+    assert.equal(retry.status, 201, retryBody)
+    assert.equal(retry.headers.get('idempotent-replayed'), null)
+    const replay = await create(survivor)
+    assert.equal(replay.status, 201)
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true')
+    assert.equal(await replay.text(), retryBody)
+    assert.equal((await sources()).length, 1)
+  })
+})
+
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in 20 s')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
