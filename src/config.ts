@@ -23,6 +23,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   FEED_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  FEED_MAX_CONCURRENT: z.coerce.number().int().min(1).max(64).default(2),
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   AGENT_PROBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   CADENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
@@ -42,6 +43,7 @@ export interface Config {
   logLevel: Env['LOG_LEVEL']
   bodyLimitBytes: number
   feedBodyLimitBytes: number
+  feedMaxConcurrent: number
   sweepIntervalMs: number
   agentProbeTimeoutMs: number
   cadentTimeoutMs: number
@@ -70,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     feedBodyLimitBytes: e.FEED_BODY_LIMIT_BYTES,
+    feedMaxConcurrent: e.FEED_MAX_CONCURRENT,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     agentProbeTimeoutMs: e.AGENT_PROBE_TIMEOUT_MS,
     cadentTimeoutMs: e.CADENT_TIMEOUT_MS,

@@ -35,6 +35,7 @@ export async function startServer(config: Config, options: { clock?: Clock; prob
       adminToken,
       bodyLimitBytes: config.bodyLimitBytes,
       feedBodyLimitBytes: config.feedBodyLimitBytes,
+      feedMaxConcurrent: config.feedMaxConcurrent,
       logger: { level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
     })
     await app.listen({ port: config.port, host: config.host })

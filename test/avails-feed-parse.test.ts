@@ -8,6 +8,7 @@ import type { NormalizedAvail, RowError } from '../src/modules/avails-feed/avail
 import { parseAvailsFeed, parseAvailsFeedAll } from '../src/modules/avails-feed/parse-feed.ts'
 import type { FeedInput, ParseOptions } from '../src/modules/avails-feed/parse-feed.ts'
 import { isStorefrontError } from '../src/shared/errors.ts'
+import { watchEventLoop } from './helpers/event-loop.ts'
 
 const fixtures = new URL('./fixtures/avails/', import.meta.url)
 const fixturePath = (name: string) => new URL(name, fixtures)
@@ -561,5 +562,155 @@ describe('parseAvailsFeed', () => {
     const asText = { ...seedAvail, sourceMetadata: { publisher: 'Example Network', upstreamBookedImpressions: '300000' } }
     assert.deepEqual(fromCsv.avails, [asText])
     assert.deepEqual(fromXlsx.avails, [asText])
+  })
+})
+
+describe('parseAvailsFeed: hostile cells and shapes', () => {
+  const row = 'a-1,CTV,Name,2026-12-01,2026-12-31,1000,20'
+
+  async function xlsx(rows: unknown[][]): Promise<Buffer> {
+    const workbook = new ExcelJS.Workbook()
+    const sheet = workbook.addWorksheet('Avails')
+    for (const cells of rows) sheet.addRow(cells)
+    return Buffer.from(await workbook.xlsx.writeBuffer())
+  }
+
+  async function refusal(input: FeedInput): Promise<{ message: string; details: Record<string, unknown> | undefined }> {
+    try {
+      await parseAvailsFeedAll(input, options)
+    } catch (error) {
+      assert.ok(isStorefrontError(error), String(error))
+      assert.equal(error.statusCode, 400)
+      return { message: error.message, details: error.details }
+    }
+    assert.fail('expected the feed to be refused')
+  }
+
+  it('reports U+0000 in a CSV cell as a row error naming the row and field, in fields and metadata alike', async () => {
+    const feed = await parseAvailsFeedAll(csv(`${header},Notes\n${row},fine\na-2,CTV,Bad\u0000name,2026-12-01,2026-12-31,1000,20,x\na-3,CTV,Name,2026-12-01,2026-12-31,1000,20,bad\u0000note\n`), options)
+
+    assert.deepEqual(feed.avails.map((avail) => avail.availId), ['a-1'])
+    assert.match(errorAt(feed.errors, 3, 'name').message, /U\+0000/)
+    assert.match(errorAt(feed.errors, 4, 'sourceMetadata.notes').message, /U\+0000/)
+    assert.equal(feed.errors.length, 2)
+  })
+
+  it('reports a header cell with U+0000 as a header error naming the column', async () => {
+    const feed = await parseAvailsFeedAll(csv(`${header},No\u0000tes\n${row},x\n`), options)
+
+    assert.equal(feed.parsedAvailCount, 0)
+    assert.match(errorAt(feed.errors, 1, 'H').message, /header of column H .*U\+0000/)
+  })
+
+  it('reports U+0000 and lone surrogates in JSON fields as row errors, nested ones included', async () => {
+    const base = { collectionId: 'ctv', name: 'N', startTime: '2026-12-01', endTime: '2026-12-31', impressionsCapacity: 5 }
+    const fromJson = await parseAvailsFeedAll({
+      kind: 'rows',
+      rows: [
+        { ...base, availId: 'j-\udc00' },
+        { ...base, availId: 'j-2', targeting: { market: ['NL', 'Z\u0000A'] } },
+        { ...base, availId: 'j-3', sourceMetadata: { 'k\u0000ey': 1 } },
+        { ...base, availId: 'j-4', notes: 'ok \ud83d\ude00 emoji' },
+      ],
+    }, options)
+    assert.match(errorAt(fromJson.errors, 1, 'availId').message, /surrogate/)
+    assert.match(errorAt(fromJson.errors, 2, 'targeting.market[1]').message, /U\+0000/)
+    assert.match(errorAt(fromJson.errors, 3, 'sourceMetadata').message, /key .*U\+0000/)
+    assert.equal(fromJson.errors.length, 3)
+    assert.deepEqual(fromJson.avails.map((avail) => avail.sourceMetadata), [{ notes: 'ok \ud83d\ude00 emoji' }], 'a whole surrogate pair is fine')
+  })
+
+  it('reports a cpm beyond numeric(14,4) and an overflowing number as row errors', async () => {
+    const feed = await parseAvailsFeedAll(csv(`${header}\na-1,CTV,N,2026-12-01,2026-12-31,1000,10000000000\na-2,CTV,N,2026-12-01,2026-12-31,1000,1e400\na-3,CTV,N,2026-12-01,2026-12-31,1e400,20\na-4,CTV,N,2026-12-01,2026-12-31,1000,9999999999.99\n`), options)
+
+    assert.match(errorAt(feed.errors, 2, 'cpm').message, /at most 9999999999\.9999/)
+    assert.match(errorAt(feed.errors, 3, 'cpm').message, /too large/)
+    assert.match(errorAt(feed.errors, 4, 'impressionsCapacity').message, /too large/)
+    assert.equal(feed.errors.length, 3)
+    assert.deepEqual(feed.avails.map((avail) => avail.cpm), [9_999_999_999.99])
+  })
+
+  it('keeps the exact digits of a long numeric id in CSV, and refuses an XLSX or JSON number whose digits are already lost', async () => {
+    const fromCsv = await parseAvailsFeedAll(csv(`${header}\n9007199254740993,CTV,N,2026-12-01,2026-12-31,1000,20\n`), options)
+    assert.deepEqual(fromCsv.avails.map((avail) => avail.availId), ['9007199254740993'])
+
+    const workbook = await xlsx([header.split(','), [Number('9007199254740993'), 'CTV', 'N', '2026-12-01', '2026-12-31', 1000, 20], [123456789, 'CTV', 'N', '2026-12-01', '2026-12-31', 1000, 20]])
+    const fromXlsx = await parseAvailsFeedAll({ kind: 'xlsx', data: workbook }, options)
+    assert.match(errorAt(fromXlsx.errors, 2, 'availId').message, /too large to keep its exact digits; write ids as text/)
+    assert.equal(fromXlsx.errors.length, 1)
+    assert.deepEqual(fromXlsx.avails.map((avail) => avail.availId), ['123456789'])
+
+    const fromJson = await parseAvailsFeedAll({ kind: 'rows', rows: [{ availId: 2 ** 60, collectionId: 'ctv', name: 'N', startTime: '2026-12-01', endTime: '2026-12-31', impressionsCapacity: 5 }] }, options)
+    assert.match(errorAt(fromJson.errors, 1, 'availId').message, /exact digits/)
+  })
+
+  it('reports whitespace-only and invisible ids as row errors', async () => {
+    const base = { name: 'N', startTime: '2026-12-01', endTime: '2026-12-31', impressionsCapacity: 5 }
+    const feed = await parseAvailsFeedAll({
+      kind: 'rows',
+      rows: [
+        { ...base, availId: '   ', collectionId: 'ctv' },
+        { ...base, availId: '\u200b\u200b', collectionId: 'ctv' },
+        { ...base, availId: 'ok', collectionId: '\u200b', collectionName: 'x' },
+        { ...base, availId: 'a\u0007b', collectionId: 'ctv' },
+      ],
+    }, options)
+
+    assert.match(errorAt(feed.errors, 1, 'availId').message, /required/)
+    assert.match(errorAt(feed.errors, 2, 'availId').message, /no visible characters/)
+    assert.match(errorAt(feed.errors, 3, 'collectionId').message, /no visible characters/)
+    assert.match(errorAt(feed.errors, 4, 'availId').message, /control character/)
+    assert.equal(feed.errors.length, 4)
+  })
+
+  it('refuses a CSV wider than 256 columns at its header, naming the row and first column too many', async () => {
+    const wide = `${header},${Array.from({ length: 300 }, (_, index) => `extra${index}`).join(',')}\n${row}\n`
+    const { message, details } = await refusal(csv(wide))
+
+    assert.match(message, /Row 1 has 307 columns; a feed may have at most 256 \(column IW/)
+    assert.equal(details?.reason, 'FEED_TOO_WIDE')
+    assert.deepEqual(details?.rows, [{ row: 1, field: 'IW', message: 'more than 256 columns' }])
+  })
+
+  it('refuses a data row wider than 256 columns, but not trailing empty separators', async () => {
+    const trailing = await parseAvailsFeedAll(csv(`${header}\n${row}${','.repeat(400)}\n`), options)
+    assert.deepEqual(trailing.errors, [])
+
+    const { details } = await refusal(csv(`${header}\n${row}\n${row.replace('a-1', 'a-2')},${'x,'.repeat(300)}x\n`))
+    assert.deepEqual(details?.rows, [{ row: 3, field: 'IW', message: 'more than 256 columns' }])
+  })
+
+  it('refuses an XLSX row wider than 256 columns', async () => {
+    const workbook = await xlsx([[...header.split(','), ...Array.from({ length: 260 }, (_, index) => `extra${index}`)], row.split(',')])
+    const { details } = await refusal({ kind: 'xlsx', data: workbook })
+    assert.deepEqual(details?.rows, [{ row: 1, field: 'IW', message: 'more than 256 columns' }])
+  })
+
+  it('reports a JSON avail with more than 256 keys as a row error', async () => {
+    const metadata = Object.fromEntries(Array.from({ length: 300 }, (_, index) => [`k${index}`, index]))
+    const feed = await parseAvailsFeedAll({ kind: 'rows', rows: [{ availId: 'j', collectionId: 'ctv', name: 'N', startTime: '2026-12-01', endTime: '2026-12-31', impressionsCapacity: 5, sourceMetadata: metadata }] }, options)
+    assert.deepEqual(feed.errors, [{ row: 1, field: 'row', message: 'The avail has 306 fields (targeting and sourceMetadata included); at most 256' }])
+  })
+
+  it('reports a cell longer than 32,767 characters as a row error naming its field', async () => {
+    const feed = await parseAvailsFeedAll(csv(`${header},Notes\n${row},${'n'.repeat(40_000)}\n`), options)
+    assert.deepEqual(feed.errors, [{ row: 2, field: 'sourceMetadata.notes', message: 'sourceMetadata.notes has 40000 characters; a cell may have at most 32767' }])
+  })
+
+  it('gives the event loop a turn while it parses a large in-memory CSV', async () => {
+    const lines = [header]
+    for (let index = 0; index < 60_000; index += 1) lines.push(`a-${index},CTV,Avail number ${index},2026-12-01,2026-12-31,${1000 + index},20`)
+    const text = `${lines.join('\n')}\n`
+    let parsed = 0
+    const loop = watchEventLoop()
+    let hold
+    try {
+      for await (const entry of parseAvailsFeed(csv(text), options)) if (entry.avail) parsed += 1
+    } finally {
+      hold = loop.stop()
+    }
+    assert.equal(parsed, 60_000)
+    // Without the yields the whole parse (seconds of CPU) is one turn; with them about 10 ms.
+    assert.ok(hold.longestCpuMs < 250, `the event loop was held for ${Math.round(hold.longestCpuMs)} ms of CPU (${Math.round(hold.longestWallMs)} ms wall)`)
   })
 })

@@ -24,6 +24,8 @@ export interface AppOptions {
   bodyLimitBytes?: number
   /** Body limit of the avails feed route (JSON, CSV and uploads); default 64 MiB. */
   feedBodyLimitBytes?: number | undefined
+  /** Feed requests read at once by this app (FEED_MAX_CONCURRENT); default 2. */
+  feedMaxConcurrent?: number | undefined
   /** Enables the local /admin routes the CLI uses while this server owns the database. */
   adminToken?: string
   version?: string
@@ -75,7 +77,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (api) => {
     await api.register(authenticateCallers, { services: options.services })
     await api.register(idempotency, { services: options.services })
-    await api.register(storefrontRoutes, { services: options.services, feedBodyLimitBytes: options.feedBodyLimitBytes })
+    await api.register(storefrontRoutes, {
+      services: options.services,
+      feedBodyLimitBytes: options.feedBodyLimitBytes,
+      feedMaxConcurrent: options.feedMaxConcurrent,
+    })
   }, { prefix: API_PREFIX })
 
   if (options.adminToken) {

@@ -45,6 +45,8 @@ export const errorReasons = {
   PREVIEW_EXPIRED: 'The preview expired; preview the feed again.',
   PREVIEW_ALREADY_COMMITTED: 'The preview was already committed or replaced by a newer one.',
   NO_INVENTORY_FEED: 'The source has no ACTIVE inventory feed module, so it cannot take avails.',
+  FEED_TOO_WIDE: 'A feed row has more columns than a feed may have; nothing was read past it.',
+  FEED_PARSES_BUSY: 'As many feeds as the server reads at once are being read; retry after Retry-After seconds.',
   // Booking ledger
   NO_BOOKING_LEDGER: 'The source has no ACTIVE booking ledger module.',
   INSUFFICIENT_CAPACITY: 'The avail does not have enough available impressions.',

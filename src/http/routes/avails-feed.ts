@@ -1,8 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { open, unlink } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import fastifyMultipart from '@fastify/multipart'
@@ -22,6 +20,7 @@ import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
 import type { FeedRequest } from '../../workflows/avails-feed-workflows.ts'
+import { FeedGate, newSpoolPath, sweepAbandonedSpools } from '../feed-uploads.ts'
 import { operatorOf } from '../plugins/actor.ts'
 import { callerOf } from '../plugins/caller.ts'
 import { SourceParamsSchema } from './inventory-sources.ts'
@@ -35,19 +34,27 @@ import { SourceParamsSchema } from './inventory-sources.ts'
  * A multipart file is spooled to a temporary file while it is hashed, before the handler runs:
  * the Idempotency-Key fingerprint then covers the file's bytes (a retry with the same file
  * replays; another file under the same key is a 409), form fields may come before or after the
- * file, and the parser still streams it from disk, so memory stays flat for any size.
+ * file, and the parser still streams it from disk, so memory stays flat for any size. Spooled
+ * files a crashed process left behind are removed when the routes are registered (at start).
+ *
+ * At most `feedMaxConcurrent` feed requests are read at once (see FeedGate); the others get
+ * 429 RATE_LIMITED with Retry-After before their body is read.
  */
 
 export interface AvailsFeedRouteOptions {
   services: Services
   /** Largest feed body or uploaded file; config FEED_BODY_LIMIT_BYTES (default 64 MiB). */
   feedBodyLimitBytes?: number | undefined
+  /** Feed requests read at once; config FEED_MAX_CONCURRENT (default 2). */
+  feedMaxConcurrent?: number | undefined
 }
+
+export const DEFAULT_FEED_MAX_CONCURRENT = 2
 
 export const DEFAULT_FEED_BODY_LIMIT_BYTES = 64 * 1024 * 1024
 
 const tags = ['Modular sources']
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 413: ErrorBodySchema }
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 413: ErrorBodySchema, 429: ErrorBodySchema }
 
 /** What a multipart request's body becomes: the form fields and a fingerprint of the file. */
 interface MultipartBody {
@@ -71,7 +78,7 @@ async function spoolMultipart(request: FastifyRequest): Promise<MultipartBody> {
       part.file.resume()
       throw fail.validation('Send one feed file per request')
     }
-    const spoolPath = path.join(tmpdir(), `storefront-feed-${randomBytes(12).toString('hex')}`)
+    const spoolPath = newSpoolPath()
     spooledFiles.set(request, spoolPath)
     const hash = createHash('sha256')
     let bytes = 0
@@ -161,8 +168,11 @@ const bodyIsReadByHand: typeof validatorCompiler = (route) => {
   return validatorCompiler(route)
 }
 
-export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = async (app, { services, feedBodyLimitBytes }) => {
+export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = async (app, { services, feedBodyLimitBytes, feedMaxConcurrent }) => {
   const bodyLimit = feedBodyLimitBytes ?? DEFAULT_FEED_BODY_LIMIT_BYTES
+  const gate = new FeedGate(feedMaxConcurrent ?? DEFAULT_FEED_MAX_CONCURRENT)
+  const removed = await sweepAbandonedSpools()
+  if (removed > 0) app.log.info({ removed }, 'removed feed uploads spooled by processes that are gone')
 
   await app.register(fastifyMultipart, {
     limits: { fileSize: bodyLimit, files: 1, fields: 20, fieldSize: 1024 * 1024, parts: 25 },
@@ -170,8 +180,14 @@ export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = a
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit }, (_request, text, done) => {
     done(null, text)
   })
-  app.addHook('onResponse', async (request) => removeSpooledFile(request))
-  app.addHook('onRequestAbort', async (request) => removeSpooledFile(request))
+  app.addHook('onResponse', async (request) => {
+    gate.leave(request, { aborted: false })
+    await removeSpooledFile(request)
+  })
+  app.addHook('onRequestAbort', async (request) => {
+    gate.leave(request, { aborted: true })
+    await removeSpooledFile(request)
+  })
 
   app.post('/inventory-sources/:sourceId/modular/avails-feed', {
     bodyLimit,
@@ -189,6 +205,7 @@ export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = a
       body: AvailsFeedJsonBodySchema,
       response: { 200: AvailsFeedResponseSchema, ...errors },
     },
+    onRequest: async (request, reply) => gate.admit(request, reply),
     preValidation: async (request) => {
       if (!request.isMultipart()) return
       try {
@@ -201,10 +218,10 @@ export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = a
         throw fail.validation(`The multipart upload is malformed: ${error.message}`)
       }
     },
-  }, async (request) => {
+  }, async (request) => gate.handle(request, async () => {
     const feedRequest = await feedRequestOf(request)
     return services.availsFeed.ingest(callerOf(request).storefrontId, request.params.sourceId, feedRequest, operatorOf(request))
-  })
+  }))
 
   app.get('/inventory-sources/:sourceId/modular/products', {
     schema: {

@@ -11,7 +11,11 @@ import { workItemRoutes } from './work-items.ts'
  * Every storefront route, all under /api/v2/storefront and behind the API key.
  * A new route family is one more line here.
  */
-export const storefrontRoutes: FastifyPluginAsyncZod<{ services: Services; feedBodyLimitBytes?: number | undefined }> = async (app, opts) => {
+export const storefrontRoutes: FastifyPluginAsyncZod<{
+  services: Services
+  feedBodyLimitBytes?: number | undefined
+  feedMaxConcurrent?: number | undefined
+}> = async (app, opts) => {
   await app.register(inventorySourceRoutes, opts)
   await app.register(ledgerRoutes, opts)
   await app.register(modularRoutes, opts)

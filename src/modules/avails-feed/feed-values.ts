@@ -1,3 +1,5 @@
+import { textProblem } from './feed-limits.ts'
+
 /**
  * Reading single cell values the way sellers' spreadsheets write them: numbers with
  * thousands separators and currency symbols, dates as ISO text, Excel serial day numbers
@@ -42,11 +44,35 @@ export function describeValue(value: unknown): string {
 export function readText(value: CellValue | unknown): ValueResult<string | null> {
   if (isBlank(value)) return ok(null)
   if (value instanceof CellError) return invalid(value.problem)
-  if (typeof value === 'string') return ok(value.trim())
+  if (typeof value === 'string') {
+    const problem = textProblem(value)
+    return problem === null ? ok(value.trim()) : invalid(problem)
+  }
   if (typeof value === 'number' && Number.isFinite(value)) return ok(String(value))
   if (typeof value === 'boolean') return ok(String(value))
   if (value instanceof Date && !Number.isNaN(value.getTime())) return ok(formatDateCellAsText(value))
   return invalid('must be text')
+}
+
+// Format characters (zero-width space, BOM, direction marks) and control characters show nothing.
+const INVISIBLE = /[\s\p{Cc}\p{Cf}]/gu
+const CONTROL = /\p{Cc}/u
+
+/**
+ * An identifier (availId, collectionId) as the operator sees it. A number keeps its exact
+ * digits or is refused: past 2^53 the file's digits are already lost (9007199254740993 reads
+ * as ...992), and two avails would silently share an id. An id of only invisible characters
+ * is no id, and a control character in one would reach every export of it.
+ */
+export function readIdentifier(value: CellValue | unknown): ValueResult<string | null> {
+  if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    return invalid(`is the number ${String(value)}, too large to keep its exact digits; write ids as text (in a spreadsheet, format the column as Text)`)
+  }
+  const text = readText(value)
+  if (!text.ok || text.value === null) return text
+  if (text.value.replace(INVISIBLE, '') === '') return invalid('has no visible characters')
+  if (CONTROL.test(text.value)) return invalid(`contains a control character: ${describeValue(text.value)}`)
+  return text
 }
 
 /** A date cell typed into a text column (say an avail id like 2026-07): keep what the operator sees. */
@@ -126,6 +152,7 @@ export function readAmount(value: CellValue | unknown, style: DecimalStyle): Val
 
   const number = parseSeparatedNumber(text, style)
   if (number === null) return invalid(`must be a number, got ${describeValue(value)}`)
+  if (!Number.isFinite(number.value)) return invalid(`is too large, got ${describeValue(value)}`)
   return ok({ value: negative ? -number.value : number.value, impliedCurrency, separatorCouldGroupThousands: number.couldGroup })
 }
 

@@ -10,8 +10,10 @@ import {
   readCount,
   readCurrencyCode,
   readFlightTime,
+  readIdentifier,
   readText,
 } from './feed-values.ts'
+import { MAX_FEED_COLUMNS, textProblem } from './feed-limits.ts'
 import type { CellValue, DecimalStyle, ValueResult } from './feed-values.ts'
 
 /**
@@ -54,6 +56,10 @@ export interface NormalizedRow {
 const MAX_ID_LENGTH = 255
 const MAX_NAME_LENGTH = 500
 const MAX_DESCRIPTION_LENGTH = 5000
+// The cpm column is numeric(14, 4): ten digits before the point.
+const MAX_CPM = 9_999_999_999.9999
+// Values inside one JSON avail's targeting and sourceMetadata, nested ones included.
+const MAX_JSON_VALUES = 10_000
 
 export function emptyRawAvail(): RawAvail {
   return { fields: {}, targeting: {}, sourceMetadata: {} }
@@ -85,12 +91,19 @@ export function rawAvailFromCells(cells: CellValue[], plan: ColumnPlan, row: num
  * that sends `avail_id` or `Impressions` is understood; `targeting` and `sourceMetadata`
  * must be objects and are merged with any `targeting.<key>` keys.
  */
-export function rawAvailFromJson(value: unknown, resolver: ColumnResolver, row: number): { raw: RawAvail; errors: RowError[] } {
+/** `unread`: the row was not split into fields at all; its errors are all there is to say. */
+export function rawAvailFromJson(value: unknown, resolver: ColumnResolver, row: number): { raw: RawAvail; errors: RowError[]; unread?: boolean } {
   const raw = emptyRawAvail()
   const errors: RowError[] = []
   if (!isPlainObject(value)) {
     errors.push({ row, field: WHOLE_ROW, message: 'Each avail must be a JSON object' })
-    return { raw, errors }
+    return { raw, errors, unread: true }
+  }
+
+  const keyCount = countKeys(value)
+  if (keyCount > MAX_FEED_COLUMNS) {
+    errors.push({ row, field: WHOLE_ROW, message: `The avail has ${keyCount} fields (targeting and sourceMetadata included); at most ${MAX_FEED_COLUMNS}` })
+    return { raw, errors, unread: true }
   }
 
   const flatKeys: string[] = []
@@ -101,6 +114,11 @@ export function rawAvailFromJson(value: unknown, resolver: ColumnResolver, row: 
       if (entry === null || entry === undefined) continue
       if (!isPlainObject(entry)) {
         errors.push({ row, field, message: `${field} must be an object of key-value pairs` })
+        continue
+      }
+      const problem = jsonValueProblem(entry, field)
+      if (problem) {
+        errors.push({ row, field: problem.path, message: `${problem.path} ${problem.message}` })
         continue
       }
       Object.assign(raw[field], entry)
@@ -119,8 +137,16 @@ export function rawAvailFromJson(value: unknown, resolver: ColumnResolver, row: 
       if (!isBlank(entry)) errors.push({ row, field: WHOLE_ROW, message: 'A value has an empty key' })
       return
     }
-    if (target.kind === 'field') raw.fields[target.field] = entry
-    else if (!isBlank(entry)) raw[target.kind][target.key] = entry
+    if (target.kind === 'field') {
+      raw.fields[target.field] = entry
+      return
+    }
+    if (isBlank(entry)) return
+    const keyProblem = textProblem(key)
+    // A key that cannot be stored cannot name the field either.
+    const problem = keyProblem === null ? jsonValueProblem(entry, `${target.kind}.${target.key}`) : { path: target.kind, message: `has a key that ${keyProblem}` }
+    if (problem) errors.push({ row, field: problem.path, message: `${problem.path} ${problem.message}` })
+    else raw[target.kind][target.key] = entry
   })
   return { raw, errors }
 }
@@ -140,6 +166,7 @@ function placeFreeFormValue(
   if (typeof cell === 'string' || cell instanceof Date) {
     const text = readText(cell)
     if (text.ok) raw[kind][key] = text.value
+    else errors.push({ row, field: `${kind}.${key}`, message: `${kind}.${key} ${text.message}` })
     return
   }
   raw[kind][key] = cell
@@ -168,7 +195,7 @@ export function normalizeAvail(raw: RawAvail, context: NormalizeContext): Normal
     return value
   }
 
-  const availId = required('availId', bounded('availId', take('availId', readText(fields.availId)), MAX_ID_LENGTH))
+  const availId = required('availId', bounded('availId', take('availId', readIdentifier(fields.availId)), MAX_ID_LENGTH))
   const name = required('name', bounded('name', take('name', readText(fields.name)), MAX_NAME_LENGTH))
 
   const collection = readCollection(raw, row, errors)
@@ -194,6 +221,8 @@ export function normalizeAvail(raw: RawAvail, context: NormalizeContext): Normal
   const cpmAmount = take('cpm', readAmount(fields.cpm, decimalStyle))
   if (cpmAmount && cpmAmount.value < 0) {
     errors.push({ row, field: 'cpm', message: `cpm must not be negative, got ${describeValue(fields.cpm)}` })
+  } else if (cpmAmount && cpmAmount.value > MAX_CPM) {
+    errors.push({ row, field: 'cpm', message: `cpm must be at most ${MAX_CPM}, got ${describeValue(fields.cpm)}` })
   }
   const currencyColumn = take('currency', readCurrencyCode(fields.currency))
   const impliedCurrency = cpmAmount?.impliedCurrency ?? null
@@ -239,7 +268,7 @@ export function normalizeAvail(raw: RawAvail, context: NormalizeContext): Normal
 }
 
 function readCollection(raw: RawAvail, row: number, errors: RowError[]): { collectionId: string; collectionName: string } | undefined {
-  const idResult = readText(raw.fields.collectionId)
+  const idResult = readIdentifier(raw.fields.collectionId)
   const nameResult = readText(raw.fields.collectionName)
   if (!idResult.ok) errors.push({ row, field: 'collectionId', message: `collectionId ${idResult.message}` })
   if (!nameResult.ok) errors.push({ row, field: 'collectionName', message: `collectionName ${nameResult.message}` })
@@ -265,6 +294,43 @@ function readCollection(raw: RawAvail, row: number, errors: RowError[]): { colle
     return undefined
   }
   return { collectionId, collectionName }
+}
+
+/** Keys of a JSON avail, counting those inside targeting and sourceMetadata. */
+function countKeys(value: Record<string, unknown>): number {
+  let count = 0
+  for (const [key, entry] of Object.entries(value)) {
+    const normalized = normalizeHeader(key)
+    const nested = (normalized === 'targeting' || normalized === 'sourcemetadata') && isPlainObject(entry)
+    count += nested ? Object.keys(entry).length : 1
+  }
+  return count
+}
+
+/**
+ * The first string or key inside a free-form JSON value that cannot be stored (see
+ * textProblem), with its path. Walks with an explicit stack, so depth costs no call stack,
+ * and gives up past MAX_JSON_VALUES values.
+ */
+function jsonValueProblem(value: unknown, rootPath: string): { path: string; message: string } | null {
+  const stack: { value: unknown; path: string }[] = [{ value, path: rootPath }]
+  for (let seen = 0; stack.length > 0; seen += 1) {
+    if (seen > MAX_JSON_VALUES) return { path: rootPath, message: `holds more than ${MAX_JSON_VALUES} values` }
+    const { value: current, path } = stack.pop()!
+    if (typeof current === 'string') {
+      const problem = textProblem(current)
+      if (problem) return { path, message: problem }
+    } else if (Array.isArray(current)) {
+      current.forEach((entry, index) => stack.push({ value: entry, path: `${path}[${index}]` }))
+    } else if (typeof current === 'object' && current !== null) {
+      for (const [key, entry] of Object.entries(current)) {
+        const keyProblem = textProblem(key)
+        if (keyProblem) return { path, message: `has a key that ${keyProblem}` }
+        stack.push({ value: entry, path: `${path}.${key}` })
+      }
+    }
+  }
+  return null
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,6 @@
+import { createYielder } from '../../shared/event-loop.ts'
 import type { AvailScalarField, NormalizedAvail, RowError, RowWarning } from './avail.schema.ts'
-import { createColumnResolver, planColumns, suggestedHeaders } from './feed-columns.ts'
+import { columnLetter, createColumnResolver, planColumns, suggestedHeaders } from './feed-columns.ts'
 import type { ColumnPlan, ColumnResolver } from './feed-columns.ts'
 import { isBlank, readText } from './feed-values.ts'
 import type { DecimalStyle } from './feed-values.ts'
@@ -128,6 +129,8 @@ class FeedState {
   readonly #firstRowByAvailId = new Map<string, number>()
   readonly #maxRows: number
   readonly now: Date
+  /** Awaited once per row: gives other requests their turn during a long feed. */
+  readonly yieldIfDue = createYielder()
   dataRowCount = 0
 
   constructor(options: ParseOptions) {
@@ -175,14 +178,15 @@ async function* parseJsonRows(rows: unknown[], resolver: ColumnResolver, feed: F
     return
   }
   for (const [index, value] of rows.entries()) {
+    await feed.yieldIfDue()
     const row = index + 1
     const overLimit = feed.countRow(row)
     if (overLimit) {
       yield overLimit
       return
     }
-    const { raw, errors } = rawAvailFromJson(value, resolver, row)
-    yield feed.normalize(raw, errors, row, 'dot')
+    const { raw, errors, unread } = rawAvailFromJson(value, resolver, row)
+    yield unread ? { row, errors, warnings: [], dataRow: true } : feed.normalize(raw, errors, row, 'dot')
   }
 }
 
@@ -196,10 +200,16 @@ async function* parseSheetRows(
   let headerRow = 0
   try {
     for await (const { row, cells } of rows) {
+      await feed.yieldIfDue()
       // Blank rows (anywhere, typically trailing ones left by spreadsheet apps) carry nothing.
       if (cells.every(isBlank)) continue
       if (plan === null) {
         headerRow = row
+        const unreadable = unreadableHeaders(cells, row)
+        if (unreadable.length > 0) {
+          yield { row, errors: unreadable, warnings: [], dataRow: false }
+          return
+        }
         plan = planColumns(cells.map(headerText), resolver)
         const headerErrors = checkHeader(plan, row)
         if (headerErrors.length > 0) {
@@ -231,6 +241,14 @@ async function* parseSheetRows(
 function headerText(cell: unknown): string {
   const text = readText(cell)
   return text.ok && text.value !== null ? text.value : ''
+}
+
+/** Header cells that cannot name a field or a metadata key (NUL, a broken character, a 40 KB cell). */
+function unreadableHeaders(cells: unknown[], row: number): RowError[] {
+  return cells.flatMap((cell, index) => {
+    const text = readText(cell)
+    return text.ok ? [] : [{ row, field: columnLetter(index), message: `The header of column ${columnLetter(index)} ${text.message}` }]
+  })
 }
 
 function checkHeader(plan: ColumnPlan, row: number): RowError[] {

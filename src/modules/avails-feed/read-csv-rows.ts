@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import { CsvError, parse } from 'csv-parse'
 import type { Parser } from 'csv-parse'
 import type { CellValue } from './feed-values.ts'
+import { MAX_FEED_COLUMNS, tooManyColumns } from './feed-limits.ts'
 
 /**
  * Streams CSV records with the row numbers a spreadsheet would show. Memory stays flat
@@ -98,6 +99,8 @@ async function* readRecords(input: Readable, delimiter: CsvDelimiter): AsyncGene
     for await (const record of parser as AsyncIterable<string[]>) {
       row += 1
       if (syntax.failure !== null && row >= syntax.failure.row) break
+      // A record is already bounded by MAX_RECORD_SIZE; its width must not reach the avails.
+      if (record.length > MAX_FEED_COLUMNS && lastFilled(record) > MAX_FEED_COLUMNS) throw tooManyColumns(row, lastFilled(record))
       yield { row, cells: record }
     }
   } finally {
@@ -105,6 +108,13 @@ async function* readRecords(input: Readable, delimiter: CsvDelimiter): AsyncGene
   }
   const { failure } = syntax
   if (failure !== null) throw new FeedSyntaxError(failure.row, describeCsvError(failure.error))
+}
+
+/** Columns up to the last one with a value: trailing separators add no columns. */
+function lastFilled(record: string[]): number {
+  let last = record.length
+  while (last > 0 && record[last - 1]!.trim() === '') last -= 1
+  return last
 }
 
 function describeCsvError(error: Error): string {

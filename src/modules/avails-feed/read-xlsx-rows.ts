@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream'
 import ExcelJS from 'exceljs'
 import { fail, isStorefrontError } from '../../shared/errors.ts'
-import { CellError } from './feed-values.ts'
+import { MAX_FEED_COLUMNS, tooManyColumns } from './feed-limits.ts'
+import { CellError, isBlank } from './feed-values.ts'
 import type { CellValue } from './feed-values.ts'
 import type { SheetRow } from './read-csv-rows.ts'
 
@@ -63,7 +64,9 @@ export async function* readXlsxRows(data: Buffer | NodeJS.ReadableStream, option
       if (!isWanted) continue
       found = true
       for await (const row of untilFailure(worksheet, inputFailure)) {
-        yield { row: row.number, cells: rowCells(row) }
+        const cells = rowCells(row)
+        if (cells.length > MAX_FEED_COLUMNS) throw tooManyColumns(row.number, cells.length)
+        yield { row: row.number, cells }
       }
     }
   } catch (error) {
@@ -72,6 +75,9 @@ export async function* readXlsxRows(data: Buffer | NodeJS.ReadableStream, option
     // .xls, an encrypted workbook, a truncated file).
     if (inputError !== null || isStorefrontError(error)) throw error
     throw fail.validation('The file is not a readable .xlsx workbook; save it as Excel Workbook (.xlsx) or CSV')
+  } finally {
+    // Stopped before the end (a refused row, the consumer gone): release the upload's file now.
+    if (!input.readableEnded) input.destroy()
   }
 
   if (!found) {
@@ -103,10 +109,13 @@ async function* untilFailure<T>(source: AsyncIterable<T>, failure: Promise<never
   }
 }
 
+/** The row's cells up to the last one with a value (styled empty cells on the right add none). */
 function rowCells(row: ExcelJS.Row): CellValue[] {
   // `row.values` is 1-based with a hole at index 0.
   const values = Array.isArray(row.values) ? row.values.slice(1) : []
-  return Array.from(values, (value) => plainCellValue(value as ExcelJS.CellValue))
+  const cells = Array.from(values, (value) => plainCellValue(value as ExcelJS.CellValue))
+  while (cells.length > 0 && isBlank(cells.at(-1))) cells.pop()
+  return cells
 }
 
 function plainCellValue(value: ExcelJS.CellValue): CellValue {

@@ -8,7 +8,6 @@ import {
   insertPreviewRows,
   MAX_REPORTED_ISSUES,
   newPreviewId,
-  PREVIEW_BATCH_SIZE,
   purgeExpiredPreviews,
   type InputSource,
   type StagedRow,
@@ -24,6 +23,18 @@ import {
 
 /** How many normalized avails a feed response echoes; `availsTruncated` says when there were more. */
 export const AVAILS_ECHO_LIMIT = 100
+/**
+ * And at most about this many bytes of them: 100 avails of 256 filled columns could
+ * otherwise make a preview answer of hundreds of MB.
+ */
+export const AVAILS_ECHO_MAX_BYTES = 1024 * 1024
+
+/**
+ * Rows per staging INSERT. Smaller than the commit's PREVIEW_BATCH_SIZE: the embedded
+ * database runs each statement on the event loop's thread, and 5,000 rows held it for about
+ * 300 ms of CPU; 500 rows keep every other request waiting well under 250 ms.
+ */
+export const STAGE_BATCH_SIZE = 500
 
 export interface StageFeedInput {
   inventorySourceId: number
@@ -70,6 +81,7 @@ export async function stageFeed(db: Queryable, input: StageFeedInput): Promise<S
     warningCount: 0,
   }
   let batch: StagedRow[] = []
+  let echoBytes = 0
   // One batch insert in flight while the parser reads the next batch: on PostgreSQL the database
   // works while Node parses. At most two batches are held.
   const pending: { insert: Promise<void> | null } = { insert: null }
@@ -86,7 +98,10 @@ export async function stageFeed(db: Queryable, input: StageFeedInput): Promise<S
       staged.warningCount += parsed.warnings.length
       for (const warning of parsed.warnings) if (staged.warnings.length < MAX_REPORTED_ISSUES) staged.warnings.push(warning)
       if (!parsed.avail) continue
-      if (staged.avails.length < AVAILS_ECHO_LIMIT) staged.avails.push(parsed.avail)
+      if (staged.avails.length < AVAILS_ECHO_LIMIT && echoBytes < AVAILS_ECHO_MAX_BYTES) {
+        echoBytes += JSON.stringify(parsed.avail).length
+        if (echoBytes <= AVAILS_ECHO_MAX_BYTES || staged.avails.length === 0) staged.avails.push(parsed.avail)
+      }
       const position = staged.validAvailCount
       staged.validAvailCount += 1
       // A direct commit with an error will write nothing: stop storing rows, keep counting.
@@ -95,7 +110,7 @@ export async function stageFeed(db: Queryable, input: StageFeedInput): Promise<S
         continue
       }
       batch.push({ position, row: parsed.row, avail: parsed.avail })
-      if (batch.length >= PREVIEW_BATCH_SIZE) {
+      if (batch.length >= STAGE_BATCH_SIZE) {
         await flush(batch)
         batch = []
       }
