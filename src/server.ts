@@ -21,13 +21,20 @@ function reachableUrl(host: string, port: number): string {
   return `http://${reachableHost}:${port}`
 }
 
-export async function startServer(config: Config, options: { clock?: Clock; probeAgent?: AgentProbe } = {}): Promise<RunningServer> {
+/**
+ * Opens the runtime, listens, then creates the first storefront and key: a start that fails before it
+ * can listen (a port in use) creates nothing, so the key printed by the next start is never lost.
+ * `signal` aborts the start between its steps; the caller installs its signal handlers before calling.
+ */
+export async function startServer(
+  config: Config,
+  options: { clock?: Clock; probeAgent?: AgentProbe; signal?: AbortSignal } = {},
+): Promise<RunningServer> {
   const runtime = await openRuntime(config, { command: 'storefront serve', ...options })
   const { services } = runtime
   let app: FastifyInstance | null = null
   const background: Array<() => Promise<void> | void> = []
   try {
-    const created = await services.access.bootstrap({ storefront: config.defaultStorefrontName, key: config.bootstrapKey })
     // The embedded database has one owner; CLI verbs reach it through these local admin routes.
     const adminToken = runtime.lock ? await writeAdminToken(config.dataDir) : undefined
     app = await buildApp({
@@ -38,11 +45,15 @@ export async function startServer(config: Config, options: { clock?: Clock; prob
       feedMaxConcurrent: config.feedMaxConcurrent,
       logger: { level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
     })
+    options.signal?.throwIfAborted()
     await app.listen({ port: config.port, host: config.host })
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : config.port
     const url = reachableUrl(config.host, port)
     await runtime.lock?.update({ url })
+    options.signal?.throwIfAborted()
+    // Only now: nothing after this can fail before main prints the key (only its hash is stored).
+    const created = await services.access.bootstrap({ storefront: config.defaultStorefrontName, key: config.bootstrapKey })
 
     // Every process sweeps and reconciles; both skip rows another process is already working on.
     const expirySweeper = startExpirySweeper({

@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from '../config.ts'
 import { isStorefrontError } from '../shared/errors.ts'
@@ -47,8 +48,37 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A process manager sends SIGTERM (or SIGINT) and kills for good a few seconds later. The server
+ * closes gracefully within this much, else leaves anyway (the data-dir lock is released on exit).
+ */
+export const SHUTDOWN_GRACE_MS = 3_000
+
 async function serve(config: Config): Promise<number> {
-  const server = await startServer(config)
+  // Installed before the slow parts of startup (PGlite open, migrations), which then stop early.
+  const shutdown = new AbortController()
+  const onSignal = (signal: NodeJS.Signals) => {
+    const exitCode = 128 + (osConstants.signals[signal] ?? 0)
+    if (shutdown.signal.aborted) {
+      console.error(`${signal} again: stopping now`)
+      process.exit(exitCode)
+    }
+    shutdown.abort(signal)
+    setTimeout(() => {
+      console.error(`Did not stop within ${SHUTDOWN_GRACE_MS} ms of ${signal}: stopping now`)
+      process.exit(exitCode)
+    }, SHUTDOWN_GRACE_MS).unref()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  let server: Awaited<ReturnType<typeof startServer>>
+  try {
+    server = await startServer(config, { signal: shutdown.signal })
+  } catch (error) {
+    if (shutdown.signal.aborted) return 0
+    throw error
+  }
   const lines = [
     `Storefront is listening on ${server.url} (${server.runtime.services.engine === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})`,
     `  REST API: ${server.url}/api/v2/storefront`,
@@ -64,14 +94,8 @@ async function serve(config: Config): Promise<number> {
     )
   }
   console.log(lines.join('\n'))
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      server.app.log.info({ signal }, 'shutting down')
-      resolve()
-    }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
-  })
+  if (!shutdown.signal.aborted) await new Promise((resolve) => shutdown.signal.addEventListener('abort', resolve, { once: true }))
+  server.app.log.info({ signal: shutdown.signal.reason }, 'shutting down')
   await server.close()
   return 0
 }

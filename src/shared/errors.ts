@@ -24,7 +24,7 @@ export const errorReasons = {
   // Wire conventions
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was already used with a different request.',
   IDEMPOTENCY_KEY_IN_PROGRESS: 'A request with this Idempotency-Key is still being processed.',
-  SECRET_NOT_ALLOWED: 'A setup metadata field looks like a secret; secrets use their credential flow.',
+  SECRET_NOT_ALLOWED: 'A key of setup metadata or module config looks like a secret, or a URL carries credentials (user-info or a secret-looking query parameter); secrets use their write-only credential fields.',
   // Inventory sources
   DUPLICATE_SOURCE_ID: 'Another source on this storefront already uses the sourceId.',
   INVALID_STATUS_TRANSITION: 'The requested status change is not allowed.',

@@ -63,16 +63,3 @@ export async function loadOrCreateSecretKey(dataDir: string): Promise<string> {
   await chmod(file, 0o600)
   return key
 }
-
-/** Keys named like credentials are refused in non-secret setup metadata. */
-const SECRET_LIKE_KEY = /(token|password|passwd|secret|api[-_]?key|private[-_]?key|credential)/i
-
-/** Returns the dotted paths of every secret-looking key inside a JSON value. */
-export function findSecretLikeKeys(value: unknown, prefix = ''): string[] {
-  if (Array.isArray(value)) return value.flatMap((item, index) => findSecretLikeKeys(item, `${prefix}[${index}]`))
-  if (value === null || typeof value !== 'object') return []
-  return Object.entries(value).flatMap(([key, inner]) => {
-    const here = prefix ? `${prefix}.${key}` : key
-    return [...(SECRET_LIKE_KEY.test(key) ? [here] : []), ...findSecretLikeKeys(inner, here)]
-  })
-}

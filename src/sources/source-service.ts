@@ -6,7 +6,7 @@ import { toIso } from '../shared/clock.ts'
 import { slugify, SOURCE_ID_PATTERN } from '../shared/common.schema.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
-import { findSecretLikeKeys } from '../shared/secret-box.ts'
+import { refuseClearTextSecrets } from '../shared/secret-names.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import type { AgentProbe, AgentProbeTarget } from './agent-probe.ts'
 import type {
@@ -80,13 +80,13 @@ export async function findSourceRow(db: Queryable, storefrontId: number, sourceI
   return row
 }
 
-/** Refuses secret-looking keys in metadata that is stored and shown in clear. */
-export function assertNoSecrets(value: unknown, pathPrefix: string): void {
-  const offending = findSecretLikeKeys(value)
-  if (offending.length === 0) return
-  throw new StorefrontError('VALIDATION_ERROR', `Secrets are not accepted in ${pathPrefix}; use the credential flow of the module or connection`, {
-    reason: 'SECRET_NOT_ALLOWED',
-    issues: offending.map((key) => ({ path: `${pathPrefix}.${key}`, message: 'looks like a secret and is refused' })),
+/** endpointUrl is shown in every answer: its credential goes in the write-only auth. */
+function refuseCredentialsInEndpointUrl(endpointUrl: string | undefined): void {
+  if (endpointUrl === undefined) return
+  refuseClearTextSecrets({ endpointUrl }, {
+    pathPrefix: '',
+    where: 'endpointUrl',
+    credentialHint: 'send the credential in auth (write-only, never shown) with the matching authenticationType',
   })
 }
 
@@ -146,6 +146,7 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
 
   async function createAgent(storefrontId: number, input: CreateAgentSource) {
     const sourceId = resolveSourceId(input.sourceId, input.name)
+    refuseCredentialsInEndpointUrl(input.endpointUrl)
     assertAuthMatches(input.authenticationType, input.auth)
     if (input.reportingPollingCadence && input.reportingType !== 'POLLING') {
       throw fail.invalidField('reportingPollingCadence', 'is only meaningful when reportingType is POLLING')
@@ -196,6 +197,7 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
 
   async function updateAgent(storefrontId: number, sourceId: string, input: UpdateAgentSource) {
     if (Object.keys(input).length === 0) throw fail.validation('Send at least one field to update', { issues: [{ path: '', message: 'no fields supplied' }] })
+    refuseCredentialsInEndpointUrl(input.endpointUrl)
     const current = await findSourceRow(db, storefrontId, sourceId)
     if (current.execution_type !== 'AGENT') {
       throw new StorefrontError('VALIDATION_ERROR', `${current.execution_type} sources are changed through their own flows, not PUT`, {

@@ -71,6 +71,8 @@ export function createModularSourceWorkflows({ db, clock }: ModularSourceWorkflo
     if (sourceId !== DEMO_SOURCE_ID && !sourceId.startsWith('demo-')) {
       throw fail.invalidField('sourceId', `must be ${DEMO_SOURCE_ID} or start with demo-`, 'DEMO_SOURCE_ID')
     }
+    // Named as the request names it; the module config check would call it config.cadentEndpointUrl.
+    refuseSecrets({ cadentEndpointUrl: input.cadentEndpointUrl }, '')
     return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const existing = await trx

@@ -78,3 +78,52 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 60_0
     })
   })
 }
+
+export interface NpmStartProcess {
+  child: ChildProcess
+  output(): string
+  /** Resolves with the first match of `pattern` in the output so far or to come. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>
+  /** Resolves with the exit code (or signal) once the npm process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/** Runs `npm start` as a process manager would: the signal goes to the npm process, not its group. */
+export function spawnNpmStart(env: Record<string, string>): NpmStartProcess {
+  const child = spawn('npm', ['start'], {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const waiters = new Set<() => void>()
+  const onData = (chunk: Buffer) => {
+    output += chunk
+    for (const check of waiters) check()
+  }
+  child.stdout!.on('data', onData)
+  child.stderr!.on('data', onData)
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('close', (code, signal) => done({ code, signal })))
+  return {
+    child,
+    output: () => output,
+    exited,
+    waitFor(pattern, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check)
+          reject(new Error(`no ${pattern} in ${timeoutMs} ms:\n${output}`))
+        }, timeoutMs)
+        const check = () => {
+          const match = pattern.exec(output)
+          if (!match) return
+          clearTimeout(timer)
+          waiters.delete(check)
+          resolve(match)
+        }
+        waiters.add(check)
+        check()
+      })
+    },
+  }
+}

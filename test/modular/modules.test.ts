@@ -138,7 +138,7 @@ describe('modular source modules', () => {
       const secret = await patch({ config: { auth: { password: 'x' } } })
       assert.equal(secret.statusCode, 400)
       assert.equal(secret.json().error.details.reason, 'SECRET_NOT_ALLOWED')
-      assert.deepEqual(secret.json().error.details.issues.map((issue: { path: string }) => issue.path), ['config.auth.password'])
+      assert.deepEqual(secret.json().error.details.issues.map((issue: { path: string }) => issue.path), ['config.auth', 'config.auth.password'])
       const badUrl = await patch({ config: { cadentEndpointUrl: 'ftp://cadent' } })
       assert.equal(badUrl.statusCode, 400)
       const credentialsInUrl = await patch({ config: { cadentEndpointUrl: 'https://ops:hunter2@cadent.example.com/xml' } })

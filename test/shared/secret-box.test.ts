@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { findSecretLikeKeys, SecretBox } from '../../src/shared/secret-box.ts'
+import { SecretBox } from '../../src/shared/secret-box.ts'
+import { findSecretLikeKeys } from '../../src/shared/secret-names.ts'
 
 describe('SecretBox', () => {
   it('round-trips a secret and never stores it in clear', () => {

@@ -61,8 +61,8 @@ export const CadentDemoRequestSchema = z
     cadentEndpointUrl: z
       .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
       .max(2048)
-      .refine((value) => !URL.canParse(value) || !/^[a-z]+:\/\/[^/?#]*@/i.test(value), 'must not carry a user name or password')
-      .optional(),
+      .optional()
+      .describe('Credentials in it (user-info, a secret-looking query parameter) are refused with SECRET_NOT_ALLOWED.'),
   })
   .strict()
   .meta({ id: 'CreateCadentDemoSourceRequest' })

@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/database.ts'
 import { isUniqueViolation, json } from '../../db/database.ts'
 import type { InventorySourceRow, ModuleInstanceRow } from '../../db/tables.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
-import { findSecretLikeKeys } from '../../shared/secret-box.ts'
+import { refuseClearTextSecrets } from '../../shared/secret-names.ts'
 import type { ModuleConfig, ModuleContract, ModuleKind, ModuleStatus, SetupField } from '../contract.ts'
 import { hasValue } from '../contract.ts'
 import { findContract, moduleStatusOf } from '../registry.ts'
@@ -58,14 +58,12 @@ export async function insertModularSource(trx: Queryable, input: NewModularSourc
   }
 }
 
-/** Refuses secret-looking keys: module config is stored and shown in clear. */
+/** Where a module's credentials go: config and setup answers are stored and shown in clear. */
+export const MODULE_CREDENTIAL_HINT = 'credentials are write-only and never go in module config or setup answers (shown in clear): use the credential flow of the module'
+
+/** Refuses secret-looking keys and URLs with credentials: module config and setup answers are shown in clear. */
 export function refuseSecrets(value: unknown, pathPrefix: string): void {
-  const offending = findSecretLikeKeys(value)
-  if (offending.length === 0) return
-  throw new StorefrontError('VALIDATION_ERROR', `Secrets are not accepted in ${pathPrefix || 'setup answers'}; use the credential flow of the module`, {
-    reason: 'SECRET_NOT_ALLOWED',
-    issues: offending.map((key) => ({ path: pathPrefix ? `${pathPrefix}.${key}` : key, message: 'looks like a secret and is refused' })),
-  })
+  refuseClearTextSecrets(value, { pathPrefix, where: pathPrefix || 'setup answers', credentialHint: MODULE_CREDENTIAL_HINT })
 }
 
 const CRON = /^\S+(\s+\S+){4,5}$/
@@ -78,9 +76,8 @@ function checkFieldValue(field: SetupField, value: unknown): string | null {
       if (typeof value !== 'string') return 'must be an http(s) URL'
       try {
         const url = new URL(value)
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http(s) URL'
-        // Config is shown in clear in every projection: credentials belong to a credential flow.
-        return url.username || url.password ? 'must not carry a user name or password' : null
+        // Credentials in the URL were refused before, with every other clear-text secret (refuseSecrets).
+        return url.protocol !== 'http:' && url.protocol !== 'https:' ? 'must be an http(s) URL' : null
       } catch {
         return 'must be an http(s) URL'
       }
