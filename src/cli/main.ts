@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
  * A process manager sends SIGTERM (or SIGINT) and kills for good a few seconds later. The server
  * closes gracefully within this much, else leaves anyway (the data-dir lock is released on exit).
  */
-export const SHUTDOWN_GRACE_MS = 3_000
+const SHUTDOWN_GRACE_MS = 3_000
 
 async function serve(config: Config): Promise<number> {
   // Installed before the slow parts of startup (PGlite open, migrations), which then stop early.

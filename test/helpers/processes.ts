@@ -11,7 +11,7 @@ export interface CliResult {
 }
 
 /** Runs `storefront <args>` as a real process, as an operator would. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 180_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, ...args], {
       cwd: repoRoot,
@@ -41,7 +41,7 @@ export interface ServerProcess {
 }
 
 /** Starts `storefront serve` and resolves once it prints where it listens. */
-export function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+export function startServerProcess(env: Record<string, string>, timeoutMs = 180_000): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'serve'], {
       cwd: repoRoot,
