@@ -9,6 +9,8 @@ import type { Database, Queryable } from '../db/database.ts'
 export interface UnitOfWork {
   /** Runs inside the outcome transaction with its result, before COMMIT; throwing rolls it back. */
   beforeCommit(trx: Queryable, result: unknown): Promise<void>
+  /** The outcome transaction failed, COMMIT included: whatever `beforeCommit` wrote is gone. */
+  rolledBack(): void
 }
 
 const units = new AsyncLocalStorage<UnitOfWork>()
@@ -26,12 +28,17 @@ export function runInUnitOfWork<T>(unit: UnitOfWork, work: () => T): T {
 export async function outcomeTransaction<T>(db: Database, work: (trx: Queryable) => Promise<T>): Promise<T> {
   const unit = units.getStore()
   if (!unit) return db.transaction().execute(work)
-  return db.transaction().execute(async (trx) => {
-    // Only the outermost outcome: a nested call would record a partial answer.
-    const result = await units.exit(() => work(trx))
-    await unit.beforeCommit(trx, result)
-    return result
-  })
+  try {
+    return await db.transaction().execute(async (trx) => {
+      // Only the outermost outcome: a nested call would record a partial answer.
+      const result = await units.exit(() => work(trx))
+      await unit.beforeCommit(trx, result)
+      return result
+    })
+  } catch (error) {
+    unit.rolledBack()
+    throw error
+  }
 }
 
 /**

@@ -79,7 +79,12 @@ export const idempotency = fp(
     // Callback style, so the handler runs inside the unit of work (an async hook's context ends with it).
     app.addHook('preHandler', (request, reply, done) => {
       if (!request.idempotency) return done()
-      runInUnitOfWork({ beforeCommit: (trx, result) => recordAnswer(request, reply, trx, result) }, done)
+      runInUnitOfWork({
+        beforeCommit: (trx, result) => recordAnswer(request, reply, trx, result),
+        rolledBack: () => {
+          if (request.idempotency) request.idempotency.recorded = null
+        },
+      }, done)
     })
 
     async function recordAnswer(request: FastifyRequest, reply: FastifyReply, trx: Queryable, result: unknown) {
