@@ -44,14 +44,17 @@ export function productIdSchema() {
   return idSchema(6 + 255).regex(/^avail:(?=.*\S).{1,255}$/, 'must be avail:<availId>')
 }
 
-/** A display name or label: one line, trimmed, not blank, no control characters. */
+/**
+ * A display name or label: one line, trimmed, not blank. Control characters are refused before the
+ * trim, so a trailing line break is an error rather than silently dropped.
+ */
 export function nameSchema(max = 255) {
   return z
     .string()
+    .refine((text) => !CONTROL_CHARACTER.test(text), CONTROL_CHARACTER_MESSAGE)
     .trim()
     .min(1, 'must not be blank')
     .max(max)
-    .refine((text) => !CONTROL_CHARACTER.test(text), CONTROL_CHARACTER_MESSAGE)
 }
 
 /** Free text (notes, reasons, descriptions): line breaks and tabs allowed, other control characters not. */

@@ -135,7 +135,8 @@ describe('hostile input at the HTTP edge', () => {
       ['creative.assetUrl', { creative: { ...CREATIVE, assetUrl: 'https://assets.example.com/\u0001spot.mp4' } }],
       ['creative.format', { creative: { ...CREATIVE, format: 'vi\u001bdeo' } }],
       ['campaignName', { campaignName: 'July\u0007CTV' }],
-      ['advertiserName', { advertiserName: 'Line\nBreak' }],
+      ['advertiserName', { advertiserName: 'Trailing line break\n' }],
+      ['creative.assetUrl', { creative: { ...CREATIVE, assetUrl: 'https://assets.example.com/spot\t.mp4' } }],
       ['mediaBuyId', { mediaBuyId: 'mb\u0085' }],
     ] as const) {
       it(`refuses a control character in ${field} with 400 at the edge; the hold stays untouched`, async () => {

@@ -18,10 +18,11 @@ export const CreativeSchema = z
     // Every field reaches the Cadent XML, so none may hold a control character.
     format: nameSchema(64),
     durationSeconds: z.number().int().positive().max(86_400),
+    // Checked before z.url, which would drop a tab or line break (WHATWG URL parsing) instead of refusing it.
     assetUrl: z
-      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-      .max(2048)
-      .refine((url) => !hasControlCharacter(url), CONTROL_CHARACTER_MESSAGE),
+      .string()
+      .refine((url) => !hasControlCharacter(url), CONTROL_CHARACTER_MESSAGE)
+      .pipe(z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048)),
     adId: idSchema(20).nullable().optional().describe('Ad-ID code, e.g. ABCD1234000H.'),
   })
   .strict()
