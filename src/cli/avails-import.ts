@@ -2,7 +2,7 @@ import { openAsBlob } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { renderTable } from './table.ts'
+import { renderTable, terminalJson, terminalText } from './table.ts'
 import { apiClientFromEnv, ApiUsageError, type ApiClient } from './api-client.ts'
 
 /**
@@ -131,7 +131,7 @@ export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = pro
 
     const showProgress = Boolean(process.stderr.isTTY) && size >= PROGRESS_MIN_BYTES && !values.json
     const preview = await send<FeedAnswer>(feedUrl, headers, form, showProgress ? size : null, output)
-    if (values.json) output.out.write(`${JSON.stringify(preview)}\n`)
+    if (values.json) output.out.write(`${terminalJson(preview)}\n`)
     else printPreview(output, file, preview)
     if (preview.errorCount > 0) {
       if (!values.json) output.err.write(red(output, `The feed has ${preview.errorCount} error(s): fix the file and import it again${values.commit ? '; nothing was committed' : ''}.\n`))
@@ -142,7 +142,7 @@ export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = pro
       return 0
     }
     const committed = await send<FeedAnswer>(feedUrl, { ...headers, 'content-type': 'application/json' }, JSON.stringify({ confirmed: true, previewId: preview.previewId }), null, output)
-    if (values.json) output.out.write(`${JSON.stringify(committed)}\n`)
+    if (values.json) output.out.write(`${terminalJson(committed)}\n`)
     else printCommit(output, committed)
     return 0
   } catch (error) {
@@ -186,11 +186,11 @@ async function send<T>(url: string, headers: Record<string, string>, body: FormD
   try {
     answer = JSON.parse(text)
   } catch {
-    throw new ApiFailure(1, `The server answered ${response.status} with something that is not JSON: ${text.slice(0, 200)}`)
+    throw new ApiFailure(1, `The server answered ${response.status} with something that is not JSON: ${terminalText(text.slice(0, 200))}`)
   }
   if (response.ok) return answer as T
   const { error } = answer as ErrorAnswer
-  const lines = [red(output, `${error.code}: ${error.message}`)]
+  const lines = [red(output, terminalText(`${error.code}: ${error.message}`))]
   const rows = error.details?.rows ?? []
   if (rows.length > 0) lines.push(problemTable(output, rows.map((row) => ({ ...row, level: 'error' as const }))))
   const exitCode = response.status >= 500 ? 1 : error.code === 'VALIDATION_ERROR' ? 2 : 3

@@ -5,7 +5,7 @@ import { isStorefrontError } from '../shared/errors.ts'
 import { startServer } from '../server.ts'
 import { AdminRequestError, openAdminOps } from './admin-ops.ts'
 import { AVAILS_USAGE, availsCommand } from './avails-import.ts'
-import { renderTable } from './table.ts'
+import { renderTable, terminalJson, terminalText } from './table.ts'
 import { runApiCommand, WORK_USAGE } from './work-commands.ts'
 
 const USAGE = `Usage: storefront <command> [options]
@@ -130,16 +130,16 @@ async function keys(config: Config, argv: string[]): Promise<number> {
   try {
     if (verb === 'create') {
       const created = await ops.createKey({ storefront: values.storefront!, label: values.label })
-      if (values.json) console.log(JSON.stringify(created))
-      else console.log(`Created key ${created.id} for storefront "${created.storefront}". It is shown once:\n${created.key}`)
+      if (values.json) console.log(terminalJson(created))
+      else console.log(`Created key ${created.id} for storefront "${terminalText(created.storefront)}". It is shown once:\n${created.key}`)
     } else if (verb === 'list') {
       const list = await ops.listKeys(values.storefront)
-      if (values.json) console.log(JSON.stringify(list))
+      if (values.json) console.log(terminalJson(list))
       else console.log(renderTable(['id', 'storefront', 'prefix', 'label', 'created', 'last used', 'revoked'],
         list.map((k) => [k.id, k.storefront, `${k.prefix}…`, k.label ?? '', k.createdAt, k.lastUsedAt ?? '', k.revokedAt ?? ''])))
     } else {
       const revoked = await ops.revokeKey(positionals[0]!)
-      console.log(values.json ? JSON.stringify(revoked) : `Revoked key ${revoked.id} (${revoked.prefix}…) of storefront "${revoked.storefront}".`)
+      console.log(values.json ? terminalJson(revoked) : terminalText(`Revoked key ${revoked.id} (${revoked.prefix}…) of storefront "${revoked.storefront}".`))
     }
     return 0
   } finally {
@@ -153,7 +153,7 @@ export function reportFailure(error: unknown): number {
     return 2
   }
   if (isStorefrontError(error) || error instanceof AdminRequestError) {
-    console.error(`${error.code}: ${error.message}`)
+    console.error(terminalText(`${error.code}: ${error.message}`))
     return error.code === 'VALIDATION_ERROR' ? 2 : 3
   }
   console.error(error instanceof Error ? error.message : String(error))

@@ -4,7 +4,7 @@ import type { FinalizeResponse } from '../modules/execution/finalize.schema.ts'
 import type { WorkItem, WorkItemEvent } from '../modules/work-queue/work-item.schema.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import { apiClientFromEnv, ApiUsageError, type ApiClient } from './api-client.ts'
-import { renderTable } from './table.ts'
+import { renderTable, terminalJson, terminalText } from './table.ts'
 
 /** `storefront work ...` and `storefront finalize`: the modular work queue over the REST API. */
 
@@ -50,11 +50,11 @@ function printItem(item: WorkItem): void {
     ['assigned to', item.assignedTo], ['due', item.dueAt], ['blocked', item.blockedReason],
     ['needs result', item.requiredResultFields.join(', ') || null], ['completed', item.completedAt ? `${item.completedAt} by ${item.completedBy}` : null],
   ]
-  for (const [label, value] of lines) if (value) console.log(`${label.padEnd(13)}${value}`)
+  for (const [label, value] of lines) if (value) console.log(`${label.padEnd(13)}${terminalText(value)}`)
   const payload = Object.fromEntries(Object.entries(item.payload).filter(([key]) => key !== 'cadentCampaignXml'))
-  console.log(`payload      ${JSON.stringify(payload)}`)
+  console.log(`payload      ${terminalJson(payload)}`)
   if (item.payload.cadentCampaignXml) console.log('             (Cadent campaign XML in the payload: print it with --xml)')
-  if (item.result) console.log(`result       ${JSON.stringify(item.result)}`)
+  if (item.result) console.log(`result       ${terminalJson(item.result)}`)
 }
 
 /** `--set a=b --set n=3`: values that parse as JSON numbers or booleans stay typed. */
@@ -83,8 +83,8 @@ async function work(client: ApiClient, argv: string[]): Promise<number> {
   const base = `/inventory-sources/${sourceOf(values)}/modular/work-items`
   const changed = async (action: string, body: Record<string, unknown>) => {
     const answer = await client.request<{ ok: true; item: WorkItem }>('POST', `${base}/${one(positionals, 'work item id')}/${action}`, body)
-    if (values.json) console.log(JSON.stringify(answer))
-    else console.log(`Work item ${answer.item.id} (${answer.item.kind}) is ${answer.item.status}.`)
+    if (values.json) console.log(terminalJson(answer))
+    else console.log(terminalText(`Work item ${answer.item.id} (${answer.item.kind}) is ${answer.item.status}.`))
     return 0
   }
   switch (verb) {
@@ -95,7 +95,7 @@ async function work(client: ApiClient, argv: string[]): Promise<number> {
       if (values['media-buy']) query.set('mediaBuyId', values['media-buy'])
       if (values.limit) query.set('limit', values.limit)
       const page = await client.request<{ items: WorkItem[]; total: number }>('GET', `${base}${query.size > 0 ? `?${query}` : ''}`)
-      if (values.json) console.log(JSON.stringify(page))
+      if (values.json) console.log(terminalJson(page))
       else console.log(`${itemRows(page.items)}\n${page.items.length} of ${page.total} work item(s)`)
       return 0
     }
@@ -106,7 +106,7 @@ async function work(client: ApiClient, argv: string[]): Promise<number> {
         if (typeof xml !== 'string') throw new UsageError(`work item ${detail.item.id} carries no Cadent XML`)
         process.stdout.write(xml)
       } else if (values.json) {
-        console.log(JSON.stringify(detail))
+        console.log(terminalJson(detail))
       } else {
         printItem(detail.item)
         console.log(`\n${renderTable(['at', 'event', 'actor', 'notes'], detail.events.map((event) => [
@@ -175,12 +175,12 @@ async function finalize(client: ApiClient, argv: string[]): Promise<number> {
   }
   const answer = await client.request<FinalizeResponse>('POST', `/inventory-sources/${sourceOf(values)}/modular/bookings/finalize`, body)
   if (values.json) {
-    console.log(JSON.stringify(answer))
+    console.log(terminalJson(answer))
     return 0
   }
   const { booking } = answer
-  console.log(`Booking ${booking.bookingId} for media buy ${booking.mediaBuyId} on ${booking.availId}: ${booking.status} (${booking.provider}, ${booking.traffickingMode})`)
-  for (const [key, value] of Object.entries(booking.externalRefs)) console.log(`  ${key}: ${String(value)}`)
+  console.log(terminalText(`Booking ${booking.bookingId} for media buy ${booking.mediaBuyId} on ${booking.availId}: ${booking.status} (${booking.provider}, ${booking.traffickingMode})`))
+  for (const [key, value] of Object.entries(booking.externalRefs)) console.log(`  ${terminalText(key)}: ${terminalText(String(value))}`)
   if (answer.workItems.length > 0) console.log(`\n${itemRows(answer.workItems)}`)
   return 0
 }
@@ -196,10 +196,10 @@ export async function runApiCommand(command: 'work' | 'finalize', argv: string[]
       return 2
     }
     if (!isStorefrontError(error)) throw error
-    console.error(`${error.code}: ${error.message}`)
+    console.error(terminalText(`${error.code}: ${error.message}`))
     const details = error.details ?? {}
-    for (const row of details.rows ?? []) console.error(`  row ${row.row} ${row.field}: ${row.message}`)
-    for (const issue of details.issues ?? []) console.error(`  ${issue.path}: ${issue.message}`)
+    for (const row of details.rows ?? []) console.error(terminalText(`  row ${row.row} ${row.field}: ${row.message}`))
+    for (const issue of details.issues ?? []) console.error(terminalText(`  ${issue.path}: ${issue.message}`))
     return error.code === 'VALIDATION_ERROR' ? 2 : 3
   }
 }

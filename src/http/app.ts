@@ -10,8 +10,9 @@ import {
 } from 'fastify-type-provider-zod'
 import type { Services } from '../services.ts'
 import { authenticateCallers } from './plugins/caller.ts'
-import { errorHandlerPlugin } from './plugins/error-handler.ts'
+import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler, MAX_PATH_PARAM_LENGTH } from './plugins/error-handler.ts'
 import { idempotency } from './plugins/idempotency.ts'
+import { jsonBodyPlugin } from './plugins/json-body.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { healthRoutes } from './routes/health.ts'
 import { storefrontRoutes } from './routes/index.ts'
@@ -48,7 +49,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     // Paths are matched exactly as documented; a trailing slash is the same route.
-    routerOptions: { ignoreTrailingSlash: true },
+    // The longest path id is a 255-character sourceId; longer ones still reach the route's schema
+    // (a 400 naming the parameter), and only absurd segments stop at the router.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PATH_PARAM_LENGTH },
+    // The router's and the HTTP parser's own refusals answer in the one error envelope too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -70,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
   await app.register(errorHandlerPlugin)
+  await app.register(jsonBodyPlugin)
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   await app.register(healthRoutes, { services: options.services })

@@ -120,6 +120,9 @@ export const fail = {
   conflict(reason: ErrorReason, message: string, extra?: Record<string, unknown>): StorefrontError {
     return new StorefrontError('CONFLICT', message, { reason, ...extra })
   },
+  tooLarge(message: string): StorefrontError {
+    return new StorefrontError('PAYLOAD_TOO_LARGE', message)
+  },
   unauthorized(): StorefrontError {
     return new StorefrontError('UNAUTHORIZED', 'Missing or invalid API key')
   },

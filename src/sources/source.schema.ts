@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { caseInsensitiveEnum, SourceIdSchema, TimestampSchema } from '../shared/common.schema.ts'
+import { caseInsensitiveEnum, nameSchema, noteSchema, SourceIdSchema, TimestampSchema } from '../shared/common.schema.ts'
 
 export const EXECUTION_TYPES = ['AGENT', 'MANAGED_SALES_AGENT', 'LINKED_STOREFRONT', 'MODULAR_SOURCE'] as const
 export const SOURCE_STATUSES = ['PENDING', 'ACTIVE', 'DISABLED'] as const
@@ -47,7 +47,7 @@ export type AgentAuth = z.infer<typeof AgentAuthSchema>
 
 export const CreateAgentSourceSchema = z
   .object({
-    name: z.string().min(1).max(255),
+    name: nameSchema(255),
     sourceId: SourceIdSchema.optional(),
     executionType: caseInsensitiveEnum(['AGENT']).optional(),
     type: caseInsensitiveEnum(AGENT_TYPES),
@@ -55,7 +55,7 @@ export const CreateAgentSourceSchema = z
     protocol: caseInsensitiveEnum(PROTOCOLS),
     authenticationType: caseInsensitiveEnum(AUTHENTICATION_TYPES),
     auth: AgentAuthSchema.optional(),
-    description: z.string().max(2000).optional(),
+    description: noteSchema(2000).optional(),
     oauthAudience: z.string().min(1).max(2048).optional(),
     reportingType: caseInsensitiveEnum(REPORTING_TYPES).optional(),
     reportingPollingCadence: caseInsensitiveEnum(POLLING_CADENCES).optional(),
@@ -66,10 +66,10 @@ export type CreateAgentSource = z.infer<typeof CreateAgentSourceSchema>
 
 export const UpdateAgentSourceSchema = z
   .object({
-    name: z.string().min(1).max(255).optional(),
+    name: nameSchema(255).optional(),
     executionType: caseInsensitiveEnum(['AGENT']).optional(),
     status: caseInsensitiveEnum(SOURCE_STATUSES).optional(),
-    description: z.string().max(2000).nullable().optional(),
+    description: noteSchema(2000).nullable().optional(),
     endpointUrl: EndpointUrlSchema.optional(),
     protocol: caseInsensitiveEnum(PROTOCOLS).optional(),
     authenticationType: caseInsensitiveEnum(AUTHENTICATION_TYPES).optional(),

@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
 import { errorStatus, isStorefrontError, type ErrorCode, type ErrorDetails, type ValidationIssue } from '../../shared/errors.ts'
@@ -34,6 +35,41 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_PARTS_LIMIT: 'PAYLOAD_TOO_LARGE',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'VALIDATION_ERROR',
   FST_ERR_RATE_LIMIT: 'RATE_LIMITED',
+}
+
+/** Longest raw path segment the router matches; see buildApp. */
+export const MAX_PATH_PARAM_LENGTH = 1024
+
+/**
+ * Errors the router raises before any route or hook runs: an undecodable path (FST_ERR_BAD_URL)
+ * and a segment over MAX_PATH_PARAM_LENGTH (FST_ERR_MAX_PARAM_LENGTH, Fastify's 414). Both are
+ * the client's request, so they are a 400 VALIDATION_ERROR like every other malformed input; the
+ * status stays the catalog's, as for 415.
+ */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? `A path segment is longer than ${MAX_PATH_PARAM_LENGTH} characters`
+    : 'The request path is not a valid URL'
+  reply.code(400).send(errorBody('VALIDATION_ERROR', message))
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (headers or request line over the
+ * 16 KiB limit, a malformed request line): answered in the error envelope, then the socket closes.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message]: [number, ErrorCode, string] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [413, 'PAYLOAD_TOO_LARGE', 'The request line and headers exceed the server limit']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [400, 'VALIDATION_ERROR', 'The request was not received in time']
+      : [400, 'VALIDATION_ERROR', 'The request is not valid HTTP']
+  const body = JSON.stringify(errorBody(code, message))
+  if (socket.writable) {
+    const reason = status === 413 ? 'Payload Too Large' : 'Bad Request'
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(error)
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { sameSecret } from '../../access/access-service.ts'
+import { idSchema, nameSchema } from '../../shared/common.schema.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
 import { bearerToken } from '../plugins/caller.ts'
@@ -26,13 +27,13 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: Services; adminToken
   })
 
   app.get('/admin/keys', {
-    schema: { hide: true, querystring: z.object({ storefront: z.string().min(1).optional() }), response: { 200: z.array(ApiKeySummarySchema) } },
+    schema: { hide: true, querystring: z.object({ storefront: idSchema(255).optional() }), response: { 200: z.array(ApiKeySummarySchema) } },
   }, async (request) => services.access.listKeys(request.query.storefront))
 
   app.post('/admin/keys', {
     schema: {
       hide: true,
-      body: z.object({ storefront: z.string().min(1).max(255), label: z.string().max(255).optional() }),
+      body: z.object({ storefront: idSchema(255), label: nameSchema(255).optional() }),
       response: { 201: ApiKeySummarySchema.extend({ key: z.string() }) },
     },
   }, async (request, reply) => {
@@ -41,6 +42,6 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: Services; adminToken
   })
 
   app.post('/admin/keys/:keyId/revoke', {
-    schema: { hide: true, params: z.object({ keyId: z.string().min(1) }), response: { 200: ApiKeySummarySchema } },
+    schema: { hide: true, params: z.object({ keyId: idSchema(255) }), response: { 200: ApiKeySummarySchema } },
   }, async (request) => services.access.revokeKey(request.params.keyId))
 }

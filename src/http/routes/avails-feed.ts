@@ -16,7 +16,7 @@ import {
 import type { FeedInput } from '../../modules/avails-feed/parse-feed.ts'
 import type { InputSource } from '../../modules/avails-feed/preview-store.ts'
 import { ProductListQuerySchema, ProductListSchema } from '../../modules/products/product-store.ts'
-import { ErrorBodySchema } from '../../shared/common.schema.ts'
+import { ErrorBodySchema, isStorableText } from '../../shared/common.schema.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
 import type { FeedRequest } from '../../workflows/avails-feed-workflows.ts'
@@ -63,6 +63,9 @@ interface MultipartBody {
   file: { filename: string; mimetype: string; bytes: number; sha256: string } | null
 }
 
+/** Largest multipart form field (columnMapping as JSON text is the biggest one sent). */
+const MULTIPART_FIELD_LIMIT_BYTES = 1024 * 1024
+
 const spooledFiles = new WeakMap<FastifyRequest, string>()
 
 const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04])
@@ -71,7 +74,15 @@ async function spoolMultipart(request: FastifyRequest): Promise<MultipartBody> {
   const body: MultipartBody = { kind: 'multipart', fields: {}, file: null }
   for await (const part of request.parts()) {
     if (part.type !== 'file') {
-      body.fields[part.fieldname] = String(part.value)
+      // busboy cuts a field at its limit and says so in a flag; a cut value must not be read as sent.
+      if (part.valueTruncated || part.fieldnameTruncated) {
+        throw fail.tooLarge(`The form field ${part.fieldname} is larger than ${MULTIPART_FIELD_LIMIT_BYTES} bytes`)
+      }
+      const value = String(part.value)
+      if (!isStorableText(part.fieldname) || !isStorableText(value)) {
+        throw fail.invalidField(isStorableText(part.fieldname) ? part.fieldname : 'form field name', 'must not contain U+0000 or unpaired UTF-16 surrogates')
+      }
+      body.fields[part.fieldname] = value
       continue
     }
     if (body.file || spooledFiles.has(request)) {
@@ -175,7 +186,7 @@ export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = a
   if (removed > 0) app.log.info({ removed }, 'removed feed uploads spooled by processes that are gone')
 
   await app.register(fastifyMultipart, {
-    limits: { fileSize: bodyLimit, files: 1, fields: 20, fieldSize: 1024 * 1024, parts: 25 },
+    limits: { fileSize: bodyLimit, files: 1, fields: 20, fieldSize: MULTIPART_FIELD_LIMIT_BYTES, parts: 25 },
   })
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit }, (_request, text, done) => {
     done(null, text)

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { DeliverySchema } from '../../modules/delivery/delivery-store.ts'
 import { FinalizeRequestSchema, FinalizeResponseSchema } from '../../modules/execution/finalize.schema.ts'
 import { SourceStatusSchema } from '../../modules/source-status/modular-status.ts'
-import { ErrorBodySchema } from '../../shared/common.schema.ts'
+import { ErrorBodySchema, idSchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import { operatorOf } from '../plugins/actor.ts'
 import { callerOf } from '../plugins/caller.ts'
@@ -28,7 +28,7 @@ export const executionRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       tags: ['Modular sources'],
       summary: 'Imported delivery of a media buy: totals, daily rows and lines',
       params: SourceParamsSchema,
-      querystring: z.object({ mediaBuyId: z.string().min(1).max(255) }),
+      querystring: z.object({ mediaBuyId: idSchema(255) }),
       response: { 200: DeliverySchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
     },
   }, async (request) => services.execution.delivery(callerOf(request).storefrontId, request.params.sourceId, request.query.mediaBuyId))

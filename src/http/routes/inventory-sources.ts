@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { ErrorBodySchema, PaginationQuerySchema } from '../../shared/common.schema.ts'
+import { ErrorBodySchema, idSchema, PaginationQuerySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import {
   CreateAgentSourceSchema,
@@ -9,7 +9,7 @@ import {
 } from '../../sources/source.schema.ts'
 import { callerOf } from '../plugins/caller.ts'
 
-export const SourceParamsSchema = z.object({ sourceId: z.string().min(1).max(255) })
+export const SourceParamsSchema = z.object({ sourceId: idSchema(255) })
 
 const tags = ['Inventory sources']
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }

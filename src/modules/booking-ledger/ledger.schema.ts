@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { caseInsensitiveEnum, TimestampSchema } from '../../shared/common.schema.ts'
+import { caseInsensitiveEnum, idSchema, noteSchema, productIdSchema, TimestampSchema } from '../../shared/common.schema.ts'
 
 export const RESERVATION_STATUSES = ['HELD', 'BOOKED', 'RELEASED', 'EXPIRED'] as const
 export const HOLD_MINUTES_MIN = 1
@@ -8,9 +8,9 @@ export const HOLD_MINUTES_DEFAULT = 60
 /** Products are named after their avail: `avail:<availId>`. */
 export const PRODUCT_ID_PREFIX = 'avail:'
 
-const ExternalIdSchema = z.string().min(1).max(255)
-const AvailIdSchema = z.string().min(1).max(255)
-const ProductIdSchema = z.string().regex(/^avail:.{1,255}$/, 'must be avail:<availId>')
+const ExternalIdSchema = idSchema(255)
+const AvailIdSchema = idSchema(255)
+const ProductIdSchema = productIdSchema()
 
 export const ReservationStatusSchema = z.enum(RESERVATION_STATUSES)
 
@@ -37,7 +37,7 @@ export const ReleaseRequestSchema = z
     productId: ProductIdSchema.optional(),
     availId: AvailIdSchema.optional(),
     packageId: ExternalIdSchema.nullable().optional(),
-    reason: z.string().min(1).max(1000).optional(),
+    reason: noteSchema(1000).min(1).optional(),
   })
   .superRefine((body, ctx) => {
     if (body.reservationId !== undefined) return
@@ -74,7 +74,7 @@ export const ReservationListQuerySchema = z.object({
 
 export type ReservationListQuery = z.output<typeof ReservationListQuerySchema>
 
-export const ReservationIdParamsSchema = z.object({ reservationId: z.string().min(1).max(40) })
+export const ReservationIdParamsSchema = z.object({ reservationId: idSchema(40) })
 
 export const ReservationSchema = z
   .object({

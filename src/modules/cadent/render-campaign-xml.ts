@@ -106,6 +106,9 @@ const CreativeSchema = z.strictObject({
   assetUrl: z
     .url({ error: 'must be an absolute URL' })
     .regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL without spaces')
+    .refine((url) => !forbiddenCharacter.test(url), {
+      error: 'must not contain control characters, unpaired surrogates or U+FFFE/U+FFFF',
+    })
     .refine((url) => codePointLength(url) <= 2048, { error: 'must be at most 2048 characters' }),
   adId: z
     .string()

@@ -5,7 +5,7 @@ import type { Queryable } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
 import type { BookingRow, BookingStatus } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
-import { TimestampSchema } from '../../shared/common.schema.ts'
+import { CONTROL_CHARACTER_MESSAGE, hasControlCharacter, idSchema, nameSchema, TimestampSchema } from '../../shared/common.schema.ts'
 
 /** Bookings: the execution hand-off of one finalized reservation (SPEC §3 "Execution hand-off"). */
 
@@ -16,10 +16,15 @@ export const BOOKING_STATUSES = ['HELD', 'BOOKED', 'RELEASED', 'EXPIRED'] as con
 
 export const CreativeSchema = z
   .object({
-    format: z.string().min(1).max(64),
+    // Every field reaches the Cadent XML, so none may hold a control character.
+    format: nameSchema(64),
     durationSeconds: z.number().int().positive().max(86_400),
-    assetUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048),
-    adId: z.string().min(1).max(20).nullable().optional().describe('Ad-ID code, e.g. ABCD1234000H.'),
+    // Checked before z.url, which would drop a tab or line break (WHATWG URL parsing) instead of refusing it.
+    assetUrl: z
+      .string()
+      .refine((url) => !hasControlCharacter(url), CONTROL_CHARACTER_MESSAGE)
+      .pipe(z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048)),
+    adId: idSchema(20).nullable().optional().describe('Ad-ID code, e.g. ABCD1234000H.'),
   })
   .strict()
   .meta({ id: 'BookingCreative' })

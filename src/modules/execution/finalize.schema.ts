@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { idSchema, nameSchema, productIdSchema } from '../../shared/common.schema.ts'
 import { RuntimeProjectionSchema } from '../readiness/projection.schema.ts'
 import { WorkItemSchema } from '../work-queue/work-item.schema.ts'
 import { BookingSchema, CreativeSchema } from './booking-store.ts'
@@ -6,17 +7,18 @@ import { BookingSchema, CreativeSchema } from './booking-store.ts'
 /** POST .../modular/bookings/finalize (reference §2.19, SPEC §3 "Execution hand-off"). */
 
 const PRODUCT_ID_PREFIX = 'avail:'
-const ExternalId = z.string().min(1).max(255)
+const ExternalId = idSchema(255)
 
 export const FinalizeRequestSchema = z
   .object({
     mediaBuyId: ExternalId,
     availId: ExternalId.optional(),
-    productId: z.string().regex(/^avail:.{1,255}$/, 'must be avail:<availId>').optional(),
+    productId: productIdSchema().optional(),
     packageId: ExternalId.nullable().optional().describe('Names the reservation when the media buy holds the avail in several packages.'),
     buyerCustomerId: z.number().int().min(0).nullable().optional(),
-    campaignName: z.string().trim().min(1).max(500),
-    advertiserName: z.string().trim().min(1).max(500),
+    // Both reach the Cadent XML, which has no room for control characters (docs/cadent-xml.md).
+    campaignName: nameSchema(500),
+    advertiserName: nameSchema(500),
     creative: CreativeSchema.nullable().optional(),
   })
   .strict()

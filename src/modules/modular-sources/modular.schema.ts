@@ -1,22 +1,22 @@
 import { z } from 'zod'
-import { caseInsensitiveEnum, SourceIdSchema } from '../../shared/common.schema.ts'
+import { caseInsensitiveEnum, idSchema, nameSchema, noteSchema, SourceIdSchema } from '../../shared/common.schema.ts'
 import { MODULE_KINDS, MODULE_STATUSES } from '../contract.ts'
 
 /** Requests and responses of the modular-source routes (reference §2.10-2.14). */
 
-const note = z.string().max(2000)
-const systemName = z.string().min(1).max(255)
+const note = noteSchema(2000)
+const systemName = nameSchema(255)
 
 // The questionnaire groups keep extra non-secret answers (the reference example sends creative.notes).
 export const CreateFeedSourceSchema = z
   .object({
-    name: z.string().min(1).max(255),
+    name: nameSchema(255),
     sourceId: SourceIdSchema.optional(),
     includeBookingLedger: z.boolean().default(true),
     availsSource: z
       .looseObject({
         type: z.enum(['upload', 'spreadsheet', 'api', 'manual', 'unknown']).optional(),
-        cadence: z.string().max(255).optional(),
+        cadence: nameSchema(255).optional(),
         description: note.optional(),
       })
       .optional(),
@@ -55,7 +55,7 @@ export const DEMO_SOURCE_ID = 'talpa-cadent-demo'
 export const CadentDemoRequestSchema = z
   .object({
     sourceId: SourceIdSchema.optional().describe(`${DEMO_SOURCE_ID} (default) or an id starting with demo-.`),
-    name: z.string().min(1).max(255).optional(),
+    name: nameSchema(255).optional(),
     reset: z.boolean().default(false).describe('Delete and rebuild the demo source if it exists.'),
     seedAvails: z.boolean().default(true).describe('Seed a handful of CTV avails whose flights start next month.'),
     cadentEndpointUrl: z
@@ -89,7 +89,7 @@ export const AttachModuleSchema = z
       .optional()
       .describe('Defaults to the catalog default, e.g. cadent-trafficking.'),
     kind: caseInsensitiveEnum(MODULE_KINDS),
-    provider: z.string().min(1).max(64),
+    provider: idSchema(64),
     config: ModuleConfigSchema.optional(),
   })
   .strict()
@@ -97,6 +97,6 @@ export const AttachModuleSchema = z
 export type AttachModule = z.infer<typeof AttachModuleSchema>
 
 export const ModuleParamsSchema = z.object({
-  sourceId: z.string().min(1).max(255),
-  moduleInstanceId: z.string().min(1).max(128),
+  sourceId: idSchema(255),
+  moduleInstanceId: idSchema(128),
 })

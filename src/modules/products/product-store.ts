@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { availableSql, liveHeldSql } from '../../db/capacity.ts'
 import type { Queryable } from '../../db/database.ts'
 import type { AvailRow } from '../../db/tables.ts'
+import { isStorableText } from '../../shared/common.schema.ts'
 import { fail } from '../../shared/errors.ts'
 import { ProductSchema } from './product-projection.ts'
 
@@ -43,7 +44,9 @@ export function encodeProductCursor(availId: string): string {
 function decodeProductCursor(cursor: string): string {
   try {
     const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (decoded && typeof decoded === 'object' && typeof (decoded as { a?: unknown }).a === 'string') return (decoded as { a: string }).a
+    const availId = decoded && typeof decoded === 'object' ? (decoded as { a?: unknown }).a : undefined
+    // A forged cursor is request text like any other: it must be storable before it reaches SQL.
+    if (typeof availId === 'string' && isStorableText(availId)) return availId
   } catch {
     // fall through to the validation error
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { caseInsensitiveEnum, TimestampSchema } from '../../shared/common.schema.ts'
+import { caseInsensitiveEnum, idSchema, nameSchema, noteSchema, TimestampSchema } from '../../shared/common.schema.ts'
 import { WORK_ITEM_KINDS, WORK_ITEM_STATUSES, type WorkItemStatus } from './work-item-store.ts'
 
 /** Requests and responses of the work-queue routes (reference §2.21, SPEC §3 "Work items"). */
@@ -57,7 +57,7 @@ const StatusListSchema = z
   .transform((text) => text.split(',').map((part) => part.trim().toUpperCase()).filter((part) => part.length > 0))
   .pipe(z.array(z.enum(WORK_ITEM_STATUSES)).min(1, 'must name at least one status'))
 
-const FilterText = z.string().min(1).max(255)
+const FilterText = idSchema(255)
 
 export const WorkItemListQuerySchema = z.object({
   status: StatusListSchema.optional().describe('Comma-separated statuses; default OPEN,IN_PROGRESS,BLOCKED.'),
@@ -75,15 +75,15 @@ export function statusesOf(query: Pick<WorkItemListQuery, 'status'>): WorkItemSt
 }
 
 export const WorkItemParamsSchema = z.object({
-  sourceId: z.string().min(1).max(255),
-  workItemId: z.string().min(1).max(40),
+  sourceId: idSchema(255),
+  workItemId: idSchema(40),
 })
 
 export const WorkItemListSchema = z.object({ items: z.array(WorkItemSchema), total: z.number().int().min(0) }).meta({ id: 'WorkItemList' })
 export const WorkItemDetailSchema = z.object({ item: WorkItemSchema, events: z.array(WorkItemEventSchema) }).meta({ id: 'WorkItemDetail' })
 export const WorkItemChangedSchema = z.object({ ok: z.literal(true), item: WorkItemSchema }).meta({ id: 'WorkItemChanged' })
 
-const Notes = z.string().max(10_000)
+const Notes = noteSchema(10_000)
 
 export const CompleteWorkItemSchema = z
   .object({
@@ -95,19 +95,19 @@ export const CompleteWorkItemSchema = z
 export type CompleteWorkItem = z.output<typeof CompleteWorkItemSchema>
 
 export const StartWorkItemSchema = z
-  .object({ assignedTo: z.string().trim().min(1).max(255), notes: Notes.optional() })
+  .object({ assignedTo: nameSchema(255), notes: Notes.optional() })
   .strict()
   .meta({ id: 'StartWorkItemRequest' })
 export type StartWorkItem = z.output<typeof StartWorkItemSchema>
 
 export const BlockWorkItemSchema = z
-  .object({ blockedReason: z.string().trim().min(1).max(2000), notes: Notes.optional() })
+  .object({ blockedReason: noteSchema(2000).trim().min(1), notes: Notes.optional() })
   .strict()
   .meta({ id: 'BlockWorkItemRequest' })
 export type BlockWorkItem = z.output<typeof BlockWorkItemSchema>
 
 export const CancelWorkItemSchema = z
-  .object({ reason: z.string().trim().min(1).max(2000) })
+  .object({ reason: noteSchema(2000).trim().min(1) })
   .strict()
   .meta({ id: 'CancelWorkItemRequest' })
 export type CancelWorkItem = z.output<typeof CancelWorkItemSchema>
