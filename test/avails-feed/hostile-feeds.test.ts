@@ -134,7 +134,8 @@ describe('POST /inventory-sources/{sourceId}/modular/avails-feed: hostile feeds'
       const body = new PassThrough()
       const slow = app.inject({ method: 'POST', url, headers, payload: body })
       body.write(`${header}\n`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      // Its body is read only once it has been admitted: wait until the first chunk is taken.
+      while (body.readableLength > 0) await new Promise((resolve) => setImmediate(resolve))
 
       const refused = await app.inject({ method: 'POST', url, headers, payload: `${header}\n${goodRow('b')}\n` })
       assert.equal(refused.statusCode, 429, refused.body)

@@ -24,7 +24,9 @@ import { readXlsxRows } from './read-xlsx-rows.ts'
  * non-negative whole number, `endTime <= startTime`, a negative cpm, an unreadable or
  * ambiguous date, a duplicate `availId` (reported on the later row, naming the first),
  * header problems (a required column missing, two columns for one field), more rows than
- * `maxRows`, a CSV that cannot be read past some row, an empty feed.
+ * `maxRows`, a CSV that cannot be read past some row, an empty feed, text the database cannot
+ * store (U+0000, lone surrogates, cells past MAX_CELL_CHARS). A row wider than MAX_FEED_COLUMNS
+ * is not a row error: the whole request is refused (feed-limits.ts).
  * What is a warning (never blocks): `AVAIL_ENDED`, the flight ended before `now`.
  *
  * The rules in short (details next to their code):
