@@ -338,7 +338,12 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
 
   /** The error stays on the module (lastError) and in one open RESOLVE_SOURCE_HEALTH item per module. */
   async function recordModuleFailure(trx: Queryable, source: InventorySourceRow, module: ModuleInstanceRow, message: string, now: Date): Promise<void> {
+    await noteOrOpenHealthItem(trx, source, module, message, now)
+    // The health item before the module row: completing that item locks them in this order too.
     await trx.updateTable('module_instance').set({ last_error: message, last_checked_at: now, updated_at: now }).where('id', '=', module.id).execute()
+  }
+
+  async function noteOrOpenHealthItem(trx: Queryable, source: InventorySourceRow, module: ModuleInstanceRow, message: string, now: Date): Promise<void> {
     const open = await findOpenWorkItem(trx, { inventorySourceId: source.id, kind: 'RESOLVE_SOURCE_HEALTH', moduleRowId: module.id })
     if (open) {
       await noteOnWorkItem(trx, open, { eventType: 'FAILED_AGAIN', actor: SYSTEM_ENDPOINT, now, notes: message })
