@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { sameSecret } from '../../access/access-service.ts'
+import { API_KEY_ROLES, sameSecret } from '../../access/access-service.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
 import { bearerToken } from '../plugins/caller.ts'
@@ -10,6 +10,8 @@ const ApiKeySummarySchema = z.object({
   storefront: z.string(),
   prefix: z.string(),
   label: z.string().nullable(),
+  role: z.enum(API_KEY_ROLES),
+  sandbox: z.boolean(),
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
@@ -32,7 +34,12 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: Services; adminToken
   app.post('/admin/keys', {
     schema: {
       hide: true,
-      body: z.object({ storefront: z.string().min(1).max(255), label: z.string().max(255).optional() }),
+      body: z.object({
+        storefront: z.string().min(1).max(255),
+        label: z.string().max(255).optional(),
+        role: z.enum(API_KEY_ROLES).optional(),
+        sandbox: z.boolean().optional(),
+      }),
       response: { 201: ApiKeySummarySchema.extend({ key: z.string() }) },
     },
   }, async (request, reply) => {
