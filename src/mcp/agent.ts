@@ -7,6 +7,7 @@ import {
   pgBackend,
   type Account,
   type AccountStore,
+  type CreateAdcpServerFromPlatformOptions,
   type DecisioningPlatform,
   type SyncAccountsResultRow,
 } from '@adcp/sdk/server'
@@ -41,6 +42,21 @@ export interface BuyerRequest {
   caller: Caller
   /** This agent's public URL (…/mcp): the agent_url of every format it serves. */
   agentUrl: string
+}
+
+/**
+ * Additions to the SDK-built get_adcp_capabilities, through its v5 `capabilities.overrides` seam
+ * (the v6 options type hides it, and the platform projects neither field): every product is priced
+ * by CPM, and the v3 envelope's task `status` (the answer is always complete at once). No account
+ * block: the storefront records a billing party but bills no one, so it claims no billing model.
+ */
+const CAPABILITY_OVERRIDES = {
+  capabilities: {
+    overrides: {
+      status: 'completed',
+      media_buy: { supported_pricing_models: ['cpm'] },
+    },
+  },
 }
 
 const PRODUCTS_PAGE_DEFAULT = 50
@@ -174,7 +190,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
    */
   function serverFor(request: BuyerRequest, fallbackPublisherDomain: string) {
     const { caller } = request
-    return createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), {
+    const options = {
       name: AGENT_NAME,
       version,
       idempotency,
@@ -196,7 +212,9 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
           return { accounts, pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
         },
       },
-    })
+      ...CAPABILITY_OVERRIDES,
+    }
+    return createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), options as CreateAdcpServerFromPlatformOptions)
   }
 
   return { serverFor }

@@ -5,7 +5,7 @@ import type { Caller } from '../access/access-service.ts'
 import { bearerToken } from '../http/plugins/caller.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
-import { createBuyerAgent } from './agent.ts'
+import type { BuyerAgent } from './agent.ts'
 
 export const MCP_PATH = '/mcp'
 
@@ -16,7 +16,11 @@ const REALM = 'storefront-adcp'
  * responses. A buyer key is required; the request is then handed to the SDK's transport as is.
  */
 export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string }> = async (app, { services, version }) => {
-  const agent = createBuyerAgent({ services, version })
+  // @adcp/sdk is large (AdCP schemas, validators); the REST API must not wait for it to load.
+  // The import starts now in the background and the first /mcp request awaits it.
+  let agent: Promise<BuyerAgent> | undefined
+  const loadAgent = () => (agent ??= import('./agent.ts').then(({ createBuyerAgent }) => createBuyerAgent({ services, version })))
+  setImmediate(() => loadAgent().catch((error: unknown) => app.log.error({ err: error }, 'the AdCP agent failed to load')))
 
   app.post(MCP_PATH, { schema: { hide: true } }, async (request, reply) => {
     const caller = await authenticateBuyer(services, request, reply)
@@ -27,7 +31,7 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
     Object.assign(request.raw, { auth: { token: principal, clientId: principal, scopes: [], extra: { storefrontId: caller.storefrontId, sandbox: caller.sandbox } } })
     acceptJsonAndEventStream(request.raw)
     const origin = `${request.protocol}://${request.host}`
-    const server = agent.serverFor({ caller, agentUrl: `${origin}${MCP_PATH}` }, request.hostname)
+    const server = (await loadAgent()).serverFor({ caller, agentUrl: `${origin}${MCP_PATH}` }, request.hostname)
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
     reply.hijack()
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createMcpTestContext, type McpTestContext } from './helpers.ts'
+import { callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
 
 const initialize = {
   jsonrpc: '2.0',
@@ -79,6 +79,18 @@ describe('POST /mcp: who may call the AdCP agent', () => {
     for (const name of ['create_media_buy', 'update_media_buy', 'get_media_buys', 'get_media_buy_delivery', 'comply_test_controller']) {
       assert.ok(!names.includes(name), `${name} is not offered yet`)
     }
+  })
+
+  it('claims in get_adcp_capabilities only what it serves: media_buy, CPM pricing, no specialism yet', async () => {
+    const client = await ctx.connect(ctx.buyerKey)
+    const { isError, payload } = await callTool(client, 'get_adcp_capabilities', { context: { correlation_id: 'caps-1' } })
+    assert.equal(isError, false)
+    assert.ok((payload.supported_protocols as string[]).includes('media_buy'))
+    assert.deepEqual((payload.media_buy as { supported_pricing_models: string[] }).supported_pricing_models, ['cpm'])
+    assert.equal(payload.status, 'completed')
+    assert.equal(payload.specialisms, undefined)
+    assert.deepEqual(payload.context, { correlation_id: 'caps-1' })
+    assert.deepEqual((payload.adcp as { idempotency: unknown }).idempotency, { supported: true, replay_ttl_seconds: 86_400 })
   })
 
   it('makes only buyer keys sandbox keys', async () => {
