@@ -37,19 +37,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+ready() { node -e "fetch(process.argv[1]).then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))" "$base/readyz"; }
 for _ in $(seq 1 240); do
-  if curl -fsS "$base/readyz" >/dev/null 2>&1; then break; fi
+  if ready; then break; fi
   if ! kill -0 "$server_pid" 2>/dev/null; then echo "the server exited; its log:" >&2; cat "$out/server.log" >&2; exit 1; fi
   sleep 0.5
 done
-curl -fsS "$base/readyz" >/dev/null
+ready
 
 buyer_key="$(node_modules/.bin/tsx src/cli/main.ts keys create --storefront conformance --role buyer --sandbox --label conformance --json \
   | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).key))")"
 
-curl -fsS -X POST "$base/api/v2/storefront/inventory-sources/modular/cadent-demo" \
-  -H "authorization: Bearer $operator_key" -H 'content-type: application/json' -H "idempotency-key: conformance-seed-$port" \
-  -d '{}' >/dev/null
+node -e '
+  const [url, key] = process.argv.slice(1)
+  fetch(url, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: "{}" })
+    .then(async (r) => { if (r.status !== 201) { console.error(`seeding the demo source: ${r.status} ${await r.text()}`); process.exit(1) } })
+' "$base/api/v2/storefront/inventory-sources/modular/cadent-demo" "$operator_key"
 
 status=0
 for bundle in "$@"; do
