@@ -1,6 +1,7 @@
 import { createAccessService } from './access/access-service.ts'
 import type { Database, Engine } from './db/database.ts'
 import { assertSchemaCurrent, loadMigrations, type Migration } from './db/migrate.ts'
+import { sqlPoolOf } from './db/sql-pool.ts'
 import { createIdempotencyStore } from './idempotency/idempotency-store.ts'
 import { createLedgerService } from './modules/booking-ledger/ledger-service.ts'
 import type { Clock } from './shared/clock.ts'
@@ -8,6 +9,7 @@ import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
 import { commitAvailsPreview, createAvailsFeedWorkflows } from './workflows/avails-feed-workflows.ts'
+import { createBuyerWorkflows } from './workflows/buyer-workflows.ts'
 import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
 import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
@@ -36,6 +38,7 @@ export function createServices(deps: ServiceDeps) {
   const sources = createSourceService(deps)
   const idempotency = createIdempotencyStore(db, clock)
   const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences() })
+  const availsFeed = createAvailsFeedWorkflows({ db, clock })
   let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
@@ -48,7 +51,11 @@ export function createServices(deps: ServiceDeps) {
     ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
     execution: createExecutionWorkflows({ db, clock, ledger, cadentTimeoutMs: deps.cadentTimeoutMs }),
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
-    availsFeed: createAvailsFeedWorkflows({ db, clock }),
+    availsFeed,
+    /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */
+    buyer: createBuyerWorkflows({ db, clock, availsFeed }),
+    /** The pg.Pool-like handle @adcp/sdk's own stores (idempotency, tasks) run their SQL on. */
+    sdkPool: sqlPoolOf(db),
     sourceStatus: createSourceStatusWorkflows({ db, clock }),
     modularSources: createModularSourceWorkflows({ db, clock }),
     /** Readiness: the database answers and every migration is applied. */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Database } from '../db/database.ts'
+import type { ApiKeyRole } from '../db/tables.ts'
 import type { Clock } from '../shared/clock.ts'
 import { toIso } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
@@ -9,13 +10,23 @@ export interface Caller {
   storefrontId: number
   storefrontName: string
   apiKeyId: number
+  /** operator: the REST API; buyer: the AdCP agent at /mcp. */
+  role: ApiKeyRole
+  /** A sandbox buyer key: its accounts are sandbox accounts. */
+  sandbox: boolean
 }
+
+export type { ApiKeyRole }
+
+export const API_KEY_ROLES: readonly ApiKeyRole[] = ['operator', 'buyer']
 
 export interface ApiKeySummary {
   id: string
   storefront: string
   prefix: string
   label: string | null
+  role: ApiKeyRole
+  sandbox: boolean
   createdAt: string
   lastUsedAt: string | null
   revokedAt: string | null
@@ -63,7 +74,15 @@ export function createAccessService(db: Database, clock: Clock) {
     return { ...raced, created: false }
   }
 
-  async function createKey(input: { storefront: string; label?: string | undefined; key?: string | undefined }): Promise<CreatedApiKey> {
+  async function createKey(input: {
+    storefront: string
+    label?: string | undefined
+    key?: string | undefined
+    role?: ApiKeyRole | undefined
+    sandbox?: boolean | undefined
+  }): Promise<CreatedApiKey> {
+    const role = input.role ?? 'operator'
+    if (input.sandbox && role !== 'buyer') throw fail.invalidField('sandbox', 'only buyer keys can be sandbox keys')
     const storefront = await ensureStorefront(input.storefront)
     const key = input.key ?? generateApiKey()
     const row = await db
@@ -73,6 +92,8 @@ export function createAccessService(db: Database, clock: Clock) {
         key_hash: hashApiKey(key),
         key_prefix: key.slice(0, KEY_PREFIX_LENGTH),
         label: input.label ?? null,
+        role,
+        sandbox: input.sandbox ?? false,
         created_at: clock.now(),
       })
       .returningAll()
@@ -138,7 +159,7 @@ export function createAccessService(db: Database, clock: Clock) {
     const row = await db
       .selectFrom('api_key')
       .innerJoin('storefront', 'storefront.id', 'api_key.storefront_id')
-      .select(['api_key.id as api_key_id', 'storefront.id as storefront_id', 'storefront.name as storefront_name'])
+      .select(['api_key.id as api_key_id', 'api_key.role', 'api_key.sandbox', 'storefront.id as storefront_id', 'storefront.name as storefront_name'])
       .where('api_key.key_hash', '=', hash)
       .where('api_key.revoked_at', 'is', null)
       .executeTakeFirst()
@@ -146,7 +167,13 @@ export function createAccessService(db: Database, clock: Clock) {
       authCache.delete(hash)
       throw fail.unauthorized()
     }
-    const caller: Caller = { storefrontId: row.storefront_id, storefrontName: row.storefront_name, apiKeyId: row.api_key_id }
+    const caller: Caller = {
+      storefrontId: row.storefront_id,
+      storefrontName: row.storefront_name,
+      apiKeyId: row.api_key_id,
+      role: row.role,
+      sandbox: row.sandbox,
+    }
     authCache.set(hash, { caller, until: nowMs + AUTH_CACHE_TTL_MS })
     await db.updateTable('api_key').set({ last_used_at: clock.now() }).where('id', '=', row.api_key_id).execute()
     return caller
@@ -158,7 +185,16 @@ export function createAccessService(db: Database, clock: Clock) {
 export type AccessService = ReturnType<typeof createAccessService>
 
 function summarize(
-  row: { id: number; key_prefix: string; label: string | null; created_at: Date; last_used_at: Date | null; revoked_at: Date | null },
+  row: {
+    id: number
+    key_prefix: string
+    label: string | null
+    role: ApiKeyRole
+    sandbox: boolean
+    created_at: Date
+    last_used_at: Date | null
+    revoked_at: Date | null
+  },
   storefront: string,
 ): ApiKeySummary {
   return {
@@ -166,6 +202,8 @@ function summarize(
     storefront,
     prefix: row.key_prefix,
     label: row.label,
+    role: row.role,
+    sandbox: row.sandbox,
     createdAt: toIso(row.created_at)!,
     lastUsedAt: toIso(row.last_used_at),
     revokedAt: toIso(row.revoked_at),

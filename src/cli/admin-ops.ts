@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { ApiKeySummary, CreatedApiKey } from '../access/access-service.ts'
+import type { ApiKeyRole, ApiKeySummary, CreatedApiKey } from '../access/access-service.ts'
 import type { Config } from '../config.ts'
 import { ADMIN_TOKEN_FILE, findDataDirOwner, openRuntime } from '../runtime.ts'
 
 /** What the admin verbs need, whether the server is up or not. */
 export interface AdminOps {
   via: 'server' | 'database'
-  createKey(input: { storefront: string; label?: string | undefined }): Promise<CreatedApiKey>
+  createKey(input: { storefront: string; label?: string | undefined; role?: ApiKeyRole | undefined; sandbox?: boolean | undefined }): Promise<CreatedApiKey>
   listKeys(storefront?: string): Promise<ApiKeySummary[]>
   revokeKey(idOrPrefix: string): Promise<ApiKeySummary>
   close(): Promise<void>

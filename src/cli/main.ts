@@ -13,8 +13,10 @@ const USAGE = `Usage: storefront <command> [options]
 Commands:
   serve                                   Start the API, docs and console (embedded database unless DATABASE_URL is set)
   migrate                                 Apply pending database migrations and exit
-  keys create --storefront <name> [--label <text>]
-                                          Create an API key (and the storefront if new); the key is shown once
+  keys create --storefront <name> [--label <text>] [--role operator|buyer] [--sandbox] [--json]
+                                          Create an API key (and the storefront if new); the key is shown once.
+                                          Operator keys (the default) open the REST API; buyer keys the AdCP
+                                          agent at /mcp; --sandbox makes a buyer key's accounts sandbox accounts
   keys list [--storefront <name>]         List API keys (prefixes only; keys are stored as hashes)
   keys revoke <id|prefix>                 Revoke an API key
 ${AVAILS_USAGE}
@@ -112,8 +114,23 @@ async function keys(config: Config, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { storefront: { type: 'string' }, label: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      storefront: { type: 'string' },
+      label: { type: 'string' },
+      role: { type: 'string' },
+      sandbox: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
   })
+  const role = values.role ?? 'operator'
+  if (verb === 'create' && role !== 'operator' && role !== 'buyer') {
+    console.error(`--role must be operator or buyer, not ${role}`)
+    return 2
+  }
+  if (verb === 'create' && values.sandbox && role !== 'buyer') {
+    console.error('--sandbox needs --role buyer: only buyer keys can be sandbox keys')
+    return 2
+  }
   if (verb === 'create' && !values.storefront) {
     console.error('keys create needs --storefront <name>')
     return 2
@@ -129,14 +146,20 @@ async function keys(config: Config, argv: string[]): Promise<number> {
   const ops = await openAdminOps(config, `storefront keys ${verb}`)
   try {
     if (verb === 'create') {
-      const created = await ops.createKey({ storefront: values.storefront!, label: values.label })
+      const created = await ops.createKey({
+        storefront: values.storefront!,
+        label: values.label,
+        role: role as 'operator' | 'buyer',
+        ...(values.sandbox ? { sandbox: true } : {}),
+      })
+      const kind = `${created.sandbox ? 'sandbox ' : ''}${created.role}`
       if (values.json) console.log(terminalJson(created))
-      else console.log(`Created key ${created.id} for storefront "${terminalText(created.storefront)}". It is shown once:\n${created.key}`)
+      else console.log(`Created ${kind} key ${created.id} for storefront "${terminalText(created.storefront)}". It is shown once:\n${created.key}`)
     } else if (verb === 'list') {
       const list = await ops.listKeys(values.storefront)
       if (values.json) console.log(terminalJson(list))
-      else console.log(renderTable(['id', 'storefront', 'prefix', 'label', 'created', 'last used', 'revoked'],
-        list.map((k) => [k.id, k.storefront, `${k.prefix}…`, k.label ?? '', k.createdAt, k.lastUsedAt ?? '', k.revokedAt ?? ''])))
+      else console.log(renderTable(['id', 'storefront', 'role', 'prefix', 'label', 'created', 'last used', 'revoked'],
+        list.map((k) => [k.id, k.storefront, k.sandbox ? `${k.role} (sandbox)` : k.role, `${k.prefix}…`, k.label ?? '', k.createdAt, k.lastUsedAt ?? '', k.revokedAt ?? ''])))
     } else {
       const revoked = await ops.revokeKey(positionals[0]!)
       console.log(values.json ? terminalJson(revoked) : terminalText(`Revoked key ${revoked.id} (${revoked.prefix}…) of storefront "${revoked.storefront}".`))

@@ -20,10 +20,32 @@ export interface ApiKeyTable {
   key_hash: string
   key_prefix: string
   label: string | null
+  role: Generated<ApiKeyRole>
+  sandbox: Generated<boolean>
   created_at: Timestamp
   last_used_at: Timestamp | null
   revoked_at: Timestamp | null
 }
+
+/** operator keys open the REST API; buyer keys open the AdCP agent at /mcp. */
+export type ApiKeyRole = 'operator' | 'buyer'
+
+export interface BuyerAccountTable {
+  id: Generated<number>
+  storefront_id: number
+  api_key_id: number
+  account_id: string
+  brand_domain: string
+  operator: string
+  billing: 'operator' | 'agent' | 'advertiser' | null
+  payment_terms: string | null
+  sandbox: boolean
+  status: BuyerAccountStatus
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export type BuyerAccountStatus = 'active' | 'pending_approval' | 'rejected' | 'payment_required' | 'suspended' | 'closed'
 
 export interface InventorySourceTable {
   id: Generated<number>
@@ -287,6 +309,7 @@ export interface DB {
   delivery_row: DeliveryRowTable
   avails_preview: AvailsPreviewTable
   avails_preview_row: AvailsPreviewRowTable
+  buyer_account: BuyerAccountTable
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
@@ -302,3 +325,4 @@ export type BookingRow = Selectable<BookingTable>
 export type DeliveryRowRow = Selectable<DeliveryRowTable>
 export type AvailsPreviewRow = Selectable<AvailsPreviewTable>
 export type AvailsPreviewRowRow = Selectable<AvailsPreviewRowTable>
+export type BuyerAccountRow = Selectable<BuyerAccountTable>

@@ -8,6 +8,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
+import { mcpRoutes } from '../mcp/mcp-routes.ts'
 import type { Services } from '../services.ts'
 import { authenticateCallers } from './plugins/caller.ts'
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler, MAX_PATH_PARAM_LENGTH } from './plugins/error-handler.ts'
@@ -90,6 +91,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       feedMaxConcurrent: options.feedMaxConcurrent,
     })
   }, { prefix: API_PREFIX })
+
+  // The buyer surface: the AdCP sales agent, on buyer keys only (operator keys stay on REST).
+  await app.register(mcpRoutes, { services: options.services, version: options.version ?? '0.1.0' })
 
   if (options.adminToken) {
     await app.register(adminRoutes, { services: options.services, adminToken: options.adminToken })

@@ -24,6 +24,7 @@ export const errorReasons = {
   // Wire conventions
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was already used with a different request.',
   IDEMPOTENCY_KEY_IN_PROGRESS: 'A request with this Idempotency-Key is still being processed.',
+  WRONG_KEY_ROLE: 'The API key has the other role: operator keys open the REST API, buyer keys the AdCP agent at /mcp.',
   SECRET_NOT_ALLOWED: 'A key of setup metadata or module config looks like a secret, or a URL carries credentials (user-info or a secret-looking query parameter); secrets use their write-only credential fields.',
   // Inventory sources
   DUPLICATE_SOURCE_ID: 'Another source on this storefront already uses the sourceId.',
@@ -122,6 +123,9 @@ export const fail = {
   },
   tooLarge(message: string): StorefrontError {
     return new StorefrontError('PAYLOAD_TOO_LARGE', message)
+  },
+  accessDenied(reason: ErrorReason, message: string): StorefrontError {
+    return new StorefrontError('ACCESS_DENIED', message, { reason })
   },
   unauthorized(): StorefrontError {
     return new StorefrontError('UNAUTHORIZED', 'Missing or invalid API key')

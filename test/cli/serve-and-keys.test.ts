@@ -56,6 +56,26 @@ describe('storefront serve and the CLI on the embedded database', () => {
     assert.equal(refused.status, 401)
   })
 
+  it('creates a sandbox buyer key that opens /mcp and not the REST API', async () => {
+    const created = await runCli(['keys', 'create', '--storefront', 'acme', '--role', 'buyer', '--sandbox', '--label', 'runner', '--json'], env)
+    assert.equal(created.code, 0, created.stderr)
+    const key = JSON.parse(created.stdout)
+    assert.deepEqual([key.role, key.sandbox], ['buyer', true])
+    const rest = await fetch(`${server.url}/api/v2/storefront/inventory-sources`, { headers: { authorization: `Bearer ${key.key}` } })
+    assert.equal(rest.status, 403)
+    const mcp = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    })
+    assert.equal(mcp.status, 200)
+    const list = await runCli(['keys', 'list', '--storefront', 'acme'], env)
+    assert.match(list.stdout, /buyer \(sandbox\)/)
+    const refused = await runCli(['keys', 'create', '--storefront', 'acme', '--sandbox'], env)
+    assert.equal(refused.code, 2)
+    assert.match(refused.stderr, /--sandbox needs --role buyer/)
+  })
+
   it('tells the operator that a running server already migrated', async () => {
     const res = await runCli(['migrate'], env)
     assert.equal(res.code, 0)

@@ -23,12 +23,15 @@ export function callerOf(request: FastifyRequest): Caller {
   return request.caller
 }
 
-/** Every route registered inside this plugin's scope requires a valid storefront key. */
+/** Every route registered inside this plugin's scope requires a valid operator key of a storefront. */
 export const authenticateCallers = fp(
   async (app: FastifyInstance, { services }: { services: Services }) => {
     app.decorateRequest('caller', null)
     app.addHook('onRequest', async (request) => {
-      request.caller = await services.access.authenticate(bearerToken(request))
+      const caller = await services.access.authenticate(bearerToken(request))
+      // A buyer's agent acts for an advertiser, not the seller: it never reaches the operator API.
+      if (caller.role !== 'operator') throw fail.accessDenied('WRONG_KEY_ROLE', 'Buyer keys open the AdCP agent at /mcp, not the REST API')
+      request.caller = caller
     })
   },
   { name: 'authenticate-callers', encapsulate: false },

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { sameSecret } from '../../access/access-service.ts'
+import { API_KEY_ROLES, sameSecret } from '../../access/access-service.ts'
 import { idSchema, nameSchema } from '../../shared/common.schema.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
@@ -11,6 +11,8 @@ const ApiKeySummarySchema = z.object({
   storefront: z.string(),
   prefix: z.string(),
   label: z.string().nullable(),
+  role: z.enum(API_KEY_ROLES),
+  sandbox: z.boolean(),
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
@@ -33,7 +35,12 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: Services; adminToken
   app.post('/admin/keys', {
     schema: {
       hide: true,
-      body: z.object({ storefront: idSchema(255), label: nameSchema(255).optional() }),
+      body: z.object({
+        storefront: idSchema(255),
+        label: nameSchema(255).optional(),
+        role: z.enum(API_KEY_ROLES).optional(),
+        sandbox: z.boolean().optional(),
+      }),
       response: { 201: ApiKeySummarySchema.extend({ key: z.string() }) },
     },
   }, async (request, reply) => {

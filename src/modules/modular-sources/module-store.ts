@@ -24,6 +24,18 @@ export async function findModularSourceRow(db: Queryable, storefrontId: number, 
   return row
 }
 
+/** The storefront's ACTIVE modular sources, in sourceId order: what buyers can discover and buy. */
+export async function listActiveModularSources(db: Queryable, storefrontId: number): Promise<InventorySourceRow[]> {
+  return db
+    .selectFrom('inventory_source')
+    .selectAll()
+    .where('storefront_id', '=', storefrontId)
+    .where('execution_type', '=', 'MODULAR_SOURCE')
+    .where('status', '=', 'ACTIVE')
+    .orderBy('source_id')
+    .execute()
+}
+
 export interface NewModularSource {
   storefrontId: number
   sourceId: string

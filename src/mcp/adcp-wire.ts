@@ -1,0 +1,127 @@
+import type { Account } from '@adcp/sdk/server'
+import type { GetProductsResponse, ListCreativeFormatsResponse } from '@adcp/sdk/types'
+import type { SpotFormat } from '../modules/creative-formats/trafficking-formats.ts'
+import type { BuyerAccountRow, CatalogEntry } from '../workflows/buyer-workflows.ts'
+
+/**
+ * The storefront's own terms in AdCP 3.0 wire shapes (snake_case). Pure: the same inputs give the
+ * same payload; the SDK validates every payload against the AdCP schemas before it leaves.
+ */
+
+export type AdcpProduct = GetProductsResponse['products'][number]
+export type AdcpFormat = ListCreativeFormatsResponse['formats'][number]
+type AdcpChannel = NonNullable<AdcpProduct['channels']>[number]
+export type AdcpFormatId = AdcpProduct['format_ids'][number]
+
+/** Product ids are `<sourceId>:<availId>`: sourceIds never contain ':', so the id is unique across sources and splits back. */
+export function adcpProductId(sourceId: string, availId: string): string {
+  return `${sourceId}:${availId}`
+}
+
+// The avail feed's channel words, mapped onto the AdCP channel enum; an unknown word is left out.
+const CHANNELS: Record<string, AdcpChannel> = {
+  ctv: 'ctv',
+  connected_tv: 'ctv',
+  addressable_tv: 'linear_tv',
+  linear_tv: 'linear_tv',
+  linear: 'linear_tv',
+  tv: 'linear_tv',
+  olv: 'olv',
+  online_video: 'olv',
+  video: 'olv',
+  display: 'display',
+  radio: 'radio',
+  audio: 'streaming_audio',
+  streaming_audio: 'streaming_audio',
+  podcast: 'podcast',
+  dooh: 'dooh',
+  ooh: 'ooh',
+  cinema: 'cinema',
+}
+
+export function adcpChannelOf(channel: string | null): AdcpChannel | undefined {
+  if (!channel) return undefined
+  return CHANNELS[channel.trim().toLowerCase().replace(/[\s-]+/g, '_')]
+}
+
+export function adcpFormatId(format: SpotFormat, agentUrl: string): AdcpFormatId {
+  return { agent_url: agentUrl, id: format.id, duration_ms: format.durationSeconds * 1000 }
+}
+
+export function adcpFormat(format: SpotFormat, agentUrl: string): AdcpFormat {
+  const label = format.kind === 'video' ? 'Video' : 'Audio'
+  const durationMs = format.durationSeconds * 1000
+  const asset = {
+    item_type: 'individual' as const,
+    asset_id: `${format.kind}_file`,
+    asset_role: 'spot',
+    required: true,
+    requirements: { min_duration_ms: durationMs, max_duration_ms: durationMs },
+  }
+  return {
+    format_id: adcpFormatId(format, agentUrl),
+    name: `${label} spot ${format.durationSeconds} s`,
+    description:
+      `A ${format.durationSeconds}-second ${format.kind} spot, trafficked with its asset URL` +
+      (format.carriesAdId ? ' and its Ad-ID (send it in industry_identifiers as type ad_id).' : '.'),
+    assets: [format.kind === 'video' ? { ...asset, asset_type: 'video' as const } : { ...asset, asset_type: 'audio' as const }],
+  }
+}
+
+// Final reports are uploaded by the operator (the upload reporting module): daily rows, a day late.
+const REPORTING: AdcpProduct['reporting_capabilities'] = {
+  available_reporting_frequencies: ['daily'],
+  expected_delay_minutes: 1440,
+  timezone: 'UTC',
+  supports_webhooks: false,
+  available_metrics: ['impressions', 'spend'],
+  date_range_support: 'date_range',
+}
+
+/**
+ * One avail as an AdCP product: guaranteed, a fixed CPM from the avail, the formats the source's
+ * trafficking module carries, and the ledger's available impressions as an availability forecast.
+ * An avail without a CPM has no price a buyer could accept, so it is not offered (null).
+ */
+export function adcpProduct(entry: CatalogEntry, agentUrl: string, fallbackPublisherDomain: string): AdcpProduct | null {
+  const { source, product } = entry
+  if (product.cpm === null) return null
+  const channel = adcpChannelOf(product.channel)
+  return {
+    product_id: adcpProductId(source.sourceId, product.availId),
+    name: product.name,
+    description: product.description ?? `${product.collectionName}: ${product.name}`,
+    publisher_properties: [{ publisher_domain: source.publisherDomain ?? fallbackPublisherDomain, selection_type: 'all' }],
+    ...(channel ? { channels: [channel] } : {}),
+    format_ids: source.formats.map((format) => adcpFormatId(format, agentUrl)),
+    delivery_type: 'guaranteed',
+    pricing_options: [
+      { pricing_option_id: 'cpm_fixed', pricing_model: 'cpm', currency: product.currency, fixed_price: product.cpm },
+    ],
+    forecast: {
+      points: [{ metrics: { impressions: { mid: product.availableImpressions } } }],
+      forecast_range_unit: 'availability',
+      method: 'guaranteed',
+      currency: product.currency,
+    },
+    reporting_capabilities: REPORTING,
+  }
+}
+
+export interface AccountMeta {
+  /** The buyer_account row id: the keyset cursor of list_accounts. */
+  rowId: number
+}
+
+export function adcpAccount(row: BuyerAccountRow): Account<AccountMeta> {
+  return {
+    id: row.account_id,
+    name: `${row.brand_domain} via ${row.operator}`,
+    status: row.status,
+    brand: { domain: row.brand_domain },
+    operator: row.operator,
+    ...(row.billing ? { billing: { invoicedTo: row.billing === 'advertiser' ? { domain: row.brand_domain } : row.billing } } : {}),
+    ...(row.sandbox ? { sandbox: true, mode: 'sandbox' as const } : {}),
+    ctx_metadata: { rowId: row.id },
+  }
+}

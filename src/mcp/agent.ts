@@ -1,0 +1,235 @@
+import {
+  AdcpError,
+  createAdcpServerFromPlatform,
+  createIdempotencyStore,
+  createPostgresTaskRegistry,
+  InMemoryStateStore,
+  pgBackend,
+  type Account,
+  type AccountStore,
+  type CreateAdcpServerFromPlatformOptions,
+  type DecisioningPlatform,
+  type SyncAccountsResultRow,
+} from '@adcp/sdk/server'
+import type {
+  AccountReference,
+  GetProductsRequest,
+  GetProductsResponse,
+  ListAccountsRequest,
+  ListAccountsResponse,
+  ListCreativeFormatsRequest,
+  ListCreativeFormatsResponse,
+} from '@adcp/sdk/types'
+import type { Caller } from '../access/access-service.ts'
+import { isStorefrontError } from '../shared/errors.ts'
+import type { Services } from '../services.ts'
+import type { AccountRef, BuyerAccountStatus } from '../workflows/buyer-workflows.ts'
+import { adcpAccount, adcpFormat, adcpProduct, type AccountMeta, type AdcpFormatId } from './adcp-wire.ts'
+
+/**
+ * The AdCP sales agent (SPEC §4), built on @adcp/sdk's decisioning platform: the SDK owns the
+ * protocol (schema validation of every request and response, idempotency_key replay, error
+ * envelopes, get_adcp_capabilities, tasks/get); this file maps each task onto one buyer workflow.
+ *
+ * Only what the storefront really does is registered: discovery (get_products,
+ * list_creative_formats) and accounts (sync_accounts, list_accounts). Buying, managing, creatives
+ * and delivery are not offered yet, so their tools are absent from tools/list rather than stubbed.
+ */
+
+export const AGENT_NAME = 'storefront'
+
+export interface BuyerRequest {
+  caller: Caller
+  /** This agent's public URL (…/mcp): the agent_url of every format it serves. */
+  agentUrl: string
+}
+
+/**
+ * Additions to the SDK-built get_adcp_capabilities, through its v5 `capabilities.overrides` seam
+ * (the v6 options type hides it, and the platform projects neither field): every product is priced
+ * by CPM, and the v3 envelope's task `status` (the answer is always complete at once). No account
+ * block: the storefront records a billing party but bills no one, so it claims no billing model.
+ */
+const CAPABILITY_OVERRIDES = {
+  capabilities: {
+    overrides: {
+      status: 'completed',
+      media_buy: { supported_pricing_models: ['cpm'] },
+    },
+  },
+}
+
+const PRODUCTS_PAGE_DEFAULT = 50
+const FORMATS_PAGE_DEFAULT = 50
+const ACCOUNTS_PAGE_DEFAULT = 50
+
+function toAccountRef(ref: AccountReference): AccountRef {
+  if ('account_id' in ref) return { accountId: ref.account_id }
+  return { brandDomain: ref.brand.domain, operator: ref.operator, sandbox: ref.sandbox }
+}
+
+/** Storefront errors that reach the agent are the buyer's to fix (a bad cursor); anything else is ours. */
+function toAdcpError(error: unknown): never {
+  if (isStorefrontError(error) && error.code === 'VALIDATION_ERROR') {
+    const field = error.details?.issues?.[0]?.path
+    throw new AdcpError('INVALID_REQUEST', { message: error.message, recovery: 'correctable', ...(field ? { field } : {}) })
+  }
+  throw error
+}
+
+function sameFormatId(a: AdcpFormatId, b: { agent_url: string; id: string }): boolean {
+  return a.id === b.id && a.agent_url === b.agent_url
+}
+
+function pageOf(pagination: { max_results?: number | undefined; cursor?: string | undefined } | undefined, fallback: number) {
+  return { limit: pagination?.max_results ?? fallback, cursor: pagination?.cursor }
+}
+
+export function createBuyerAgent({ services, version }: { services: Services; version: string }) {
+  const { buyer } = services
+  // One replay cache and one task registry per process, in the database: an idempotent retry
+  // answered by another process (or after a restart) replays the same response.
+  const pool = services.sdkPool
+  const idempotency = createIdempotencyStore({ backend: pgBackend(pool), ttlSeconds: 86_400 })
+  const taskRegistry = createPostgresTaskRegistry({ pool })
+  // ctx.store, the SDK's per-handler scratch state: no handler here uses it (all state is in our
+  // tables), so an explicit per-process store only satisfies the SDK's production guard.
+  const stateStore = new InMemoryStateStore()
+  const strictResponses = process.env.NODE_ENV !== 'production'
+
+  function platformFor({ caller, agentUrl }: BuyerRequest, fallbackPublisherDomain: string): DecisioningPlatform<Record<string, never>, AccountMeta> {
+    const accounts: AccountStore<AccountMeta> = {
+      resolution: 'explicit',
+      // A request without an account is served for the key's storefront (discovery needs none).
+      async resolve(ref) {
+        if (!ref) return null
+        const row = await buyer.resolveAccount(caller, toAccountRef(ref))
+        return row ? adcpAccount(row) : null
+      },
+      async upsert(refs) {
+        const inputs = refs.map((ref) => {
+          // sync_accounts registers brand + operator; an account_id is not something to sync.
+          if ('account_id' in ref) {
+            throw new AdcpError('INVALID_REQUEST', { message: 'sync_accounts takes brand + operator, not account_id', field: 'accounts', recovery: 'correctable' })
+          }
+          const terms = ref as typeof ref & { billing?: 'operator' | 'agent' | 'advertiser'; payment_terms?: string }
+          return {
+            brandDomain: ref.brand.domain,
+            operator: ref.operator,
+            billing: terms.billing ?? null,
+            paymentTerms: terms.payment_terms ?? null,
+            sandbox: ref.sandbox,
+          }
+        })
+        const results = await buyer.syncAccounts(caller, inputs)
+        return results.map((result): SyncAccountsResultRow => {
+          if (!result.ok) {
+            return {
+              brand: { domain: result.input.brandDomain },
+              operator: result.input.operator,
+              action: 'failed',
+              status: 'rejected',
+              errors: [{ code: 'INVALID_REQUEST', message: result.message }],
+            }
+          }
+          const { row, action } = result
+          return {
+            account_id: row.account_id,
+            name: `${row.brand_domain} via ${row.operator}`,
+            brand: { domain: row.brand_domain },
+            operator: row.operator,
+            action,
+            status: row.status,
+            ...(row.billing ? { billing: row.billing } : {}),
+            ...(row.sandbox ? { sandbox: true } : {}),
+          }
+        })
+      },
+    }
+
+    return {
+      capabilities: {
+        // No specialism yet: every sales-* specialism needs create_media_buy, which is not offered.
+        specialisms: [],
+        requireOperatorAuth: false,
+        config: {},
+      },
+      accounts,
+      sales: {
+        async getProducts(request: GetProductsRequest): Promise<GetProductsResponse> {
+          // Every product is guaranteed; a buyer asking for non-guaranteed inventory gets none.
+          if (request.filters?.delivery_type === 'non_guaranteed') return { products: [] }
+          const page = await buyer.listCatalog(caller, pageOf(request.pagination, PRODUCTS_PAGE_DEFAULT)).catch(toAdcpError)
+          const wanted = request.filters?.channels
+          const products = page.entries
+            .map((entry) => adcpProduct(entry, agentUrl, fallbackPublisherDomain))
+            .filter((product) => product !== null)
+            .filter((product) => !wanted?.length || product.channels?.some((channel) => wanted.includes(channel)))
+          return { products, pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
+        },
+        async listCreativeFormats(request: ListCreativeFormatsRequest): Promise<ListCreativeFormatsResponse> {
+          let formats = (await buyer.listFormats(caller)).map((format) => adcpFormat(format, agentUrl))
+          const ids = request.format_ids
+          if (ids?.length) formats = formats.filter((format) => ids.some((id) => sameFormatId(format.format_id, id)))
+          const { limit, cursor } = pageOf(request.pagination, FORMATS_PAGE_DEFAULT)
+          // The catalog is a handful of formats: the cursor is the offset of the next page.
+          const offset = cursor === undefined ? 0 : Number(cursor)
+          if (!Number.isSafeInteger(offset) || offset < 0) throw new AdcpError('INVALID_REQUEST', { message: 'pagination.cursor is not a cursor this agent returned', field: 'pagination.cursor', recovery: 'correctable' })
+          const page = formats.slice(offset, offset + limit)
+          const next = offset + page.length < formats.length ? String(offset + page.length) : null
+          return { formats: page, pagination: { has_more: next !== null, ...(next ? { cursor: next } : {}), total_count: formats.length } }
+        },
+      },
+    }
+  }
+
+  /**
+   * An AdCP server bound to one authenticated buyer key for one request (MCP is stateless here).
+   * The stores it uses are the process-wide ones above; the binding keeps every account read,
+   * idempotency scope and catalog read on the key that asked.
+   */
+  function serverFor(request: BuyerRequest, fallbackPublisherDomain: string) {
+    const { caller } = request
+    const options = {
+      name: AGENT_NAME,
+      version,
+      idempotency,
+      taskRegistry,
+      stateStore,
+      validation: { requests: 'strict', responses: strictResponses ? 'strict' : 'warn' },
+      resolveIdempotencyPrincipal: () => `api_key:${caller.apiKeyId}`,
+      // list_accounts through the SDK's merge seam: its platform projection drops the AdCP
+      // `pagination` envelope (it writes `next_cursor`), which buyers page with.
+      accounts: {
+        listAccounts: async (params: ListAccountsRequest): Promise<ListAccountsResponse> => {
+          const statuses = params.status === undefined ? undefined : [params.status as BuyerAccountStatus]
+          const page = await buyer
+            .listOwnAccounts(caller, { statuses, ...pageOf(params.pagination, ACCOUNTS_PAGE_DEFAULT) })
+            .catch(toAdcpError)
+          const accounts = page.rows
+            .filter((row) => params.sandbox === undefined || row.sandbox === params.sandbox)
+            .map((row) => toWire(adcpAccount(row)))
+          return { accounts, pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
+        },
+      },
+      ...CAPABILITY_OVERRIDES,
+    }
+    return createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), options as CreateAdcpServerFromPlatformOptions)
+  }
+
+  return { serverFor }
+}
+
+function toWire(account: Account<AccountMeta>): ListAccountsResponse['accounts'][number] {
+  return {
+    account_id: account.id,
+    name: account.name,
+    status: account.status,
+    ...(account.brand ? { brand: account.brand } : {}),
+    ...(account.operator ? { operator: account.operator } : {}),
+    ...(account.billing ? { billing: typeof account.billing.invoicedTo === 'string' ? account.billing.invoicedTo : 'advertiser' } : {}),
+    ...(account.sandbox ? { sandbox: true } : {}),
+  }
+}
+
+export type BuyerAgent = ReturnType<typeof createBuyerAgent>

@@ -1,0 +1,109 @@
+import type { IncomingMessage } from 'node:http'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { Caller } from '../access/access-service.ts'
+import { bearerToken } from '../http/plugins/caller.ts'
+import { isStorefrontError } from '../shared/errors.ts'
+import type { Services } from '../services.ts'
+import type { BuyerAgent } from './agent.ts'
+
+export const MCP_PATH = '/mcp'
+
+const REALM = 'storefront-adcp'
+
+/**
+ * POST /mcp: the AdCP sales agent over MCP Streamable HTTP, stateless (no Mcp-Session-Id), JSON
+ * responses. A buyer key is required; the request is then handed to the SDK's transport as is.
+ */
+export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string }> = async (app, { services, version }) => {
+  // @adcp/sdk is large (AdCP schemas, validators); the REST API must not wait for it to load.
+  // The import starts now in the background and the first /mcp request awaits it.
+  let agent: Promise<BuyerAgent> | undefined
+  const loadAgent = () => (agent ??= import('./agent.ts').then(({ createBuyerAgent }) => createBuyerAgent({ services, version })))
+  setImmediate(() => loadAgent().catch((error: unknown) => app.log.error({ err: error }, 'the AdCP agent failed to load')))
+
+  app.post(MCP_PATH, { schema: { hide: true } }, async (request, reply) => {
+    const caller = await authenticateBuyer(services, request, reply)
+    if (!caller) return reply
+    // The SDK reads the principal from req.auth. We authenticated the key already, so the
+    // principal is named by its id; the bearer itself never goes further than this line.
+    const principal = `api_key:${caller.apiKeyId}`
+    Object.assign(request.raw, { auth: { token: principal, clientId: principal, scopes: [], extra: { storefrontId: caller.storefrontId, sandbox: caller.sandbox } } })
+    acceptJsonAndEventStream(request.raw)
+    const origin = `${request.protocol}://${request.host}`
+    const server = (await loadAgent()).serverFor({ caller, agentUrl: `${origin}${MCP_PATH}` }, request.hostname)
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+    reply.hijack()
+    try {
+      await server.connect(transport)
+      await transport.handleRequest(request.raw, reply.raw, request.body)
+    } catch (error) {
+      request.log.error({ err: error }, 'MCP request failed')
+      if (!reply.raw.headersSent) {
+        reply.raw.writeHead(500, { 'content-type': 'application/json' })
+        reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null }))
+      }
+    } finally {
+      await transport.close().catch(() => {})
+      await server.close().catch(() => {})
+    }
+    return reply
+  })
+
+  // Stateless: no server-to-client stream and no session to end.
+  const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.code(405).header('allow', 'POST').send({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this agent is stateless, use POST' }, id: null })
+  app.get(MCP_PATH, { schema: { hide: true } }, notAllowed)
+  app.delete(MCP_PATH, { schema: { hide: true } }, notAllowed)
+}
+
+/**
+ * The buyer key of a request, or null once the refusal is sent: no or an unknown key is 401 with
+ * an RFC 6750 challenge; an operator key is 403 (it opens the REST API, not the agent).
+ */
+async function authenticateBuyer(services: Services, request: FastifyRequest, reply: FastifyReply): Promise<Caller | null> {
+  const token = bearerToken(request)
+  let caller: Caller
+  try {
+    caller = await services.access.authenticate(token)
+  } catch (error) {
+    if (!isStorefrontError(error) || error.code !== 'UNAUTHORIZED') throw error
+    const challenge = token ? `Bearer realm="${REALM}", error="invalid_token", error_description="Unknown or revoked API key"` : `Bearer realm="${REALM}"`
+    await reply
+      .code(401)
+      .header('www-authenticate', challenge)
+      .send(authError('AUTH_REQUIRED', token ? 'Unknown or revoked API key' : 'A buyer API key is required (Authorization: Bearer <key>)'))
+    return null
+  }
+  if (caller.role !== 'buyer') {
+    await reply
+      .code(403)
+      .header('www-authenticate', `Bearer realm="${REALM}", error="insufficient_scope", error_description="Operator keys open the REST API; use a buyer key"`)
+      .send(authError('PERMISSION_DENIED', 'Operator keys open the REST API, not the AdCP agent; create a buyer key with `storefront keys create --role buyer`'))
+    return null
+  }
+  return caller
+}
+
+/** A JSON-RPC error carrying the AdCP error, so MCP clients and plain HTTP probes both read a code. */
+function authError(code: 'AUTH_REQUIRED' | 'PERMISSION_DENIED', message: string) {
+  return {
+    jsonrpc: '2.0',
+    error: { code: -32001, message, data: { adcp_error: { code, message, recovery: code === 'AUTH_REQUIRED' ? 'correctable' : 'terminal' } } },
+    id: null,
+  }
+}
+
+/**
+ * The MCP transport answers 406 unless Accept lists both application/json and text/event-stream,
+ * but plain-HTTP clients (and the AdCP conformance probes) send only application/json. Responses
+ * are JSON either way (enableJsonResponse), so both types are made acceptable, in the parsed
+ * headers and in rawHeaders, which the transport's web-request conversion reads.
+ */
+function acceptJsonAndEventStream(raw: IncomingMessage): void {
+  const accept = 'application/json, text/event-stream'
+  raw.headers.accept = accept
+  const index = raw.rawHeaders.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'accept')
+  if (index === -1) raw.rawHeaders.push('Accept', accept)
+  else raw.rawHeaders[index + 1] = accept
+}

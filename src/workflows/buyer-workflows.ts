@@ -1,0 +1,199 @@
+import type { Caller } from '../access/access-service.ts'
+import type { Database } from '../db/database.ts'
+import type { BuyerAccountRow, BuyerAccountStatus, InventorySourceRow } from '../db/tables.ts'
+import {
+  ACCOUNTS_MAX_LIMIT,
+  findAccountByBrand,
+  findAccountById,
+  listAccounts,
+  upsertAccount,
+  type AccountInput,
+  type AccountOwner,
+} from '../modules/buyer-accounts/account-store.ts'
+import { formatsOfTraffickingModule, type SpotFormat } from '../modules/creative-formats/trafficking-formats.ts'
+import { findActiveModule, listActiveModularSources } from '../modules/modular-sources/module-store.ts'
+import type { Product } from '../modules/products/product-projection.ts'
+import { PRODUCTS_MAX_LIMIT } from '../modules/products/product-store.ts'
+import type { Clock } from '../shared/clock.ts'
+import { fail } from '../shared/errors.ts'
+import type { AvailsFeedWorkflows } from './avails-feed-workflows.ts'
+
+/**
+ * What a buyer's agent sees of a storefront (SPEC §4): the sellable products of its ACTIVE modular
+ * sources, the formats their trafficking modules carry, and the buyer key's own accounts. Protocol
+ * shapes (AdCP) are the MCP edge's job; this layer speaks the storefront's own terms.
+ */
+
+export type { BuyerAccountRow, BuyerAccountStatus }
+
+export interface BuyerWorkflowDeps {
+  db: Database
+  clock: Clock
+  availsFeed: Pick<AvailsFeedWorkflows, 'listProducts'>
+}
+
+/** A buyer key as the buyer workflows need it. */
+export type BuyerPrincipal = Pick<Caller, 'storefrontId' | 'apiKeyId' | 'sandbox'>
+
+export interface CatalogSource {
+  sourceId: string
+  name: string
+  /** The source's publisher domain setting (setup metadata `publisherDomain`), when the operator gave one. */
+  publisherDomain: string | null
+  formats: SpotFormat[]
+}
+
+export interface CatalogEntry {
+  source: CatalogSource
+  product: Product
+}
+
+export interface CatalogPage {
+  entries: CatalogEntry[]
+  nextCursor: string | null
+}
+
+interface CatalogCursor {
+  /** The source the next page starts in. */
+  s: string
+  /** That source's own products cursor, or null to start at its first product. */
+  c: string | null
+}
+
+function encodeCatalogCursor(cursor: CatalogCursor): string {
+  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url')
+}
+
+function decodeCatalogCursor(cursor: string): CatalogCursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (value && typeof value === 'object') {
+      const { s, c } = value as Record<string, unknown>
+      if (typeof s === 'string' && (c === null || typeof c === 'string')) return { s, c }
+    }
+  } catch {
+    // fall through to the validation error
+  }
+  throw fail.invalidField('pagination.cursor', 'is not a cursor this agent returned')
+}
+
+function publisherDomainOf(source: InventorySourceRow): string | null {
+  const value = source.setup_metadata.publisherDomain
+  return typeof value === 'string' && value.length > 0 ? value : null
+}
+
+export type AccountRef =
+  | { accountId: string }
+  | { brandDomain: string; operator: string; sandbox?: boolean | undefined }
+
+export interface SyncAccountInput extends AccountInput {
+  sandbox?: boolean | undefined
+}
+
+export type SyncAccountResult =
+  | { ok: true; row: BuyerAccountRow; action: 'created' | 'updated' | 'unchanged' }
+  | { ok: false; input: SyncAccountInput; message: string }
+
+export function createBuyerWorkflows({ db, clock, availsFeed }: BuyerWorkflowDeps) {
+  async function catalogSource(source: InventorySourceRow): Promise<CatalogSource> {
+    const trafficking = await findActiveModule(db, source.id, 'TRAFFICKING')
+    return {
+      sourceId: source.source_id,
+      name: source.name,
+      publisherDomain: publisherDomainOf(source),
+      formats: formatsOfTraffickingModule(trafficking?.row),
+    }
+  }
+
+  /**
+   * One page of products across the storefront's ACTIVE modular sources, sources in sourceId order
+   * and each source's products in its own keyset order. Each source's page is the same read as
+   * GET .../modular/products, so availability is the ledger's rule, not a copy of it.
+   */
+  async function listCatalog(principal: BuyerPrincipal, page: { limit: number; cursor?: string | undefined }): Promise<CatalogPage> {
+    const limit = Math.min(Math.max(1, page.limit), PRODUCTS_MAX_LIMIT)
+    const cursor = page.cursor === undefined ? null : decodeCatalogCursor(page.cursor)
+    const sources = await listActiveModularSources(db, principal.storefrontId)
+    // A cursor's source may have been disabled since: the page starts at the next source after it.
+    let index = cursor ? sources.findIndex((source) => source.source_id >= cursor.s) : 0
+    if (index === -1) return { entries: [], nextCursor: null }
+    const entries: CatalogEntry[] = []
+    for (; index < sources.length; index++) {
+      const source = sources[index]!
+      const resumeAt = cursor && source.source_id === cursor.s ? cursor.c : null
+      const { products, nextCursor } = await availsFeed.listProducts(principal.storefrontId, source.source_id, {
+        limit: limit - entries.length,
+        ...(resumeAt ? { cursor: resumeAt } : {}),
+      })
+      const described = await catalogSource(source)
+      for (const product of products) entries.push({ source: described, product })
+      if (nextCursor) return { entries, nextCursor: encodeCatalogCursor({ s: source.source_id, c: nextCursor }) }
+      if (entries.length >= limit) {
+        const next = sources[index + 1]
+        return { entries, nextCursor: next ? encodeCatalogCursor({ s: next.source_id, c: null }) : null }
+      }
+    }
+    return { entries, nextCursor: null }
+  }
+
+  /** Every format the storefront's ACTIVE modular sources can traffic, each once, in id order. */
+  async function listFormats(principal: BuyerPrincipal): Promise<SpotFormat[]> {
+    const byId = new Map<string, SpotFormat>()
+    for (const source of await listActiveModularSources(db, principal.storefrontId)) {
+      for (const format of (await catalogSource(source)).formats) byId.set(format.id, format)
+    }
+    return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id))
+  }
+
+  function ownerOf(principal: BuyerPrincipal): AccountOwner {
+    return { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId, sandbox: principal.sandbox }
+  }
+
+  /**
+   * sync_accounts: brand + operator -> the key's account. A sandbox key's accounts are sandbox
+   * accounts; a live key cannot open one (it never sees sandbox data), so that row fails alone.
+   */
+  async function syncAccounts(principal: BuyerPrincipal, inputs: SyncAccountInput[]): Promise<SyncAccountResult[]> {
+    const results: SyncAccountResult[] = []
+    for (const input of inputs) {
+      if (input.sandbox === true && !principal.sandbox) {
+        results.push({ ok: false, input, message: 'Sandbox accounts need a sandbox buyer key' })
+        continue
+      }
+      const { row, action } = await upsertAccount(db, ownerOf(principal), input, clock.now())
+      results.push({ ok: true, row, action })
+    }
+    return results
+  }
+
+  async function listOwnAccounts(
+    principal: BuyerPrincipal,
+    filter: { brandDomain?: string | undefined; operator?: string | undefined; statuses?: BuyerAccountStatus[] | undefined; limit: number; cursor?: string | undefined },
+  ): Promise<{ rows: BuyerAccountRow[]; nextCursor: string | null }> {
+    const afterId = filter.cursor === undefined ? undefined : Number(filter.cursor)
+    if (afterId !== undefined && !Number.isSafeInteger(afterId)) throw fail.invalidField('pagination.cursor', 'is not a cursor this agent returned')
+    const limit = Math.min(Math.max(1, filter.limit), ACCOUNTS_MAX_LIMIT)
+    const { rows, hasMore } = await listAccounts(db, ownerOf(principal), { ...filter, afterId, limit })
+    const last = rows.at(-1)
+    return { rows, nextCursor: hasMore && last ? String(last.id) : null }
+  }
+
+  /**
+   * The key's account a request names, or null: another key's account and a missing one are the
+   * same null. A sandbox key's first reference to a brand + operator opens its sandbox account
+   * (conformance runners name accounts they never synced); a live key only finds synced accounts.
+   */
+  async function resolveAccount(principal: BuyerPrincipal, ref: AccountRef): Promise<BuyerAccountRow | null> {
+    const owner = ownerOf(principal)
+    if ('accountId' in ref) return (await findAccountById(db, owner, ref.accountId)) ?? null
+    if (ref.sandbox === true && !principal.sandbox) return null
+    const found = await findAccountByBrand(db, owner, ref.brandDomain, ref.operator)
+    if (found || !principal.sandbox) return found ?? null
+    const { row } = await upsertAccount(db, owner, { brandDomain: ref.brandDomain, operator: ref.operator, billing: null, paymentTerms: null }, clock.now())
+    return row
+  }
+
+  return { listCatalog, listFormats, syncAccounts, listOwnAccounts, resolveAccount }
+}
+
+export type BuyerWorkflows = ReturnType<typeof createBuyerWorkflows>
