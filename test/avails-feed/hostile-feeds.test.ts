@@ -80,7 +80,8 @@ describe('POST /inventory-sources/{sourceId}/modular/avails-feed: hostile feeds'
       confirmed: true,
       avails: [{ availId: 'j', collectionId: 'ctv', name: 'N', startTime: '2026-12-01', endTime: '2026-12-31', impressionsCapacity: 5, targeting: { market: 'Z\udc00A' } }],
     }), 400)
-    assert.deepEqual(json.details?.rows?.map(({ row, field }) => ({ row, field })), [{ row: 1, field: 'targeting.market' }])
+    // A JSON body is checked once at the edge: the answer names the field's path in the body.
+    assert.deepEqual((json.details?.issues as Array<{ path: string }>).map(({ path }) => path), ['avails[0].targeting.market'])
     assert.deepEqual(await availIds(ctx), [])
   })
 
