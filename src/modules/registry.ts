@@ -30,7 +30,7 @@ const byKindAndProvider = new Map<string, Provider>()
 const effectsByKind = new Map<WorkItemKind, CompletionEffect>()
 const handOffKinds: WorkItemKind[] = []
 
-/** Every installed contract, in registration order; the docs table and GET /modules/catalog read it. */
+/** Every installed contract, in registration order; the readiness projection and the docs table read it. */
 export const moduleCatalog: readonly ModuleContract[] = contracts
 
 /**
