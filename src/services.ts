@@ -49,7 +49,7 @@ export function createServices(deps: ServiceDeps) {
     ledger,
     sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
     ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
-    execution: createExecutionWorkflows({ db, clock, ledger, cadentTimeoutMs: deps.cadentTimeoutMs }),
+    execution: createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs }),
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */

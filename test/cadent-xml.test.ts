@@ -10,7 +10,7 @@ import {
   renderCadentCampaignXml,
   targetsFromTargeting,
   type CadentCampaignInput,
-} from '../src/modules/cadent/render-campaign-xml.ts'
+} from '../src/modules/catalog/cadent/render-campaign-xml.ts'
 import { StorefrontError } from '../src/shared/errors.ts'
 
 // Set UPDATE_CADENT_FIXTURES=1 to rewrite the golden files after an intended change;

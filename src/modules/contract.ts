@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { WORK_ITEM_KIND_PATTERN, type WorkItemKind } from './work-queue/work-item-kinds.ts'
 
 /**
  * A module contract is data: which setup fields a provider needs (grouped by where the value
@@ -43,21 +44,9 @@ export type SetupFieldSource = (typeof SETUP_FIELD_SOURCES)[number]
 export const SETUP_VALUE_TYPES = ['STRING', 'URL', 'ENUM', 'CRON', 'OBJECT'] as const
 export type SetupValueType = (typeof SETUP_VALUE_TYPES)[number]
 
-export const WORK_ITEM_KINDS = [
-  'APPROVE_MEDIA_BUY',
-  'REVIEW_CREATIVE',
-  'CONFIRM_AVAILS',
-  'APPROVE_RATE_EXCEPTION',
-  'MAP_CREATIVE_REF',
-  'SYNC_UPSTREAM_CREATIVE',
-  'EXECUTE_UPSTREAM_BOOKING',
-  'TRAFFIC_TO_CADENT',
-  'RESOLVE_TRAFFICKING_ERROR',
-  'UPLOAD_FINAL_REPORT',
-  'RESOLVE_SOURCE_HEALTH',
-  'GENERAL',
-] as const
-export type WorkItemKind = (typeof WORK_ITEM_KINDS)[number]
+/** Work-item kinds are declared by the contracts that open them (work-queue/work-item-kinds.ts). */
+export type { WorkItemKind } from './work-queue/work-item-kinds.ts'
+const WorkItemKindSchema = z.string().regex(WORK_ITEM_KIND_PATTERN)
 
 /**
  * Runtime inputs a stage needs beyond its setup. Closed: the readiness projection knows how to
@@ -102,8 +91,8 @@ export const TaskContractSchema = z
     outputKeys: z.array(z.string()),
     retryable: z.boolean(),
     blocksStage: z.boolean(),
-    workItemKind: z.enum(WORK_ITEM_KINDS).nullable(),
-    fallbackWorkItemKind: z.enum(WORK_ITEM_KINDS).nullable(),
+    workItemKind: WorkItemKindSchema.nullable(),
+    fallbackWorkItemKind: WorkItemKindSchema.nullable(),
     operatorAction: OperatorActionSchema.nullable(),
   })
   .meta({ id: 'ModuleTaskContract' })
@@ -120,7 +109,7 @@ export const StageContractSchema = z.object({
   modeWhen: z.array(ModeWhenSchema),
   description: z.string(),
   outputKeys: z.array(z.string()),
-  workItemKind: z.enum(WORK_ITEM_KINDS).nullable(),
+  workItemKind: WorkItemKindSchema.nullable(),
   runtimeInputs: z.array(z.enum(Object.keys(RUNTIME_INPUTS) as [RuntimeInput, ...RuntimeInput[]])),
   taskContract: TaskContractSchema.nullable(),
 })
@@ -200,6 +189,11 @@ export function missingConfigFields(fields: readonly SetupField[], config: Modul
 export function resolveStageMode(stage: StageContract, config: ModuleConfig): LifecycleMode {
   const match = stage.modeWhen.find((rule) => hasValue(config[rule.configKey]))
   return match ? match.mode : stage.mode
+}
+
+/** Every work-item kind a contract declares: those its stages and their tasks open. */
+export function contractWorkItemKinds(contract: ModuleContract): WorkItemKind[] {
+  return [...new Set(contract.stages.flatMap(stageWorkItemKinds))]
 }
 
 /** Every work-item kind that means "a human is working on this stage". */

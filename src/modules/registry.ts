@@ -1,9 +1,10 @@
-import { agenticAvailsFeedContract } from './catalog/agentic-avails-feed/contract.ts'
-import { agenticBookingLedgerContract } from './catalog/agentic-booking-ledger/contract.ts'
-import { cadentTraffickingContract } from './catalog/cadent/contract.ts'
-import { manualTraffickingContract } from './catalog/manual/contract.ts'
-import { uploadReportingContract } from './catalog/upload/contract.ts'
+import { agenticAvailsFeedProvider } from './catalog/agentic-avails-feed/index.ts'
+import { agenticBookingLedgerProvider } from './catalog/agentic-booking-ledger/index.ts'
+import { cadentProvider } from './catalog/cadent/index.ts'
+import { manualProvider } from './catalog/manual/index.ts'
+import { uploadProvider } from './catalog/upload/index.ts'
 import {
+  contractWorkItemKinds,
   deriveModuleStatus,
   MODULE_KINDS,
   ModuleContractSchema,
@@ -12,25 +13,82 @@ import {
   type ModuleKind,
   type ModuleStatus,
   type ModuleStatusOverride,
+  type WorkItemKind,
 } from './contract.ts'
+import type { CompletionEffect, Provider } from './provider.ts'
+import { declareWorkItemKinds, isDeclaredWorkItemKind, PLATFORM_WORK_ITEM_KINDS } from './work-queue/work-item-kinds.ts'
 
 /**
- * The built-in module catalog: one line per provider. Adding a provider is one folder under
- * catalog/ with its contract.ts and one line here.
+ * The module catalog: every installed provider, its contract and its behaviour. Adding a
+ * provider is one folder under catalog/ (contract.ts and an index.ts exporting its Provider)
+ * and one line in BUILT_IN_PROVIDERS; docs/modules.md, "Writing a provider".
  */
-export const moduleCatalog: readonly ModuleContract[] = [
-  agenticAvailsFeedContract,
-  agenticBookingLedgerContract,
-  cadentTraffickingContract,
-  manualTraffickingContract,
-  uploadReportingContract,
-].map((contract) => ModuleContractSchema.parse(contract))
 
-const byKindAndProvider = new Map(moduleCatalog.map((contract) => [`${contract.moduleType}/${contract.provider}`, contract]))
-if (byKindAndProvider.size !== moduleCatalog.length) throw new Error('Two catalog contracts share a kind and provider')
+const providers: Provider[] = []
+const contracts: ModuleContract[] = []
+const byKindAndProvider = new Map<string, Provider>()
+const effectsByKind = new Map<WorkItemKind, CompletionEffect>()
+const handOffKinds: WorkItemKind[] = []
+
+/** Every installed contract, in registration order; the readiness projection and the docs table read it. */
+export const moduleCatalog: readonly ModuleContract[] = contracts
+
+/**
+ * Installs a provider: its contract is validated, the work-item kinds it declares join the one
+ * list, and its completion effects answer for those kinds. A provider only defines behaviour for
+ * kinds it declares, and a kind has one completion effect.
+ */
+export function registerProvider(provider: Provider): void {
+  const contract = ModuleContractSchema.parse(provider.contract)
+  const key = `${contract.moduleType}/${contract.provider}`
+  if (byKindAndProvider.has(key)) throw new Error(`Two catalog contracts share a kind and provider (${key})`)
+  const kinds = [...contractWorkItemKinds(contract), ...(provider.extraWorkItemKinds ?? [])]
+  const owned = (kind: WorkItemKind) => kinds.includes(kind) || (PLATFORM_WORK_ITEM_KINDS as readonly string[]).includes(kind)
+  const effects = Object.entries(provider.completionEffects ?? {}).filter((entry): entry is [string, CompletionEffect] => entry[1] !== undefined)
+  for (const [kind] of effects) {
+    if (!owned(kind)) throw new Error(`Provider ${key} defines a completion effect for ${kind}, a kind it does not declare`)
+    if (effectsByKind.has(kind)) throw new Error(`Two providers define the completion effect of ${kind}`)
+  }
+  for (const kind of provider.handOffKinds ?? []) {
+    if (!owned(kind)) throw new Error(`Provider ${key} names ${kind} a hand-off kind but does not declare it`)
+  }
+  declareWorkItemKinds(kinds)
+  for (const [kind, effect] of effects) effectsByKind.set(kind, effect)
+  for (const kind of provider.handOffKinds ?? []) if (!handOffKinds.includes(kind)) handOffKinds.push(kind)
+  providers.push({ ...provider, contract })
+  contracts.push(contract)
+  byKindAndProvider.set(key, providers.at(-1)!)
+}
+
+const BUILT_IN_PROVIDERS: readonly Provider[] = [
+  agenticAvailsFeedProvider,
+  agenticBookingLedgerProvider,
+  cadentProvider,
+  manualProvider,
+  uploadProvider,
+]
+for (const provider of BUILT_IN_PROVIDERS) registerProvider(provider)
+
+export function findProvider(kind: string, provider: string): Provider | undefined {
+  return byKindAndProvider.get(`${kind}/${provider}`)
+}
 
 export function findContract(kind: string, provider: string): ModuleContract | undefined {
-  return byKindAndProvider.get(`${kind}/${provider}`)
+  return findProvider(kind, provider)?.contract
+}
+
+export function installedProviders(): readonly Provider[] {
+  return providers
+}
+
+/** What completing an item of this kind does besides closing it; undefined: nothing. */
+export function completionEffectOf(kind: string): CompletionEffect | undefined {
+  return isDeclaredWorkItemKind(kind) ? effectsByKind.get(kind) : undefined
+}
+
+/** Kinds whose completion books their reservation, over every installed provider. */
+export function bookingHandOffKinds(): readonly WorkItemKind[] {
+  return handOffKinds
 }
 
 export function isModuleKind(kind: string): kind is ModuleKind {

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.ts'
 import type { HoldResolution, OnHoldResolved } from '../modules/booking-ledger/ledger-service.ts'
 import { findBookingsByReservations, markBooked, markEndedByReservation, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
+import { bookingHandOffKinds } from '../modules/registry.ts'
 import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/work-queue/work-item-store.ts'
 
 /**
@@ -17,8 +18,8 @@ import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/w
  * bookings, the order a work-item completion takes them in.
  */
 
-/** Work items whose completion books the reservation. */
-export const HAND_OFF_KINDS: readonly WorkItemKind[] = ['TRAFFIC_TO_CADENT', 'EXECUTE_UPSTREAM_BOOKING']
+/** Work items whose completion books the reservation: the providers' `handOffKinds`, a live list of the registry. */
+export const HAND_OFF_KINDS: readonly WorkItemKind[] = bookingHandOffKinds()
 /** The default hold time of a new reservation, given back to a hold whose hand-off ended without booking. */
 export const RESUMED_HOLD_MINUTES = 60
 

@@ -1,28 +1,22 @@
 import type { Queryable } from '../db/database.ts'
 import type { AvailRow, InventorySourceRow } from '../db/tables.ts'
-import { targetsFromTargeting } from '../modules/cadent/render-campaign-xml.ts'
 import { findActiveModule } from '../modules/modular-sources/module-store.ts'
 import type { ProductCadent } from '../modules/products/product-projection.ts'
-
-export type ProductCadentDefaults = Omit<ProductCadent, 'targets'>
+import type { ProductBlock } from '../modules/provider.ts'
+import { findProvider } from '../modules/registry.ts'
 
 /**
- * The Cadent fields every product of a source shares, from its ACTIVE Cadent trafficking module's
- * config; null for feed-only sources, so uploaded avails are never implicitly Cadent-backed.
+ * The block the products of a source carry, from its ACTIVE trafficking module's provider
+ * (`Provider.productBlock`); null when that provider has none or the source is feed-only, so
+ * uploaded avails are never implicitly Cadent-backed.
  */
-export async function productCadentDefaults(db: Queryable, source: InventorySourceRow): Promise<ProductCadentDefaults | null> {
+export async function productCadentDefaults(db: Queryable, source: InventorySourceRow): Promise<ProductBlock | null> {
   const trafficking = await findActiveModule(db, source.id, 'TRAFFICKING')
-  if (!trafficking || trafficking.row.provider !== 'cadent') return null
-  const config = trafficking.row.config
-  return {
-    campaignDeliveryType: String(config.campaignDeliveryType),
-    lineDeliveryType: String(config.lineDeliveryType),
-    adType: String(config.adType),
-    adClass: String(config.adClass),
-  }
+  const block = trafficking && findProvider(trafficking.row.kind, trafficking.row.provider)?.productBlock
+  return block ? block(trafficking.row.config) : null
 }
 
-/** One product's Cadent block: the source's defaults plus the avail's own targets. */
-export function productCadentFor(defaults: ProductCadentDefaults | null, avail: Pick<AvailRow, 'targeting'>): ProductCadent | null {
-  return defaults ? { ...defaults, targets: targetsFromTargeting(avail.targeting) } : null
+/** One product's block, for its avail. */
+export function productCadentFor(block: ProductBlock | null, avail: Pick<AvailRow, 'targeting'>): ProductCadent | null {
+  return block ? block(avail) : null
 }

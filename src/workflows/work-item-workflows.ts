@@ -30,7 +30,7 @@ import {
   type WorkItemKind,
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
-import { completionEffects, type CommitAvailsPreview } from './completion-effects.ts'
+import { completionEffectFor, type CommitAvailsPreview } from './completion-effects.ts'
 // Work items whose completion books the reservation: while one is open, the hold does not expire.
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
@@ -137,7 +137,7 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
       transition(storefrontId, sourceId, workItemId, async (trx, source, row, now) => {
         const result = body.result ?? {}
         assertResultComplete(row, result)
-        const effect = completionEffects[row.kind as WorkItemKind]
+        const effect = completionEffectFor(row.kind)
         const summary = effect
           ? await effect({ trx, source, item: row, result, actor, now, ledger, commitAvailsPreview })
           : undefined

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { startExpirySweeper } from '../../src/modules/booking-ledger/expiry-sweeper.ts'
-import { postCadentCampaign, type CadentPostOutcome } from '../../src/modules/execution/cadent-endpoint.ts'
+import { postCadentCampaign } from '../../src/modules/catalog/cadent/endpoint.ts'
+import type { DispatchOutcome } from '../../src/modules/provider.ts'
 import { createExecutionWorkflows } from '../../src/workflows/execution-workflows.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { availCounters, complete, createDemo, errorOf, finalize, itemOfKind, listItems, ok, PRIME, projectionOf, reserve, stage, type Finalized } from './helpers.ts'
@@ -187,14 +188,14 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     await reserve(ctx, {}, sourceId)
     const storefront = await ctx.db.selectFrom('storefront').select('id').where('name', '=', 'acme').executeTakeFirstOrThrow()
     const keys: string[] = []
-    let answer!: (outcome: CadentPostOutcome) => void
+    let answer!: (outcome: DispatchOutcome) => void
     let posting!: () => void
     const postStarted = new Promise<void>((resolve) => {
       posting = resolve
     })
     const dying = createExecutionWorkflows({
-      db: ctx.db, clock: ctx.clock, ledger: ctx.services.ledger, cadentTimeoutMs: 300,
-      postCadentCampaign: (_url, _xml, options) => {
+      db: ctx.db, clock: ctx.clock, ledger: ctx.services.ledger, dispatchTimeoutMs: 300,
+      send: (_url, _xml, options) => {
         keys.push(options.idempotencyKey)
         posting()
         return new Promise((resolve) => {
@@ -208,7 +209,7 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     await postStarted
     assert.equal(keys.length, 1)
     /** The POST was only slow after all: its answer arrives now. */
-    const answerLate = async (outcome: CadentPostOutcome) => {
+    const answerLate = async (outcome: DispatchOutcome) => {
       answer(outcome)
       return finalized
     }
@@ -252,7 +253,7 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     ctx.clock.advance(60_000)
     assert.deepEqual(await ctx.services.execution.reconcileHandoffs(), { opened: 1 })
     const traffic = await itemOfKind(ctx, 'TRAFFIC_TO_CADENT', 'demo-late')
-    const late = await answerLate({ ok: true, httpStatus: 201, campaignId: 'CAD-LATE', attempts: 1 })
+    const late = await answerLate({ ok: true, httpStatus: 201, reference: 'CAD-LATE', attempts: 1 })
     assert.equal(late.booking.status, 'BOOKED')
     assert.deepEqual(late.booking.externalRefs, { cadentCampaignId: 'CAD-LATE' })
     assert.equal((await listItems(ctx, 'kind=TRAFFIC_TO_CADENT', 'demo-late')).total, 0)
@@ -321,8 +322,8 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     await reserve(ctx, {}, 'demo-throws')
     const storefront = await ctx.db.selectFrom('storefront').select('id').where('name', '=', 'acme').executeTakeFirstOrThrow()
     const throwing = createExecutionWorkflows({
-      db: ctx.db, clock: ctx.clock, ledger: ctx.services.ledger, cadentTimeoutMs: 300,
-      postCadentCampaign: async () => {
+      db: ctx.db, clock: ctx.clock, ledger: ctx.services.ledger, dispatchTimeoutMs: 300,
+      send: async () => {
         throw new Error('socket library bug')
       },
     })

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
-import { CADENT_AD_CLASSES, CADENT_AD_TYPES, CADENT_DELIVERY_TYPES } from '../../src/modules/catalog/cadent/contract.ts'
 import { withModuleCatalog } from '../../src/modules/catalog-doc.ts'
-import { deriveModuleStatus, resolveStageMode, stageWorkItemKinds } from '../../src/modules/contract.ts'
-import { cadentAdClasses, cadentAdTypes, cadentDeliveryTypes } from '../../src/modules/cadent/render-campaign-xml.ts'
-import { findContract, moduleCatalog } from '../../src/modules/registry.ts'
+import { contractWorkItemKinds, deriveModuleStatus, resolveStageMode, stageWorkItemKinds } from '../../src/modules/contract.ts'
+import { bookingHandOffKinds, findContract, installedProviders, moduleCatalog, registerProvider } from '../../src/modules/registry.ts'
+import { PLATFORM_WORK_ITEM_KINDS, WIRE_WORK_ITEM_KINDS, workItemKinds } from '../../src/modules/work-queue/work-item-kinds.ts'
 
 describe('module catalog', () => {
   it('has one contract per kind and provider, each with a default instance id', () => {
@@ -28,10 +27,40 @@ describe('module catalog', () => {
     }
   })
 
-  it('uses the closed sets of the Cadent campaign XML', () => {
-    assert.deepEqual(CADENT_DELIVERY_TYPES, cadentDeliveryTypes)
-    assert.deepEqual(CADENT_AD_TYPES, cadentAdTypes)
-    assert.deepEqual(CADENT_AD_CLASSES, cadentAdClasses)
+  it('offers the Cadent XML enumerations as the enum values of its setup fields', () => {
+    const cadent = findContract('TRAFFICKING', 'cadent')!
+    const enumOf = (key: string) => cadent.setupFields.find((field) => field.key === key)!.enumValues
+    assert.deepEqual(enumOf('campaignDeliveryType'), ['GUARANTEED', 'NON_GUARANTEED'])
+    assert.deepEqual(enumOf('lineDeliveryType'), ['GUARANTEED', 'NON_GUARANTEED'])
+    assert.deepEqual(enumOf('adType'), ['VIDEO', 'AUDIO', 'DISPLAY'])
+    assert.deepEqual(enumOf('adClass'), ['COMMERCIAL', 'PROMO', 'PSA', 'SPONSORSHIP'])
+  })
+
+  it('gathers the work-item kinds from the contracts: each installed kind is opened by a stage, a provider or the platform', () => {
+    const declaredByProviders = installedProviders().flatMap((provider) => [...contractWorkItemKinds(provider.contract), ...(provider.extraWorkItemKinds ?? [])])
+    assert.deepEqual(new Set(workItemKinds()), new Set([...PLATFORM_WORK_ITEM_KINDS, ...declaredByProviders]))
+    // The built-in catalog, read through that one list.
+    assert.deepEqual([...workItemKinds()].filter((kind) => WIRE_WORK_ITEM_KINDS.includes(kind as never)).sort(), [
+      'CONFIRM_AVAILS', 'EXECUTE_UPSTREAM_BOOKING', 'MAP_CREATIVE_REF', 'RESOLVE_SOURCE_HEALTH',
+      'RESOLVE_TRAFFICKING_ERROR', 'TRAFFIC_TO_CADENT', 'UPLOAD_FINAL_REPORT',
+    ])
+  })
+
+  it('defines completion effects and hand-off kinds only for kinds a provider declares', () => {
+    for (const provider of installedProviders()) {
+      const own = [...contractWorkItemKinds(provider.contract), ...(provider.extraWorkItemKinds ?? [])]
+      for (const kind of [...Object.keys(provider.completionEffects ?? {}), ...(provider.handOffKinds ?? [])]) {
+        assert.ok(own.includes(kind), `${provider.contract.contractId} ${kind}`)
+      }
+    }
+    assert.deepEqual([...bookingHandOffKinds()].sort(), ['EXECUTE_UPSTREAM_BOOKING', 'TRAFFIC_TO_CADENT'])
+  })
+
+  it('refuses a provider whose effect names a kind it does not declare, or a second contract of a kind and provider', () => {
+    const contract = findContract('TRAFFICKING', 'manual')!
+    assert.throws(() => registerProvider({ contract: { ...contract, provider: 'stray' }, completionEffects: { GENERAL: async () => ({}) } }), /GENERAL, a kind it does not declare/)
+    assert.throws(() => registerProvider({ contract }), /share a kind and provider/)
+    assert.equal(findContract('TRAFFICKING', 'stray'), undefined)
   })
 
   it('keeps docs/modules.md and README.md in step with the contracts (run scripts/generate-module-docs.ts)', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { WORK_ITEM_KINDS } from '../../src/modules/contract.ts'
+import { workItemKinds } from '../../src/modules/work-queue/work-item-kinds.ts'
 import type { RuntimeProjection } from '../../src/modules/readiness/projection.schema.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { CADENT_CONFIG, createFeedSource, insertAvail, insertWorkItem, moduleOf, readProjection, stageStatus } from './helpers.ts'
@@ -52,7 +52,7 @@ describe('GET /inventory-sources/{sourceId}/modular', () => {
       'INGEST_AVAILS', 'CONFIRM_AVAILS', 'HOLD_CAPACITY', 'RENDER_TRAFFICKING_PAYLOAD',
       'TRAFFIC_CAMPAIGN', 'MAP_CREATIVES', 'EXECUTE_UPSTREAM_BOOKING', 'IMPORT_FINAL_REPORT',
     ])
-    assert.deepEqual(Object.keys(projection.openWorkItemCountsByKind).sort(), [...WORK_ITEM_KINDS].sort())
+    assert.deepEqual(Object.keys(projection.openWorkItemCountsByKind).sort(), [...workItemKinds()].sort())
     assert.ok(Object.values(projection.openWorkItemCountsByKind).every((count) => count === 0))
   })
 

@@ -454,6 +454,48 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       .executeTakeFirst()
   }
 
+  /** The reservations of one line by key; an omitted packageId matches any package. */
+  function byKey(trx: Queryable, target: { sourceRowId: number; mediaBuyId: string; availId: string; packageId?: string | null | undefined }) {
+    let query = trx
+      .selectFrom('reservation')
+      .selectAll()
+      .where('inventory_source_id', '=', target.sourceRowId)
+      .where('media_buy_id', '=', target.mediaBuyId)
+      .where('avail_id', '=', target.availId)
+    if (target.packageId !== undefined) {
+      query = target.packageId === null ? query.where('package_id', 'is', null) : query.where('package_id', '=', target.packageId)
+    }
+    return query
+  }
+
+  /**
+   * The live (HELD or BOOKED) reservation a hand-off names by key, locked as the ledger locks
+   * reservations, with `due` set when a HELD one is past its expiry; several live matches need a
+   * packageId (400), none is 409 NO_HELD_RESERVATION.
+   */
+  async function lockLiveByKey(
+    trx: Queryable,
+    target: { sourceRowId: number; mediaBuyId: string; availId: string; packageId?: string | null | undefined },
+  ): Promise<{ row: ReservationRow; due: boolean }> {
+    const live = await byKey(trx, target).where('status', 'in', ['HELD', 'BOOKED']).orderBy('id').limit(2).forNoKeyUpdate().execute()
+    if (live.length > 1) {
+      throw fail.invalidField('packageId', 'several live reservations match this media buy and avail; send packageId')
+    }
+    if (!live[0]) {
+      throw fail.conflict('NO_HELD_RESERVATION', `No HELD reservation for media buy ${target.mediaBuyId} on avail ${target.availId}`, {
+        mediaBuyId: target.mediaBuyId,
+        availId: target.availId,
+      })
+    }
+    return { row: live[0], due: isDue(live[0], clock.now()) }
+  }
+
+  /** One reservation row locked (skipLocked: undefined while another transaction holds it), and its avail. */
+  async function lockById(trx: Queryable, reservationRowId: number, options: { skipLocked?: boolean } = {}): Promise<ReservationRow | undefined> {
+    if (!options.skipLocked) return lockReservation(trx, reservationRowId)
+    return trx.selectFrom('reservation').selectAll().where('id', '=', reservationRowId).forNoKeyUpdate().skipLocked().executeTakeFirst()
+  }
+
   /**
    * The one reservation a release or book names. By key, an omitted packageId matches any
    * package; several live matches are ambiguous (400). With no live match, the newest
@@ -475,15 +517,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       if (!row || !matches) throw fail.notFound(`Reservation ${target.reservationId}`)
       return row
     }
-    let query = trx
-      .selectFrom('reservation')
-      .selectAll()
-      .where('inventory_source_id', '=', target.sourceRowId)
-      .where('media_buy_id', '=', target.mediaBuyId)
-      .where('avail_id', '=', target.availId)
-    if (target.packageId !== undefined) {
-      query = target.packageId === null ? query.where('package_id', 'is', null) : query.where('package_id', '=', target.packageId)
-    }
+    const query = byKey(trx, target)
     const live = await query.where('status', 'in', ['HELD', 'BOOKED']).orderBy('id').limit(2).execute()
     if (live.length > 1) {
       throw fail.invalidField('packageId', 'several live reservations match this media buy and avail; send packageId or reservationId')
@@ -577,6 +611,11 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       .returning('id')
       .executeTakeFirst()
     return resumed !== undefined
+  }
+
+  /** A reservation row by its id, unlocked. */
+  async function readRow(db: Queryable, reservationRowId: number): Promise<ReservationRow> {
+    return db.selectFrom('reservation').selectAll().where('id', '=', reservationRowId).executeTakeFirstOrThrow()
   }
 
   async function get(sourceRowId: number, reservationId: string): Promise<Reservation> {
@@ -678,7 +717,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
     }
   }
 
-  return { reserve, release, book, suspendExpiry, resumeExpiry, get, list, expireDue, assertNoLiveReservations }
+  return { reserve, release, book, suspendExpiry, resumeExpiry, get, list, expireDue, assertNoLiveReservations, lockLiveByKey, lockById, readAvail, readRow }
 }
 
 export type LedgerService = ReturnType<typeof createLedgerService>

@@ -5,6 +5,7 @@ import type { Queryable } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
 import type { BookingRow, BookingStatus } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
+import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
 import { CONTROL_CHARACTER_MESSAGE, hasControlCharacter, idSchema, nameSchema, TimestampSchema } from '../../shared/common.schema.ts'
 
 /** Bookings: the execution hand-off of one finalized reservation (SPEC §3 "Execution hand-off"). */
@@ -214,7 +215,6 @@ export async function reclaimEndpoint(trx: Queryable, booking: BookingRow, stale
   return Number(claimed.numUpdatedRows) === 1
 }
 
-type WorkItemStatus = 'OPEN' | 'IN_PROGRESS' | 'BLOCKED' | 'COMPLETED' | 'CANCELLED'
 
 /**
  * Bookings whose hand-off was interrupted: the hold is HELD with its expiry suspended, the
@@ -222,7 +222,7 @@ type WorkItemStatus = 'OPEN' | 'IN_PROGRESS' | 'BLOCKED' | 'COMPLETED' | 'CANCEL
  */
 export async function findInterruptedHandoffs(
   db: Queryable,
-  input: { staleBefore: Date; handOffKinds: readonly string[]; openStatuses: readonly WorkItemStatus[]; limit: number },
+  input: { staleBefore: Date; handOffKinds: readonly string[]; limit: number },
 ): Promise<BookingRow[]> {
   return db
     .selectFrom('booking')
@@ -239,7 +239,7 @@ export async function findInterruptedHandoffs(
       .where('work_item.resource_type', '=', RESERVATION_RESOURCE)
       .where('work_item.resource_id', '=', sql<string>`booking.reservation_id::text`)
       .where('work_item.kind', 'in', [...input.handOffKinds])
-      .where('work_item.status', 'in', [...input.openStatuses]))))
+      .where('work_item.status', 'in', OPEN_WORK_ITEM_STATUSES))))
     .orderBy('booking.reservation_id')
     .limit(input.limit)
     .execute()
@@ -256,4 +256,16 @@ export async function countBookingsByStatus(db: Queryable, inventorySourceId: nu
   const counts: Record<BookingStatus, number> = { HELD: 0, BOOKED: 0, RELEASED: 0, EXPIRED: 0 }
   for (const row of rows) counts[row.status] = Number(row.count)
   return counts
+}
+
+/** Whether the media buy has any booking on the source (delivery is read only for one that does). */
+export async function hasBookingForMediaBuy(db: Queryable, inventorySourceId: number, mediaBuyId: string): Promise<boolean> {
+  const booking = await db
+    .selectFrom('booking')
+    .select('id')
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('media_buy_id', '=', mediaBuyId)
+    .limit(1)
+    .executeTakeFirst()
+  return booking !== undefined
 }

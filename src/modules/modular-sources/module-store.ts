@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Queryable } from '../../db/database.ts'
 import { isUniqueViolation, json } from '../../db/database.ts'
 import type { InventorySourceRow, ModuleInstanceRow } from '../../db/tables.ts'
@@ -5,11 +6,11 @@ import { fail, StorefrontError } from '../../shared/errors.ts'
 import { refuseClearTextSecrets } from '../../shared/secret-names.ts'
 import type { ModuleConfig, ModuleContract, ModuleKind, ModuleStatus, SetupField } from '../contract.ts'
 import { hasValue } from '../contract.ts'
+import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
 import { findContract, moduleStatusOf } from '../registry.ts'
 
 /** Module instances of modular sources: attach, configure, remove, and find the one doing a job. */
 
-const OPEN_WORK_ITEM_STATUSES = ['OPEN', 'IN_PROGRESS', 'BLOCKED'] as const
 
 /** The storefront's MODULAR_SOURCE row; any other source, missing or another storefront's, is the same 404. */
 export async function findModularSourceRow(db: Queryable, storefrontId: number, sourceId: string): Promise<InventorySourceRow> {
@@ -275,4 +276,44 @@ export async function findActiveModule(db: Queryable, inventorySourceId: number,
     if (contract && moduleStatusOf(row) === 'ACTIVE') return { row, contract }
   }
   return undefined
+}
+
+/** One module row by its id; undefined once it was removed. */
+export async function findModuleById(db: Queryable, moduleRowId: number): Promise<ModuleInstanceRow | undefined> {
+  return db.selectFrom('module_instance').selectAll().where('id', '=', moduleRowId).executeTakeFirst()
+}
+
+/** A runtime failure of the module's job, kept as its lastError (status stays derived). */
+export async function recordModuleError(trx: Queryable, moduleRowId: number, message: string, now: Date): Promise<void> {
+  await trx.updateTable('module_instance').set({ last_error: message, last_checked_at: now, updated_at: now }).where('id', '=', moduleRowId).execute()
+}
+
+/** The module's job just worked. */
+export async function markModuleChecked(trx: Queryable, moduleRowId: number, now: Date): Promise<void> {
+  await trx.updateTable('module_instance').set({ last_checked_at: now }).where('id', '=', moduleRowId).execute()
+}
+
+/**
+ * An operator resolved the module's error: lastError and an ERROR override are cleared (an
+ * operator's DISABLED stays). Returns the module's instance id, undefined when it is gone.
+ */
+export async function clearModuleError(trx: Queryable, inventorySourceId: number, moduleRowId: number, now: Date): Promise<string | undefined> {
+  const module = await trx
+    .updateTable('module_instance')
+    .set({
+      last_error: null,
+      last_checked_at: now,
+      status_override: sql<'DISABLED' | null>`CASE WHEN status_override = 'ERROR' THEN NULL ELSE status_override END`,
+      updated_at: now,
+    })
+    .where('id', '=', moduleRowId)
+    .where('inventory_source_id', '=', inventorySourceId)
+    .returning(['module_instance_id'])
+    .executeTakeFirst()
+  return module?.module_instance_id
+}
+
+/** A source row by its id, for work that starts from a booking rather than a request. */
+export async function findSourceRowById(db: Queryable, inventorySourceId: number): Promise<InventorySourceRow> {
+  return db.selectFrom('inventory_source').selectAll().where('id', '=', inventorySourceId).executeTakeFirstOrThrow()
 }

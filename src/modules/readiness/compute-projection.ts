@@ -10,7 +10,6 @@ import {
   RUNTIME_INPUTS,
   SETUP_FIELD_SOURCES,
   stageWorkItemKinds,
-  WORK_ITEM_KINDS,
   type LifecycleStage,
   type ModuleContract,
   type ModuleKind,
@@ -20,6 +19,7 @@ import {
   type StageContract,
   type WorkItemKind,
 } from '../contract.ts'
+import { workItemKinds } from '../work-queue/work-item-kinds.ts'
 import type {
   HealthStatus,
   LifecycleSummaryRow,
@@ -206,8 +206,8 @@ export function computeProjection(input: ProjectionInput): RuntimeProjection {
 
   const lifecycleSummary = LIFECYCLE_STAGES.map((stage) => summarizeStage(stage, views, input))
 
-  const openWorkItemCountsByKind = Object.fromEntries(WORK_ITEM_KINDS.map((kind) => [kind, 0])) as Record<WorkItemKind, number>
-  for (const item of input.openWorkItems) openWorkItemCountsByKind[item.kind] += item.count
+  const openWorkItemCountsByKind: Record<WorkItemKind, number> = Object.fromEntries(workItemKinds().map((kind) => [kind, 0]))
+  for (const item of input.openWorkItems) openWorkItemCountsByKind[item.kind] = (openWorkItemCountsByKind[item.kind] ?? 0) + item.count
   const openWorkItemCount = input.openWorkItems.reduce((sum, item) => sum + item.count, 0)
 
   const issues: ProjectionIssue[] = []

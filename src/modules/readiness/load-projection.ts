@@ -1,11 +1,11 @@
 import type { Queryable } from '../../db/database.ts'
 import type { InventorySourceRow } from '../../db/tables.ts'
 import type { WorkItemKind } from '../contract.ts'
+import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
 import { findContract } from '../registry.ts'
 import { computeProjection, type ProjectionInput } from './compute-projection.ts'
 import type { RuntimeProjection } from './projection.schema.ts'
 
-const OPEN_WORK_ITEM_STATUSES = ['OPEN', 'IN_PROGRESS', 'BLOCKED'] as const
 
 /**
  * Reads what the projection needs: one query per table, whatever the number of modules.

@@ -8,7 +8,6 @@ import {
   SETUP_FIELD_SOURCES,
   SetupFieldSchema,
   TaskContractSchema,
-  WORK_ITEM_KINDS,
 } from '../contract.ts'
 
 /** The runtime projection of a modular source (reference §2.9, plus SPEC §3 additions). */
@@ -82,7 +81,7 @@ export const ModuleLifecycleStageSchema = z
     requiredFieldsBySource: z.array(SetupFieldGroupSchema),
     missingSetupFieldsBySource: z.array(SetupFieldGroupSchema),
     moduleConfigReady: z.boolean(),
-    workItemKind: z.enum(WORK_ITEM_KINDS).optional(),
+    workItemKind: z.string().optional(),
     taskContract: TaskContractSchema.optional(),
   })
   .meta({ id: 'ModuleLifecycleStage' })
@@ -122,12 +121,8 @@ export const LifecycleSummaryRowSchema = z
   .meta({ id: 'LifecycleSummaryRow' })
 export type LifecycleSummaryRow = z.infer<typeof LifecycleSummaryRowSchema>
 
-const workItemKindCounts = z.object(
-  Object.fromEntries(WORK_ITEM_KINDS.map((kind) => [kind, z.number().int().min(0)])) as Record<
-    (typeof WORK_ITEM_KINDS)[number],
-    z.ZodNumber
-  >,
-)
+/** One count per declared work-item kind (work-queue/work-item-kinds.ts), zeros included. */
+const workItemKindCounts = z.record(z.string(), z.number().int().min(0))
 
 export const RuntimeProjectionSchema = z
   .object({

@@ -5,6 +5,7 @@ import type { InventorySourceRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { TimestampSchema } from '../../shared/common.schema.ts'
 import type { LifecycleStage } from '../contract.ts'
+import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
 import type { ProjectionIssue, RuntimeProjection } from '../readiness/projection.schema.ts'
 
 /**
@@ -240,7 +241,7 @@ export async function loadModularStatusInput(
     .selectFrom('work_item')
     .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
     .where('inventory_source_id', '=', source.id)
-    .where('status', 'in', ['OPEN', 'IN_PROGRESS', 'BLOCKED'])
+    .where('status', 'in', OPEN_WORK_ITEM_STATUSES)
     .groupBy('kind')
     .execute()
   const reservations = await db

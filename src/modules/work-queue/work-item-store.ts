@@ -4,16 +4,10 @@ import type { WorkItemEventRow, WorkItemRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
 
-export const WORK_ITEM_KINDS = [
-  'APPROVE_MEDIA_BUY', 'REVIEW_CREATIVE', 'CONFIRM_AVAILS', 'APPROVE_RATE_EXCEPTION', 'MAP_CREATIVE_REF',
-  'SYNC_UPSTREAM_CREATIVE', 'EXECUTE_UPSTREAM_BOOKING', 'TRAFFIC_TO_CADENT', 'RESOLVE_TRAFFICKING_ERROR',
-  'UPLOAD_FINAL_REPORT', 'RESOLVE_SOURCE_HEALTH', 'GENERAL',
-] as const
-export type WorkItemKind = (typeof WORK_ITEM_KINDS)[number]
+import { isDeclaredWorkItemKind, OPEN_WORK_ITEM_STATUSES, type WorkItemKind, type WorkItemStatus } from './work-item-kinds.ts'
 
-export const WORK_ITEM_STATUSES = ['OPEN', 'IN_PROGRESS', 'BLOCKED', 'COMPLETED', 'CANCELLED'] as const
-export type WorkItemStatus = (typeof WORK_ITEM_STATUSES)[number]
-export const OPEN_STATUSES: readonly WorkItemStatus[] = ['OPEN', 'IN_PROGRESS', 'BLOCKED']
+export { OPEN_WORK_ITEM_STATUSES, WORK_ITEM_STATUSES, type WorkItemKind, type WorkItemStatus } from './work-item-kinds.ts'
+export const OPEN_STATUSES: readonly WorkItemStatus[] = OPEN_WORK_ITEM_STATUSES
 
 /** Who did something to a work item: an operator (API key), the system, or a buyer flow. */
 export interface Actor {
@@ -42,6 +36,8 @@ export interface OpenWorkItemInput {
  * exists exactly when the state that needs it does.
  */
 export async function openWorkItem(trx: Queryable, input: OpenWorkItemInput, actor: Actor, now: Date): Promise<WorkItemRow> {
+  // No database CHECK holds the kinds any more: the declared list does.
+  if (!isDeclaredWorkItemKind(input.kind)) throw new StorefrontError('INTERNAL_ERROR', `Work-item kind ${input.kind} is declared by no installed contract`)
   const row = await trx
     .insertInto('work_item')
     .values({

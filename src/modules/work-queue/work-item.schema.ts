@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { caseInsensitiveEnum, idSchema, nameSchema, noteSchema, TimestampSchema } from '../../shared/common.schema.ts'
-import { WORK_ITEM_KINDS, WORK_ITEM_STATUSES, type WorkItemStatus } from './work-item-store.ts'
+import { idSchema, nameSchema, noteSchema, TimestampSchema } from '../../shared/common.schema.ts'
+import { isKnownWorkItemKind, OPEN_WORK_ITEM_STATUSES, WORK_ITEM_KIND_PATTERN, WORK_ITEM_STATUSES, type WorkItemStatus } from './work-item-kinds.ts'
 
 /** Requests and responses of the work-queue routes (reference §2.21, SPEC §3 "Work items"). */
 
@@ -11,7 +11,7 @@ export const WorkItemSchema = z
     inventorySourceId: z.string(),
     sourceId: z.string().optional(),
     moduleId: z.string().nullable(),
-    kind: z.enum(WORK_ITEM_KINDS),
+    kind: z.string().describe('A kind declared by an installed module contract (GET /modules/catalog), or RESOLVE_SOURCE_HEALTH.'),
     status: z.enum(WORK_ITEM_STATUSES),
     title: z.string(),
     description: z.string().nullable(),
@@ -49,7 +49,7 @@ export const WorkItemEventSchema = z
   .meta({ id: 'WorkItemEvent' })
 export type WorkItemEvent = z.output<typeof WorkItemEventSchema>
 
-const DEFAULT_LIST_STATUSES: WorkItemStatus[] = ['OPEN', 'IN_PROGRESS', 'BLOCKED']
+const DEFAULT_LIST_STATUSES: WorkItemStatus[] = [...OPEN_WORK_ITEM_STATUSES]
 
 /** `status=OPEN,blocked`: a comma list in any letter case; unknown values are a 400. */
 const StatusListSchema = z
@@ -61,7 +61,11 @@ const FilterText = idSchema(255)
 
 export const WorkItemListQuerySchema = z.object({
   status: StatusListSchema.optional().describe('Comma-separated statuses; default OPEN,IN_PROGRESS,BLOCKED.'),
-  kind: caseInsensitiveEnum(WORK_ITEM_KINDS).optional(),
+  kind: z
+    .string()
+    .transform((text) => text.trim().toUpperCase())
+    .refine((kind) => WORK_ITEM_KIND_PATTERN.test(kind) && isKnownWorkItemKind(kind), 'must be a work-item kind an installed contract declares')
+    .optional(),
   resourceType: FilterText.optional(),
   resourceId: FilterText.optional(),
   mediaBuyId: FilterText.optional(),

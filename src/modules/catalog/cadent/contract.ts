@@ -1,12 +1,10 @@
 import { humanTask, setupField, stageContract, type ModuleContract } from '../../contract.ts'
+import { cadentAdClasses, cadentAdTypes, cadentDeliveryTypes } from './render-campaign-xml.ts'
 
-/**
- * Closed sets of the Cadent campaign XML (src/modules/cadent/cadent-campaign-v1.xsd). Kept as data
- * here so the catalog does not load the renderer; test/modular/catalog.test.ts keeps them in step.
- */
-export const CADENT_DELIVERY_TYPES = ['GUARANTEED', 'NON_GUARANTEED'] as const
-export const CADENT_AD_TYPES = ['VIDEO', 'AUDIO', 'DISPLAY'] as const
-export const CADENT_AD_CLASSES = ['COMMERCIAL', 'PROMO', 'PSA', 'SPONSORSHIP'] as const
+/** Closed sets of the Cadent campaign XML: the renderer's, which test/cadent-xml.test.ts checks against the XSD. */
+export const CADENT_DELIVERY_TYPES = cadentDeliveryTypes
+export const CADENT_AD_TYPES = cadentAdTypes
+export const CADENT_AD_CLASSES = cadentAdClasses
 
 // Every stage runs on a finalized booking, which needs the module ACTIVE: all need the XML fields.
 const xmlStages = ['RENDER_TRAFFICKING_PAYLOAD', 'TRAFFIC_CAMPAIGN', 'MAP_CREATIVES'] as const

@@ -6,6 +6,7 @@
 
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import { printable } from '../../../shared/printable.ts'
 
 export const DEFAULT_CADENT_TIMEOUT_MS = 10_000
 /** Body bytes read from the answer; a campaign id is short, the rest is only for the error text. */
@@ -23,14 +24,7 @@ export type CadentPostOutcome =
 
 export type CadentPoster = (url: string, xml: string, options: CadentPostOptions) => Promise<CadentPostOutcome>
 
-/**
- * Text that came from the endpoint, made storable and printable: control characters (U+0000
- * among them, which PostgreSQL refuses in text and jsonb) become spaces, lone surrogates U+FFFD.
- */
-export function printable(text: string): string {
-  // With the u flag a surrogate only matches \p{Cs} when it is not half of a pair.
-  return text.replace(/\p{Cs}/gu, '\ufffd').replace(/\p{Cc}/gu, ' ')
-}
+export { printable } from '../../../shared/printable.ts'
 
 interface Answer {
   status: number

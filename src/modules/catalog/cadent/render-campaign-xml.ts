@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { create } from 'xmlbuilder2'
 import { z } from 'zod'
-import { fail, type ValidationIssue } from '../../shared/errors.ts'
+import { fail, type ValidationIssue } from '../../../shared/errors.ts'
 
 /**
  * Cadent campaign XML, version 1: the trafficking hand-off for a media buy finalized on
