@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database } from '../db/database.ts'
 import { isUniqueViolation, json } from '../db/database.ts'
 import type { InventorySourceRow, InventorySourceUpdate } from '../db/tables.ts'
 import type { Clock } from '../shared/clock.ts'
@@ -9,6 +9,7 @@ import type { SecretBox } from '../shared/secret-box.ts'
 import { refuseClearTextSecrets } from '../shared/secret-names.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import type { AgentProbe, AgentProbeTarget } from './agent-probe.ts'
+import { deleteSourceRow, findSourceRow } from './source-store.ts'
 import type {
   AgentAuth,
   AuthenticationType,
@@ -66,18 +67,6 @@ export function toSourceResponse(row: InventorySourceRow): InventorySourceRespon
     createdAt: toIso(row.created_at)!,
     updatedAt: toIso(row.updated_at)!,
   }
-}
-
-/** The storefront's row for a sourceId, or the same 404 whether it is missing or another storefront's. */
-export async function findSourceRow(db: Queryable, storefrontId: number, sourceId: string): Promise<InventorySourceRow> {
-  const row = await db
-    .selectFrom('inventory_source')
-    .selectAll()
-    .where('storefront_id', '=', storefrontId)
-    .where('source_id', '=', sourceId)
-    .executeTakeFirst()
-  if (!row) throw fail.notFound(`Inventory source ${sourceId}`)
-  return row
 }
 
 /** endpointUrl is shown in every answer: its credential goes in the write-only auth. */
@@ -272,12 +261,7 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
       toSourceResponse(await trx.updateTable('inventory_source').set(changes).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()))
   }
 
-  /** Deletes the row and everything it owns. Callers check cross-module preconditions first. */
-  async function remove(trx: Queryable, sourceRowId: number): Promise<void> {
-    await trx.deleteFrom('inventory_source').where('id', '=', sourceRowId).execute()
-  }
-
-  return { list, get, createAgent, updateAgent, remove }
+  return { list, get, createAgent, updateAgent, remove: deleteSourceRow }
 }
 
 export type SourceService = ReturnType<typeof createSourceService>

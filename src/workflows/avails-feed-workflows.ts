@@ -10,6 +10,7 @@ import {
   dropPreviewRows,
   findEndedRows,
   findPreviewForUpdate,
+  findPreviewWorkItemId,
   finishPreview,
   markPreviewCommitted,
   MAX_REPORTED_ISSUES,
@@ -31,8 +32,8 @@ import {
   completeWorkItem,
   findWorkItem,
   isOpenStatus,
+  lockOpenWorkItems,
   openWorkItem,
-  OPEN_STATUSES,
   type Actor,
 } from '../modules/work-queue/work-item-store.ts'
 import type { Clock } from '../shared/clock.ts'
@@ -40,6 +41,7 @@ import { productCadentDefaults, productCadentFor } from './product-cadent.ts'
 import { toIso } from '../shared/clock.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
+import { lockSourceRow } from '../sources/source-store.ts'
 
 /**
  * The avails feed (SPEC §3 "Avails feed"): preview, then commit. Every feed is first staged
@@ -184,25 +186,13 @@ export async function commitAvailsPreview(
 }
 
 export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps) {
-  /** Serialises previews and commits of one source (NO KEY UPDATE: avail inserts' FK locks do not wait). */
-  async function lockSource(trx: Queryable, source: InventorySourceRow): Promise<void> {
-    await trx.selectFrom('inventory_source').select('id').where('id', '=', source.id).forNoKeyUpdate().execute()
-  }
-
   /**
    * Replaces the source's pending previews: they become SUPERSEDED and their open CONFIRM_AVAILS
    * items are cancelled with an event naming what replaced them. Items are locked before
    * previews, the order a work-item completion takes them in.
    */
   async function supersede(trx: Queryable, source: InventorySourceRow, keep: AvailsPreviewRow, actor: Actor, now: Date, reason: string): Promise<void> {
-    await trx
-      .selectFrom('work_item')
-      .select('id')
-      .where('inventory_source_id', '=', source.id)
-      .where('kind', '=', 'CONFIRM_AVAILS')
-      .where('status', 'in', OPEN_STATUSES)
-      .forUpdate()
-      .execute()
+    await lockOpenWorkItems(trx, { inventorySourceId: source.id, kind: 'CONFIRM_AVAILS' })
     await supersedePendingPreviews(trx, source.id, keep.id, now)
     await cancelOpenWorkItems(trx, { inventorySourceId: source.id, kind: 'CONFIRM_AVAILS' }, actor, now, reason)
   }
@@ -219,7 +209,7 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
   async function finalizePreview(source: InventorySourceRow, feed: ActiveModule, staged: StagedFeed, actor: Actor, now: Date): Promise<AvailsFeedResponse> {
     const preview = staged.preview
     return outcomeTransaction(db, async (trx) => {
-      await lockSource(trx, source)
+      await lockSourceRow(trx, source.id)
       const { diff, floored, flooredCount } = await computePreviewDiff(trx, preview, now)
       const warnings = new WarningList()
       warnings.add(staged.warnings, staged.warningCount)
@@ -292,7 +282,7 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
   async function commitStaged(source: InventorySourceRow, staged: StagedFeed, actor: Actor, now: Date): Promise<AvailsFeedResponse> {
     if (staged.errorCount > 0) throw rowErrorsFailure(staged.errors, staged.errorCount)
     return outcomeTransaction(db, async (trx) => {
-      await lockSource(trx, source)
+      await lockSourceRow(trx, source.id)
       await supersede(trx, source, staged.preview, actor, now, `Superseded by a direct commit of avails feed ${staged.preview.preview_id}`)
       await finishPreview(trx, staged.preview.id, {
         status: 'PENDING',
@@ -328,15 +318,10 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
   async function commitById(source: InventorySourceRow, previewId: string, actor: Actor): Promise<AvailsFeedResponse> {
     return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
-      await lockSource(trx, source)
-      const peek = await trx
-        .selectFrom('avails_preview')
-        .select(['work_item_id'])
-        .where('inventory_source_id', '=', source.id)
-        .where('preview_id', '=', previewId)
-        .executeTakeFirst()
+      await lockSourceRow(trx, source.id)
+      const workItemId = await findPreviewWorkItemId(trx, source.id, previewId)
       // The item before the preview: the order a work-item completion locks them in.
-      const item = peek?.work_item_id ? await findWorkItem(trx, source.id, String(peek.work_item_id), { forUpdate: true }) : undefined
+      const item = workItemId ? await findWorkItem(trx, source.id, String(workItemId), { forUpdate: true }) : undefined
       const preview = await findPreviewForUpdate(trx, source.id, previewId)
       assertCommittable(preview, previewId, now)
       const outcome = await commitPreviewRows(trx, source, preview, actorLabel(actor), now)

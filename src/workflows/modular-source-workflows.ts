@@ -18,6 +18,7 @@ import type { ModularSourceCreated, RuntimeProjection } from '../modules/readine
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import { duplicateSourceId, resolveSourceId } from '../sources/source-service.ts'
+import { deleteSourceRow, lookupSourceRow } from '../sources/source-store.ts'
 import { demoAvails } from './cadent-demo-avails.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
@@ -75,17 +76,11 @@ export function createModularSourceWorkflows({ db, clock }: ModularSourceWorkflo
     refuseSecrets({ cadentEndpointUrl: input.cadentEndpointUrl }, '')
     return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
-      const existing = await trx
-        .selectFrom('inventory_source')
-        .selectAll()
-        .where('storefront_id', '=', storefrontId)
-        .where('source_id', '=', sourceId)
-        .forUpdate()
-        .executeTakeFirst()
+      const existing = await lookupSourceRow(trx, storefrontId, sourceId, { forUpdate: true })
       if (existing && existing.execution_type !== 'MODULAR_SOURCE') throw duplicateSourceId(sourceId)
       if (existing && !input.reset) return { outcome: 'existing' as const, result: await created(trx, existing, now) }
       // A demo reset drops everything the source owns (modules, avails, work items) with the row.
-      if (existing) await trx.deleteFrom('inventory_source').where('id', '=', existing.id).execute()
+      if (existing) await deleteSourceRow(trx, existing.id)
 
       const row = await insertModularSource(trx, {
         storefrontId,

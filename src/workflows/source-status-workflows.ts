@@ -3,6 +3,7 @@ import { loadProjection } from '../modules/readiness/load-projection.ts'
 import { computeModularStatus, loadModularStatusInput, type SourceStatus } from '../modules/source-status/modular-status.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
+import { findSourceRow } from '../sources/source-store.ts'
 
 export interface SourceStatusWorkflowDeps {
   db: Database
@@ -16,13 +17,7 @@ export interface SourceStatusWorkflowDeps {
  */
 export function createSourceStatusWorkflows({ db, clock }: SourceStatusWorkflowDeps) {
   async function status(storefrontId: number, sourceId: string): Promise<SourceStatus> {
-    const source = await db
-      .selectFrom('inventory_source')
-      .selectAll()
-      .where('storefront_id', '=', storefrontId)
-      .where('source_id', '=', sourceId)
-      .executeTakeFirst()
-    if (!source) throw fail.notFound(`Inventory source ${sourceId}`)
+    const source = await findSourceRow(db, storefrontId, sourceId)
     if (source.execution_type === 'MANAGED_SALES_AGENT') {
       throw new StorefrontError('VALIDATION_ERROR', 'The upstream tenant status of MANAGED_SALES_AGENT sources is not available yet', {
         reason: 'UNSUPPORTED_EXECUTION_TYPE',

@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
-import { findSourceRow, type SourceService } from '../sources/source-service.ts'
+import type { SourceService } from '../sources/source-service.ts'
+import { findSourceRow } from '../sources/source-store.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
 export function createSourceWorkflows({ db, sources, ledger }: { db: Database; sources: SourceService; ledger: LedgerService }) {

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database.ts'
 import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
-import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
+import { lockReservation, type LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
 import { findModularSourceRow } from '../modules/modular-sources/module-store.ts'
 import {
@@ -20,9 +20,9 @@ import {
   cancelWorkItem,
   completeWorkItem,
   findWorkItem,
+  hasOpenWorkItem,
   listWorkItemEvents,
   listWorkItems,
-  OPEN_STATUSES,
   startWorkItem,
   toWorkItemEventResponse,
   toWorkItemResponse,
@@ -80,15 +80,12 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
    */
   async function resumeExpiryWhenHandOffEnds(trx: Queryable, source: InventorySourceRow, row: WorkItemRow, now: Date): Promise<void> {
     if (!HAND_OFF_KINDS.includes(row.kind as WorkItemKind) || row.resource_type !== RESERVATION_RESOURCE || !row.resource_id) return
-    const stillOpen = await trx
-      .selectFrom('work_item')
-      .select('id')
-      .where('inventory_source_id', '=', source.id)
-      .where('resource_type', '=', RESERVATION_RESOURCE)
-      .where('resource_id', '=', row.resource_id)
-      .where('kind', 'in', HAND_OFF_KINDS)
-      .where('status', 'in', OPEN_STATUSES)
-      .executeTakeFirst()
+    const stillOpen = await hasOpenWorkItem(trx, {
+      inventorySourceId: source.id,
+      resourceType: RESERVATION_RESOURCE,
+      resourceId: row.resource_id,
+      kinds: HAND_OFF_KINDS,
+    })
     if (stillOpen) return
     await ledger.resumeExpiry(trx, Number(row.resource_id), new Date(now.getTime() + RESUMED_HOLD_MINUTES * 60_000))
   }
@@ -107,7 +104,7 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
       // takes them in (it cancels the items), so a completion and a release cannot deadlock.
       const peek = await findWorkItem(trx, source.id, workItemId)
       if (peek.resource_type === RESERVATION_RESOURCE && peek.resource_id && /^\d{1,15}$/.test(peek.resource_id)) {
-        await trx.selectFrom('reservation').select('id').where('id', '=', Number(peek.resource_id)).forNoKeyUpdate().execute()
+        await lockReservation(trx, Number(peek.resource_id))
       }
       const row = await findWorkItem(trx, source.id, workItemId, { forUpdate: true })
       assertWorkItemOpen(row)

@@ -199,6 +199,17 @@ export async function finishPreview(
     .execute()
 }
 
+/** The work item a preview was put up for, read without a lock (callers lock the item before the preview). */
+export async function findPreviewWorkItemId(db: Queryable, inventorySourceId: number, previewId: string): Promise<number | null> {
+  const row = await db
+    .selectFrom('avails_preview')
+    .select('work_item_id')
+    .where('inventory_source_id', '=', inventorySourceId)
+    .where('preview_id', '=', previewId)
+    .executeTakeFirst()
+  return row?.work_item_id ?? null
+}
+
 /** The preview, locked; another source's preview is the same as a missing one. */
 export async function findPreviewForUpdate(trx: Queryable, inventorySourceId: number, previewId: string): Promise<AvailsPreviewRow | undefined> {
   return trx

@@ -148,7 +148,7 @@ function parseReservationId(reservationId: string): number | null {
  * it does not conflict with the KEY SHARE locks that inserting a ledger entry or a reservation
  * takes on the rows it references, where FOR UPDATE would and could deadlock two sweepers.
  */
-async function lockReservation(trx: Queryable, id: number): Promise<ReservationRow | undefined> {
+export async function lockReservation(trx: Queryable, id: number): Promise<ReservationRow | undefined> {
   return trx.selectFrom('reservation').selectAll().where('id', '=', id).forNoKeyUpdate().executeTakeFirst()
 }
 

@@ -4,6 +4,7 @@ import { isUniqueViolation, json } from '../../db/database.ts'
 import type { InventorySourceRow, ModuleInstanceRow } from '../../db/tables.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
 import { refuseClearTextSecrets } from '../../shared/secret-names.ts'
+import { lookupSourceRow } from '../../sources/source-store.ts'
 import type { ModuleConfig, ModuleContract, ModuleKind, ModuleStatus, SetupField } from '../contract.ts'
 import { hasValue } from '../contract.ts'
 import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
@@ -14,14 +15,8 @@ import { findContract, moduleStatusOf } from '../registry.ts'
 
 /** The storefront's MODULAR_SOURCE row; any other source, missing or another storefront's, is the same 404. */
 export async function findModularSourceRow(db: Queryable, storefrontId: number, sourceId: string): Promise<InventorySourceRow> {
-  const row = await db
-    .selectFrom('inventory_source')
-    .selectAll()
-    .where('storefront_id', '=', storefrontId)
-    .where('source_id', '=', sourceId)
-    .where('execution_type', '=', 'MODULAR_SOURCE')
-    .executeTakeFirst()
-  if (!row) throw fail.notFound(`Modular inventory source ${sourceId}`)
+  const row = await lookupSourceRow(db, storefrontId, sourceId)
+  if (row?.execution_type !== 'MODULAR_SOURCE') throw fail.notFound(`Modular inventory source ${sourceId}`)
   return row
 }
 

@@ -202,6 +202,38 @@ export async function listWorkItemsForResource(db: Queryable, inventorySourceId:
     .execute()
 }
 
+/** Whether any open item matches: e.g. a reservation still has a hand-off in progress. */
+export async function hasOpenWorkItem(
+  db: Queryable,
+  filter: { inventorySourceId: number; resourceType: string; resourceId: string; kinds: readonly WorkItemKind[] },
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('work_item')
+    .select('id')
+    .where('inventory_source_id', '=', filter.inventorySourceId)
+    .where('resource_type', '=', filter.resourceType)
+    .where('resource_id', '=', filter.resourceId)
+    .where('kind', 'in', [...filter.kinds])
+    .where('status', 'in', OPEN_STATUSES)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/**
+ * Locks the source's open items of a kind, so a caller that replaces them (a new avails preview)
+ * takes the items before what they point at, the order a work-item completion takes them in.
+ */
+export async function lockOpenWorkItems(trx: Queryable, filter: { inventorySourceId: number; kind: WorkItemKind }): Promise<void> {
+  await trx
+    .selectFrom('work_item')
+    .select('id')
+    .where('inventory_source_id', '=', filter.inventorySourceId)
+    .where('kind', '=', filter.kind)
+    .where('status', 'in', OPEN_STATUSES)
+    .forUpdate()
+    .execute()
+}
+
 /** An open item of a kind on a module, to add to instead of opening a duplicate. */
 export async function findOpenWorkItem(db: Queryable, filter: { inventorySourceId: number; kind: WorkItemKind; moduleRowId: number | null }): Promise<WorkItemRow | undefined> {
   let query = db
