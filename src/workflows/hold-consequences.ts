@@ -20,7 +20,7 @@ import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/w
 /** Work items whose completion books the reservation. */
 export const HAND_OFF_KINDS: readonly WorkItemKind[] = ['TRAFFIC_TO_CADENT', 'EXECUTE_UPSTREAM_BOOKING']
 /** The default hold time of a new reservation, given back to a hold whose hand-off ended without booking. */
-export const RESUMED_HOLD_MINUTES = 60
+export { HOLD_MINUTES_DEFAULT as RESUMED_HOLD_MINUTES } from '../modules/booking-ledger/ledger.schema.ts'
 
 const ACTORS: Record<HoldResolution['to'], Actor> = {
   RELEASED: { type: 'SYSTEM', id: 'bookings/release' },

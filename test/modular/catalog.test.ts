@@ -5,9 +5,15 @@ import { CADENT_AD_CLASSES, CADENT_AD_TYPES, CADENT_DELIVERY_TYPES } from '../..
 import { withModuleCatalog } from '../../src/modules/catalog-doc.ts'
 import { deriveModuleStatus, resolveStageMode, stageWorkItemKinds } from '../../src/modules/contract.ts'
 import { cadentAdClasses, cadentAdTypes, cadentDeliveryTypes } from '../../src/modules/cadent/render-campaign-xml.ts'
-import { findContract, moduleCatalog } from '../../src/modules/registry.ts'
+import { activeModuleSql, findContract, moduleCatalog } from '../../src/modules/registry.ts'
 
 describe('module catalog', () => {
+  it('states "ACTIVE" in SQL only for a kind whose every provider needs no setup', () => {
+    assert.ok(activeModuleSql('BOOKING_LEDGER'))
+    assert.throws(() => activeModuleSql('TRAFFICKING'), /every TRAFFICKING provider must need no setup/)
+    assert.throws(() => activeModuleSql('STATUS_SYNC'), /every STATUS_SYNC provider must need no setup/)
+  })
+
   it('has one contract per kind and provider, each with a default instance id', () => {
     assert.deepEqual(moduleCatalog.map((contract) => `${contract.moduleType}/${contract.provider}/${contract.defaultModuleInstanceId}`), [
       'INVENTORY_FEED/agentic/static-avails-feed',

@@ -6,6 +6,7 @@ import type { AvailRow, LedgerEntryKind, ReservationRow, ReservationStatus } fro
 import type { Clock } from '../../shared/clock.ts'
 import { toIso } from '../../shared/clock.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
+import { activeModuleSql } from '../registry.ts'
 import type { Reservation, ReservationListQuery } from './ledger.schema.ts'
 import { PRODUCT_ID_PREFIX } from './ledger.schema.ts'
 
@@ -95,6 +96,9 @@ export interface ExpireDueOptions {
   /** Only this source's holds (reads use it to show fresh statuses). */
   sourceRowId?: number
 }
+
+/** The source's booking ledger is ACTIVE (the rule of src/modules/contract.ts, in one SQL condition). */
+const ledgerIsActive = activeModuleSql('BOOKING_LEDGER')
 
 const EXPIRE_BATCH_SIZE = 500
 const EXPIRE_MAX_BATCHES = 20
@@ -399,8 +403,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       SELECT
         EXISTS (
           SELECT 1 FROM module_instance
-          -- The agentic ledger needs no setup, so "no override" is exactly ACTIVE.
-          WHERE inventory_source_id = ${input.sourceRowId} AND kind = 'BOOKING_LEDGER' AND status_override IS NULL
+          WHERE inventory_source_id = ${input.sourceRowId} AND ${ledgerIsActive}
         ) AS has_ledger,
         a.id AS avail_row_id,
         EXISTS (
