@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database, Queryable, Transaction } from '../db/database.ts'
 import { isUniqueViolation, json } from '../db/database.ts'
 import type { InventorySourceRow, InventorySourceUpdate } from '../db/tables.ts'
 import type { Clock } from '../shared/clock.ts'
@@ -273,7 +273,7 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
   }
 
   /** Deletes the row and everything it owns. Callers check cross-module preconditions first. */
-  async function remove(trx: Queryable, sourceRowId: number): Promise<void> {
+  async function remove(trx: Transaction, sourceRowId: number): Promise<void> {
     await trx.deleteFrom('inventory_source').where('id', '=', sourceRowId).execute()
   }
 

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Queryable } from '../db/database.ts'
+import type { Transaction } from '../db/database.ts'
 import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { lineFlight, replaceDelivery } from '../modules/delivery/delivery-store.ts'
@@ -15,7 +15,7 @@ import { fail, StorefrontError } from '../shared/errors.ts'
  */
 
 export interface CompletionContext {
-  trx: Queryable
+  trx: Transaction
   source: InventorySourceRow
   item: WorkItemRow
   result: Record<string, unknown>
@@ -29,7 +29,7 @@ export type CompletionEffect = (context: CompletionContext) => Promise<Record<st
 
 /** The avails feed's "commit exactly the previewed rows", joined to the completion's transaction. */
 export type CommitAvailsPreview = (
-  trx: Queryable,
+  trx: Transaction,
   input: { source: InventorySourceRow; previewId: string; workItemId: number; actor: Actor; now: Date },
 ) => Promise<Record<string, unknown>>
 

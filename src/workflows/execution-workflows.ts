@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database, Transaction } from '../db/database.ts'
 import type { AvailRow, BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { renderCadentCampaignXml, targetsFromTargeting, type CadentCampaignInput } from '../modules/cadent/render-campaign-xml.ts'
@@ -214,7 +214,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   // by two timeouts), so a later finalize may send the XML again.
   const staleClaimMs = 2 * timeoutMs + 30_000
 
-  async function openItems(trx: Queryable, source: InventorySourceRow, reservation: ReservationRow, items: PlannedItem[], actor: Actor, now: Date): Promise<void> {
+  async function openItems(trx: Transaction, source: InventorySourceRow, reservation: ReservationRow, items: PlannedItem[], actor: Actor, now: Date): Promise<void> {
     for (const item of items) {
       await openWorkItem(trx, {
         storefrontId: source.storefront_id,
@@ -235,7 +235,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   /** The live reservation the request names, locked; several matches need a packageId. */
-  async function lockNamedReservation(trx: Queryable, source: InventorySourceRow, body: FinalizeRequest): Promise<ReservationRow> {
+  async function lockNamedReservation(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest): Promise<ReservationRow> {
     const availId = finalizeAvailId(body)
     let query = trx
       .selectFrom('reservation')
@@ -262,7 +262,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     return live[0]
   }
 
-  async function prepare(trx: Queryable, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<Prepared> {
+  async function prepare(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<Prepared> {
     const now = clock.now()
     const reservation = await lockNamedReservation(trx, source, body)
     const existing = await findBookingByReservation(trx, reservation.id, { forUpdate: true })
@@ -337,13 +337,13 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   /** The error stays on the module (lastError) and in one open RESOLVE_SOURCE_HEALTH item per module. */
-  async function recordModuleFailure(trx: Queryable, source: InventorySourceRow, module: ModuleInstanceRow, message: string, now: Date): Promise<void> {
+  async function recordModuleFailure(trx: Transaction, source: InventorySourceRow, module: ModuleInstanceRow, message: string, now: Date): Promise<void> {
     await noteOrOpenHealthItem(trx, source, module, message, now)
     // The health item before the module row: completing that item locks them in this order too.
     await trx.updateTable('module_instance').set({ last_error: message, last_checked_at: now, updated_at: now }).where('id', '=', module.id).execute()
   }
 
-  async function noteOrOpenHealthItem(trx: Queryable, source: InventorySourceRow, module: ModuleInstanceRow, message: string, now: Date): Promise<void> {
+  async function noteOrOpenHealthItem(trx: Transaction, source: InventorySourceRow, module: ModuleInstanceRow, message: string, now: Date): Promise<void> {
     const open = await findOpenWorkItem(trx, { inventorySourceId: source.id, kind: 'RESOLVE_SOURCE_HEALTH', moduleRowId: module.id })
     if (open) {
       await noteOnWorkItem(trx, open, { eventType: 'FAILED_AGAIN', actor: SYSTEM_ENDPOINT, now, notes: message })
@@ -367,7 +367,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
    * (lastError and its RESOLVE_SOURCE_HEALTH item) and a TRAFFIC_TO_CADENT item opens with the XML.
    * The caller holds the reservation and the booking locked.
    */
-  async function handToPerson(trx: Queryable, source: InventorySourceRow, booking: BookingRow, reservation: ReservationRow, xml: string, message: string, now: Date): Promise<void> {
+  async function handToPerson(trx: Transaction, source: InventorySourceRow, booking: BookingRow, reservation: ReservationRow, xml: string, message: string, now: Date): Promise<void> {
     const module = booking.module_row_id === null
       ? undefined
       : await trx.selectFrom('module_instance').selectAll().where('id', '=', booking.module_row_id).executeTakeFirst()
@@ -386,7 +386,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   /** The endpoint's answer, recorded in a transaction of its own (the POST ran outside any). */
-  async function settleIn(trx: Queryable, source: InventorySourceRow, bookingId: number, url: string, xml: string, outcome: CadentPostOutcome): Promise<void> {
+  async function settleIn(trx: Transaction, source: InventorySourceRow, bookingId: number, url: string, xml: string, outcome: CadentPostOutcome): Promise<void> {
     const now = clock.now()
     // Reservation before booking, the order a release locks them in.
     const named = await findBooking(trx, bookingId)

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.ts'
+import type { Transaction } from '../db/database.ts'
 import type { HoldResolution, OnHoldResolved } from '../modules/booking-ledger/ledger-service.ts'
 import { findBookingsByReservations, markBooked, markEndedByReservation, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
 import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/work-queue/work-item-store.ts'
@@ -34,7 +34,7 @@ function noteOf(resolution: HoldResolution): string {
 }
 
 export function createHoldConsequences(): OnHoldResolved {
-  return async (trx: Queryable, resolution: HoldResolution) => {
+  return async (trx: Transaction, resolution: HoldResolution) => {
     // Items are only opened for a finalized reservation, so the bookings name every source concerned.
     const bookings = await findBookingsByReservations(trx, resolution.reservationIds)
     const actor = ACTORS[resolution.to]

@@ -359,6 +359,22 @@ describe('POST /inventory-sources/{sourceId}/modular/bookings/release', () => {
     )
   })
 
+  it('books, suspends and resumes expiry only inside the caller\'s transaction, and writes nothing outside one', async () => {
+    const availId = await freshAvail(100)
+    const held = (await reserve({ availId, mediaBuyId: 'mb-outside', requestedImpressions: 10 })).json().reservation
+    const target = { sourceRowId: fixture.sourceRowId, reservationId: held.reservationId }
+    const { ledger } = ctx.services
+    // @ts-expect-error: book takes the caller's Transaction; the database does not compile
+    await assert.rejects(ledger.book(ctx.db, target), /must run inside the caller's transaction/)
+    // @ts-expect-error: the same for suspendExpiry
+    await assert.rejects(ledger.suspendExpiry(ctx.db, target), /must run inside the caller's transaction/)
+    // @ts-expect-error: and for resumeExpiry
+    await assert.rejects(ledger.resumeExpiry(ctx.db, Number(held.reservationId), ctx.clock.now()), /must run inside the caller's transaction/)
+    const row = await ctx.db.selectFrom('reservation').select(['status', 'expires_at']).where('id', '=', Number(held.reservationId)).executeTakeFirstOrThrow()
+    assert.deepEqual(row, { status: 'HELD', expires_at: new Date(Date.parse(NOW) + 60 * MINUTE) })
+    assert.deepEqual(await availCounters(availId), { held_impressions: 10, booked_impressions: 0, feed_capacity: 100 })
+  })
+
   it('refuses to book a hold past its expiry, and a hand-off suspends expiry', async () => {
     const availId = await freshAvail(100)
     const late = (await reserve({ availId, mediaBuyId: 'mb-late', requestedImpressions: 10, holdMinutes: 1 })).json().reservation

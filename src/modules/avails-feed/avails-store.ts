@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely'
 import { committedSql } from '../../db/capacity.ts'
-import type { Queryable } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
 import type { NormalizedAvail } from './avail.schema.ts'
 
@@ -172,7 +172,7 @@ export async function findFlooredRows(
  * rows updated, and with replaceMissing absent ACTIVE rows deactivated (their holds and bookings
  * stay). The caller serialises commits of one source (it holds the source row's lock).
  */
-export async function writeFeed(trx: Queryable, input: { inventorySourceId: number; feed: FeedRelation; replaceMissing: boolean; now: Date }): Promise<FeedDiff> {
+export async function writeFeed(trx: Transaction, input: { inventorySourceId: number; feed: FeedRelation; replaceMissing: boolean; now: Date }): Promise<FeedDiff> {
   const { inventorySourceId, feed, now } = input
   // Decided before anything is written or locked; see sameAsFeed for why no lock is needed.
   const targets = await sql<{ id: number; position: number | null }>`
@@ -242,7 +242,7 @@ export async function writeFeed(trx: Queryable, input: { inventorySourceId: numb
  * Upserts an in-memory list of avails by availId on one source, inside the caller's transaction
  * (the demo avails; feeds go through their stored preview rows with writeFeed).
  */
-export async function upsertAvails(trx: Queryable, input: UpsertAvailsInput): Promise<UpsertAvailsResult> {
+export async function upsertAvails(trx: Transaction, input: UpsertAvailsInput): Promise<UpsertAvailsResult> {
   if (input.avails.length === 0 && !input.replaceMissing) return { created: 0, updated: 0, unchanged: 0, deactivated: 0, flooredWarnings: [] }
   const feed = arrayFeed(input.avails)
   const floored = await findFlooredRows(trx, { inventorySourceId: input.inventorySourceId, feed, now: input.now, limit: input.avails.length })

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
-import type { Queryable } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
 import type { AvailsPreviewRow, AvailsPreviewRowRow, AvailsPreviewTable } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
@@ -166,7 +166,7 @@ export async function findEndedRows(db: Queryable, previewRowId: number, now: Da
 }
 
 export async function finishPreview(
-  trx: Queryable,
+  trx: Transaction,
   previewRowId: number,
   changes: {
     status: 'PENDING' | 'COMMITTED'
@@ -200,7 +200,7 @@ export async function finishPreview(
 }
 
 /** The preview, locked; another source's preview is the same as a missing one. */
-export async function findPreviewForUpdate(trx: Queryable, inventorySourceId: number, previewId: string): Promise<AvailsPreviewRow | undefined> {
+export async function findPreviewForUpdate(trx: Transaction, inventorySourceId: number, previewId: string): Promise<AvailsPreviewRow | undefined> {
   return trx
     .selectFrom('avails_preview')
     .selectAll()
@@ -211,7 +211,7 @@ export async function findPreviewForUpdate(trx: Queryable, inventorySourceId: nu
 }
 
 export async function markPreviewCommitted(
-  trx: Queryable,
+  trx: Transaction,
   preview: AvailsPreviewRow,
   input: { diff: PreviewDiff; warningCount: number; committedBy: string; now: Date },
 ): Promise<void> {
@@ -232,7 +232,7 @@ export async function markPreviewCommitted(
 }
 
 /** Marks the source's PENDING previews (except `keepId`) SUPERSEDED and drops their rows; returns them. */
-export async function supersedePendingPreviews(trx: Queryable, inventorySourceId: number, keepId: number, now: Date): Promise<AvailsPreviewRow[]> {
+export async function supersedePendingPreviews(trx: Transaction, inventorySourceId: number, keepId: number, now: Date): Promise<AvailsPreviewRow[]> {
   const superseded = await trx
     .updateTable('avails_preview')
     .set({ status: 'SUPERSEDED', updated_at: now })
