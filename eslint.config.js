@@ -41,18 +41,6 @@ export default tseslint.config(
     },
   },
   {
-    // TODO(i10 merge): remove once providers land
-    files: [
-      'src/workflows/execution-workflows.ts',
-      'src/workflows/completion-effects.ts',
-      'src/workflows/hold-consequences.ts',
-      'src/workflows/product-cadent.ts',
-    ],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': 'off',
-    },
-  },
-  {
     files: ['src/modules/**', 'src/sources/**'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -11,7 +11,7 @@ import { runApiCommand, WORK_USAGE } from './work-commands.ts'
 const USAGE = `Usage: storefront <command> [options]
 
 Commands:
-  serve                                   Start the API, docs and console (embedded database unless DATABASE_URL is set)
+  serve                                   Start the API, its docs and /mcp (embedded database unless DATABASE_URL is set)
   migrate                                 Apply pending database migrations and exit
   keys create --storefront <name> [--label <text>] [--role operator|buyer] [--sandbox] [--json]
                                           Create an API key (and the storefront if new); the key is shown once.

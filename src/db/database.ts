@@ -1,14 +1,27 @@
 import { mkdir } from 'node:fs/promises'
-import { Kysely, PostgresDialect, type Transaction } from 'kysely'
+import { Kysely, PostgresDialect, type Transaction as KyselyTransaction } from 'kysely'
 import pg from 'pg'
 import { PGlite } from '@electric-sql/pglite'
 import { createPgConfig } from '@electric-sql/pglite/node-postgres'
 import type { DB } from './tables.ts'
 
 export type Database = Kysely<DB>
-export type DatabaseTransaction = Transaction<DB>
+/**
+ * An open transaction. A function that must run inside its caller's transaction (it locks rows,
+ * or its writes must commit with the caller's) takes this: Kysely types a transaction apart from
+ * the database (`isTransaction: true`), so handing it `db` does not compile.
+ */
+export type Transaction = KyselyTransaction<DB>
 /** Any handle a query can run on: the database or an open transaction. */
-export type Queryable = Kysely<DB>
+export type Queryable = Database | Transaction
+
+/**
+ * The runtime half of `Transaction`, as atproto's ozone does it: a caller that cast its way past
+ * the type gets an error instead of a row lock released at once and writes committed on their own.
+ */
+export function assertTransaction(handle: Queryable): asserts handle is Transaction {
+  if (!handle.isTransaction) throw new Error('This must run inside the caller\'s transaction')
+}
 
 export type Engine = 'pglite' | 'postgres'
 

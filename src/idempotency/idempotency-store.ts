@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database, Transaction } from '../db/database.ts'
+import { assertTransaction } from '../db/database.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 
@@ -100,7 +101,8 @@ export function createIdempotencyStore(db: Database, clock: Clock) {
    * A claim taken over by a retry (this request was thought dead) is refused, which rolls the
    * change back: the retry is the one that applies it.
    */
-  async function record(trx: Queryable, claimed: IdempotencyClaim, statusCode: number, body: string): Promise<void> {
+  async function record(trx: Transaction, claimed: IdempotencyClaim, statusCode: number, body: string): Promise<void> {
+    assertTransaction(trx)
     const updated = await trx
       .updateTable('idempotency_record')
       .set({ status_code: statusCode, response_body: body })

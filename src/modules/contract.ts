@@ -202,6 +202,11 @@ export function stageWorkItemKinds(stage: StageContract): WorkItemKind[] {
   return [...new Set(kinds.filter((kind): kind is WorkItemKind => kind !== null && kind !== undefined))]
 }
 
+/** No required MODULE_CONFIG field: such a module is ACTIVE exactly while nothing overrides its status. */
+export function needsNoSetup(contract: ModuleContract): boolean {
+  return missingConfigFields(contract.setupFields, {}).length === 0
+}
+
 /**
  * Module status: an operator or runtime override (DISABLED, ERROR) wins; otherwise the module is
  * CONFIGURING until every required MODULE_CONFIG field has a value, then ACTIVE. A module whose

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.ts'
+import type { Transaction } from '../db/database.ts'
 import type { AvailRow, BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow, WorkItemRow } from '../db/tables.ts'
 import type { LedgerService } from './booking-ledger/ledger-service.ts'
 import type { ModuleConfig, ModuleContract } from './contract.ts'
@@ -110,7 +110,7 @@ export interface ProviderDispatch {
 }
 
 export interface CompletionContext {
-  trx: Queryable
+  trx: Transaction
   source: InventorySourceRow
   item: WorkItemRow
   result: Record<string, unknown>
@@ -125,6 +125,6 @@ export type CompletionEffect = (context: CompletionContext) => Promise<Record<st
 
 /** The avails feed's "commit exactly the previewed rows", joined to the completion's transaction. */
 export type CommitAvailsPreview = (
-  trx: Queryable,
+  trx: Transaction,
   input: { source: InventorySourceRow; previewId: string; workItemId: number; actor: Actor; now: Date },
 ) => Promise<Record<string, unknown>>

@@ -1,3 +1,4 @@
+import { sql, type RawBuilder } from 'kysely'
 import { agenticAvailsFeedProvider } from './catalog/agentic-avails-feed/index.ts'
 import { agenticBookingLedgerProvider } from './catalog/agentic-booking-ledger/index.ts'
 import { cadentProvider } from './catalog/cadent/index.ts'
@@ -7,6 +8,7 @@ import {
   contractWorkItemKinds,
   deriveModuleStatus,
   MODULE_KINDS,
+  needsNoSetup,
   ModuleContractSchema,
   type ModuleConfig,
   type ModuleContract,
@@ -98,4 +100,20 @@ export function isModuleKind(kind: string): kind is ModuleKind {
 /** The status of a stored module row, read against its catalog contract. */
 export function moduleStatusOf(row: { kind: string; provider: string; status_override: ModuleStatusOverride | null; config: ModuleConfig }): ModuleStatus {
   return deriveModuleStatus(row, findContract(row.kind, row.provider))
+}
+
+/**
+ * `moduleStatusOf(row) === 'ACTIVE'` as an SQL condition on a `module_instance` row, for a kind whose
+ * every catalog provider needs no setup: such a row is ACTIVE exactly when its provider is in the
+ * catalog and nothing overrides its status. Throws for any other kind, whose status depends on
+ * config values (read it with moduleStatusOf), so a provider that adds setup fails at load, not quietly.
+ */
+export function activeModuleSql(kind: ModuleKind): RawBuilder<boolean> {
+  const contracts = moduleCatalog.filter((contract) => contract.moduleType === kind)
+  if (contracts.length === 0 || !contracts.every(needsNoSetup)) {
+    throw new Error(`activeModuleSql: every ${kind} provider must need no setup`)
+  }
+  const providers = contracts.map((contract) => contract.provider)
+  return sql<boolean>`(module_instance.kind = ${kind} AND module_instance.status_override IS NULL
+    AND module_instance.provider IN (${sql.join(providers)}))`
 }

@@ -130,7 +130,4 @@ export const fail = {
   unauthorized(): StorefrontError {
     return new StorefrontError('UNAUTHORIZED', 'Missing or invalid API key')
   },
-  upstream(message: string): StorefrontError {
-    return new StorefrontError('UPSTREAM_ERROR', message)
-  },
 }

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database, Transaction } from '../db/database.ts'
 
 /**
  * What a request asks of the transaction that decides its outcome. The HTTP layer opens one per
@@ -8,7 +8,7 @@ import type { Database, Queryable } from '../db/database.ts'
  */
 export interface UnitOfWork {
   /** Runs inside the outcome transaction with its result, before COMMIT; throwing rolls it back. */
-  beforeCommit(trx: Queryable, result: unknown): Promise<void>
+  beforeCommit(trx: Transaction, result: unknown): Promise<void>
   /** The outcome transaction failed, COMMIT included: whatever `beforeCommit` wrote is gone. */
   rolledBack(): void
 }
@@ -25,7 +25,7 @@ export function runInUnitOfWork<T>(unit: UnitOfWork, work: () => T): T {
  * transaction). Without a unit of work it is a plain transaction. Steps before it (a staging
  * batch, the transaction before a slow upstream call) use `db.transaction()` as usual.
  */
-export async function outcomeTransaction<T>(db: Database, work: (trx: Queryable) => Promise<T>): Promise<T> {
+export async function outcomeTransaction<T>(db: Database, work: (trx: Transaction) => Promise<T>): Promise<T> {
   const unit = units.getStore()
   if (!unit) return db.transaction().execute(work)
   try {
@@ -45,7 +45,7 @@ export async function outcomeTransaction<T>(db: Database, work: (trx: Queryable)
  * Like `outcomeTransaction`, for workflows whose steps are each atomic on their own and skip
  * BEGIN/COMMIT for speed: they get a transaction only when an answer must be recorded with them.
  */
-export async function outcomeTransactionWhenRecorded<T>(db: Database, work: (trx: Queryable | undefined) => Promise<T>): Promise<T> {
+export async function outcomeTransactionWhenRecorded<T>(db: Database, work: (trx: Transaction | undefined) => Promise<T>): Promise<T> {
   if (!units.getStore()) return work(undefined)
   return outcomeTransaction(db, work)
 }

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database, Queryable, Transaction } from '../db/database.ts'
 import type { AvailsPreviewRow, InventorySourceRow } from '../db/tables.ts'
 import type { NormalizedAvail, RowError, RowWarning } from '../modules/avails-feed/avail.schema.ts'
 import { findFlooredRows, previewFeed, writeFeed } from '../modules/avails-feed/avails-store.ts'
@@ -152,7 +152,7 @@ interface CommitOutcome {
  * locked, in ascending id, after the rest is done), applies replaceMissing in the same pass and
  * marks the preview COMMITTED. Runs inside the caller's transaction: all of it or none of it.
  */
-async function commitPreviewRows(trx: Queryable, source: InventorySourceRow, preview: AvailsPreviewRow, committedBy: string, now: Date): Promise<CommitOutcome> {
+async function commitPreviewRows(trx: Transaction, source: InventorySourceRow, preview: AvailsPreviewRow, committedBy: string, now: Date): Promise<CommitOutcome> {
   const feed = previewFeed(preview.id)
   const avails = (await readPreviewRows(trx, preview.id, -1, AVAILS_ECHO_LIMIT)).map(previewRowToAvail)
   // Told before writing, against the commitments as they are now; the figures are stored as given.
@@ -175,7 +175,7 @@ async function commitPreviewRows(trx: Queryable, source: InventorySourceRow, pre
  * 400 FEED_ROW_ERRORS for a preview that had row errors. Returns a summary for the item's event.
  */
 export async function commitAvailsPreview(
-  trx: Queryable,
+  trx: Transaction,
   input: { source: InventorySourceRow; previewId: string; workItemId?: number | null; actor: Actor; now: Date },
 ): Promise<Record<string, unknown>> {
   await requireFeedModule(trx, input.source)
@@ -191,7 +191,7 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
    * items are cancelled with an event naming what replaced them. Items are locked before
    * previews, the order a work-item completion takes them in.
    */
-  async function supersede(trx: Queryable, source: InventorySourceRow, keep: AvailsPreviewRow, actor: Actor, now: Date, reason: string): Promise<void> {
+  async function supersede(trx: Transaction, source: InventorySourceRow, keep: AvailsPreviewRow, actor: Actor, now: Date, reason: string): Promise<void> {
     await lockOpenWorkItems(trx, { inventorySourceId: source.id, kind: 'CONFIRM_AVAILS' })
     await supersedePendingPreviews(trx, source.id, keep.id, now)
     await cancelOpenWorkItems(trx, { inventorySourceId: source.id, kind: 'CONFIRM_AVAILS' }, actor, now, reason)

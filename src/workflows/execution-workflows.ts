@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database, Transaction } from '../db/database.ts'
 import type { BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { readDelivery, type Delivery } from '../modules/delivery/delivery-store.ts'
@@ -78,7 +78,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   // two timeouts), so a later finalize may send it again.
   const staleClaimMs = () => 2 * Math.max(0, ...installedProviders().flatMap((provider) => provider.dispatch ? [timeoutOf(provider.dispatch)] : [])) + 30_000
 
-  async function openItems(trx: Queryable, source: InventorySourceRow, reservation: ReservationRow, items: PlannedItem[], actor: Actor, now: Date): Promise<void> {
+  async function openItems(trx: Transaction, source: InventorySourceRow, reservation: ReservationRow, items: PlannedItem[], actor: Actor, now: Date): Promise<void> {
     for (const item of items) {
       await openWorkItem(trx, {
         storefrontId: source.storefront_id,
@@ -98,7 +98,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     }
   }
 
-  async function prepare(trx: Queryable, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<Prepared> {
+  async function prepare(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<Prepared> {
     const now = clock.now()
     // Concurrent finalizes serialise on the reservation, locked as the ledger locks it.
     const { row: reservation, due } = await ledger.lockLiveByKey(trx, {
@@ -164,7 +164,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   /** A repeated finalize re-sends only a dispatch whose claim went stale (its process died). */
-  async function retryDispatch(trx: Queryable, existing: BookingRow, now: Date): Promise<Prepared['dispatch']> {
+  async function retryDispatch(trx: Transaction, existing: BookingRow, now: Date): Promise<Prepared['dispatch']> {
     const dispatch = dispatchOf(existing)
     if (!dispatch || existing.trafficking_payload === null) return null
     const retry = await reclaimEndpoint(trx, existing, new Date(now.getTime() - staleClaimMs()), now)
@@ -174,7 +174,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   /** The error stays on the module (lastError) and in one open RESOLVE_SOURCE_HEALTH item per module. */
-  async function recordModuleFailure(trx: Queryable, source: InventorySourceRow, module: ModuleInstanceRow, dispatch: ProviderDispatch, message: string, now: Date): Promise<void> {
+  async function recordModuleFailure(trx: Transaction, source: InventorySourceRow, module: ModuleInstanceRow, dispatch: ProviderDispatch, message: string, now: Date): Promise<void> {
     const open = await findOpenWorkItem(trx, { inventorySourceId: source.id, kind: 'RESOLVE_SOURCE_HEALTH', moduleRowId: module.id })
     if (open) {
       await noteOnWorkItem(trx, open, { eventType: 'FAILED_AGAIN', actor: dispatch.actor, now, notes: message })
@@ -198,7 +198,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
    * module (lastError and its RESOLVE_SOURCE_HEALTH item) and the provider's fallback item opens
    * with the payload. The caller holds the reservation and the booking locked.
    */
-  async function handToPerson(trx: Queryable, source: InventorySourceRow, booking: BookingRow, reservation: ReservationRow, dispatch: ProviderDispatch, payload: string, message: string, now: Date): Promise<void> {
+  async function handToPerson(trx: Transaction, source: InventorySourceRow, booking: BookingRow, reservation: ReservationRow, dispatch: ProviderDispatch, payload: string, message: string, now: Date): Promise<void> {
     const module = booking.module_row_id === null ? undefined : await findModuleById(trx, booking.module_row_id)
     if (module) await recordModuleFailure(trx, source, module, dispatch, message, now)
     if (booking.status !== 'HELD') return
@@ -215,7 +215,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   /** The answer, recorded in a transaction of its own (the dispatch ran outside any). */
-  async function settleIn(trx: Queryable, source: InventorySourceRow, bookingId: number, dispatch: ProviderDispatch, url: string, payload: string, outcome: DispatchOutcome): Promise<void> {
+  async function settleIn(trx: Transaction, source: InventorySourceRow, bookingId: number, dispatch: ProviderDispatch, url: string, payload: string, outcome: DispatchOutcome): Promise<void> {
     const now = clock.now()
     // Reservation before booking, the order a release locks them in.
     const named = await findBooking(trx, bookingId)

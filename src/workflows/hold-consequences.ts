@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.ts'
+import type { Transaction } from '../db/database.ts'
 import type { HoldResolution, OnHoldResolved } from '../modules/booking-ledger/ledger-service.ts'
 import { findBookingsByReservations, markBooked, markEndedByReservation, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
 import { bookingHandOffKinds } from '../modules/registry.ts'
@@ -21,7 +21,7 @@ import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/w
 /** Work items whose completion books the reservation: the providers' `handOffKinds`, a live list of the registry. */
 export const HAND_OFF_KINDS: readonly WorkItemKind[] = bookingHandOffKinds()
 /** The default hold time of a new reservation, given back to a hold whose hand-off ended without booking. */
-export const RESUMED_HOLD_MINUTES = 60
+export { HOLD_MINUTES_DEFAULT as RESUMED_HOLD_MINUTES } from '../modules/booking-ledger/ledger.schema.ts'
 
 const ACTORS: Record<HoldResolution['to'], Actor> = {
   RELEASED: { type: 'SYSTEM', id: 'bookings/release' },
@@ -35,7 +35,7 @@ function noteOf(resolution: HoldResolution): string {
 }
 
 export function createHoldConsequences(): OnHoldResolved {
-  return async (trx: Queryable, resolution: HoldResolution) => {
+  return async (trx: Transaction, resolution: HoldResolution) => {
     // Items are only opened for a finalized reservation, so the bookings name every source concerned.
     const bookings = await findBookingsByReservations(trx, resolution.reservationIds)
     const actor = ACTORS[resolution.to]

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database, Transaction } from '../db/database.ts'
 import type { InventorySourceRow } from '../db/tables.ts'
 import { upsertAvails } from '../modules/avails-feed/avails-store.ts'
 import type { ModuleConfig } from '../modules/contract.ts'
@@ -42,7 +42,7 @@ export type CadentDemoOutcome = 'created' | 'reset' | 'existing'
  * in one transaction; every answer carries the readiness projection read in that transaction.
  */
 export function createModularSourceWorkflows({ db, clock }: ModularSourceWorkflowDeps) {
-  async function created(trx: Queryable, row: InventorySourceRow, now: Date): Promise<ModularSourceCreated> {
+  async function created(trx: Transaction, row: InventorySourceRow, now: Date): Promise<ModularSourceCreated> {
     return { inventorySourceId: String(row.id), sourceId: row.source_id, projection: await loadProjection(trx, row, now) }
   }
 
@@ -116,7 +116,7 @@ export function createModularSourceWorkflows({ db, clock }: ModularSourceWorkflo
   }
 
   /** Runs a module change and answers with the projection read in the same transaction. */
-  async function changeModules(storefrontId: number, sourceId: string, change: (trx: Queryable, row: InventorySourceRow, now: Date) => Promise<unknown>) {
+  async function changeModules(storefrontId: number, sourceId: string, change: (trx: Transaction, row: InventorySourceRow, now: Date) => Promise<unknown>) {
     return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const row = await findModularSourceRow(trx, storefrontId, sourceId)

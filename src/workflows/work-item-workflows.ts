@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
+import type { Database, Transaction } from '../db/database.ts'
 import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
 import { lockReservation, type LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
@@ -78,7 +78,7 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
    * a HELD reservation is cancelled, the hold expires again after the default hold time, unless
    * the operator releases it first.
    */
-  async function resumeExpiryWhenHandOffEnds(trx: Queryable, source: InventorySourceRow, row: WorkItemRow, now: Date): Promise<void> {
+  async function resumeExpiryWhenHandOffEnds(trx: Transaction, source: InventorySourceRow, row: WorkItemRow, now: Date): Promise<void> {
     if (!HAND_OFF_KINDS.includes(row.kind as WorkItemKind) || row.resource_type !== RESERVATION_RESOURCE || !row.resource_id) return
     const stillOpen = await hasOpenWorkItem(trx, {
       inventorySourceId: source.id,
@@ -95,7 +95,7 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     storefrontId: number,
     sourceId: string,
     workItemId: string,
-    change: (trx: Queryable, source: InventorySourceRow, row: WorkItemRow, now: Date) => Promise<WorkItemRow>,
+    change: (trx: Transaction, source: InventorySourceRow, row: WorkItemRow, now: Date) => Promise<WorkItemRow>,
   ): Promise<WorkItemChanged> {
     return outcomeTransaction(db, async (trx) => {
       const now = clock.now()

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import { startExpirySweeper } from '../../src/modules/booking-ledger/expiry-sweeper.ts'
+import { moduleStatusOf } from '../../src/modules/registry.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { assertLedgerConsistent, insertAvail, seedModularSource, type LedgerFixture } from './ledger-fixtures.ts'
 
@@ -165,6 +166,20 @@ describe('POST /inventory-sources/{sourceId}/modular/reservations', () => {
     for (const source of [none, disabled]) {
       const response = await ctx.api('POST', `/inventory-sources/${source.sourceId}/modular/reservations`, { availId: 'x', mediaBuyId: 'mb', requestedImpressions: 1 })
       assert.equal(response.statusCode, 409)
+      assert.equal(response.json().error.details.reason, 'NO_BOOKING_LEDGER')
+    }
+  })
+
+  it('answers 409 NO_BOOKING_LEDGER when the ledger module is not ACTIVE by the modules rule (an ERROR override, a provider the catalog no longer has)', async () => {
+    const errored = await seedModularSource(ctx.db, { sourceId: 'errored-ledger', avails: [{ availId: 'x', capacity: 10 }] })
+    await ctx.db.updateTable('module_instance').set({ status_override: 'ERROR' }).where('inventory_source_id', '=', errored.sourceRowId).execute()
+    const retired = await seedModularSource(ctx.db, { sourceId: 'retired-ledger', avails: [{ availId: 'x', capacity: 10 }] })
+    await ctx.db.updateTable('module_instance').set({ provider: 'retired' }).where('inventory_source_id', '=', retired.sourceRowId).execute()
+    for (const source of [errored, retired]) {
+      const module = await ctx.db.selectFrom('module_instance').selectAll().where('inventory_source_id', '=', source.sourceRowId).executeTakeFirstOrThrow()
+      assert.notEqual(moduleStatusOf(module), 'ACTIVE')
+      const response = await ctx.api('POST', `/inventory-sources/${source.sourceId}/modular/reservations`, { availId: 'x', mediaBuyId: 'mb', requestedImpressions: 1 })
+      assert.equal(response.statusCode, 409, response.body)
       assert.equal(response.json().error.details.reason, 'NO_BOOKING_LEDGER')
     }
   })
@@ -342,6 +357,22 @@ describe('POST /inventory-sources/{sourceId}/modular/bookings/release', () => {
       ctx.db.transaction().execute((trx) => ctx.services.ledger.book(trx, { sourceRowId: fixture.sourceRowId, reservationId: held.reservationId })),
       (error: { details?: { reason?: string } }) => error.details?.reason === 'NO_HELD_RESERVATION',
     )
+  })
+
+  it('books, suspends and resumes expiry only inside the caller\'s transaction, and writes nothing outside one', async () => {
+    const availId = await freshAvail(100)
+    const held = (await reserve({ availId, mediaBuyId: 'mb-outside', requestedImpressions: 10 })).json().reservation
+    const target = { sourceRowId: fixture.sourceRowId, reservationId: held.reservationId }
+    const { ledger } = ctx.services
+    // @ts-expect-error: book takes the caller's Transaction; the database does not compile
+    await assert.rejects(ledger.book(ctx.db, target), /must run inside the caller's transaction/)
+    // @ts-expect-error: the same for suspendExpiry
+    await assert.rejects(ledger.suspendExpiry(ctx.db, target), /must run inside the caller's transaction/)
+    // @ts-expect-error: and for resumeExpiry
+    await assert.rejects(ledger.resumeExpiry(ctx.db, Number(held.reservationId), ctx.clock.now()), /must run inside the caller's transaction/)
+    const row = await ctx.db.selectFrom('reservation').select(['status', 'expires_at']).where('id', '=', Number(held.reservationId)).executeTakeFirstOrThrow()
+    assert.deepEqual(row, { status: 'HELD', expires_at: new Date(Date.parse(NOW) + 60 * MINUTE) })
+    assert.deepEqual(await availCounters(availId), { held_impressions: 10, booked_impressions: 0, feed_capacity: 100 })
   })
 
   it('refuses to book a hold past its expiry, and a hand-off suspends expiry', async () => {

@@ -3,10 +3,16 @@ import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { withModuleCatalog } from '../../src/modules/catalog-doc.ts'
 import { contractWorkItemKinds, deriveModuleStatus, resolveStageMode, stageWorkItemKinds } from '../../src/modules/contract.ts'
-import { bookingHandOffKinds, findContract, installedProviders, moduleCatalog, registerProvider } from '../../src/modules/registry.ts'
+import { activeModuleSql, bookingHandOffKinds, findContract, installedProviders, moduleCatalog, registerProvider } from '../../src/modules/registry.ts'
 import { PLATFORM_WORK_ITEM_KINDS, WIRE_WORK_ITEM_KINDS, workItemKinds } from '../../src/modules/work-queue/work-item-kinds.ts'
 
 describe('module catalog', () => {
+  it('states "ACTIVE" in SQL only for a kind whose every provider needs no setup', () => {
+    assert.ok(activeModuleSql('BOOKING_LEDGER'))
+    assert.throws(() => activeModuleSql('TRAFFICKING'), /every TRAFFICKING provider must need no setup/)
+    assert.throws(() => activeModuleSql('STATUS_SYNC'), /every STATUS_SYNC provider must need no setup/)
+  })
+
   it('has one contract per kind and provider, each with a default instance id', () => {
     assert.deepEqual(moduleCatalog.map((contract) => `${contract.moduleType}/${contract.provider}/${contract.defaultModuleInstanceId}`), [
       'INVENTORY_FEED/agentic/static-avails-feed',

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Queryable } from '../../db/database.ts'
+import type { Transaction } from '../../db/database.ts'
 import { requestFingerprint, type IdempotencyClaim } from '../../idempotency/idempotency-store.ts'
 import { fail } from '../../shared/errors.ts'
 import { runInUnitOfWork } from '../../shared/unit-of-work.ts'
@@ -87,7 +87,7 @@ export const idempotency = fp(
       }, done)
     })
 
-    async function recordAnswer(request: FastifyRequest, reply: FastifyReply, trx: Queryable, result: unknown) {
+    async function recordAnswer(request: FastifyRequest, reply: FastifyReply, trx: Transaction, result: unknown) {
       const state = request.idempotency
       if (!state) return
       const answer = request.routeOptions.config.answer

@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely'
+import { availFeedColumnsSql, feedColumnsSql, feedParam, sameFeedColumnsSql, setFeedColumnsSql, unnestFeedColumnsSql } from '../../db/avail-columns.ts'
 import { committedSql } from '../../db/capacity.ts'
-import type { Queryable } from '../../db/database.ts'
-import { json } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import type { NormalizedAvail } from './avail.schema.ts'
 
 /**
@@ -62,31 +62,9 @@ export function previewFeed(previewRowId: number): FeedRelation {
 
 /** An in-memory feed (the demo avails, tests): the same relation from one array parameter per column. */
 export function arrayFeed(avails: readonly NormalizedAvail[]): FeedRelation {
-  const column = <T>(pick: (avail: NormalizedAvail) => T) => avails.map(pick)
   return sql`(
-    select (feed.ordinality - 1)::integer as position, feed.ordinality::integer as row_number, feed.avail_id,
-      feed.collection_id, feed.collection_name, feed.collection_description, feed.name, feed.channel,
-      feed.start_time, feed.end_time, feed.impressions_capacity, feed.upstream_booked_impressions,
-      feed.cpm::numeric(14, 4) as cpm, feed.currency, feed.targeting, feed.source_metadata
-    from unnest(
-      ${column((a) => a.availId)}::text[],
-      ${column((a) => a.collectionId)}::text[],
-      ${column((a) => a.collectionName)}::text[],
-      ${column((a) => a.collectionDescription)}::text[],
-      ${column((a) => a.name)}::text[],
-      ${column((a) => a.channel)}::text[],
-      ${column((a) => a.startTime)}::timestamptz[],
-      ${column((a) => a.endTime)}::timestamptz[],
-      ${column((a) => a.impressionsCapacity)}::bigint[],
-      ${column((a) => a.upstreamBookedImpressions)}::bigint[],
-      ${column((a) => a.cpm)}::numeric[],
-      ${column((a) => a.currency)}::text[],
-      ${column((a) => json(a.targeting))}::jsonb[],
-      ${column((a) => json(a.sourceMetadata))}::jsonb[]
-    ) with ordinality as feed (
-      avail_id, collection_id, collection_name, collection_description, name, channel, start_time, end_time,
-      impressions_capacity, upstream_booked_impressions, cpm, currency, targeting, source_metadata, ordinality
-    )
+    select (feed.ordinality - 1)::integer as position, feed.ordinality::integer as row_number, ${feedColumnsSql('feed')}
+    from unnest(${unnestFeedColumnsSql((c) => avails.map((a) => feedParam(c, a[c.field])))}) with ordinality as feed (${feedColumnsSql()}, ordinality)
   )`
 }
 
@@ -95,22 +73,7 @@ export function arrayFeed(avails: readonly NormalizedAvail[]): FeedRelation {
  * by a feed commit, under the source's lock, so a decision read without row locks stays true
  * until the commit writes. jsonb compares by value, so key order makes no change.
  */
-const sameAsFeed = sql<boolean>`(
-  a.status = 'ACTIVE'
-  and a.collection_id = r.collection_id
-  and a.collection_name = r.collection_name
-  and a.collection_description is not distinct from r.collection_description
-  and a.name = r.name
-  and a.channel is not distinct from r.channel
-  and a.start_time = r.start_time
-  and a.end_time = r.end_time
-  and a.feed_capacity = r.impressions_capacity
-  and a.upstream_booked_impressions = r.upstream_booked_impressions
-  and a.cpm is not distinct from r.cpm
-  and a.currency = r.currency
-  and a.targeting = r.targeting
-  and a.source_metadata = r.source_metadata
-)`
+const sameAsFeed = sql<boolean>`(a.status = 'ACTIVE' and ${sameFeedColumnsSql('a', 'r')})`
 
 /** The source's avails a commit writes: changed feed rows, and with replaceMissing the ACTIVE avails absent from the feed. */
 function targetsOf(inventorySourceId: number, feed: FeedRelation, replaceMissing: boolean) {
@@ -172,7 +135,7 @@ export async function findFlooredRows(
  * rows updated, and with replaceMissing absent ACTIVE rows deactivated (their holds and bookings
  * stay). The caller serialises commits of one source (it holds the source row's lock).
  */
-export async function writeFeed(trx: Queryable, input: { inventorySourceId: number; feed: FeedRelation; replaceMissing: boolean; now: Date }): Promise<FeedDiff> {
+export async function writeFeed(trx: Transaction, input: { inventorySourceId: number; feed: FeedRelation; replaceMissing: boolean; now: Date }): Promise<FeedDiff> {
   const { inventorySourceId, feed, now } = input
   // Decided before anything is written or locked; see sameAsFeed for why no lock is needed.
   const targets = await sql<{ id: number; position: number | null }>`
@@ -183,14 +146,8 @@ export async function writeFeed(trx: Queryable, input: { inventorySourceId: numb
 
   // New rows first: nobody else can see, let alone lock, them before the commit.
   const inserted = await sql`
-    insert into avail (
-      inventory_source_id, avail_id, collection_id, collection_name, collection_description, name, channel,
-      start_time, end_time, feed_capacity, upstream_booked_impressions, cpm, currency, targeting,
-      source_metadata, status, created_at, updated_at
-    )
-    select ${inventorySourceId}, r.avail_id, r.collection_id, r.collection_name, r.collection_description, r.name, r.channel,
-      r.start_time, r.end_time, r.impressions_capacity, r.upstream_booked_impressions, r.cpm, r.currency, r.targeting,
-      r.source_metadata, 'ACTIVE', ${now}::timestamptz, ${now}::timestamptz
+    insert into avail (inventory_source_id, ${availFeedColumnsSql()}, status, created_at, updated_at)
+    select ${inventorySourceId}, ${feedColumnsSql('r')}, 'ACTIVE', ${now}::timestamptz, ${now}::timestamptz
     from ${feed} r
     where not exists (select 1 from avail a where a.inventory_source_id = ${inventorySourceId} and a.avail_id = r.avail_id)
     order by r.position
@@ -207,22 +164,7 @@ export async function writeFeed(trx: Queryable, input: { inventorySourceId: numb
     await sql`select id from avail where id = any(${chunk.map((target) => Number(target.id))}::bigint[]) order by id for no key update`.execute(trx)
     if (changed.length > 0) {
       await sql`
-        update avail set
-          collection_id = r.collection_id,
-          collection_name = r.collection_name,
-          collection_description = r.collection_description,
-          name = r.name,
-          channel = r.channel,
-          start_time = r.start_time,
-          end_time = r.end_time,
-          feed_capacity = r.impressions_capacity,
-          upstream_booked_impressions = r.upstream_booked_impressions,
-          cpm = r.cpm,
-          currency = r.currency,
-          targeting = r.targeting,
-          source_metadata = r.source_metadata,
-          status = 'ACTIVE',
-          updated_at = ${now}
+        update avail set ${setFeedColumnsSql('r')}, status = 'ACTIVE', updated_at = ${now}
         from unnest(${changed.map((target) => Number(target.id))}::bigint[], ${changed.map((target) => target.position!)}::integer[]) as t(id, position)
         join ${feed} r on r.position = t.position
         where avail.id = t.id
@@ -242,7 +184,7 @@ export async function writeFeed(trx: Queryable, input: { inventorySourceId: numb
  * Upserts an in-memory list of avails by availId on one source, inside the caller's transaction
  * (the demo avails; feeds go through their stored preview rows with writeFeed).
  */
-export async function upsertAvails(trx: Queryable, input: UpsertAvailsInput): Promise<UpsertAvailsResult> {
+export async function upsertAvails(trx: Transaction, input: UpsertAvailsInput): Promise<UpsertAvailsResult> {
   if (input.avails.length === 0 && !input.replaceMissing) return { created: 0, updated: 0, unchanged: 0, deactivated: 0, flooredWarnings: [] }
   const feed = arrayFeed(input.avails)
   const floored = await findFlooredRows(trx, { inventorySourceId: input.inventorySourceId, feed, now: input.now, limit: input.avails.length })

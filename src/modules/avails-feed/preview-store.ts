@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
-import type { Queryable } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
+import { AVAIL_FEED_COLUMNS, feedColumnsSql, feedParam, unnestFeedColumnsSql } from '../../db/avail-columns.ts'
 import type { AvailsPreviewRow, AvailsPreviewRowRow, AvailsPreviewTable } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import type { NormalizedAvail, RowError } from './avail.schema.ts'
@@ -65,31 +66,13 @@ export interface StagedRow {
 /** One INSERT per batch with one array parameter per column, as avails-store.ts writes avails. */
 export async function insertPreviewRows(db: Queryable, previewRowId: number, rows: readonly StagedRow[]): Promise<void> {
   if (rows.length === 0) return
-  const column = <T>(pick: (row: StagedRow) => T) => rows.map(pick)
   await sql`
-    insert into avails_preview_row (
-      preview_row_id, position, row_number, avail_id, collection_id, collection_name, collection_description, name,
-      channel, start_time, end_time, impressions_capacity, upstream_booked_impressions, cpm, currency, targeting,
-      source_metadata
-    )
+    insert into avails_preview_row (preview_row_id, position, row_number, ${feedColumnsSql()})
     select ${previewRowId}, feed.*
     from unnest(
-      ${column((r) => r.position)}::integer[],
-      ${column((r) => r.row)}::integer[],
-      ${column((r) => r.avail.availId)}::text[],
-      ${column((r) => r.avail.collectionId)}::text[],
-      ${column((r) => r.avail.collectionName)}::text[],
-      ${column((r) => r.avail.collectionDescription)}::text[],
-      ${column((r) => r.avail.name)}::text[],
-      ${column((r) => r.avail.channel)}::text[],
-      ${column((r) => r.avail.startTime)}::timestamptz[],
-      ${column((r) => r.avail.endTime)}::timestamptz[],
-      ${column((r) => r.avail.impressionsCapacity)}::bigint[],
-      ${column((r) => r.avail.upstreamBookedImpressions)}::bigint[],
-      ${column((r) => r.avail.cpm)}::numeric[],
-      ${column((r) => r.avail.currency)}::text[],
-      ${column((r) => json(r.avail.targeting))}::jsonb[],
-      ${column((r) => json(r.avail.sourceMetadata))}::jsonb[]
+      ${rows.map((r) => r.position)}::integer[],
+      ${rows.map((r) => r.row)}::integer[],
+      ${unnestFeedColumnsSql((c) => rows.map((r) => feedParam(c, r.avail[c.field])))}
     ) as feed
   `.execute(db)
 }
@@ -107,22 +90,11 @@ export async function readPreviewRows(db: Queryable, previewRowId: number, after
 }
 
 export function previewRowToAvail(row: AvailsPreviewRowRow): NormalizedAvail {
-  return {
-    availId: row.avail_id,
-    collectionId: row.collection_id,
-    collectionName: row.collection_name,
-    collectionDescription: row.collection_description,
-    name: row.name,
-    channel: row.channel,
-    startTime: toIso(row.start_time)!,
-    endTime: toIso(row.end_time)!,
-    impressionsCapacity: row.impressions_capacity,
-    upstreamBookedImpressions: row.upstream_booked_impressions,
-    cpm: row.cpm,
-    currency: row.currency,
-    targeting: row.targeting,
-    sourceMetadata: row.source_metadata,
+  const value = (c: (typeof AVAIL_FEED_COLUMNS)[number]) => {
+    const stored = row[c.column]
+    return c.type === 'timestamptz' ? toIso(stored as Date) : stored
   }
+  return Object.fromEntries(AVAIL_FEED_COLUMNS.map((c) => [c.field, value(c)])) as NormalizedAvail
 }
 
 export interface FlooredRow {
@@ -166,7 +138,7 @@ export async function findEndedRows(db: Queryable, previewRowId: number, now: Da
 }
 
 export async function finishPreview(
-  trx: Queryable,
+  trx: Transaction,
   previewRowId: number,
   changes: {
     status: 'PENDING' | 'COMMITTED'
@@ -211,7 +183,7 @@ export async function findPreviewWorkItemId(db: Queryable, inventorySourceId: nu
 }
 
 /** The preview, locked; another source's preview is the same as a missing one. */
-export async function findPreviewForUpdate(trx: Queryable, inventorySourceId: number, previewId: string): Promise<AvailsPreviewRow | undefined> {
+export async function findPreviewForUpdate(trx: Transaction, inventorySourceId: number, previewId: string): Promise<AvailsPreviewRow | undefined> {
   return trx
     .selectFrom('avails_preview')
     .selectAll()
@@ -222,7 +194,7 @@ export async function findPreviewForUpdate(trx: Queryable, inventorySourceId: nu
 }
 
 export async function markPreviewCommitted(
-  trx: Queryable,
+  trx: Transaction,
   preview: AvailsPreviewRow,
   input: { diff: PreviewDiff; warningCount: number; committedBy: string; now: Date },
 ): Promise<void> {
@@ -243,7 +215,7 @@ export async function markPreviewCommitted(
 }
 
 /** Marks the source's PENDING previews (except `keepId`) SUPERSEDED and drops their rows; returns them. */
-export async function supersedePendingPreviews(trx: Queryable, inventorySourceId: number, keepId: number, now: Date): Promise<AvailsPreviewRow[]> {
+export async function supersedePendingPreviews(trx: Transaction, inventorySourceId: number, keepId: number, now: Date): Promise<AvailsPreviewRow[]> {
   const superseded = await trx
     .updateTable('avails_preview')
     .set({ status: 'SUPERSEDED', updated_at: now })

@@ -1,11 +1,12 @@
 import { sql } from 'kysely'
-import type { Database, Queryable } from '../../db/database.ts'
-import { isCheckViolation, isUniqueViolation } from '../../db/database.ts'
+import type { Database, Queryable, Transaction } from '../../db/database.ts'
+import { assertTransaction, isCheckViolation, isUniqueViolation } from '../../db/database.ts'
 import { capacityOf, fitsSql } from '../../db/capacity.ts'
 import type { AvailRow, LedgerEntryKind, ReservationRow, ReservationStatus } from '../../db/tables.ts'
 import type { Clock } from '../../shared/clock.ts'
 import { toIso } from '../../shared/clock.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
+import { activeModuleSql } from '../registry.ts'
 import type { Reservation, ReservationListQuery } from './ledger.schema.ts'
 import { PRODUCT_ID_PREFIX } from './ledger.schema.ts'
 
@@ -48,7 +49,7 @@ export interface HoldResolution {
  * were written and while their reservation rows are locked; it must lock only rows attached to
  * those reservations (work items, then bookings), never avails or other reservations.
  */
-export type OnHoldResolved = (trx: Queryable, resolution: HoldResolution) => Promise<void>
+export type OnHoldResolved = (trx: Transaction, resolution: HoldResolution) => Promise<void>
 
 export interface ReserveInput {
   /** inventory_source.id of a source the caller already scoped to its storefront. */
@@ -95,6 +96,9 @@ export interface ExpireDueOptions {
   /** Only this source's holds (reads use it to show fresh statuses). */
   sourceRowId?: number
 }
+
+/** The source's booking ledger is ACTIVE (the rule of src/modules/contract.ts, in one SQL condition). */
+const ledgerIsActive = activeModuleSql('BOOKING_LEDGER')
 
 const EXPIRE_BATCH_SIZE = 500
 const EXPIRE_MAX_BATCHES = 20
@@ -162,7 +166,7 @@ async function readAvail(trx: Queryable, availRowId: number): Promise<AvailRow> 
  * caller forgot to lock; zero rows back means someone else resolved it first.
  */
 async function transition(
-  trx: Queryable,
+  trx: Transaction,
   id: number,
   from: ReservationStatus,
   to: ReservationStatus,
@@ -226,7 +230,7 @@ function expireTransition(now: Date) {
  * be seen resolved, not skipped, or it could block this reservation. Reservation rows are always
  * locked before their avail row, in every path, so this cannot deadlock with the sweeper.
  */
-async function expireDueOnAvail(trx: Queryable, availRowId: number, now: Date): Promise<number[]> {
+async function expireDueOnAvail(trx: Transaction, availRowId: number, now: Date): Promise<number[]> {
   const result = await sql<{ ids: number[] | null }>`
     WITH due AS (
       SELECT id FROM reservation
@@ -253,25 +257,25 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * a hold to BOOKED, RELEASED or EXPIRED (the API, the lazy expiry, the sweeper, the work queue)
    * ends here in its own transaction, so nothing attached to a hold outlives its resolution.
    */
-  async function resolved(trx: Queryable, to: HoldResolution['to'], reservationIds: number[], now: Date, extra: { reason?: string | null; workItemId?: number | null } = {}): Promise<void> {
+  async function resolved(trx: Transaction, to: HoldResolution['to'], reservationIds: number[], now: Date, extra: { reason?: string | null; workItemId?: number | null } = {}): Promise<void> {
     if (!onResolved || reservationIds.length === 0) return
     await onResolved(trx, { to, reservationIds, reason: extra.reason ?? null, workItemId: extra.workItemId ?? null, now })
   }
 
   /** HELD -> EXPIRED of one locked, due hold (a release or a book found it past its expiry). */
-  async function expireOne(trx: Queryable, row: ReservationRow, now: Date): Promise<ReservationRow | undefined> {
+  async function expireOne(trx: Transaction, row: ReservationRow, now: Date): Promise<ReservationRow | undefined> {
     const moved = await transition(trx, row.id, 'HELD', 'EXPIRED', EXPIRE, now, null)
     if (moved) await resolved(trx, 'EXPIRED', [moved.id], now)
     return moved
   }
 
   /** The avail's due holds -> EXPIRED, in the caller's transaction (the lazy expiry). */
-  async function expireDueOnAvailWithConsequences(trx: Queryable, availRowId: number, now: Date): Promise<void> {
+  async function expireDueOnAvailWithConsequences(trx: Transaction, availRowId: number, now: Date): Promise<void> {
     await resolved(trx, 'EXPIRED', await expireDueOnAvail(trx, availRowId, now), now)
   }
 
   /** Runs `work` in its own transaction, retrying a deadlock victim a bounded number of times. */
-  async function inTransaction<T>(work: (trx: Queryable) => Promise<T>): Promise<T> {
+  async function inTransaction<T>(work: (trx: Transaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await db.transaction().execute(work)
@@ -289,11 +293,12 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * Without `trx`, each step is one atomic statement (no BEGIN/COMMIT round trips): the lookup,
    * the lazy expiry of the avail's due holds when there are any, then one statement that takes
    * the capacity and writes the reservation and its HOLD entry. With `trx` the same statements
-   * join the caller's transaction (e.g. several packages of one media buy held together).
+   * join the caller's transaction (the outcome transaction a request with an Idempotency-Key records
+   * its answer in: src/workflows/ledger-workflows.ts).
    */
-  async function reserve(input: ReserveInput, trx?: Queryable): Promise<ReserveResult> {
+  async function reserve(input: ReserveInput, trx?: Transaction): Promise<ReserveResult> {
     try {
-      return await reserveOn(trx ?? db, input, clock.now(), trx !== undefined)
+      return await reserveOn(input, clock.now(), trx)
     } catch (error) {
       // The trigger is a backstop only: the conditional UPDATE should have refused first.
       if (isCheckViolation(error, 'avail_never_overbooked')) {
@@ -305,7 +310,9 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
     }
   }
 
-  async function reserveOn(handle: Queryable, input: ReserveInput, now: Date, inCallerTransaction: boolean): Promise<ReserveResult> {
+  async function reserveOn(input: ReserveInput, now: Date, trx: Transaction | undefined): Promise<ReserveResult> {
+    const handle: Queryable = trx ?? db
+    const inCallerTransaction = trx !== undefined
     let found = await lookupForReserve(handle, input, now)
     if (!found.has_ledger) {
       throw fail.conflict('NO_BOOKING_LEDGER', 'The source has no ACTIVE booking ledger module')
@@ -318,7 +325,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
     // so the lookup's has_due is enough to skip this statement on the common path.
     if (found.has_due) {
       // Its consequences (booking, work items) are several statements: one transaction for all.
-      if (inCallerTransaction) await expireDueOnAvailWithConsequences(handle, availRowId, now)
+      if (trx) await expireDueOnAvailWithConsequences(trx, availRowId, now)
       else await inTransaction((trx) => expireDueOnAvailWithConsequences(trx, availRowId, now))
       found = await lookupForReserve(handle, input, now)
     }
@@ -399,8 +406,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       SELECT
         EXISTS (
           SELECT 1 FROM module_instance
-          -- The agentic ledger needs no setup, so "no override" is exactly ACTIVE.
-          WHERE inventory_source_id = ${input.sourceRowId} AND kind = 'BOOKING_LEDGER' AND status_override IS NULL
+          WHERE inventory_source_id = ${input.sourceRowId} AND ${ledgerIsActive}
         ) AS has_ledger,
         a.id AS avail_row_id,
         EXISTS (
@@ -535,8 +541,8 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * With `trx` it joins the caller's transaction (the work queue cancels the reservation's
    * open work items in the same one).
    */
-  async function release(target: ReservationTarget & { reason?: string | undefined }, trx?: Queryable): Promise<ReleaseResult> {
-    const run = async (handle: Queryable): Promise<ReleaseResult> => {
+  async function release(target: ReservationTarget & { reason?: string | undefined }, trx?: Transaction): Promise<ReleaseResult> {
+    const run = async (handle: Transaction): Promise<ReleaseResult> => {
       const now = clock.now()
       const named = await resolveTarget(handle, target)
       const row = (await lockReservation(handle, named.id))!
@@ -560,7 +566,8 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * RELEASED, EXPIRED, or HELD past its expiry: 409 NO_HELD_RESERVATION.
    * `workItemId` names the work item whose completion books it (the caller closes that one).
    */
-  async function book(trx: Queryable, target: ReservationTarget, options: { workItemId?: number | undefined } = {}): Promise<BookResult> {
+  async function book(trx: Transaction, target: ReservationTarget, options: { workItemId?: number | undefined } = {}): Promise<BookResult> {
+    assertTransaction(trx)
     const now = clock.now()
     const named = await resolveTarget(trx, target)
     const row = (await lockReservation(trx, named.id))!
@@ -580,7 +587,8 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * A HELD reservation whose execution hand-off is open stops expiring (finalize calls this in
    * its transaction). Refuses a hold that is not HELD or already due.
    */
-  async function suspendExpiry(trx: Queryable, target: ReservationTarget): Promise<Reservation> {
+  async function suspendExpiry(trx: Transaction, target: ReservationTarget): Promise<Reservation> {
+    assertTransaction(trx)
     const now = clock.now()
     const named = await resolveTarget(trx, target)
     const row = (await lockReservation(trx, named.id))!
@@ -601,7 +609,8 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * A HELD reservation whose hand-off ended without booking (its last execution item was
    * cancelled) expires again, so its capacity cannot stay held forever.
    */
-  async function resumeExpiry(trx: Queryable, reservationRowId: number, expiresAt: Date): Promise<boolean> {
+  async function resumeExpiry(trx: Transaction, reservationRowId: number, expiresAt: Date): Promise<boolean> {
+    assertTransaction(trx)
     const resumed = await trx
       .updateTable('reservation')
       .set({ expires_at: expiresAt, updated_at: clock.now() })
@@ -696,7 +705,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * a reservation being inserted right now holds a key-share lock on it (its foreign key), so
    * the check waits for it and sees it, and later inserts wait for the delete and then fail.
    */
-  async function assertNoLiveReservations(trx: Queryable, sourceRowId: number): Promise<void> {
+  async function assertNoLiveReservations(trx: Transaction, sourceRowId: number): Promise<void> {
     await trx.selectFrom('inventory_source').select('id').where('id', '=', sourceRowId).forUpdate().execute()
     const now = clock.now()
     const live = await trx

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import { z } from 'zod'
-import type { Queryable } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import type { DeliveryRowRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { TimestampSchema } from '../../shared/common.schema.ts'
@@ -35,7 +35,7 @@ export async function lineFlight(db: Queryable, reservationId: number): Promise<
  * Replaces the line's delivery with the report: a final report is the whole flight, so days
  * that a corrected report no longer lists are dropped too. Call inside the completion's transaction.
  */
-export async function replaceDelivery(trx: Queryable, input: ReplaceDeliveryInput): Promise<{ importedRows: number; replacedRows: number }> {
+export async function replaceDelivery(trx: Transaction, input: ReplaceDeliveryInput): Promise<{ importedRows: number; replacedRows: number }> {
   const removed = await trx
     .deleteFrom('delivery_row')
     .where('inventory_source_id', '=', input.inventorySourceId)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { z } from 'zod'
-import type { Queryable } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
 import type { BookingRow, BookingStatus } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
@@ -93,7 +93,7 @@ export interface NewBooking {
   now: Date
 }
 
-export async function insertBooking(trx: Queryable, input: NewBooking): Promise<BookingRow> {
+export async function insertBooking(trx: Transaction, input: NewBooking): Promise<BookingRow> {
   return trx
     .insertInto('booking')
     .values({
@@ -135,7 +135,7 @@ export async function findBooking(db: Queryable, bookingId: number, options: { f
 }
 
 /** Adds identifiers the execution produced; existing keys are overwritten by the newer value. */
-export async function mergeExternalRefs(trx: Queryable, bookingId: number, refs: Record<string, unknown>, now: Date): Promise<BookingRow> {
+export async function mergeExternalRefs(trx: Transaction, bookingId: number, refs: Record<string, unknown>, now: Date): Promise<BookingRow> {
   return trx
     .updateTable('booking')
     .set({ external_refs: sql<string>`external_refs || ${json(refs)}::jsonb`, updated_at: now })
@@ -145,7 +145,7 @@ export async function mergeExternalRefs(trx: Queryable, bookingId: number, refs:
 }
 
 /** HELD -> BOOKED, in the transaction that booked the reservation. */
-export async function markBooked(trx: Queryable, bookingId: number, refs: Record<string, unknown>, now: Date): Promise<BookingRow> {
+export async function markBooked(trx: Transaction, bookingId: number, refs: Record<string, unknown>, now: Date): Promise<BookingRow> {
   return trx
     .updateTable('booking')
     .set({
@@ -166,7 +166,7 @@ export async function findBookingsByReservations(db: Queryable, reservationIds: 
 }
 
 /** The reservation was released or expired: its booking ends the same way (a BOOKED one only by release). */
-export async function markEndedByReservation(trx: Queryable, reservationId: number, status: 'RELEASED' | 'EXPIRED', now: Date): Promise<void> {
+export async function markEndedByReservation(trx: Transaction, reservationId: number, status: 'RELEASED' | 'EXPIRED', now: Date): Promise<void> {
   await trx
     .updateTable('booking')
     .set({ status, updated_at: now })
@@ -185,7 +185,7 @@ export interface EndpointAttempt {
 }
 
 /** Records how the POST to the Cadent endpoint went; a failed attempt also hands trafficking to a person. */
-export async function recordEndpointAttempt(trx: Queryable, bookingId: number, attempt: EndpointAttempt, now: Date): Promise<BookingRow> {
+export async function recordEndpointAttempt(trx: Transaction, bookingId: number, attempt: EndpointAttempt, now: Date): Promise<BookingRow> {
   return trx
     .updateTable('booking')
     .set({
@@ -202,7 +202,7 @@ export async function recordEndpointAttempt(trx: Queryable, bookingId: number, a
  * Takes over the endpoint POST of a booking whose earlier claim went stale (its process died
  * between creating the booking and recording the outcome). Only one caller wins the claim.
  */
-export async function reclaimEndpoint(trx: Queryable, booking: BookingRow, staleBefore: Date, now: Date): Promise<boolean> {
+export async function reclaimEndpoint(trx: Transaction, booking: BookingRow, staleBefore: Date, now: Date): Promise<boolean> {
   const claimed = await trx
     .updateTable('booking')
     .set({ endpoint_claimed_at: now, updated_at: now })

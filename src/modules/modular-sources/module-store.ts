@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Queryable } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import { isUniqueViolation, json } from '../../db/database.ts'
 import type { InventorySourceRow, ModuleInstanceRow } from '../../db/tables.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
@@ -42,7 +42,7 @@ export interface NewModularSource {
 }
 
 /** Inserts the MODULAR_SOURCE row (ACTIVE: its health is read from its modules, not a probe). Returns null on a duplicate sourceId. */
-export async function insertModularSource(trx: Queryable, input: NewModularSource): Promise<InventorySourceRow | null> {
+export async function insertModularSource(trx: Transaction, input: NewModularSource): Promise<InventorySourceRow | null> {
   refuseSecrets(input.setupMetadata, 'setupMetadata')
   try {
     return await trx
@@ -138,7 +138,7 @@ export interface AttachModuleInput {
 }
 
 /** Attaches a catalog module; its status is then derived from its config. */
-export async function attachModule(trx: Queryable, source: InventorySourceRow, input: AttachModuleInput, now: Date): Promise<ModuleInstanceRow> {
+export async function attachModule(trx: Transaction, source: InventorySourceRow, input: AttachModuleInput, now: Date): Promise<ModuleInstanceRow> {
   const contract = findContract(input.kind, input.provider)
   if (!contract) {
     throw new StorefrontError('VALIDATION_ERROR', `No built-in module has kind ${input.kind} and provider ${input.provider}`, {
@@ -194,7 +194,7 @@ export interface UpdateModuleConfigInput {
 }
 
 export async function updateModuleConfig(
-  trx: Queryable,
+  trx: Transaction,
   source: InventorySourceRow,
   moduleInstanceId: string,
   input: UpdateModuleConfigInput,
@@ -227,7 +227,7 @@ export async function updateModuleConfig(
 }
 
 /** Removes a module; refused while it has open work items (they would lose their owner). */
-export async function removeModule(trx: Queryable, source: InventorySourceRow, moduleInstanceId: string): Promise<void> {
+export async function removeModule(trx: Transaction, source: InventorySourceRow, moduleInstanceId: string): Promise<void> {
   const row = await findModuleRow(trx, source, moduleInstanceId)
   const open = await trx
     .selectFrom('work_item')

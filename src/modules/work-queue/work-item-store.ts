@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
 import type { WorkItemEventRow, WorkItemRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
@@ -35,7 +35,7 @@ export interface OpenWorkItemInput {
  * Opens a work item and records its CREATED event, in the caller's transaction so the item
  * exists exactly when the state that needs it does.
  */
-export async function openWorkItem(trx: Queryable, input: OpenWorkItemInput, actor: Actor, now: Date): Promise<WorkItemRow> {
+export async function openWorkItem(trx: Transaction, input: OpenWorkItemInput, actor: Actor, now: Date): Promise<WorkItemRow> {
   // No database CHECK holds the kinds any more: the declared list does.
   if (!isDeclaredWorkItemKind(input.kind)) throw new StorefrontError('INTERNAL_ERROR', `Work-item kind ${input.kind} is declared by no installed contract`)
   const row = await trx
@@ -66,7 +66,7 @@ export async function openWorkItem(trx: Queryable, input: OpenWorkItemInput, act
 }
 
 export async function appendWorkItemEvent(
-  trx: Queryable,
+  trx: Transaction,
   event: { workItemId: number; eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null },
 ): Promise<void> {
   await trx
@@ -96,7 +96,7 @@ export interface WorkItemFilter {
 }
 
 /** Cancels every open item matching the filter, each with its CANCELLED event; returns them. */
-export async function cancelOpenWorkItems(trx: Queryable, filter: WorkItemFilter, actor: Actor, now: Date, reason: string): Promise<WorkItemRow[]> {
+export async function cancelOpenWorkItems(trx: Transaction, filter: WorkItemFilter, actor: Actor, now: Date, reason: string): Promise<WorkItemRow[]> {
   let query = trx
     .updateTable('work_item')
     .set({ status: 'CANCELLED', updated_at: now })
@@ -223,7 +223,7 @@ export async function hasOpenWorkItem(
  * Locks the source's open items of a kind, so a caller that replaces them (a new avails preview)
  * takes the items before what they point at, the order a work-item completion takes them in.
  */
-export async function lockOpenWorkItems(trx: Queryable, filter: { inventorySourceId: number; kind: WorkItemKind }): Promise<void> {
+export async function lockOpenWorkItems(trx: Transaction, filter: { inventorySourceId: number; kind: WorkItemKind }): Promise<void> {
   await trx
     .selectFrom('work_item')
     .select('id')
@@ -295,7 +295,7 @@ export function actorLabel(actor: Actor): string {
 }
 
 async function transitionWorkItem(
-  trx: Queryable,
+  trx: Transaction,
   row: WorkItemRow,
   changes: Partial<Pick<WorkItemRow, 'status' | 'assigned_to' | 'blocked_reason' | 'completed_by' | 'completed_at'>> & { result?: Record<string, unknown> },
   event: { eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null },
@@ -316,21 +316,21 @@ async function transitionWorkItem(
 }
 
 /** Any open status -> IN_PROGRESS with an assignee; a blocked item is unblocked. */
-export function startWorkItem(trx: Queryable, row: WorkItemRow, input: { assignedTo: string; notes?: string | undefined }, actor: Actor, now: Date) {
+export function startWorkItem(trx: Transaction, row: WorkItemRow, input: { assignedTo: string; notes?: string | undefined }, actor: Actor, now: Date) {
   return transitionWorkItem(trx, row, { status: 'IN_PROGRESS', assigned_to: input.assignedTo, blocked_reason: null }, {
     eventType: 'STARTED', actor, now, notes: input.notes ?? null, payload: { assignedTo: input.assignedTo },
   })
 }
 
 /** Any open status -> BLOCKED with the reason the operator cannot go on. */
-export function blockWorkItem(trx: Queryable, row: WorkItemRow, input: { blockedReason: string; notes?: string | undefined }, actor: Actor, now: Date) {
+export function blockWorkItem(trx: Transaction, row: WorkItemRow, input: { blockedReason: string; notes?: string | undefined }, actor: Actor, now: Date) {
   return transitionWorkItem(trx, row, { status: 'BLOCKED', blocked_reason: input.blockedReason }, {
     eventType: 'BLOCKED', actor, now, notes: input.notes ?? null, payload: { blockedReason: input.blockedReason },
   })
 }
 
 /** Any open status -> CANCELLED; nothing the item would have done happens. */
-export function cancelWorkItem(trx: Queryable, row: WorkItemRow, input: { reason: string }, actor: Actor, now: Date) {
+export function cancelWorkItem(trx: Transaction, row: WorkItemRow, input: { reason: string }, actor: Actor, now: Date) {
   return transitionWorkItem(trx, row, { status: 'CANCELLED' }, { eventType: 'CANCELLED', actor, now, notes: input.reason })
 }
 
@@ -339,7 +339,7 @@ export function cancelWorkItem(trx: Queryable, row: WorkItemRow, input: { reason
  * kind's side effect in the same transaction; `effect` (what it did) goes into the event.
  */
 export function completeWorkItem(
-  trx: Queryable,
+  trx: Transaction,
   row: WorkItemRow,
   input: { result: Record<string, unknown>; notes?: string | undefined; effect?: Record<string, unknown> | undefined },
   actor: Actor,
@@ -354,7 +354,7 @@ export function completeWorkItem(
 }
 
 /** Adds an event to an open item (e.g. a repeated failure the item is already about). */
-export async function noteOnWorkItem(trx: Queryable, row: WorkItemRow, event: { eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null }): Promise<void> {
+export async function noteOnWorkItem(trx: Transaction, row: WorkItemRow, event: { eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null }): Promise<void> {
   await trx.updateTable('work_item').set({ updated_at: event.now }).where('id', '=', row.id).execute()
   await appendWorkItemEvent(trx, { workItemId: row.id, ...event })
 }
