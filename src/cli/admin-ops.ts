@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { ApiKeyRole, ApiKeySummary, CreatedApiKey } from '../access/access-service.ts'
 import type { Config } from '../config.ts'
 import { ADMIN_TOKEN_FILE, findDataDirOwner, openRuntime } from '../runtime.ts'
+import { httpClient } from './http-client.ts'
 
 /** What the admin verbs need, whether the server is up or not. */
 export interface AdminOps {
@@ -11,12 +12,6 @@ export interface AdminOps {
   listKeys(storefront?: string): Promise<ApiKeySummary[]>
   revokeKey(idOrPrefix: string): Promise<ApiKeySummary>
   close(): Promise<void>
-}
-
-export class AdminRequestError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message)
-  }
 }
 
 /**
@@ -44,23 +39,12 @@ export async function openAdminOps(config: Config, command: string): Promise<Adm
 }
 
 function serverAdminOps(baseUrl: string, token: string): AdminOps {
-  async function call<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${baseUrl}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    const payload = (await response.json()) as { error?: { code: string; message: string } }
-    if (!response.ok) {
-      throw new AdminRequestError(response.status, payload.error?.code ?? 'INTERNAL_ERROR', payload.error?.message ?? response.statusText)
-    }
-    return payload as T
-  }
+  const client = httpClient(baseUrl, token)
   return {
     via: 'server',
-    createKey: (input) => call('POST', '/admin/keys', input),
-    listKeys: (storefront) => call('GET', `/admin/keys${storefront ? `?storefront=${encodeURIComponent(storefront)}` : ''}`),
-    revokeKey: (id) => call('POST', `/admin/keys/${encodeURIComponent(id)}/revoke`),
+    createKey: (input) => client.request('POST', '/admin/keys', { json: input }),
+    listKeys: (storefront) => client.request('GET', `/admin/keys${storefront ? `?storefront=${encodeURIComponent(storefront)}` : ''}`),
+    revokeKey: (id) => client.request('POST', `/admin/keys/${encodeURIComponent(id)}/revoke`),
     close: async () => undefined,
   }
 }

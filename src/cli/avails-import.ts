@@ -2,8 +2,10 @@ import { openAsBlob } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { exitCodeOf } from './failure.ts'
+import { ApiError, apiClientFromEnv, CliUsageError, ServerUnreachableError, type HttpClient } from './http-client.ts'
 import { renderTable, terminalJson, terminalText } from './table.ts'
-import { apiClientFromEnv, ApiUsageError, type ApiClient } from './api-client.ts'
+import { AVAILS_USAGE } from './usage.ts'
 
 /**
  * `storefront avails import <file> --source <sourceId> [--commit] [--sheet <name>] [--map "Header=field" ...]`
@@ -13,14 +15,9 @@ import { apiClientFromEnv, ApiUsageError, type ApiClient } from './api-client.ts
  * file-backed Blob, so a 100k-row file is never read into memory), the preview is printed, and
  * with --commit the previewed id is committed. Nothing here touches the database.
  *
- * Exit codes, as everywhere in the CLI: 0 ok; 1 failure (server unreachable, 5xx); 2 bad usage
- * or an invalid feed (row errors, VALIDATION_ERROR); 3 refused by the server (401, 404, 409, 413).
+ * Exit codes as everywhere in the CLI (failure.ts): 0 ok; 1 failure (server unreachable, 5xx); 2 bad
+ * usage or an invalid feed (row errors, VALIDATION_ERROR); 3 refused by the server (401, 404, 409, 413).
  */
-
-export const AVAILS_USAGE = `  avails import <file> --source <sourceId> [--commit] [--sheet <name>] [--map "Header=field" ...]
-                    [--replace-missing] [--json]
-                                          Upload a .csv or .xlsx avails feed to a running server, print the
-                                          preview, and with --commit commit it (STOREFRONT_URL, STOREFRONT_API_KEY)`
 
 /** Files at least this big get a progress bar (on a terminal). */
 const PROGRESS_MIN_BYTES = 1024 * 1024
@@ -41,16 +38,6 @@ interface FeedAnswer {
   diff: { created: number; updated: number; unchanged: number; deactivated: number }
   expiresAt: string | null
   workItemId: string | null
-}
-
-interface ErrorAnswer {
-  error: { code: string; message: string; details?: { reason?: string; rows?: { row: number; field: string; message: string }[]; errorCount?: number } }
-}
-
-class ApiFailure extends Error {
-  constructor(readonly exitCode: number, message: string) {
-    super(message)
-  }
 }
 
 interface Output {
@@ -102,11 +89,11 @@ export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     }
     columnMapping[entry.slice(0, at).trim()] = entry.slice(at + 1).trim()
   }
-  let api: ApiClient
+  let api: HttpClient
   try {
     api = apiClientFromEnv(env)
   } catch (error) {
-    if (!(error instanceof ApiUsageError)) throw error
+    if (!(error instanceof CliUsageError)) throw error
     console.error(error.message)
     return 2
   }
@@ -118,8 +105,7 @@ export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = pro
   }
 
   const output: Output = { out: process.stdout, err: process.stderr, color: Boolean(process.stdout.isTTY) && !env.NO_COLOR }
-  const feedUrl = api.urlOf(`/inventory-sources/${encodeURIComponent(values.source)}/modular/avails-feed`)
-  const headers = api.authorization
+  const feedPath = `/inventory-sources/${encodeURIComponent(values.source)}/modular/avails-feed`
   try {
     const form = new FormData()
     if (values.sheet) form.append('sheet', values.sheet)
@@ -130,7 +116,7 @@ export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     form.append('file', await openAsBlob(file, { type }), path.basename(file))
 
     const showProgress = Boolean(process.stderr.isTTY) && size >= PROGRESS_MIN_BYTES && !values.json
-    const preview = await send<FeedAnswer>(feedUrl, headers, form, showProgress ? size : null, output)
+    const preview = await upload<FeedAnswer>(api, feedPath, form, showProgress ? size : null, output)
     if (values.json) output.out.write(`${terminalJson(preview)}\n`)
     else printPreview(output, file, preview)
     if (preview.errorCount > 0) {
@@ -141,60 +127,43 @@ export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = pro
       if (!values.json) output.out.write(`\nNothing is committed yet. Commit with --commit, or complete work item ${preview.workItemId} (CONFIRM_AVAILS).\n`)
       return 0
     }
-    const committed = await send<FeedAnswer>(feedUrl, { ...headers, 'content-type': 'application/json' }, JSON.stringify({ confirmed: true, previewId: preview.previewId }), null, output)
+    const committed = await api.request<FeedAnswer>('POST', feedPath, { json: { confirmed: true, previewId: preview.previewId }, timeoutMs: null })
     if (values.json) output.out.write(`${terminalJson(committed)}\n`)
     else printCommit(output, committed)
     return 0
   } catch (error) {
-    if (error instanceof ApiFailure) {
+    if (error instanceof ApiError) {
+      const lines = [red(output, terminalText(`${error.code}: ${error.message}`))]
+      const rows = error.details?.rows ?? []
+      if (rows.length > 0) lines.push(problemTable(output, rows.map((row) => ({ ...row, level: 'error' as const }))))
+      output.err.write(`${lines.join('\n')}\n`)
+      return exitCodeOf(error)
+    }
+    if (error instanceof ServerUnreachableError) {
       output.err.write(`${error.message}\n`)
-      return error.exitCode
+      return exitCodeOf(error)
     }
     throw error
   }
 }
 
-/** POSTs and returns the JSON answer; an error answer becomes an ApiFailure with the CLI's exit code. */
-async function send<T>(url: string, headers: Record<string, string>, body: FormData | string, progressTotal: number | null, output: Output): Promise<T> {
-  let requestBody: BodyInit = body
-  let requestHeaders = headers
-  let progress: ProgressBar | null = null
-  if (body instanceof FormData && progressTotal !== null) {
-    // Encode the form ourselves to count the bytes as fetch pulls them off the file.
-    const encoded = new Response(body)
-    progress = new ProgressBar(output.err, progressTotal)
-    const bar = progress
-    requestBody = encoded.body!.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        bar.advance(chunk.byteLength)
-        controller.enqueue(chunk)
-      },
-    }))
-    requestHeaders = { ...headers, 'content-type': encoded.headers.get('content-type')! }
-  }
-  let response: Response
+/** Uploads the form; on a terminal, a progress bar counts the bytes as fetch pulls them off the file. */
+async function upload<T>(api: HttpClient, feedPath: string, form: FormData, progressTotal: number | null, output: Output): Promise<T> {
+  if (progressTotal === null) return api.request<T>('POST', feedPath, { body: form, timeoutMs: null })
+  // Encode the form ourselves to count the bytes it streams.
+  const encoded = new Response(form)
+  const progress = new ProgressBar(output.err, progressTotal)
+  const body = encoded.body!.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      progress.advance(chunk.byteLength)
+      controller.enqueue(chunk)
+    },
+  }))
   try {
-    response = await fetch(url, { method: 'POST', headers: requestHeaders, body: requestBody, ...(progress ? { duplex: 'half' } : {}) } as RequestInit)
-  } catch (error) {
-    progress?.finish()
-    const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message
-    throw new ApiFailure(1, `Cannot reach the storefront server at ${new URL(url).origin}: ${cause}. Is it running (storefront serve)? Set STOREFRONT_URL otherwise.`)
+    return await api.request<T>('POST', feedPath, { body, headers: { 'content-type': encoded.headers.get('content-type')! }, timeoutMs: null })
+  } finally {
+    progress.finish()
   }
-  progress?.finish()
-  const text = await response.text()
-  let answer: unknown
-  try {
-    answer = JSON.parse(text)
-  } catch {
-    throw new ApiFailure(1, `The server answered ${response.status} with something that is not JSON: ${terminalText(text.slice(0, 200))}`)
-  }
-  if (response.ok) return answer as T
-  const { error } = answer as ErrorAnswer
-  const lines = [red(output, terminalText(`${error.code}: ${error.message}`))]
-  const rows = error.details?.rows ?? []
-  if (rows.length > 0) lines.push(problemTable(output, rows.map((row) => ({ ...row, level: 'error' as const }))))
-  const exitCode = response.status >= 500 ? 1 : error.code === 'VALIDATION_ERROR' ? 2 : 3
-  throw new ApiFailure(exitCode, lines.join('\n'))
 }
 
 /** Progress on stderr, rewritten in place; only ever shown on a terminal. */

@@ -2,37 +2,21 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import type { FinalizeResponse } from '../modules/execution/finalize.schema.ts'
 import type { WorkItem, WorkItemEvent } from '../modules/work-queue/work-item.schema.ts'
-import { isStorefrontError } from '../shared/errors.ts'
-import { apiClientFromEnv, ApiUsageError, type ApiClient } from './api-client.ts'
+import { reportFailure } from './failure.ts'
+import { apiClientFromEnv, CliUsageError, type HttpClient } from './http-client.ts'
 import { renderTable, terminalJson, terminalText } from './table.ts'
+import { WORK_USAGE } from './usage.ts'
 
 /** `storefront work ...` and `storefront finalize`: the modular work queue over the REST API. */
 
-export const WORK_USAGE = `  work list --source <id> [--status OPEN,BLOCKED] [--kind <KIND>] [--media-buy <id>] [--limit <n>]
-                                          List work items (default: open ones)
-  work show --source <id> <workItemId> [--xml]
-                                          Show a work item and its events (--xml prints its Cadent XML)
-  work start --source <id> <workItemId> --assignee <name>
-  work block --source <id> <workItemId> --reason <text>
-  work complete --source <id> <workItemId> [--set key=value]... [--result <json>] [--report-file <csv>] [--notes <text>]
-                                          Complete a work item; its side effect runs on the server
-  work cancel --source <id> <workItemId> --reason <text>
-  finalize --source <id> --media-buy <id> (--avail <id> | --product <id>) --campaign <name> --advertiser <name>
-           [--package <id>] [--buyer <n>] [--creative-url <url> --creative-format <f> --duration <s> [--ad-id <code>]]
-                                          Hand a held reservation to execution
-  (work and finalize talk to a running server: STOREFRONT_URL, default http://127.0.0.1:3000, and STOREFRONT_API_KEY;
-   --source defaults to STOREFRONT_SOURCE; --json prints the API answer)`
-
-class UsageError extends Error {}
-
 function sourceOf(values: { source?: string | undefined }): string {
   const source = values.source ?? process.env.STOREFRONT_SOURCE
-  if (!source) throw new UsageError('--source <sourceId> is required (or set STOREFRONT_SOURCE)')
+  if (!source) throw new CliUsageError('--source <sourceId> is required (or set STOREFRONT_SOURCE)')
   return encodeURIComponent(source)
 }
 
 function one(positionals: string[], what: string): string {
-  if (positionals.length !== 1) throw new UsageError(`expected exactly one ${what}`)
+  if (positionals.length !== 1) throw new CliUsageError(`expected exactly one ${what}`)
   return encodeURIComponent(positionals[0]!)
 }
 
@@ -62,13 +46,13 @@ function parseSets(sets: string[]): Record<string, unknown> {
   const result: Record<string, unknown> = {}
   for (const set of sets) {
     const at = set.indexOf('=')
-    if (at <= 0) throw new UsageError(`--set needs key=value, got ${set}`)
+    if (at <= 0) throw new CliUsageError(`--set needs key=value, got ${set}`)
     result[set.slice(0, at)] = set.slice(at + 1)
   }
   return result
 }
 
-async function work(client: ApiClient, argv: string[]): Promise<number> {
+async function work(client: HttpClient, argv: string[]): Promise<number> {
   const [verb, ...rest] = argv
   const { values, positionals } = parseArgs({
     args: rest,
@@ -82,7 +66,7 @@ async function work(client: ApiClient, argv: string[]): Promise<number> {
   })
   const base = `/inventory-sources/${sourceOf(values)}/modular/work-items`
   const changed = async (action: string, body: Record<string, unknown>) => {
-    const answer = await client.request<{ ok: true; item: WorkItem }>('POST', `${base}/${one(positionals, 'work item id')}/${action}`, body)
+    const answer = await client.request<{ ok: true; item: WorkItem }>('POST', `${base}/${one(positionals, 'work item id')}/${action}`, { json: body })
     if (values.json) console.log(terminalJson(answer))
     else console.log(terminalText(`Work item ${answer.item.id} (${answer.item.kind}) is ${answer.item.status}.`))
     return 0
@@ -103,7 +87,7 @@ async function work(client: ApiClient, argv: string[]): Promise<number> {
       const detail = await client.request<{ item: WorkItem; events: WorkItemEvent[] }>('GET', `${base}/${one(positionals, 'work item id')}`)
       if (values.xml) {
         const xml = detail.item.payload.cadentCampaignXml
-        if (typeof xml !== 'string') throw new UsageError(`work item ${detail.item.id} carries no Cadent XML`)
+        if (typeof xml !== 'string') throw new CliUsageError(`work item ${detail.item.id} carries no Cadent XML`)
         process.stdout.write(xml)
       } else if (values.json) {
         console.log(terminalJson(detail))
@@ -116,13 +100,13 @@ async function work(client: ApiClient, argv: string[]): Promise<number> {
       return 0
     }
     case 'start':
-      if (!values.assignee) throw new UsageError('work start needs --assignee <name>')
+      if (!values.assignee) throw new CliUsageError('work start needs --assignee <name>')
       return changed('start', { assignedTo: values.assignee, ...(values.notes ? { notes: values.notes } : {}) })
     case 'block':
-      if (!values.reason) throw new UsageError('work block needs --reason <text>')
+      if (!values.reason) throw new CliUsageError('work block needs --reason <text>')
       return changed('block', { blockedReason: values.reason })
     case 'cancel':
-      if (!values.reason) throw new UsageError('work cancel needs --reason <text>')
+      if (!values.reason) throw new CliUsageError('work cancel needs --reason <text>')
       return changed('cancel', { reason: values.reason })
     case 'complete': {
       let result: Record<string, unknown> = {}
@@ -130,7 +114,7 @@ async function work(client: ApiClient, argv: string[]): Promise<number> {
         try {
           result = JSON.parse(values.result) as Record<string, unknown>
         } catch {
-          throw new UsageError('--result must be a JSON object')
+          throw new CliUsageError('--result must be a JSON object')
         }
       }
       Object.assign(result, parseSets(values.set ?? []))
@@ -138,11 +122,11 @@ async function work(client: ApiClient, argv: string[]): Promise<number> {
       return changed('complete', { result, ...(values.notes ? { notes: values.notes } : {}) })
     }
     default:
-      throw new UsageError(`Unknown work verb: ${verb ?? '(none)'}`)
+      throw new CliUsageError(`Unknown work verb: ${verb ?? '(none)'}`)
   }
 }
 
-async function finalize(client: ApiClient, argv: string[]): Promise<number> {
+async function finalize(client: HttpClient, argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -153,8 +137,8 @@ async function finalize(client: ApiClient, argv: string[]): Promise<number> {
     },
   })
   const missing = (['media-buy', 'campaign', 'advertiser'] as const).filter((flag) => !values[flag])
-  if (missing.length > 0) throw new UsageError(`finalize needs ${missing.map((flag) => `--${flag}`).join(', ')}`)
-  if (!values.avail && !values.product) throw new UsageError('finalize needs --avail <id> or --product <id>')
+  if (missing.length > 0) throw new CliUsageError(`finalize needs ${missing.map((flag) => `--${flag}`).join(', ')}`)
+  if (!values.avail && !values.product) throw new CliUsageError('finalize needs --avail <id> or --product <id>')
   const creative = values['creative-url']
     ? {
         assetUrl: values['creative-url'],
@@ -163,7 +147,7 @@ async function finalize(client: ApiClient, argv: string[]): Promise<number> {
         ...(values['ad-id'] ? { adId: values['ad-id'] } : {}),
       }
     : undefined
-  if (creative && !Number.isInteger(creative.durationSeconds)) throw new UsageError('--creative-url needs --duration <seconds>')
+  if (creative && !Number.isInteger(creative.durationSeconds)) throw new CliUsageError('--creative-url needs --duration <seconds>')
   const body = {
     mediaBuyId: values['media-buy'],
     ...(values.avail ? { availId: values.avail } : { productId: values.product }),
@@ -173,7 +157,7 @@ async function finalize(client: ApiClient, argv: string[]): Promise<number> {
     advertiserName: values.advertiser,
     ...(creative ? { creative } : {}),
   }
-  const answer = await client.request<FinalizeResponse>('POST', `/inventory-sources/${sourceOf(values)}/modular/bookings/finalize`, body)
+  const answer = await client.request<FinalizeResponse>('POST', `/inventory-sources/${sourceOf(values)}/modular/bookings/finalize`, { json: body })
   if (values.json) {
     console.log(terminalJson(answer))
     return 0
@@ -185,21 +169,12 @@ async function finalize(client: ApiClient, argv: string[]): Promise<number> {
   return 0
 }
 
-/** Runs a verb; prints server errors with their row and field details. Exit codes as main.ts: 2 usage/validation, 3 refused. */
+/** Runs a verb; server errors are printed with their row and field details, exit codes as in failure.ts. */
 export async function runApiCommand(command: 'work' | 'finalize', argv: string[]): Promise<number> {
   try {
     const client = apiClientFromEnv()
     return command === 'work' ? await work(client, argv) : await finalize(client, argv)
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ApiUsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      console.error(`${(error as Error).message}\n\n${WORK_USAGE}`)
-      return 2
-    }
-    if (!isStorefrontError(error)) throw error
-    console.error(terminalText(`${error.code}: ${error.message}`))
-    const details = error.details ?? {}
-    for (const row of details.rows ?? []) console.error(terminalText(`  row ${row.row} ${row.field}: ${row.message}`))
-    for (const issue of details.issues ?? []) console.error(terminalText(`  ${issue.path}: ${issue.message}`))
-    return error.code === 'VALIDATION_ERROR' ? 2 : 3
+    return reportFailure(error, WORK_USAGE)
   }
 }

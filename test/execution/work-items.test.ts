@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import type { WorkItem, WorkItemEvent } from '../../src/modules/work-queue/work-item.schema.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
+import { skipOnPglite } from '../helpers/database.ts'
 import { availCounters, complete, createDemo, DEMO, errorOf, finalize, itemOfKind, listItems, ok, PRIME, reserve, type Finalized } from './helpers.ts'
 
 const base = `/inventory-sources/${DEMO}/modular/work-items`
@@ -150,7 +151,7 @@ describe('Work items: /inventory-sources/{sourceId}/modular/work-items', () => {
       assert.equal((completed.payload?.effect as Record<string, unknown>).reservationStatus, 'BOOKED')
     })
 
-    it('lets exactly one of two concurrent completions win; the other is 409 WORK_ITEM_TERMINAL', async () => {
+    it('lets exactly one of two concurrent completions win; the other is 409 WORK_ITEM_TERMINAL', { skip: skipOnPglite }, async () => {
       const item = await itemOfKind(ctx, 'TRAFFIC_TO_CADENT')
       const answers = await Promise.all([
         complete(ctx, item.id, { result: { cadentCampaignId: 'CAD-A' } }),

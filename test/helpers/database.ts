@@ -9,6 +9,14 @@ import { loadMigrations, migrate } from '../../src/db/migrate.ts'
 const cacheDir = path.resolve('node_modules/.cache/storefront-test')
 
 /**
+ * For `{ skip }` on tests of concurrent requests in one process: PGlite is one connection that
+ * runs one query at a time, so requests that race there are serialized and cannot show a race.
+ */
+export const skipOnPglite = process.env.TEST_DATABASE_URL
+  ? false
+  : 'needs TEST_DATABASE_URL: PGlite serializes every query on one connection, so concurrent requests cannot race there'
+
+/**
  * A fresh, migrated database for one test file.
  * - TEST_DATABASE_URL set: a new database on that PostgreSQL server, dropped on close.
  * - otherwise: PGlite loaded from a migrated template, built once per migration set

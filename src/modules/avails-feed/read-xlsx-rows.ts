@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import ExcelJS from 'exceljs'
+import type ExcelJS from 'exceljs'
 import { fail, isStorefrontError } from '../../shared/errors.ts'
 import { MAX_FEED_COLUMNS, tooManyColumns } from './feed-limits.ts'
 import { CellError, isBlank } from './feed-values.ts'
@@ -29,7 +29,9 @@ interface WorkbookModel {
 
 export async function* readXlsxRows(data: Buffer | NodeJS.ReadableStream, options: XlsxRowsOptions = {}): AsyncGenerator<SheetRow> {
   const input = Buffer.isBuffer(data) ? Readable.from([data]) : data instanceof Readable ? data : Readable.from(data as AsyncIterable<Buffer>)
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
+  // Loaded only when a workbook arrives: exceljs is nearly half the production dependency tree.
+  const { default: excel } = await import('exceljs')
+  const reader = new excel.stream.xlsx.WorkbookReader(input, {
     worksheets: 'emit',
     sharedStrings: 'cache',
     // Styles are needed to know which numbers are dates.

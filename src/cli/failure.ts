@@ -1,0 +1,38 @@
+import { ConfigError } from '../config.ts'
+import { isStorefrontError, type ErrorDetails } from '../shared/errors.ts'
+import { ApiError, CliUsageError, ServerUnreachableError } from './http-client.ts'
+import { terminalText } from './table.ts'
+
+/**
+ * The CLI's one map from a failure to its exit code:
+ *   0 ok; 1 failure (server unreachable, 5xx, anything unexpected);
+ *   2 bad usage, bad configuration or invalid input (VALIDATION_ERROR, feed row errors);
+ *   3 refused by the server or database (401, 403, 404, 409, 413, a locked data dir).
+ */
+export function exitCodeOf(error: unknown): 1 | 2 | 3 {
+  if (error instanceof CliUsageError || error instanceof ConfigError) return 2
+  if ((error as { code?: unknown } | null)?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return 2
+  if (error instanceof ServerUnreachableError) return 1
+  if (error instanceof ApiError) return error.status >= 500 ? 1 : error.code === 'VALIDATION_ERROR' ? 2 : 3
+  if (isStorefrontError(error)) return error.code === 'VALIDATION_ERROR' ? 2 : 3
+  return 1
+}
+
+/** The lines that explain an error answer: its code and message, then its row and field details. */
+export function failureLines(error: ApiError | { code: string; message: string; details?: ErrorDetails | undefined }): string[] {
+  const details = error.details ?? {}
+  return [
+    terminalText(`${error.code}: ${error.message}`),
+    ...(details.rows ?? []).map((row) => terminalText(`  row ${row.row} ${row.field}: ${row.message}`)),
+    ...(details.issues ?? []).map((issue) => terminalText(`  ${issue.path}: ${issue.message}`)),
+  ]
+}
+
+/** Prints a failure to stderr and returns its exit code; `usage` follows a usage error. */
+export function reportFailure(error: unknown, usage?: string): number {
+  const exitCode = exitCodeOf(error)
+  if (error instanceof ApiError || isStorefrontError(error)) console.error(failureLines(error).join('\n'))
+  else if (exitCode === 2 && usage && !(error instanceof ConfigError)) console.error(`${(error as Error).message}\n\n${usage}`)
+  else console.error(error instanceof Error ? error.message : String(error))
+  return exitCode
+}

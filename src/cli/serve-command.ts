@@ -1,0 +1,57 @@
+import { constants as osConstants } from 'node:os'
+import type { Config } from '../config.ts'
+import { startServer } from '../server.ts'
+
+/** `storefront serve`: the API, docs and console until a signal stops it. */
+
+/**
+ * A process manager sends SIGTERM (or SIGINT) and kills for good a few seconds later. The server
+ * closes gracefully within this much, else leaves anyway (the data-dir lock is released on exit).
+ */
+const SHUTDOWN_GRACE_MS = 3_000
+
+export async function serve(config: Config): Promise<number> {
+  // Installed before the slow parts of startup (PGlite open, migrations), which then stop early.
+  const shutdown = new AbortController()
+  const onSignal = (signal: NodeJS.Signals) => {
+    const exitCode = 128 + (osConstants.signals[signal] ?? 0)
+    if (shutdown.signal.aborted) {
+      console.error(`${signal} again: stopping now`)
+      process.exit(exitCode)
+    }
+    shutdown.abort(signal)
+    setTimeout(() => {
+      console.error(`Did not stop within ${SHUTDOWN_GRACE_MS} ms of ${signal}: stopping now`)
+      process.exit(exitCode)
+    }, SHUTDOWN_GRACE_MS).unref()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  let server: Awaited<ReturnType<typeof startServer>>
+  try {
+    server = await startServer(config, { signal: shutdown.signal })
+  } catch (error) {
+    if (shutdown.signal.aborted) return 0
+    throw error
+  }
+  const lines = [
+    `Storefront is listening on ${server.url} (${server.runtime.services.engine === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})`,
+    `  REST API: ${server.url}/api/v2/storefront`,
+    `  API docs: ${server.url}/docs   OpenAPI: ${server.url}/openapi.json`,
+  ]
+  if (server.bootstrapKey) {
+    lines.push(
+      '',
+      `  Bootstrap API key for storefront "${server.bootstrapKey.storefront}" (shown once; only its hash is stored):`,
+      `    ${server.bootstrapKey.key}`,
+      '',
+      `  Try: curl -H "Authorization: Bearer ${server.bootstrapKey.key}" ${server.url}/api/v2/storefront/inventory-sources`,
+    )
+  }
+  console.log(lines.join('\n'))
+  if (!shutdown.signal.aborted) await new Promise((resolve) => shutdown.signal.addEventListener('abort', resolve, { once: true }))
+  server.app.log.info({ signal: shutdown.signal.reason }, 'shutting down')
+  await server.close()
+  return 0
+}
