@@ -87,7 +87,8 @@ describe('storefront serve and the CLI on the embedded database', () => {
     assert.equal(existsSync(path.join(dataDir, 'storefront.lock')), false)
     const list = await runCli(['keys', 'list', '--json'], env)
     assert.equal(list.code, 0, list.stderr)
-    assert.deepEqual(JSON.parse(list.stdout).map((k: { storefront: string }) => k.storefront).sort(), ['acme', 'default'])
+    // The bootstrap key, and acme's operator and sandbox buyer keys from the tests above.
+    assert.deepEqual(JSON.parse(list.stdout).map((k: { storefront: string; role: string }) => `${k.storefront}/${k.role}`).sort(), ['acme/buyer', 'acme/operator', 'default/operator'])
     server = await startServerProcess(env)
     assert.ok(!/sf_[A-Za-z0-9_-]{20,}/.test(server.output()), 'the bootstrap key is shown only on the first start')
   })
