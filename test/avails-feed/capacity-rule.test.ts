@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { createTestContext, type TestContext } from '../helpers/context.ts'
-import { createFeedSource } from '../modular/helpers.ts'
-import { errorOf, FEED, feedOk, jsonAvail, PRODUCTS } from './helpers.ts'
+import type { TestContext } from '../helpers/context.ts'
+import { clearFeedState, errorOf, FEED, feedOk, jsonAvail, openFeedSourceContext, PRODUCTS } from './helpers.ts'
 
 const RESERVATIONS = '/inventory-sources/retail-modular/modular/reservations'
 const RELEASE = '/inventory-sources/retail-modular/modular/bookings/release'
@@ -16,18 +15,12 @@ const MINUTE = 60_000
 describe('capacity is the seller\'s figure: feed commits, products and reservations', () => {
   let ctx: TestContext
   before(async () => {
-    ctx = await createTestContext()
-    await createFeedSource(ctx)
+    ctx = await openFeedSourceContext()
   })
-  after(async () => {
-    await ctx.close()
-  })
+  after(() => ctx.close())
   beforeEach(async () => {
     ctx.clock.set('2026-11-22T12:00:00.000Z')
-    await ctx.db.deleteFrom('reservation').execute()
-    await ctx.db.deleteFrom('avail').execute()
-    await ctx.db.deleteFrom('avails_preview').execute()
-    await ctx.db.deleteFrom('work_item').execute()
+    await clearFeedState(ctx)
   })
 
   const commitFeed = async (impressionsCapacity: number) =>

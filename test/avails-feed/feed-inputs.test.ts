@@ -2,9 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import ExcelJS from 'exceljs'
 import { buildApp, API_PREFIX } from '../../src/http/app.ts'
-import { createTestContext, type TestContext } from '../helpers/context.ts'
-import { createFeedSource } from '../modular/helpers.ts'
-import { availIds, confirmItems, errorOf, FEED, feedOk, fixture, jsonAvail, multipart, postCsv, upload } from './helpers.ts'
+import type { TestContext } from '../helpers/context.ts'
+import { availIds, clearFeedState, confirmItems, errorOf, FEED, feedOk, fixture, jsonAvail, multipart, openFeedSourceContext, postCsv, upload } from './helpers.ts'
 
 /** A workbook as sellers send them: a notes sheet first, Date cells, Excel serials, thousands text, trailing blank rows. */
 async function sellerWorkbook(): Promise<Buffer> {
@@ -26,16 +25,11 @@ async function sellerWorkbook(): Promise<Buffer> {
 describe('POST /inventory-sources/{sourceId}/modular/avails-feed: input formats', () => {
   let ctx: TestContext
   before(async () => {
-    ctx = await createTestContext()
-    await createFeedSource(ctx)
+    ctx = await openFeedSourceContext()
   })
-  after(async () => {
-    await ctx.close()
-  })
+  after(() => ctx.close())
   beforeEach(async () => {
-    await ctx.db.deleteFrom('avail').execute()
-    await ctx.db.deleteFrom('avails_preview').execute()
-    await ctx.db.deleteFrom('work_item').execute()
+    await clearFeedState(ctx)
   })
 
   it('previews the seed JSON example without committing, with AVAIL_ENDED for the past July flight', async () => {

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
 import type { AvailsFeedResponse } from '../../src/modules/avails-feed/feed-request.schema.ts'
-import type { TestContext } from '../helpers/context.ts'
+import { createTestContext, type TestContext } from '../helpers/context.ts'
+import { createFeedSource } from '../modular/helpers.ts'
 import { repoRoot } from '../helpers/processes.ts'
 
 export const FEED = '/inventory-sources/retail-modular/modular/avails-feed'
@@ -71,4 +72,19 @@ export function jsonAvail(availId: string, fields: Record<string, unknown> = {})
     targeting: { market: 'South Africa', screen: 'CTV' },
     ...fields,
   }
+}
+
+/** A test context holding the retail-modular feed source, shared by one describe block. */
+export async function openFeedSourceContext(): Promise<TestContext> {
+  const ctx = await createTestContext()
+  await createFeedSource(ctx)
+  return ctx
+}
+
+/** Between tests: nothing the previous test fed, previewed, held or opened is left. */
+export async function clearFeedState(ctx: TestContext): Promise<void> {
+  await ctx.db.deleteFrom('reservation').execute()
+  await ctx.db.deleteFrom('avail').execute()
+  await ctx.db.deleteFrom('avails_preview').execute()
+  await ctx.db.deleteFrom('work_item').execute()
 }

@@ -7,10 +7,9 @@ import { after, before, beforeEach, describe, it } from 'node:test'
 import ExcelJS from 'exceljs'
 import { API_PREFIX, buildApp } from '../../src/http/app.ts'
 import { spoolDirectory } from '../../src/http/feed-uploads.ts'
-import { createTestContext, type TestContext } from '../helpers/context.ts'
+import type { TestContext } from '../helpers/context.ts'
 import { watchEventLoop } from '../helpers/event-loop.ts'
-import { createFeedSource } from '../modular/helpers.ts'
-import { availIds, errorOf, FEED, feedOk, multipart, postCsv, upload } from './helpers.ts'
+import { availIds, clearFeedState, errorOf, FEED, feedOk, multipart, openFeedSourceContext, postCsv, upload } from './helpers.ts'
 
 const header = 'Avail ID,Collection,Name,Start,End,Impressions,CPM'
 const goodRow = (id: string) => `${id},CTV,Avail ${id},2026-12-01,2026-12-31,1000,20`
@@ -26,16 +25,11 @@ function wideCsv(columns: number, rows: number): string {
 describe('POST /inventory-sources/{sourceId}/modular/avails-feed: hostile feeds', () => {
   let ctx: TestContext
   before(async () => {
-    ctx = await createTestContext()
-    await createFeedSource(ctx)
+    ctx = await openFeedSourceContext()
   })
-  after(async () => {
-    await ctx.close()
-  })
+  after(() => ctx.close())
   beforeEach(async () => {
-    await ctx.db.deleteFrom('avail').execute()
-    await ctx.db.deleteFrom('avails_preview').execute()
-    await ctx.db.deleteFrom('work_item').execute()
+    await clearFeedState(ctx)
   })
 
   it('refuses a 16,384-column CSV upload at its header with a short 400 naming the row and column, keeping nothing', async () => {

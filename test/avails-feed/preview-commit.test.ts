@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { createTestContext, type TestContext } from '../helpers/context.ts'
-import { createFeedSource, readProjection, stageStatus } from '../modular/helpers.ts'
-import { availIds, confirmItems, errorOf, FEED, feedOk, jsonAvail } from './helpers.ts'
+import type { TestContext } from '../helpers/context.ts'
+import { readProjection, stageStatus } from '../modular/helpers.ts'
+import { availIds, clearFeedState, confirmItems, errorOf, FEED, feedOk, jsonAvail, openFeedSourceContext } from './helpers.ts'
 
 const WORK_ITEMS = '/inventory-sources/retail-modular/modular/work-items'
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -10,18 +10,12 @@ const DAY_MS = 24 * 60 * 60 * 1000
 describe('POST /inventory-sources/{sourceId}/modular/avails-feed: preview, then commit', () => {
   let ctx: TestContext
   before(async () => {
-    ctx = await createTestContext()
-    await createFeedSource(ctx)
+    ctx = await openFeedSourceContext()
   })
-  after(async () => {
-    await ctx.close()
-  })
+  after(() => ctx.close())
   beforeEach(async () => {
     ctx.clock.set('2026-11-22T12:00:00.000Z')
-    await ctx.db.deleteFrom('reservation').execute()
-    await ctx.db.deleteFrom('avail').execute()
-    await ctx.db.deleteFrom('avails_preview').execute()
-    await ctx.db.deleteFrom('work_item').execute()
+    await clearFeedState(ctx)
   })
 
   const preview = async (avails: unknown[], options: Record<string, unknown> = {}) => feedOk(await ctx.api('POST', FEED, { avails, ...options }))
