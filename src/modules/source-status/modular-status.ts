@@ -191,7 +191,8 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
       : 'Selling: avails, ledger and execution are ready.'
 
   const byKind = Object.fromEntries(Object.entries(input.openWorkItems.byKind).filter(([, count]) => count > 0))
-  const pendingCreatives = (byKind.MAP_CREATIVE_REF ?? 0) + (byKind.REVIEW_CREATIVE ?? 0)
+  // Creatives wait on the one kind any provider opens for them (cadent: MAP_CREATIVE_REF).
+  const pendingCreatives = byKind.MAP_CREATIVE_REF ?? 0
   const notApplicable = { status: 'not_applicable', lastRunAt: null, itemCount: 0, error: null }
 
   return {
