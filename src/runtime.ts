@@ -36,27 +36,21 @@ export class MissingSecretKeyError extends ConfigError {
  */
 export async function openRuntime(
   config: Config,
-  options: { command: string; clock?: Clock; probeAgent?: AgentProbe; signal?: AbortSignal },
+  options: { command: string; clock?: Clock; probeAgent?: AgentProbe },
 ): Promise<Runtime> {
   let lock: DataDirLock | null = null
   let handle: DatabaseHandle | null = null
-  // A stop asked for during a slow step (PGlite open, migrations) is honoured as soon as it ends.
-  const stopIfAsked = () => options.signal?.throwIfAborted()
   try {
-    stopIfAsked()
     if (!config.databaseUrl) lock = await acquireDataDirLock(config.dataDir, options.command)
     let secretKey = config.secretKey
     if (!secretKey) {
       if (config.databaseUrl) throw new MissingSecretKeyError()
       secretKey = await loadOrCreateSecretKey(config.dataDir)
     }
-    stopIfAsked()
     handle = config.databaseUrl
       ? await openDatabase({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize })
       : await openDatabase({ dataDir: path.join(config.dataDir, 'pglite') })
-    stopIfAsked()
     await migrate(handle.db)
-    stopIfAsked()
     const services = createServices({
       db: handle.db,
       engine: handle.engine,

@@ -24,13 +24,16 @@ function reachableUrl(host: string, port: number): string {
 /**
  * Opens the runtime, listens, then creates the first storefront and key: a start that fails before it
  * can listen (a port in use) creates nothing, so the key printed by the next start is never lost.
- * `signal` aborts the start between its steps; the caller installs its signal handlers before calling.
+ * `onDatabaseReady` runs once the database is open and migrated; `signal` aborts the steps after it.
+ * The caller installs its signal handlers before calling.
  */
 export async function startServer(
   config: Config,
-  options: { clock?: Clock; probeAgent?: AgentProbe; signal?: AbortSignal } = {},
+  options: { clock?: Clock; probeAgent?: AgentProbe; signal?: AbortSignal; onDatabaseReady?: () => void } = {},
 ): Promise<RunningServer> {
-  const runtime = await openRuntime(config, { command: 'storefront serve', ...options })
+  const { signal, onDatabaseReady, ...runtimeOptions } = options
+  const runtime = await openRuntime(config, { command: 'storefront serve', ...runtimeOptions })
+  onDatabaseReady?.()
   const { services } = runtime
   let app: FastifyInstance | null = null
   const background: Array<() => Promise<void> | void> = []
@@ -45,13 +48,13 @@ export async function startServer(
       feedMaxConcurrent: config.feedMaxConcurrent,
       logger: { level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
     })
-    options.signal?.throwIfAborted()
+    signal?.throwIfAborted()
     await app.listen({ port: config.port, host: config.host })
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : config.port
     const url = reachableUrl(config.host, port)
     await runtime.lock?.update({ url })
-    options.signal?.throwIfAborted()
+    signal?.throwIfAborted()
     // Only now: nothing after this can fail before main prints the key (only its hash is stored).
     const created = await services.access.bootstrap({ storefront: config.defaultStorefrontName, key: config.bootstrapKey })
 

@@ -11,10 +11,19 @@ import { startServer } from '../server.ts'
 const SHUTDOWN_GRACE_MS = 3_000
 
 export async function serve(config: Config): Promise<number> {
-  // Installed before the slow parts of startup (PGlite open, migrations), which then stop early.
+  // Installed before the slow parts of startup (PGlite open, migrations).
   const shutdown = new AbortController()
+  let openingDatabase = true
   const onSignal = (signal: NodeJS.Signals) => {
     const exitCode = 128 + (osConstants.signals[signal] ?? 0)
+    if (openingDatabase) {
+      // Opening PGlite and migrating are safe to cut short: PGlite writes a new data directory only
+      // once initdb is done, each migration is one transaction, and nothing has been served. Waiting
+      // for the step to end could take longer than a process manager grants on a busy machine.
+      // The exit handler releases the data-dir lock.
+      console.error(`${signal} during startup: stopping`)
+      process.exit(exitCode)
+    }
     if (shutdown.signal.aborted) {
       console.error(`${signal} again: stopping now`)
       process.exit(exitCode)
@@ -30,7 +39,7 @@ export async function serve(config: Config): Promise<number> {
 
   let server: Awaited<ReturnType<typeof startServer>>
   try {
-    server = await startServer(config, { signal: shutdown.signal })
+    server = await startServer(config, { signal: shutdown.signal, onDatabaseReady: () => { openingDatabase = false } })
   } catch (error) {
     if (shutdown.signal.aborted) return 0
     throw error

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 
 /**
@@ -53,13 +53,18 @@ export async function loadOrCreateSecretKey(dataDir: string): Promise<string> {
   }
   await mkdir(dataDir, { recursive: true })
   const key = randomBytes(32).toString('base64url')
+  // Written whole under a private name, then linked into place: a process stopped half-way (a
+  // signal during startup) leaves no empty key file behind, and link() fails if another won the race.
+  const staged = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
+  await writeFile(staged, `${key}\n`, { mode: 0o600 })
   try {
-    await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' })
+    await link(staged, file)
   } catch (error) {
     // Another process won the race: use its key.
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(file, 'utf8')).trim()
     throw error
+  } finally {
+    await unlink(staged).catch(() => undefined)
   }
-  await chmod(file, 0o600)
   return key
 }

@@ -91,7 +91,7 @@ describe('storefront serve as a service', () => {
     assert.equal(existsSync(path.join(dataDir, LOCK_FILE)), false, 'the data-dir lock must be released')
   })
 
-  it('stops within 5 s and releases the lock when the npm start process gets SIGINT during startup', async () => {
+  it('stops within 5 s, releases the lock and leaves a data directory the next start serves from when the npm start process gets SIGINT during startup', async () => {
     const dataDir = await freshDataDir()
     const npm = spawnNpmStart({ DATA_DIR: dataDir })
     npmProcesses.push(npm)
@@ -107,7 +107,7 @@ describe('storefront serve as a service', () => {
     npm.child.kill('SIGINT')
     await exitOf(npm)
     const stoppedInMs = Date.now() - signalledAt
-    assert.ok(stoppedInMs < 5_000, `npm took ${stoppedInMs} ms to exit`)
+    assert.ok(stoppedInMs < 5_000, `npm took ${stoppedInMs} ms to exit:\n${npm.output()}`)
     assert.doesNotMatch(npm.output(), /listening on/)
     let serverAlive = true
     for (let waited = 0; serverAlive && waited < 1_000; waited += 50) {
@@ -120,5 +120,12 @@ describe('storefront serve as a service', () => {
     }
     assert.equal(serverAlive, false, `server process ${holder.pid} must not outlive npm`)
     assert.equal(existsSync(lockFile), false, 'the data-dir lock must be released')
+
+    const next = await startServerProcess({ DATA_DIR: dataDir }, START_TIMEOUT_MS)
+    try {
+      assert.equal(await answers(next.url), true)
+    } finally {
+      assert.equal(await next.stop(), 0)
+    }
   })
 })
