@@ -47,6 +47,58 @@ export interface BuyerAccountTable {
 
 export type BuyerAccountStatus = 'active' | 'pending_approval' | 'rejected' | 'payment_required' | 'suspended' | 'closed'
 
+export type MediaBuyStatus =
+  | 'submitted'
+  | 'pending_creatives'
+  | 'pending_start'
+  | 'active'
+  | 'paused'
+  | 'completed'
+  | 'rejected'
+  | 'canceled'
+
+export interface MediaBuyTable {
+  id: Generated<number>
+  storefront_id: number
+  api_key_id: number
+  buyer_account_id: number
+  media_buy_id: string
+  idempotency_key: string
+  sandbox: boolean
+  status: MediaBuyStatus
+  currency: string
+  start_time: Timestamp
+  end_time: Timestamp
+  po_number: string | null
+  task_id: string | null
+  push_notification_sealed: string | null
+  revision: Generated<number>
+  confirmed_at: Timestamp | null
+  canceled_at: Timestamp | null
+  canceled_by: 'buyer' | 'seller' | null
+  cancellation_reason: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface MediaBuyPackageTable {
+  id: Generated<number>
+  media_buy_row_id: number
+  package_id: string
+  inventory_source_id: number
+  avail_row_id: number
+  product_id: string
+  pricing_option_id: string
+  budget: number
+  impressions: number
+  cpm: number
+  paused: Generated<boolean>
+  canceled_at: Timestamp | null
+  targeting_overlay: ColumnType<unknown, string | null, string | null> | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
 export interface InventorySourceTable {
   id: Generated<number>
   storefront_id: number
@@ -310,6 +362,8 @@ export interface DB {
   avails_preview: AvailsPreviewTable
   avails_preview_row: AvailsPreviewRowTable
   buyer_account: BuyerAccountTable
+  media_buy: MediaBuyTable
+  media_buy_package: MediaBuyPackageTable
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
@@ -326,3 +380,5 @@ export type DeliveryRowRow = Selectable<DeliveryRowTable>
 export type AvailsPreviewRow = Selectable<AvailsPreviewTable>
 export type AvailsPreviewRowRow = Selectable<AvailsPreviewRowTable>
 export type BuyerAccountRow = Selectable<BuyerAccountTable>
+export type MediaBuyRow = Selectable<MediaBuyTable>
+export type MediaBuyPackageRow = Selectable<MediaBuyPackageTable>
