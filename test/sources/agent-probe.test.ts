@@ -175,7 +175,9 @@ describe('live agent probe (MCP)', () => {
       const elapsed = Date.now() - started
       assert.equal(result.reason, 'AGENT_UNREACHABLE')
       assert.match(result.message, /did not answer MCP initialize within 0\.3 s/)
-      assert.ok(elapsed < 1500, `took ${elapsed} ms`)
+      // The agent never answers: ending at all proves the timeout. The bound is loose on purpose
+      // (a loaded CI machine stalls for seconds); what it catches is a probe that waits for ever.
+      assert.ok(elapsed < 10_000, `took ${elapsed} ms`)
     })
 
     it('answers AGENT_UNREACHABLE naming the status when the URL is not an MCP endpoint', async () => {
