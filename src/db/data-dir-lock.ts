@@ -141,12 +141,12 @@ async function removeIfUnchanged(file: string, staleText: string, claimant: stri
   }
 }
 
-/** Locks held by this process, released on the way out even when the process exits abruptly. */
+/** Locks held (or being taken) by this process, token -> file, released on the way out even when it exits abruptly. */
 const heldLocks = new Map<string, string>()
 let exitHookInstalled = false
 
 function releaseHeldLocksSync(): void {
-  for (const [file, token] of heldLocks) {
+  for (const [token, file] of heldLocks) {
     try {
       if (parseHolder(readFileSync(file, 'utf8'))?.token === token) unlinkSync(file)
     } catch {
@@ -167,29 +167,40 @@ export async function acquireDataDirLock(dataDir: string, command: string): Prom
   const token = randomBytes(16).toString('hex')
   const holder: LockHolder = { pid: process.pid, hostname: hostname(), command, startedAt: new Date().toISOString(), token }
   const text = JSON.stringify(holder)
-  for (let attempt = 0; attempt < 20; attempt++) {
-    if (await createExclusive(file, text)) return heldLock(file, holder)
-    const currentText = await readText(file)
-    if (currentText === null) continue
-    const owner = parseHolder(currentText)
-    if (holderIsLive(owner)) {
-      throw new StorefrontError('CONFLICT', `The embedded database in ${dataDir} is in use by ${describeHolder(owner)}. Stop it first, or use its HTTP API.`, {
-        reason: 'DATA_DIR_LOCKED',
-        holder: owner,
-      })
+  // Known to the exit hook before the file can exist: a process that exits between creating the
+  // file and returning (a signal during startup) still removes it. Only a file with this token is.
+  releaseOnExit(file, token)
+  try {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (await createExclusive(file, text)) return heldLock(file, holder)
+      const currentText = await readText(file)
+      if (currentText === null) continue
+      const owner = parseHolder(currentText)
+      if (holderIsLive(owner)) {
+        throw new StorefrontError('CONFLICT', `The embedded database in ${dataDir} is in use by ${describeHolder(owner)}. Stop it first, or use its HTTP API.`, {
+          reason: 'DATA_DIR_LOCKED',
+          holder: owner,
+        })
+      }
+      // Someone else is taking the same stale lock over: give them a moment, then look again.
+      if (!(await removeIfUnchanged(file, currentText, text))) await new Promise((resolve) => setTimeout(resolve, 10 * (attempt + 1)))
     }
-    // Someone else is taking the same stale lock over: give them a moment, then look again.
-    if (!(await removeIfUnchanged(file, currentText, text))) await new Promise((resolve) => setTimeout(resolve, 10 * (attempt + 1)))
+    throw new StorefrontError('CONFLICT', `Could not lock ${dataDir}: another process keeps taking it`, { reason: 'DATA_DIR_LOCKED' })
+  } catch (error) {
+    heldLocks.delete(token)
+    throw error
   }
-  throw new StorefrontError('CONFLICT', `Could not lock ${dataDir}: another process keeps taking it`, { reason: 'DATA_DIR_LOCKED' })
 }
 
-function heldLock(file: string, holder: LockHolder): DataDirLock {
-  heldLocks.set(file, holder.token!)
+function releaseOnExit(file: string, token: string): void {
+  heldLocks.set(token, file)
   if (!exitHookInstalled) {
     exitHookInstalled = true
     process.on('exit', releaseHeldLocksSync)
   }
+}
+
+function heldLock(file: string, holder: LockHolder): DataDirLock {
   let released = false
   return {
     holder,
@@ -200,7 +211,7 @@ function heldLock(file: string, holder: LockHolder): DataDirLock {
     async release() {
       if (released) return
       released = true
-      heldLocks.delete(file)
+      heldLocks.delete(holder.token!)
       const current = await readText(file).catch(() => null)
       if (current && parseHolder(current)?.token === holder.token) await unlink(file).catch(() => undefined)
     },

@@ -105,4 +105,20 @@ describe('the data-dir lock', () => {
     assert.equal(child.status, 7, child.stderr)
     assert.equal(existsSync(path.join(dataDir, LOCK_FILE)), false)
   })
+
+  it('is released when its process exits while still taking it (the file exists, the call has not returned)', () => {
+    const dataDir = freshDir()
+    const lockFile = path.join(dataDir, LOCK_FILE)
+    // Exits the moment the lock file appears, before acquireDataDirLock has resolved: a signal
+    // during startup lands there.
+    const script = `import { existsSync } from 'node:fs'
+      import { acquireDataDirLock } from ${JSON.stringify(path.join(repoRoot, 'src/db/data-dir-lock.ts'))}
+      let resolved = false
+      acquireDataDirLock(${JSON.stringify(dataDir)}, 'exits mid-acquire').then(() => { resolved = true })
+      const watch = () => existsSync(${JSON.stringify(lockFile)}) ? process.exit(resolved ? 8 : 7) : setImmediate(watch)
+      watch()`
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8' })
+    assert.equal(child.status, 7, `exit ${child.status} (8: the lock was already returned, so the window was missed)\n${child.stderr}`)
+    assert.equal(existsSync(lockFile), false)
+  })
 })
