@@ -1,4 +1,4 @@
-import type { NormalizedAvail } from '../modules/avails-feed/avail.schema.ts'
+import type { NormalizedAvail } from '../modules/avails-feed/index.ts'
 
 /**
  * Demo avails of a Dutch broadcaster's CTV and addressable inventory. Flights start on the first
