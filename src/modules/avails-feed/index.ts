@@ -1,5 +1,5 @@
 // The public surface of avails-feed/: other folders import it from here, never from its files (eslint.config.js).
-export { type NormalizedAvail, type RowError, type RowWarning } from './avail.schema.ts'
+export type { NormalizedAvail, RowError, RowWarning } from './avail.schema.ts'
 export { findFlooredRows, previewFeed, upsertAvails, writeFeed } from './avails-store.ts'
 export {
   AvailsFeedJsonBodySchema,
@@ -9,7 +9,7 @@ export {
   type AvailsFeedOptions,
   type AvailsFeedResponse,
 } from './feed-request.schema.ts'
-export { type FeedInput } from './parse-feed.ts'
+export type { FeedInput } from './parse-feed.ts'
 export {
   computePreviewDiff,
   deletePreview,
