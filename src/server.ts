@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import { buildApp, LOG_REDACT_PATHS } from './http/app.ts'
-import { startExpirySweeper } from './modules/booking-ledger/expiry-sweeper.ts'
+import { startExpirySweeper } from './modules/booking-ledger/index.ts'
 import { openRuntime, writeAdminToken, type Runtime } from './runtime.ts'
 import type { Clock } from './shared/clock.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'

@@ -4,8 +4,9 @@ import { json } from './database.ts'
 /**
  * The feed columns of an avail, once: the normalized field (camelCase, src/modules/avails-feed),
  * its column in avails_preview_row and in avail (migrations 0002, 0006, 0007), and its SQL type.
- * The row types (tables.ts), the staging insert, the in-memory feed relation, the commit's
- * compare/insert/update and the read-back all derive from this list. It lives in db/ because
+ * The row types of avail and avails_preview_row (tables.ts), the normalized field names
+ * (avail.schema.ts checks its schema against them), the staging insert, the in-memory feed
+ * relation, the commit's compare/insert/update and the read-back all derive from this list. It lives in db/ because
  * two sibling modules (avails-feed, products) and tables.ts read it.
  */
 export const AVAIL_FEED_COLUMNS = [
@@ -17,11 +18,13 @@ export const AVAIL_FEED_COLUMNS = [
   { field: 'channel', column: 'channel', availColumn: 'channel', type: 'text', nullable: true },
   { field: 'startTime', column: 'start_time', availColumn: 'start_time', type: 'timestamptz' },
   { field: 'endTime', column: 'end_time', availColumn: 'end_time', type: 'timestamptz' },
-  // avail keeps the seller's figure as feed_capacity (migration 0007); shown capacity derives from it.
+  // avail keeps the seller's figure as feed_capacity (migration 0007); shown and sellable capacity
+  // derive from it (src/db/capacity.ts).
   { field: 'impressionsCapacity', column: 'impressions_capacity', availColumn: 'feed_capacity', type: 'bigint' },
-  { field: 'upstreamBookedImpressions', column: 'upstream_booked_impressions', availColumn: 'upstream_booked_impressions', type: 'bigint' },
+  // availDefault: the avail column has a default (an insert may leave it out; tables.ts).
+  { field: 'upstreamBookedImpressions', column: 'upstream_booked_impressions', availColumn: 'upstream_booked_impressions', type: 'bigint', availDefault: true },
   { field: 'cpm', column: 'cpm', availColumn: 'cpm', type: 'numeric(14, 4)', nullable: true },
-  { field: 'currency', column: 'currency', availColumn: 'currency', type: 'text' },
+  { field: 'currency', column: 'currency', availColumn: 'currency', type: 'text', availDefault: true },
   { field: 'targeting', column: 'targeting', availColumn: 'targeting', type: 'jsonb' },
   { field: 'sourceMetadata', column: 'source_metadata', availColumn: 'source_metadata', type: 'jsonb' },
 ] as const

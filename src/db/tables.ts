@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { AvailFeedColumn } from './avail-columns.ts'
 
 /**
  * Hand-written row types, one block per table, matching migrations/*.sql.
@@ -7,6 +8,20 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 type Timestamp = ColumnType<Date, Date | string, Date | string>
 type Json<T = unknown> = ColumnType<T, string, string>
 type JsonObject = Record<string, unknown>
+
+/** The TypeScript type of each SQL type the avail feed columns use (avail-columns.ts). */
+interface FeedSqlTypes {
+  text: string
+  timestamptz: Timestamp
+  bigint: number
+  'numeric(14, 4)': number
+  jsonb: Json<JsonObject>
+}
+type FeedValue<C extends AvailFeedColumn> = FeedSqlTypes[C['type']] | (C extends { nullable: true } ? null : never)
+/** The feed columns as avails_preview_row stores them. */
+type PreviewFeedColumns = { [C in AvailFeedColumn as C['column']]: FeedValue<C> }
+/** The feed columns as avail stores them; a column with a default may be left out of an insert. */
+type AvailFeedColumns = { [C in AvailFeedColumn as C['availColumn']]: C extends { availDefault: true } ? Generated<FeedValue<C>> : FeedValue<C> }
 
 export interface StorefrontTable {
   id: Generated<number>
@@ -153,26 +168,12 @@ export interface ModuleInstanceTable {
   updated_at: Timestamp
 }
 
-export interface AvailTable {
+/** An avail: the feed columns (avail-columns.ts; feed_capacity among them) and the ledger's counters. */
+export interface AvailTable extends AvailFeedColumns {
   id: Generated<number>
   inventory_source_id: number
-  avail_id: string
-  collection_id: string
-  collection_name: string
-  collection_description: string | null
-  name: string
-  channel: string | null
-  start_time: Timestamp
-  end_time: Timestamp
-  /** The seller's figure as the feed gave it; shown and sellable capacity derive from it (src/db/capacity.ts). */
-  feed_capacity: number
   held_impressions: Generated<number>
   booked_impressions: Generated<number>
-  upstream_booked_impressions: Generated<number>
-  cpm: number | null
-  currency: Generated<string>
-  targeting: Json<JsonObject>
-  source_metadata: Json<JsonObject>
   status: Generated<'ACTIVE' | 'INACTIVE'>
   created_at: Timestamp
   updated_at: Timestamp
@@ -319,24 +320,11 @@ export interface AvailsPreviewTable {
   committed_by: string | null
 }
 
-export interface AvailsPreviewRowTable {
+/** A staged row of a preview: its place in the file and the feed columns (avail-columns.ts). */
+export interface AvailsPreviewRowTable extends PreviewFeedColumns {
   preview_row_id: number
   position: number
   row_number: number
-  avail_id: string
-  collection_id: string
-  collection_name: string
-  collection_description: string | null
-  name: string
-  channel: string | null
-  start_time: Timestamp
-  end_time: Timestamp
-  impressions_capacity: number
-  upstream_booked_impressions: number
-  cpm: number | null
-  currency: string
-  targeting: Json<JsonObject>
-  source_metadata: Json<JsonObject>
 }
 
 export interface SchemaMigrationTable {

@@ -1,6 +1,6 @@
 import type { Account } from '@adcp/sdk/server'
 import type { GetProductsResponse, ListCreativeFormatsResponse } from '@adcp/sdk/types'
-import type { SpotFormat } from '../modules/creative-formats/trafficking-formats.ts'
+import type { SpotFormat } from '../modules/creative-formats/index.ts'
 import type { BuyerAccountRow, CatalogEntry } from '../workflows/buyer-workflows.ts'
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { WORK_ITEM_KIND_PATTERN, type WorkItemKind } from './work-queue/work-item-kinds.ts'
+import { WORK_ITEM_KIND_PATTERN, type WorkItemKind } from './work-queue/index.ts'
 
 /**
  * A module contract is data: which setup fields a provider needs (grouped by where the value
@@ -45,7 +45,7 @@ export const SETUP_VALUE_TYPES = ['STRING', 'URL', 'ENUM', 'CRON', 'OBJECT'] as 
 export type SetupValueType = (typeof SETUP_VALUE_TYPES)[number]
 
 /** Work-item kinds are declared by the contracts that open them (work-queue/work-item-kinds.ts). */
-export type { WorkItemKind } from './work-queue/work-item-kinds.ts'
+export type { WorkItemKind } from './work-queue/index.ts'
 const WorkItemKindSchema = z.string().regex(WORK_ITEM_KIND_PATTERN)
 
 /**

@@ -1,11 +1,11 @@
 import type { Transaction } from '../db/database.ts'
 import type { AvailRow, BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow, WorkItemRow } from '../db/tables.ts'
-import type { LedgerService } from './booking-ledger/ledger-service.ts'
+import type { LedgerService } from './booking-ledger/index.ts'
 import type { ModuleConfig, ModuleContract } from './contract.ts'
-import type { SpotFormat } from './creative-formats/spot-formats.ts'
-import type { FinalizeRequest } from './execution/finalize.schema.ts'
-import type { ProductCadent } from './products/product-projection.ts'
-import type { Actor, WorkItemKind } from './work-queue/work-item-store.ts'
+import type { SpotFormat } from './creative-formats/index.ts'
+import type { FinalizeRequest } from './execution/index.ts'
+import type { ProductCadent } from './products/index.ts'
+import type { Actor, WorkItemKind } from './work-queue/index.ts'
 
 /**
  * A provider is one folder under catalog/: its contract (data the readiness projection, the

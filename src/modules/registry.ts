@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely'
+import type { ModuleInstanceRow } from '../db/tables.ts'
 import { agenticAvailsFeedProvider } from './catalog/agentic-avails-feed/index.ts'
 import { agenticBookingLedgerProvider } from './catalog/agentic-booking-ledger/index.ts'
 import { cadentProvider } from './catalog/cadent/index.ts'
@@ -17,8 +18,9 @@ import {
   type ModuleStatusOverride,
   type WorkItemKind,
 } from './contract.ts'
+import type { SpotFormat } from './creative-formats/index.ts'
 import type { CompletionEffect, Provider } from './provider.ts'
-import { declareWorkItemKinds, isDeclaredWorkItemKind, PLATFORM_WORK_ITEM_KINDS } from './work-queue/work-item-kinds.ts'
+import { declareWorkItemKinds, isDeclaredWorkItemKind, PLATFORM_WORK_ITEM_KINDS } from './work-queue/index.ts'
 
 /**
  * The module catalog: every installed provider, its contract and its behaviour. Adding a
@@ -77,6 +79,17 @@ export function findProvider(kind: string, provider: string): Provider | undefin
 
 export function findContract(kind: string, provider: string): ModuleContract | undefined {
   return findProvider(kind, provider)?.contract
+}
+
+/**
+ * The creative formats a source's trafficking module can really carry, as data: each provider
+ * says which (`Provider.creativeFormats`, e.g. catalog/cadent/creative-formats.ts). A provider
+ * that names none (the manual module) lists none: a format is listed only when a module says it
+ * can carry it. [] without a module.
+ */
+export function formatsOfTraffickingModule(module: Pick<ModuleInstanceRow, 'provider' | 'config'> | undefined): SpotFormat[] {
+  if (!module) return []
+  return findProvider('TRAFFICKING', module.provider)?.creativeFormats?.(module.config) ?? []
 }
 
 export function installedProviders(): readonly Provider[] {

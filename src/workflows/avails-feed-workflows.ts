@@ -1,31 +1,37 @@
 import type { Database, Queryable, Transaction } from '../db/database.ts'
 import type { AvailsPreviewRow, InventorySourceRow } from '../db/tables.ts'
-import type { NormalizedAvail, RowError, RowWarning } from '../modules/avails-feed/avail.schema.ts'
-import { findFlooredRows, previewFeed, writeFeed } from '../modules/avails-feed/avails-store.ts'
-import type { AvailsFeedOptions, AvailsFeedResponse } from '../modules/avails-feed/feed-request.schema.ts'
-import type { FeedInput } from '../modules/avails-feed/parse-feed.ts'
 import {
+  AVAILS_ECHO_LIMIT,
   computePreviewDiff,
   deletePreview,
   dropPreviewRows,
   findEndedRows,
+  findFlooredRows,
   findPreviewForUpdate,
   findPreviewWorkItemId,
   finishPreview,
   markPreviewCommitted,
   MAX_REPORTED_ISSUES,
+  previewFeed,
   previewRowToAvail,
   readPreviewRows,
+  stageFeed,
   supersedePendingPreviews,
+  writeFeed,
+  type AvailsFeedOptions,
+  type AvailsFeedResponse,
+  type FeedInput,
   type FlooredRow,
   type InputSource,
+  type NormalizedAvail,
   type PreviewDiff,
-} from '../modules/avails-feed/preview-store.ts'
-import { AVAILS_ECHO_LIMIT, stageFeed, type StagedFeed } from '../modules/avails-feed/stage-feed.ts'
-import { findActiveModule, findModularSourceRow, type ActiveModule } from '../modules/modular-sources/module-store.ts'
-import { projectProduct, type Product } from '../modules/products/product-projection.ts'
-import { listSellableAvails, type ProductListQuery } from '../modules/products/product-store.ts'
-import { loadProjection } from '../modules/readiness/load-projection.ts'
+  type RowError,
+  type RowWarning,
+  type StagedFeed,
+} from '../modules/avails-feed/index.ts'
+import { findActiveModule, findModularSourceRow, type ActiveModule } from '../modules/modular-sources/index.ts'
+import { listSellableAvails, projectProduct, type Product, type ProductListQuery } from '../modules/products/index.ts'
+import { loadProjection } from '../modules/readiness/index.ts'
 import {
   actorLabel,
   cancelOpenWorkItems,
@@ -35,10 +41,9 @@ import {
   lockOpenWorkItems,
   openWorkItem,
   type Actor,
-} from '../modules/work-queue/work-item-store.ts'
-import type { Clock } from '../shared/clock.ts'
+} from '../modules/work-queue/index.ts'
 import { productCadentDefaults, productCadentFor } from './product-cadent.ts'
-import { toIso } from '../shared/clock.ts'
+import { toIso, type Clock } from '../shared/clock.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import { lockSourceRow } from '../sources/source-store.ts'

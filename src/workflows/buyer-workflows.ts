@@ -9,11 +9,11 @@ import {
   upsertAccount,
   type AccountInput,
   type AccountOwner,
-} from '../modules/buyer-accounts/account-store.ts'
-import { formatsOfTraffickingModule, type SpotFormat } from '../modules/creative-formats/trafficking-formats.ts'
-import { findActiveModule, listActiveModularSources } from '../modules/modular-sources/module-store.ts'
-import type { Product } from '../modules/products/product-projection.ts'
-import { PRODUCTS_MAX_LIMIT } from '../modules/products/product-store.ts'
+} from '../modules/buyer-accounts/index.ts'
+import type { SpotFormat } from '../modules/creative-formats/index.ts'
+import { findActiveModule, listActiveModularSources } from '../modules/modular-sources/index.ts'
+import { PRODUCTS_MAX_LIMIT, type Product } from '../modules/products/index.ts'
+import { formatsOfTraffickingModule } from '../modules/registry.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import type { AvailsFeedWorkflows } from './avails-feed-workflows.ts'

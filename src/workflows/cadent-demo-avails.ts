@@ -1,4 +1,4 @@
-import type { NormalizedAvail } from '../modules/avails-feed/avail.schema.ts'
+import type { NormalizedAvail } from '../modules/avails-feed/index.ts'
 
 /**
  * Demo avails of a Dutch broadcaster's CTV and addressable inventory. Flights start on the first
@@ -33,42 +33,23 @@ export function demoAvails(now: Date): NormalizedAvail[] {
 
   const kijk = { id: 'kijk-ctv', name: 'KIJK Connected TV', description: 'Long-form video on the KIJK app on smart TVs.' }
   const addressable = { id: 'talpa-addressable', name: 'Talpa Addressable TV', description: 'Addressable ad slots in linear broadcasts, delivered through Cadent.' }
-  return [
-    avail(1, 'kijk-ctv-prime', kijk, {
-      name: 'KIJK CTV prime time',
-      channel: 'CTV',
-      impressionsCapacity: 2_400_000,
-      cpm: 28,
-      targeting: { market: 'NL', screen: 'CTV', daypart: 'PRIME' },
-      upstream: 600_000,
-    }),
-    avail(1, 'kijk-ctv-daytime', kijk, {
-      name: 'KIJK CTV daytime',
-      channel: 'CTV',
-      impressionsCapacity: 3_600_000,
-      cpm: 18,
-      targeting: { market: 'NL', screen: 'CTV', daypart: 'DAYTIME' },
-    }),
-    avail(1, 'sbs6-addressable-entertainment', addressable, {
-      name: 'SBS6 addressable entertainment',
-      channel: 'ADDRESSABLE_TV',
-      impressionsCapacity: 1_200_000,
-      cpm: 35,
-      targeting: { market: 'NL', network: 'SBS6', genre: 'ENTERTAINMENT' },
-    }),
-    avail(2, 'veronica-addressable-sports', addressable, {
-      name: 'Veronica addressable sports',
-      channel: 'ADDRESSABLE_TV',
-      impressionsCapacity: 800_000,
-      cpm: 32,
-      targeting: { market: 'NL', network: 'Veronica', genre: 'SPORTS' },
-    }),
-    avail(2, 'kijk-ctv-drama', kijk, {
-      name: 'KIJK CTV drama',
-      channel: 'CTV',
-      impressionsCapacity: 1_500_000,
-      cpm: 22,
-      targeting: { market: 'NL', screen: 'CTV', genre: 'DRAMA' },
-    }),
+  const ctv = (daypartOrGenre: Record<string, string>) => ({ market: 'NL', screen: 'CTV', ...daypartOrGenre })
+  const linear = (network: string, genre: string) => ({ market: 'NL', network, genre })
+  // month offset, slug, collection, name, impressions, CPM, targeting, already booked upstream
+  const rows: [number, string, typeof kijk, string, number, number, Record<string, string>, number?][] = [
+    [1, 'kijk-ctv-prime', kijk, 'KIJK CTV prime time', 2_400_000, 28, ctv({ daypart: 'PRIME' }), 600_000],
+    [1, 'kijk-ctv-daytime', kijk, 'KIJK CTV daytime', 3_600_000, 18, ctv({ daypart: 'DAYTIME' })],
+    [1, 'sbs6-addressable-entertainment', addressable, 'SBS6 addressable entertainment', 1_200_000, 35, linear('SBS6', 'ENTERTAINMENT')],
+    [2, 'veronica-addressable-sports', addressable, 'Veronica addressable sports', 800_000, 32, linear('Veronica', 'SPORTS')],
+    [2, 'kijk-ctv-drama', kijk, 'KIJK CTV drama', 1_500_000, 22, ctv({ genre: 'DRAMA' })],
   ]
+  return rows.map(([offset, slug, collection, name, impressionsCapacity, cpm, targeting, upstream]) =>
+    avail(offset, slug, collection, {
+      name,
+      channel: collection === kijk ? 'CTV' : 'ADDRESSABLE_TV',
+      impressionsCapacity,
+      cpm,
+      targeting,
+      ...(upstream === undefined ? {} : { upstream }),
+    }))
 }

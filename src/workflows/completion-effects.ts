@@ -1,7 +1,7 @@
-import { clearModuleError } from '../modules/modular-sources/module-store.ts'
+import { clearModuleError } from '../modules/modular-sources/index.ts'
 import type { CompletionContext, CompletionEffect } from '../modules/provider.ts'
 import { completionEffectOf } from '../modules/registry.ts'
-import type { WorkItemKind } from '../modules/work-queue/work-item-store.ts'
+import type { WorkItemKind } from '../modules/work-queue/index.ts'
 
 /**
  * What completing a work item does besides closing it (SPEC §3 "Work items"): the effect of the

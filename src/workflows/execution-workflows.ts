@@ -1,8 +1,9 @@
 import type { Database, Transaction } from '../db/database.ts'
 import type { BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
-import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
-import { readDelivery, type Delivery } from '../modules/delivery/delivery-store.ts'
+import type { LedgerService } from '../modules/booking-ledger/index.ts'
+import { readDelivery, type Delivery } from '../modules/delivery/index.ts'
 import {
+  finalizeAvailId,
   findBooking,
   findBookingByReservation,
   findInterruptedHandoffs,
@@ -14,9 +15,9 @@ import {
   RESERVATION_RESOURCE,
   toBookingResponse,
   type EndpointAttempt,
-} from '../modules/execution/booking-store.ts'
+  type FinalizeRequest,
+} from '../modules/execution/index.ts'
 import { printable } from '../shared/printable.ts'
-import { finalizeAvailId, type FinalizeRequest, type FinalizeResponse } from '../modules/execution/finalize.schema.ts'
 import { handoffPayload } from '../modules/handoff.ts'
 import {
   findActiveModule,
@@ -25,10 +26,10 @@ import {
   findSourceRowById,
   markModuleChecked,
   recordModuleError,
-} from '../modules/modular-sources/module-store.ts'
+} from '../modules/modular-sources/index.ts'
 import type { DispatchOutcome, DispatchSender, HandoffContext, PlannedItem, ProviderDispatch } from '../modules/provider.ts'
 import { findContract, findProvider, installedProviders } from '../modules/registry.ts'
-import { loadProjection } from '../modules/readiness/load-projection.ts'
+import { loadProjection, type FinalizeResponse } from '../modules/readiness/index.ts'
 import {
   findOpenWorkItem,
   listWorkItemsForResource,
@@ -37,7 +38,7 @@ import {
   openWorkItem,
   toWorkItemResponse,
   type Actor,
-} from '../modules/work-queue/work-item-store.ts'
+} from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'

@@ -1,8 +1,13 @@
 import type { Transaction } from '../db/database.ts'
-import type { HoldResolution, OnHoldResolved } from '../modules/booking-ledger/ledger-service.ts'
-import { findBookingsByReservations, markBooked, markEndedByReservation, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
+import type { HoldResolution, OnHoldResolved } from '../modules/booking-ledger/index.ts'
+import {
+  findBookingsByReservations,
+  markBooked,
+  markEndedByReservation,
+  RESERVATION_RESOURCE,
+} from '../modules/execution/index.ts'
 import { bookingHandOffKinds } from '../modules/registry.ts'
-import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/work-queue/work-item-store.ts'
+import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/work-queue/index.ts'
 
 /**
  * What a hold's resolution means for what hangs on it, filled into the ledger's `onResolved`
@@ -21,7 +26,7 @@ import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/w
 /** Work items whose completion books the reservation: the providers' `handOffKinds`, a live list of the registry. */
 export const HAND_OFF_KINDS: readonly WorkItemKind[] = bookingHandOffKinds()
 /** The default hold time of a new reservation, given back to a hold whose hand-off ended without booking. */
-export { HOLD_MINUTES_DEFAULT as RESUMED_HOLD_MINUTES } from '../modules/booking-ledger/ledger.schema.ts'
+export { HOLD_MINUTES_DEFAULT as RESUMED_HOLD_MINUTES } from '../modules/booking-ledger/index.ts'
 
 const ACTORS: Record<HoldResolution['to'], Actor> = {
   RELEASED: { type: 'SYSTEM', id: 'bookings/release' },

@@ -1,11 +1,15 @@
 import type { Database } from '../db/database.ts'
-import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
-import type { ReleaseRequest, Reservation, ReservationListQuery, ReserveRequest } from '../modules/booking-ledger/ledger.schema.ts'
-import { availIdOf } from '../modules/booking-ledger/ledger.schema.ts'
-import { findModularSourceRow } from '../modules/modular-sources/module-store.ts'
-import { projectProduct, type Product } from '../modules/products/product-projection.ts'
-import { loadProjection } from '../modules/readiness/load-projection.ts'
-import type { RuntimeProjection } from '../modules/readiness/projection.schema.ts'
+import {
+  availIdOf,
+  type LedgerService,
+  type ReleaseRequest,
+  type Reservation,
+  type ReservationListQuery,
+  type ReserveRequest,
+} from '../modules/booking-ledger/index.ts'
+import { findModularSourceRow } from '../modules/modular-sources/index.ts'
+import { projectProduct, type Product } from '../modules/products/index.ts'
+import { loadProjection, type RuntimeProjection } from '../modules/readiness/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { outcomeTransaction, outcomeTransactionWhenRecorded } from '../shared/unit-of-work.ts'
 import { productCadentDefaults, productCadentFor } from './product-cadent.ts'

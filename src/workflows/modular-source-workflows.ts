@@ -1,20 +1,21 @@
 import type { Database, Transaction } from '../db/database.ts'
 import type { InventorySourceRow } from '../db/tables.ts'
-import { upsertAvails } from '../modules/avails-feed/avails-store.ts'
+import { upsertAvails } from '../modules/avails-feed/index.ts'
 import type { ModuleConfig } from '../modules/contract.ts'
 import {
   attachModule,
+  DEMO_SOURCE_ID,
   findModularSourceRow,
   insertModularSource,
   refuseSecrets,
   removeModule,
   updateModuleConfig,
   type AttachModuleInput,
+  type CadentDemoRequest,
+  type CreateFeedSource,
   type UpdateModuleConfigInput,
-} from '../modules/modular-sources/module-store.ts'
-import { DEMO_SOURCE_ID, type CadentDemoRequest, type CreateFeedSource } from '../modules/modular-sources/modular.schema.ts'
-import { loadProjection } from '../modules/readiness/load-projection.ts'
-import type { ModularSourceCreated, RuntimeProjection } from '../modules/readiness/projection.schema.ts'
+} from '../modules/modular-sources/index.ts'
+import { loadProjection, type ModularSourceCreated, type RuntimeProjection } from '../modules/readiness/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import { duplicateSourceId, resolveSourceId } from '../sources/source-service.ts'

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.ts'
 import type { AvailRow, InventorySourceRow } from '../db/tables.ts'
-import { findActiveModule } from '../modules/modular-sources/module-store.ts'
-import type { ProductCadent } from '../modules/products/product-projection.ts'
+import { findActiveModule } from '../modules/modular-sources/index.ts'
+import type { ProductCadent } from '../modules/products/index.ts'
 import type { ProductBlock } from '../modules/provider.ts'
 import { findProvider } from '../modules/registry.ts'
 

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.ts'
-import { loadProjection } from '../modules/readiness/load-projection.ts'
-import { computeModularStatus, loadModularStatusInput, type SourceStatus } from '../modules/source-status/modular-status.ts'
+import { loadProjection } from '../modules/readiness/index.ts'
+import { computeModularStatus, loadModularStatusInput, type SourceStatus } from '../modules/source-status/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 import { findSourceRow } from '../sources/source-store.ts'

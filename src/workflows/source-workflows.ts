@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.ts'
-import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
+import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import type { SourceService } from '../sources/source-service.ts'
 import { findSourceRow } from '../sources/source-store.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'

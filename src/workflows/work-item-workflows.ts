@@ -1,18 +1,8 @@
 import type { Database, Transaction } from '../db/database.ts'
 import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
-import { lockReservation, type LedgerService } from '../modules/booking-ledger/ledger-service.ts'
-import { RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
-import { findModularSourceRow } from '../modules/modular-sources/module-store.ts'
-import {
-  statusesOf,
-  type BlockWorkItem,
-  type CancelWorkItem,
-  type CompleteWorkItem,
-  type StartWorkItem,
-  type WorkItem,
-  type WorkItemEvent,
-  type WorkItemListQuery,
-} from '../modules/work-queue/work-item.schema.ts'
+import { lockReservation, type LedgerService } from '../modules/booking-ledger/index.ts'
+import { RESERVATION_RESOURCE } from '../modules/execution/index.ts'
+import { findModularSourceRow } from '../modules/modular-sources/index.ts'
 import {
   assertResultComplete,
   assertWorkItemOpen,
@@ -24,11 +14,19 @@ import {
   listWorkItemEvents,
   listWorkItems,
   startWorkItem,
+  statusesOf,
   toWorkItemEventResponse,
   toWorkItemResponse,
   type Actor,
+  type BlockWorkItem,
+  type CancelWorkItem,
+  type CompleteWorkItem,
+  type StartWorkItem,
+  type WorkItem,
+  type WorkItemEvent,
   type WorkItemKind,
-} from '../modules/work-queue/work-item-store.ts'
+  type WorkItemListQuery,
+} from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { completionEffectFor, type CommitAvailsPreview } from './completion-effects.ts'
 // Work items whose completion books the reservation: while one is open, the hold does not expire.

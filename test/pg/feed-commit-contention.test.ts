@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
-import type { DatabaseHandle } from '../../src/db/database.ts'
 import type { DB } from '../../src/db/tables.ts'
 import { createLedgerService } from '../../src/modules/booking-ledger/ledger-service.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
 import type { ServerProcess } from '../helpers/processes.ts'
 import { assertLedgerConsistent } from '../ledger/ledger-fixtures.ts'
-import { BOOTSTRAP_KEY, createScratchDatabase, skipWithoutPostgres, startServers, type ScratchDatabase } from './pg-harness.ts'
+import { BOOTSTRAP_KEY, skipWithoutPostgres, useServerCluster } from './pg-harness.ts'
 
 /**
  * Goal: a 100k-row feed commit does not block reservations and cannot deadlock with the expiry
@@ -35,20 +34,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 describe('a 100k-row avails feed commit on PostgreSQL', { skip: skipWithoutPostgres }, () => {
-  let scratch: ScratchDatabase
-  let servers: ServerProcess[] = []
-  let handle: DatabaseHandle
-
-  before(async () => {
-    scratch = await createScratchDatabase('sf_feed_commit')
-    servers = await startServers(scratch.url, 2)
-    handle = await scratch.open()
-  })
-  after(async () => {
-    for (const server of servers) await server.stop()
-    await handle?.close()
-    await scratch?.drop()
-  })
+  const cluster = useServerCluster('sf_feed_commit')
 
   it('keeps answering reservations (p99 < 250 ms) and never deadlocks with the sweeper', async () => {
     const call = async (server: ServerProcess, path: string, body: unknown) => {
@@ -59,9 +45,9 @@ describe('a 100k-row avails feed commit on PostgreSQL', { skip: skipWithoutPostg
       })
       return { status: response.status, body: await response.json() }
     }
-    const created = await call(servers[0]!, '/inventory-sources/modular/feed', { name: 'Big feed', sourceId: 'big' })
+    const created = await call(cluster.servers[0]!, '/inventory-sources/modular/feed', { name: 'Big feed', sourceId: 'big' })
     assert.equal(created.status, 201, JSON.stringify(created.body))
-    const { db } = handle
+    const { db } = cluster
     const source = await db.selectFrom('inventory_source').select('id').where('source_id', '=', 'big').executeTakeFirstOrThrow()
     const now = new Date()
     const start = new Date(now.getTime() + 24 * 3_600_000)
@@ -115,7 +101,7 @@ describe('a 100k-row avails feed commit on PostgreSQL', { skip: skipWithoutPostg
 
     // The sweeper of this process, on a pool whose statement errors are counted.
     const deadlocks: string[] = []
-    const sweeperPool = new pg.Pool({ connectionString: scratch.url, max: 4 })
+    const sweeperPool = new pg.Pool({ connectionString: cluster.scratch.url, max: 4 })
     const sweeperDb = new Kysely<DB>({
       dialect: new PostgresDialect({ pool: sweeperPool }),
       log(event) {
@@ -131,7 +117,7 @@ describe('a 100k-row avails feed commit on PostgreSQL', { skip: skipWithoutPostg
     const failures: string[] = []
     let sequence = 0
     const client = async (index: number, until: () => boolean) => {
-      const server = servers[index % servers.length]!
+      const server = cluster.servers[index % cluster.servers.length]!
       while (!until()) {
         const n = sequence++
         // Unchanged avails only (i % 10 != 0): the commit must not hold a lock they need.
@@ -161,7 +147,7 @@ describe('a 100k-row avails feed commit on PostgreSQL', { skip: skipWithoutPostg
     const clients = Array.from({ length: CLIENTS }, (_, index) => client(index, () => !committing))
     const sweeping = sweeper()
     const commitStarted = performance.now()
-    const commit = await call(servers[0]!, '/inventory-sources/big/modular/avails-feed', { confirmed: true, previewId: 'avp_contention' })
+    const commit = await call(cluster.servers[0]!, '/inventory-sources/big/modular/avails-feed', { confirmed: true, previewId: 'avp_contention' })
     const commitMs = performance.now() - commitStarted
     committing = false
     await Promise.all(clients)

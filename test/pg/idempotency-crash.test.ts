@@ -2,10 +2,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import pg from 'pg'
-import type { DatabaseHandle } from '../../src/db/database.ts'
 import type { ServerProcess } from '../helpers/processes.ts'
 import { claimedMinutesAgo } from '../helpers/idempotency.ts'
-import { BOOTSTRAP_KEY, createScratchDatabase, skipWithoutPostgres, startServers, type ScratchDatabase } from './pg-harness.ts'
+import { BOOTSTRAP_KEY, skipWithoutPostgres, useServerCluster } from './pg-harness.ts'
 
 /**
  * Goal: a server process SIGKILLed inside a request's outcome transaction leaves neither the
@@ -26,23 +25,15 @@ const agent = {
 }
 
 describe('Idempotency-Key when a server process is killed inside the outcome transaction', { skip: skipWithoutPostgres }, () => {
-  let scratch: ScratchDatabase
-  let servers: ServerProcess[] = []
-  let handle: DatabaseHandle
   let gate: pg.Client
-
-  before(async () => {
-    scratch = await createScratchDatabase('sf_idem_crash')
-    servers = await startServers(scratch.url, 2)
-    handle = await scratch.open()
-    gate = new pg.Client({ connectionString: scratch.url })
-    await gate.connect()
-  })
+  // Registered before the cluster, so the gate's connection is closed before the database is dropped.
   after(async () => {
-    for (const server of servers) await server.stop()
     await gate?.end()
-    await handle?.close()
-    await scratch?.drop()
+  })
+  const cluster = useServerCluster('sf_idem_crash')
+  before(async () => {
+    gate = new pg.Client({ connectionString: cluster.scratch.url })
+    await gate.connect()
   })
 
   function create(server: ServerProcess) {
@@ -61,14 +52,14 @@ describe('Idempotency-Key when a server process is killed inside the outcome tra
           PERFORM pg_advisory_unlock_shared(${sql.lit(GATE)});
         END IF;
         RETURN NEW;
-      END $$`.execute(handle.db)
-    await sql`CREATE TRIGGER wait_for_test_gate BEFORE UPDATE ON idempotency_record FOR EACH ROW EXECUTE FUNCTION wait_for_test_gate()`.execute(handle.db)
+      END $$`.execute(cluster.db)
+    await sql`CREATE TRIGGER wait_for_test_gate BEFORE UPDATE ON idempotency_record FOR EACH ROW EXECUTE FUNCTION wait_for_test_gate()`.execute(cluster.db)
     await gate.query('SELECT pg_advisory_lock($1)', [GATE])
 
-    const victim = servers[0]!
+    const victim = cluster.servers[0]!
     const cutOff = create(victim).then(() => 'answered', () => 'cut off')
     await waitUntil(async () => {
-      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`.execute(handle.db)
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`.execute(cluster.db)
       return rows[0]!.n === 1
     })
     // The source is inserted, the answer is being recorded: the process dies before COMMIT.
@@ -76,23 +67,23 @@ describe('Idempotency-Key when a server process is killed inside the outcome tra
     await victim.stop()
     assert.equal(await cutOff, 'cut off')
     await gate.query('SELECT pg_advisory_unlock($1)', [GATE])
-    await sql`DROP TRIGGER wait_for_test_gate ON idempotency_record`.execute(handle.db)
+    await sql`DROP TRIGGER wait_for_test_gate ON idempotency_record`.execute(cluster.db)
 
     // PostgreSQL rolls the dead connection's transaction back once it notices the disconnect.
     await waitUntil(async () => {
-      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`.execute(handle.db)
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`.execute(cluster.db)
       return rows[0]!.n === 0
     })
-    const sources = () => handle.db.selectFrom('inventory_source').select('id').where('source_id', '=', agent.sourceId).execute()
+    const sources = () => cluster.db.selectFrom('inventory_source').select('id').where('source_id', '=', agent.sourceId).execute()
     assert.equal((await sources()).length, 0)
-    const claim = await handle.db.selectFrom('idempotency_record').select(['storefront_id', 'status_code']).where('idempotency_key', '=', 'killed-1').executeTakeFirstOrThrow()
+    const claim = await cluster.db.selectFrom('idempotency_record').select(['storefront_id', 'status_code']).where('idempotency_key', '=', 'killed-1').executeTakeFirstOrThrow()
     assert.equal(claim.status_code, null)
 
-    const survivor = servers[1]!
+    const survivor = cluster.servers[1]!
     const early = await create(survivor)
     assert.equal(early.status, 409)
     assert.equal((await early.json()).error.details.reason, 'IDEMPOTENCY_KEY_IN_PROGRESS')
-    await claimedMinutesAgo(handle.db, claim.storefront_id, 'killed-1', 3)
+    await claimedMinutesAgo(cluster.db, claim.storefront_id, 'killed-1', 3)
     const retry = await create(survivor)
     const retryBody = await retry.text()
     assert.equal(retry.status, 201, retryBody)

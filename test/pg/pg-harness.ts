@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { after, before } from 'node:test'
 import pg from 'pg'
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/processes.ts'
@@ -56,6 +57,44 @@ export async function startServers(databaseUrl: string, count: number): Promise<
   const servers: ServerProcess[] = []
   for (let i = 0; i < count; i++) servers.push(await startServerProcess(serverEnv(databaseUrl)))
   return servers
+}
+
+export interface ServerCluster {
+  readonly scratch: ScratchDatabase
+  /** The running processes; a suite may replace one it killed, and the replacement is stopped too. */
+  readonly servers: ServerProcess[]
+  /** This process's pool on the database. */
+  readonly db: DatabaseHandle['db']
+}
+
+/**
+ * `count` server processes on one fresh scratch database for the calling describe: started in its
+ * `before`, stopped and dropped in its `after` (registered now, so an `after` the suite registered
+ * earlier runs first). Read the members inside hooks and tests, once the cluster is up.
+ */
+export function useServerCluster(prefix: string, count = 2): ServerCluster {
+  let scratch: ScratchDatabase | undefined
+  let handle: DatabaseHandle | undefined
+  const servers: ServerProcess[] = []
+  before(async () => {
+    scratch = await createScratchDatabase(prefix)
+    servers.push(...(await startServers(scratch.url, count)))
+    handle = await scratch.open()
+  })
+  after(async () => {
+    for (const server of servers) await server.stop()
+    await handle?.close()
+    await scratch?.drop()
+  })
+  return {
+    get scratch() {
+      return scratch!
+    },
+    servers,
+    get db() {
+      return handle!.db
+    },
+  }
 }
 
 /** POSTs an attempt to whichever server `urlFor` names; a dropped connection rejects. */

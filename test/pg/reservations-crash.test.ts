@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import type { DatabaseHandle } from '../../src/db/database.ts'
-import { startServerProcess, type ServerProcess } from '../helpers/processes.ts'
+import { describe, it } from 'node:test'
+import { startServerProcess } from '../helpers/processes.ts'
 import { assertLoadOutcome, buildLoadPlan, fireAttempts, type ReservationAttempt } from '../ledger/concurrency-scenario.ts'
 import { seedModularSource } from '../ledger/ledger-fixtures.ts'
-import { createScratchDatabase, sendOverHttp, serverEnv, skipWithoutPostgres, startServers, type ScratchDatabase } from './pg-harness.ts'
+import { sendOverHttp, serverEnv, skipWithoutPostgres, useServerCluster } from './pg-harness.ts'
 
 /**
  * Goal: an acknowledged hold is never lost, even when a server process dies right after
@@ -16,31 +15,18 @@ import { createScratchDatabase, sendOverHttp, serverEnv, skipWithoutPostgres, st
  */
 
 describe('reservations when a server process is killed mid-load', { skip: skipWithoutPostgres }, () => {
-  let scratch: ScratchDatabase
-  let servers: ServerProcess[] = []
-  let handle: DatabaseHandle
-
-  before(async () => {
-    scratch = await createScratchDatabase('sf_ledger_crash')
-    servers = await startServers(scratch.url, 2)
-    handle = await scratch.open()
-  })
-  after(async () => {
-    for (const server of servers) await server.stop()
-    await handle?.close()
-    await scratch?.drop()
-  })
+  const cluster = useServerCluster('sf_ledger_crash')
 
   it('keeps every acknowledged reservation after SIGKILL and restart, and the totals match the entries', async () => {
     const plan = buildLoadPlan({ hotAttempts: 1_000, spreadAttempts: 1_000, spreadAvails: 20, seed: 11, prefix: 'crash' })
-    await seedModularSource(handle.db, {
+    await seedModularSource(cluster.db, {
       sourceId: 'crash',
       avails: [...plan.capacities].map(([availId, capacity]) => ({ availId, capacity })),
       now: new Date(),
     })
 
     // Which server each new request goes to; the victim's slot points at the survivor while it is down.
-    const targets = [servers[0]!.url, servers[1]!.url]
+    const targets = [cluster.servers[0]!.url, cluster.servers[1]!.url]
     let answered = 0
     let restart: Promise<void> | undefined
     const killAt = Math.floor(plan.attempts.length / 3)
@@ -52,25 +38,25 @@ describe('reservations when a server process is killed mid-load', { skip: skipWi
       return answer
     }
     async function killAndRestart() {
-      const victim = servers[0]!
-      targets[0] = servers[1]!.url
+      const victim = cluster.servers[0]!
+      targets[0] = cluster.servers[1]!.url
       victim.child.kill('SIGKILL')
       await victim.stop()
-      const replacement = await startServerProcess(serverEnv(scratch.url))
-      servers[0] = replacement
+      const replacement = await startServerProcess(serverEnv(cluster.scratch.url))
+      cluster.servers[0] = replacement
       targets[0] = replacement.url
     }
 
     const results = await fireAttempts(plan.attempts, send, 64)
     await restart
-    const summary = await assertLoadOutcome(handle.db, plan, results, { allowUnanswered: true })
+    const summary = await assertLoadOutcome(cluster.db, plan, results, { allowUnanswered: true })
     console.log(`# crash run: ${JSON.stringify(summary)}`)
     assert.ok(restart, 'the kill happened')
     assert.ok(summary.created > killAt / 2, JSON.stringify(summary))
 
     // The restarted process serves, and sees what the killed one acknowledged.
     const replay = results.find((r) => r.status === 201)!
-    const again = await sendOverHttp('crash', () => servers[0]!.url)(replay.attempt, 0)
+    const again = await sendOverHttp('crash', () => cluster.servers[0]!.url)(replay.attempt, 0)
     assert.equal(again.status, 200)
     assert.equal((again.body as { reservation: { reservationId: string } }).reservation.reservationId, replay.body!.reservation!.reservationId)
   })

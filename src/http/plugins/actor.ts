@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { Actor } from '../../modules/work-queue/work-item-store.ts'
+import type { Actor } from '../../modules/work-queue/index.ts'
 import { callerOf } from './caller.ts'
 
 /** The operator behind a request, as work-item events and completions record it: the API key. */

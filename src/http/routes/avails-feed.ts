@@ -12,10 +12,10 @@ import {
   parseFeedOptions,
   parseJsonEnvelope,
   type AvailsFeedOptions,
-} from '../../modules/avails-feed/feed-request.schema.ts'
-import type { FeedInput } from '../../modules/avails-feed/parse-feed.ts'
-import type { InputSource } from '../../modules/avails-feed/preview-store.ts'
-import { ProductListQuerySchema, ProductListSchema } from '../../modules/products/product-store.ts'
+  type FeedInput,
+  type InputSource,
+} from '../../modules/avails-feed/index.ts'
+import { ProductListQuerySchema, ProductListSchema } from '../../modules/products/index.ts'
 import { ErrorBodySchema, isStorableText } from '../../shared/common.schema.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'

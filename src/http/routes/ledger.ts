@@ -7,9 +7,9 @@ import {
   ReservationListSchema,
   ReservationSchema,
   ReserveRequestSchema,
-} from '../../modules/booking-ledger/ledger.schema.ts'
-import { ProductSchema } from '../../modules/products/product-projection.ts'
-import { RuntimeProjectionSchema } from '../../modules/readiness/projection.schema.ts'
+} from '../../modules/booking-ledger/index.ts'
+import { ProductSchema } from '../../modules/products/index.ts'
+import { RuntimeProjectionSchema } from '../../modules/readiness/index.ts'
 import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import type { ReserveOutcome } from '../../workflows/ledger-workflows.ts'

@@ -5,8 +5,12 @@ import {
   CreateFeedSourceSchema,
   ModuleParamsSchema,
   UpdateModuleConfigSchema,
-} from '../../modules/modular-sources/modular.schema.ts'
-import { ModularSourceCreatedSchema, RuntimeProjectionSchema, type ModularSourceCreated } from '../../modules/readiness/projection.schema.ts'
+} from '../../modules/modular-sources/index.ts'
+import {
+  ModularSourceCreatedSchema,
+  RuntimeProjectionSchema,
+  type ModularSourceCreated,
+} from '../../modules/readiness/index.ts'
 import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import type { CadentDemoOutcome } from '../../workflows/modular-source-workflows.ts'

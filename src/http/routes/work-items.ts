@@ -9,7 +9,7 @@ import {
   WorkItemListQuerySchema,
   WorkItemListSchema,
   WorkItemParamsSchema,
-} from '../../modules/work-queue/work-item.schema.ts'
+} from '../../modules/work-queue/index.ts'
 import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import { operatorOf } from '../plugins/actor.ts'

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { AvailFeedField } from '../../db/avail-columns.ts'
 import type { RowIssue } from '../../shared/errors.ts'
 
 /**
@@ -10,25 +11,8 @@ import type { RowIssue } from '../../shared/errors.ts'
  * a `{row, field, message}` entry instead of a thrown schema error.
  */
 
-/** The normalized avail fields, in the order the reference lists them. */
-export const availFields = [
-  'availId',
-  'collectionId',
-  'collectionName',
-  'collectionDescription',
-  'name',
-  'channel',
-  'startTime',
-  'endTime',
-  'impressionsCapacity',
-  'upstreamBookedImpressions',
-  'cpm',
-  'currency',
-  'targeting',
-  'sourceMetadata',
-] as const
-
-export type AvailField = (typeof availFields)[number]
+/** The normalized avail fields, in the order the reference lists them: the one column list's. */
+export type AvailField = AvailFeedField
 
 /** Fields holding one value (everything except the two free-form objects). */
 export type AvailScalarField = Exclude<AvailField, 'targeting' | 'sourceMetadata'>
@@ -84,6 +68,11 @@ export const NormalizedAvailSchema = z
   .meta({ id: 'NormalizedAvail' })
 
 export type NormalizedAvail = z.infer<typeof NormalizedAvailSchema>
+
+// The normalized avail has exactly the fields of the one column list (db/avail-columns.ts): a field
+// added to one and not the other does not compile.
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const _fieldsMatchColumns: SameKeys<keyof NormalizedAvail, AvailField> = true
 
 /** A problem that blocks a commit. `row` is the row number the operator sees. */
 export type RowError = RowIssue

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { RuntimeProjectionSchema } from '../readiness/projection.schema.ts'
+import { RuntimeProjectionSchema } from '../readiness/index.ts'
 import { TimestampSchema } from '../../shared/common.schema.ts'
 import { fail, type ValidationIssue } from '../../shared/errors.ts'
 import { AvailInputSchema, NormalizedAvailSchema, RowErrorSchema, RowWarningSchema } from './avail.schema.ts'

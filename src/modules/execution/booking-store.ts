@@ -5,7 +5,7 @@ import type { Queryable, Transaction } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
 import type { BookingRow, BookingStatus } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
-import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
+import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/index.ts'
 import { CONTROL_CHARACTER_MESSAGE, hasControlCharacter, idSchema, nameSchema, TimestampSchema } from '../../shared/common.schema.ts'
 
 /** Bookings: the execution hand-off of one finalized reservation (SPEC §3 "Execution hand-off"). */

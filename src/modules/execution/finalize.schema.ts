@@ -1,10 +1,8 @@
 import { z } from 'zod'
 import { idSchema, nameSchema, productIdSchema } from '../../shared/common.schema.ts'
-import { RuntimeProjectionSchema } from '../readiness/projection.schema.ts'
-import { WorkItemSchema } from '../work-queue/work-item.schema.ts'
-import { BookingSchema, CreativeSchema } from './booking-store.ts'
+import { CreativeSchema } from './booking-store.ts'
 
-/** POST .../modular/bookings/finalize (reference §2.19, SPEC §3 "Execution hand-off"). */
+/** POST .../modular/bookings/finalize (reference §2.19, SPEC §3 "Execution hand-off"); its answer is readiness/finalize-response.schema.ts. */
 
 const PRODUCT_ID_PREFIX = 'avail:'
 const ExternalId = idSchema(255)
@@ -35,12 +33,3 @@ export type FinalizeRequest = z.output<typeof FinalizeRequestSchema>
 export function finalizeAvailId(body: Pick<FinalizeRequest, 'availId' | 'productId'>): string {
   return body.availId ?? body.productId!.slice(PRODUCT_ID_PREFIX.length)
 }
-
-export const FinalizeResponseSchema = z
-  .object({
-    booking: BookingSchema,
-    workItems: z.array(WorkItemSchema).describe('Every work item of the hand-off, open or not, oldest first.'),
-    projection: RuntimeProjectionSchema,
-  })
-  .meta({ id: 'FinalizeBookingResponse' })
-export type FinalizeResponse = z.output<typeof FinalizeResponseSchema>

@@ -7,7 +7,7 @@ import { refuseClearTextSecrets } from '../../shared/secret-names.ts'
 import { lookupSourceRow } from '../../sources/source-store.ts'
 import type { ModuleConfig, ModuleContract, ModuleKind, ModuleStatus, SetupField } from '../contract.ts'
 import { hasValue } from '../contract.ts'
-import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
+import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/index.ts'
 import { findContract, moduleStatusOf } from '../registry.ts'
 
 /** Module instances of modular sources: attach, configure, remove, and find the one doing a job. */

@@ -19,7 +19,7 @@ import {
   type StageContract,
   type WorkItemKind,
 } from '../contract.ts'
-import { workItemKinds } from '../work-queue/work-item-kinds.ts'
+import { workItemKinds } from '../work-queue/index.ts'
 import type {
   HealthStatus,
   LifecycleSummaryRow,

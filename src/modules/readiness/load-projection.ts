@@ -1,7 +1,7 @@
 import type { Queryable } from '../../db/database.ts'
 import type { InventorySourceRow } from '../../db/tables.ts'
 import type { WorkItemKind } from '../contract.ts'
-import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
+import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/index.ts'
 import { findContract } from '../registry.ts'
 import { computeProjection, type ProjectionInput } from './compute-projection.ts'
 import type { RuntimeProjection } from './projection.schema.ts'

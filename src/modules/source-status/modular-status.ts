@@ -5,8 +5,8 @@ import type { InventorySourceRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { TimestampSchema } from '../../shared/common.schema.ts'
 import type { LifecycleStage } from '../contract.ts'
-import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/work-item-kinds.ts'
-import type { ProjectionIssue, RuntimeProjection } from '../readiness/projection.schema.ts'
+import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/index.ts'
+import type { ProjectionIssue, RuntimeProjection } from '../readiness/index.ts'
 
 /**
  * GET /inventory-sources/{sourceId}/status for a MODULAR_SOURCE: the managed-source status shape

@@ -1,5 +1,5 @@
 import type { ModuleConfig } from '../../contract.ts'
-import { spotFormats, type SpotFormat } from '../../creative-formats/spot-formats.ts'
+import { spotFormats, type SpotFormat } from '../../creative-formats/index.ts'
 
 /**
  * Cadent lines take a spot (its length in whole seconds, an asset URL and the Ad-ID; see

@@ -1,4 +1,4 @@
-import { bookReservation, storeBookingRef } from '../../execution/handoff-effects.ts'
+import { bookReservation, storeBookingRef } from '../../execution/index.ts'
 import type { Provider } from '../../provider.ts'
 import { cadentTraffickingContract } from './contract.ts'
 import { cadentCreativeFormats } from './creative-formats.ts'

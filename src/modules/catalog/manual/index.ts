@@ -1,4 +1,4 @@
-import { bookReservation } from '../../execution/handoff-effects.ts'
+import { bookReservation } from '../../execution/index.ts'
 import { handoffPayload, plannedItem } from '../../handoff.ts'
 import type { HandoffContext, HandoffPlan, Provider } from '../../provider.ts'
 import { manualTraffickingContract } from './contract.ts'

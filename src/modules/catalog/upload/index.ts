@@ -1,6 +1,5 @@
-import { lineFlight, replaceDelivery } from '../../delivery/delivery-store.ts'
-import { flightDays, parseDeliveryReport } from '../../delivery/parse-report.ts'
-import { bookingOf } from '../../execution/handoff-effects.ts'
+import { flightDays, lineFlight, parseDeliveryReport, replaceDelivery } from '../../delivery/index.ts'
+import { bookingOf } from '../../execution/index.ts'
 import { handoffPayload, plannedItem } from '../../handoff.ts'
 import type { CompletionContext, HandoffContext, HandoffPlan, Provider } from '../../provider.ts'
 import { uploadReportingContract } from './contract.ts'

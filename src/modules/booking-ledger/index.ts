@@ -1,0 +1,23 @@
+// The public surface of booking-ledger/: other folders import it from here, never from its files (eslint.config.js).
+export { startExpirySweeper } from './expiry-sweeper.ts'
+export {
+  createLedgerService,
+  lockReservation,
+  type HoldResolution,
+  type LedgerService,
+  type OnHoldResolved,
+} from './ledger-service.ts'
+export {
+  availIdOf,
+  HOLD_MINUTES_DEFAULT,
+  ReleaseRequestSchema,
+  ReservationIdParamsSchema,
+  ReservationListQuerySchema,
+  ReservationListSchema,
+  ReservationSchema,
+  ReserveRequestSchema,
+  type ReleaseRequest,
+  type Reservation,
+  type ReservationListQuery,
+  type ReserveRequest,
+} from './ledger.schema.ts'

@@ -1,0 +1,20 @@
+// The public surface of execution/: other folders import it from here, never from its files (eslint.config.js).
+export {
+  BookingSchema,
+  findBooking,
+  findBookingByReservation,
+  findBookingsByReservations,
+  findInterruptedHandoffs,
+  hasBookingForMediaBuy,
+  insertBooking,
+  markBooked,
+  markEndedByReservation,
+  mergeExternalRefs,
+  reclaimEndpoint,
+  recordEndpointAttempt,
+  RESERVATION_RESOURCE,
+  toBookingResponse,
+  type EndpointAttempt,
+} from './booking-store.ts'
+export { finalizeAvailId, FinalizeRequestSchema, type FinalizeRequest } from './finalize.schema.ts'
+export { bookingOf, bookReservation, storeBookingRef } from './handoff-effects.ts'

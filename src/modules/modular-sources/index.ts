@@ -1,0 +1,29 @@
+// The public surface of modular-sources/: other folders import it from here, never from its files (eslint.config.js).
+export {
+  AttachModuleSchema,
+  CadentDemoRequestSchema,
+  CreateFeedSourceSchema,
+  DEMO_SOURCE_ID,
+  ModuleParamsSchema,
+  UpdateModuleConfigSchema,
+  type CadentDemoRequest,
+  type CreateFeedSource,
+} from './modular.schema.ts'
+export {
+  attachModule,
+  clearModuleError,
+  findActiveModule,
+  findModularSourceRow,
+  findModuleById,
+  findSourceRowById,
+  insertModularSource,
+  listActiveModularSources,
+  markModuleChecked,
+  recordModuleError,
+  refuseSecrets,
+  removeModule,
+  updateModuleConfig,
+  type ActiveModule,
+  type AttachModuleInput,
+  type UpdateModuleConfigInput,
+} from './module-store.ts'

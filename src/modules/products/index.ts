@@ -1,0 +1,9 @@
+// The public surface of products/: other folders import it from here, never from its files (eslint.config.js).
+export { ProductSchema, projectProduct, type Product, type ProductCadent } from './product-projection.ts'
+export {
+  listSellableAvails,
+  ProductListQuerySchema,
+  ProductListSchema,
+  PRODUCTS_MAX_LIMIT,
+  type ProductListQuery,
+} from './product-store.ts'
