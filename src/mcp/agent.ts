@@ -34,8 +34,9 @@ import type { ToolCall } from './mcp-routes.ts'
  * envelopes, get_adcp_capabilities, tasks/get); this file maps each task onto one buyer workflow.
  *
  * Only what the storefront really does is registered: discovery (get_products,
- * list_creative_formats) and accounts (sync_accounts, list_accounts). Buying, managing, creatives
- * and delivery are not offered yet, so their tools are absent from tools/list rather than stubbed.
+ * list_creative_formats), accounts (sync_accounts, list_accounts) and creatives (sync_creatives,
+ * list_creatives: creative-tools.ts). Buying, managing and delivery are not offered yet, so their
+ * tools are absent from tools/list rather than stubbed.
  */
 
 export const AGENT_NAME = 'storefront'

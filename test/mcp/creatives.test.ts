@@ -185,10 +185,22 @@ describe('sync_creatives and list_creatives over MCP', () => {
     })
 
     it('never shows another key\'s creatives: asked for by id they answer like missing ones', async () => {
-      const own = await list(buyerA, { filters: { creative_ids: ['page_1'] } })
+      const own = await list(buyerA, { filters: { creative_ids: ['page_2'] } })
       const missing = await list(buyerA, { filters: { creative_ids: ['page_never_synced'] } })
       assert.deepEqual(own, missing)
       assert.equal(own.query_summary.total_matching, 0)
+    })
+
+    it('keeps each key\'s creative_ids apart: another key may sync the same id as a creative of its own', async () => {
+      const [row] = await syncOk(buyerA, { creatives: [spot('page_1', { name: 'A\'s own page_1' })] })
+      assert.equal(row!.action, 'created')
+      assert.deepEqual((await list(buyerB, { filters: { creative_ids: ['page_1'] } })).creatives.map((creative) => creative.name), ['Spot page_1'])
+    })
+
+    it('lists the key\'s library for a request that names no account', async () => {
+      const { isError, payload } = await callTool(buyerB, 'list_creatives', { pagination: { max_results: 1 } })
+      assert.equal(isError, false, JSON.stringify(payload))
+      assert.equal((payload.query_summary as { total_matching: number }).total_matching, 3)
     })
 
     it('refuses a filter it cannot apply, naming it', async () => {
