@@ -292,11 +292,16 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
 
       for (const [creativeId, creative] of checked) {
         const result = results.get(creativeId)!
-        const existing = byId.get(creativeId)
+        let existing = byId.get(creativeId)
         if (!existing) {
-          byId.set(creativeId, await insertCreative(trx, owner, { creativeId, buyerAccountId: input.buyerAccountId, content: creative.content, status: 'approved' }, now))
-          Object.assign(result, { action: 'created', status: 'approved' })
-          continue
+          const inserted = await insertCreative(trx, owner, { creativeId, buyerAccountId: input.buyerAccountId, content: creative.content, status: 'approved' }, now)
+          if (inserted) {
+            byId.set(creativeId, inserted)
+            Object.assign(result, { action: 'created', status: 'approved' })
+            continue
+          }
+          // A concurrent sync of this key created it first: this one compares against that row.
+          existing = (await lockCreatives(trx, owner, [creativeId]))[0]!
         }
         const changes = changedFields(existing, creative.content)
         if (changes.length === 0) {

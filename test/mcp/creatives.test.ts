@@ -135,6 +135,12 @@ describe('sync_creatives and list_creatives over MCP', () => {
       assert.deepEqual(rows.map((row) => [row.action, row.errors?.[0]?.field]), [['failed', 'creatives[0].assets'], ['failed', 'creatives[1].assets']])
     })
 
+    it('two concurrent syncs of one new creative both succeed: one creates it, the other finds it unchanged', async () => {
+      const [first, second] = await Promise.all([syncOk(buyerA, { creatives: [spot('lib_race')] }), syncOk(buyerA, { creatives: [spot('lib_race')] })])
+      assert.deepEqual([first![0]!.action, second![0]!.action].sort(), ['created', 'unchanged'])
+      assert.equal((await ctx.db.selectFrom('creative').select('id').where('creative_id', '=', 'lib_race').execute()).length, 1)
+    })
+
     it('refuses dry_run and delete_missing as unsupported, writing nothing', async () => {
       for (const flag of ['dry_run', 'delete_missing']) {
         const { isError, payload } = await sync(buyerA, { creatives: [spot(`lib_${flag}`)], [flag]: true })

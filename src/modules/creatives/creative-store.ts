@@ -38,12 +38,16 @@ export async function lockCreatives(trx: Transaction, owner: CreativeOwner, crea
     .execute()
 }
 
+/**
+ * Adds a creative to the key's library; undefined when a concurrent sync of the same key added
+ * that creative_id first (its row is then committed and can be locked and compared).
+ */
 export async function insertCreative(
   trx: Transaction,
   owner: CreativeOwner,
   input: { creativeId: string; buyerAccountId: number; content: CreativeContent; status: CreativeStatus },
   now: Date,
-): Promise<CreativeRow> {
+): Promise<CreativeRow | undefined> {
   const { content } = input
   return trx
     .insertInto('creative')
@@ -65,8 +69,9 @@ export async function insertCreative(
       created_at: now,
       updated_at: now,
     })
+    .onConflict((oc) => oc.columns(['api_key_id', 'creative_id']).doNothing())
     .returningAll()
-    .executeTakeFirstOrThrow()
+    .executeTakeFirst()
 }
 
 export async function updateCreative(
