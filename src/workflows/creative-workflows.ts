@@ -4,9 +4,11 @@ import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import {
   CREATIVES_MAX_LIMIT,
   insertCreative,
+  isLegalCreativeTransition,
   listCreatives,
   lockCreatives,
   packagesWithServableCreative,
+  setCreativeStatus,
   statusAfterResync,
   updateCreative,
   upsertAssignment,
@@ -387,7 +389,60 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
     return { rows, totalMatching, nextCursor: hasMore && last ? String(last.id) : null }
   }
 
-  return { syncCreatives, listOwnCreatives }
+  function assertSandbox(principal: BuyerPrincipal): void {
+    // Seeding and forcing bypass the review: only a sandbox key's library may be written so.
+    if (!principal.sandbox) throw fail.accessDenied('WRONG_KEY_ROLE', 'Seeding and forcing creatives needs a sandbox buyer key')
+  }
+
+  /**
+   * A sandbox fixture (comply_test_controller seed_creative): the creative as given, with the
+   * status it names, outside the review a sync does. Seeding an id again replaces it.
+   */
+  async function seedCreative(
+    principal: BuyerPrincipal,
+    input: { buyerAccountId: number; creativeId: string; name?: string | undefined; format: { agentUrl: string; id: string }; status: CreativeStatus; assets?: Record<string, unknown> | undefined },
+  ): Promise<CreativeRow> {
+    assertSandbox(principal)
+    const owner = ownerOf(principal)
+    const content: CreativeContent = {
+      name: input.name ?? input.creativeId,
+      format: { agent_url: input.format.agentUrl, id: input.format.id },
+      formatKey: input.format.id,
+      formatAgentUrl: input.format.agentUrl,
+      assets: input.assets ?? {},
+      industryIdentifiers: [],
+      adId: null,
+      tags: [],
+    }
+    return outcomeTransaction(db, async (trx) => {
+      const now = clock.now()
+      const [existing] = await lockCreatives(trx, owner, [input.creativeId])
+      if (existing) return updateCreative(trx, existing.id, { buyerAccountId: input.buyerAccountId, content, status: input.status }, now)
+      const inserted = await insertCreative(trx, owner, { creativeId: input.creativeId, buyerAccountId: input.buyerAccountId, content, status: input.status }, now)
+      return inserted ?? (await lockCreatives(trx, owner, [input.creativeId]))[0]!
+    })
+  }
+
+  /**
+   * comply_test_controller force_creative_status: one step of the AdCP creative graph on the key's
+   * creative. Another key's creative is as missing as an unknown one.
+   */
+  async function forceCreativeStatus(
+    principal: BuyerPrincipal,
+    creativeId: string,
+    status: CreativeStatus,
+  ): Promise<{ ok: true; previous: CreativeStatus; current: CreativeStatus } | { ok: false; reason: 'NOT_FOUND' | 'INVALID_TRANSITION'; current?: CreativeStatus }> {
+    assertSandbox(principal)
+    return outcomeTransaction(db, async (trx) => {
+      const [row] = await lockCreatives(trx, ownerOf(principal), [creativeId])
+      if (!row) return { ok: false as const, reason: 'NOT_FOUND' as const }
+      if (!isLegalCreativeTransition(row.status, status)) return { ok: false as const, reason: 'INVALID_TRANSITION' as const, current: row.status }
+      const updated = await setCreativeStatus(trx, row.id, status, clock.now())
+      return { ok: true as const, previous: row.status, current: updated.status }
+    })
+  }
+
+  return { syncCreatives, listOwnCreatives, seedCreative, forceCreativeStatus }
 }
 
 export type CreativeWorkflows = ReturnType<typeof createCreativeWorkflows>

@@ -101,6 +101,10 @@ export async function updateCreative(
     .executeTakeFirstOrThrow()
 }
 
+export async function setCreativeStatus(trx: Transaction, rowId: number, status: CreativeStatus, now: Date): Promise<CreativeRow> {
+  return trx.updateTable('creative').set({ status, updated_at: now }).where('id', '=', rowId).returningAll().executeTakeFirstOrThrow()
+}
+
 /**
  * Puts a creative in rotation on a package (or changes its weight). Returns whether it is new
  * there: only a new assignment asks the source to map the creative.

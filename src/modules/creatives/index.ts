@@ -5,6 +5,7 @@ export {
   listCreatives,
   lockCreatives,
   packagesWithServableCreative,
+  setCreativeStatus,
   updateCreative,
   upsertAssignment,
   type CreativeContent,
