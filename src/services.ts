@@ -10,6 +10,7 @@ import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
 import { commitAvailsPreview, createAvailsFeedWorkflows } from './workflows/avails-feed-workflows.ts'
 import { createBuyerWorkflows } from './workflows/buyer-workflows.ts'
+import { createCreativeWorkflows } from './workflows/creative-workflows.ts'
 import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
 import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
@@ -39,6 +40,7 @@ export function createServices(deps: ServiceDeps) {
   const idempotency = createIdempotencyStore(db, clock)
   const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences() })
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
+  const buyer = createBuyerWorkflows({ db, clock, availsFeed })
   let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
@@ -53,7 +55,9 @@ export function createServices(deps: ServiceDeps) {
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */
-    buyer: createBuyerWorkflows({ db, clock, availsFeed }),
+    buyer,
+    /** The buyer key's creative library (sync_creatives, list_creatives). */
+    creatives: createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats }),
     /** The pg.Pool-like handle @adcp/sdk's own stores (idempotency, tasks) run their SQL on. */
     sdkPool: sqlPoolOf(db),
     sourceStatus: createSourceStatusWorkflows({ db, clock }),

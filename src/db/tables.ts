@@ -327,6 +327,38 @@ export interface AvailsPreviewRowTable extends PreviewFeedColumns {
   row_number: number
 }
 
+export type CreativeStatus = 'processing' | 'pending_review' | 'approved' | 'rejected' | 'archived'
+
+/** migrations/0014_creatives.sql */
+export interface CreativeTable {
+  id: Generated<number>
+  storefront_id: number
+  api_key_id: number
+  buyer_account_id: number
+  creative_id: string
+  name: string
+  format: Json<JsonObject>
+  format_key: string
+  format_agent_url: string
+  assets: Json<JsonObject>
+  industry_identifiers: Json<Array<{ type: string; value: string }>>
+  ad_id: string | null
+  tags: Json<string[]>
+  status: CreativeStatus
+  sandbox: boolean
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface CreativeAssignmentTable {
+  id: Generated<number>
+  creative_row_id: number
+  package_row_id: number
+  weight: number | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
 export interface SchemaMigrationTable {
   version: number
   name: string
@@ -352,6 +384,8 @@ export interface DB {
   buyer_account: BuyerAccountTable
   media_buy: MediaBuyTable
   media_buy_package: MediaBuyPackageTable
+  creative: CreativeTable
+  creative_assignment: CreativeAssignmentTable
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
@@ -370,3 +404,5 @@ export type AvailsPreviewRowRow = Selectable<AvailsPreviewRowTable>
 export type BuyerAccountRow = Selectable<BuyerAccountTable>
 export type MediaBuyRow = Selectable<MediaBuyTable>
 export type MediaBuyPackageRow = Selectable<MediaBuyPackageTable>
+export type CreativeRow = Selectable<CreativeTable>
+export type CreativeAssignmentRow = Selectable<CreativeAssignmentTable>

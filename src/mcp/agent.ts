@@ -25,6 +25,8 @@ import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { AccountRef, BuyerAccountStatus } from '../workflows/buyer-workflows.ts'
 import { adcpAccount, adcpFormat, adcpProduct, type AccountMeta, type AdcpFormatId } from './adcp-wire.ts'
+import { creativeTools } from './creative-tools.ts'
+import type { ToolCall } from './mcp-routes.ts'
 
 /**
  * The AdCP sales agent (SPEC §4), built on @adcp/sdk's decisioning platform: the SDK owns the
@@ -32,8 +34,9 @@ import { adcpAccount, adcpFormat, adcpProduct, type AccountMeta, type AdcpFormat
  * envelopes, get_adcp_capabilities, tasks/get); this file maps each task onto one buyer workflow.
  *
  * Only what the storefront really does is registered: discovery (get_products,
- * list_creative_formats) and accounts (sync_accounts, list_accounts). Buying, managing, creatives
- * and delivery are not offered yet, so their tools are absent from tools/list rather than stubbed.
+ * list_creative_formats), accounts (sync_accounts, list_accounts) and creatives (sync_creatives,
+ * list_creatives: creative-tools.ts). Buying, managing and delivery are not offered yet, so their
+ * tools are absent from tools/list rather than stubbed.
  */
 
 export const AGENT_NAME = 'storefront'
@@ -42,6 +45,8 @@ export interface BuyerRequest {
   caller: Caller
   /** This agent's public URL (…/mcp): the agent_url of every format it serves. */
   agentUrl: string
+  /** The request's one tools/call as sent (creative-tools.ts reads what the SDK does not pass on). */
+  toolCall?: ToolCall | null | undefined
 }
 
 /**
@@ -97,7 +102,8 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
   const stateStore = new InMemoryStateStore()
   const strictResponses = process.env.NODE_ENV !== 'production'
 
-  function platformFor({ caller, agentUrl }: BuyerRequest, fallbackPublisherDomain: string): DecisioningPlatform<Record<string, never>, AccountMeta> {
+  function platformFor(request: BuyerRequest, fallbackPublisherDomain: string): DecisioningPlatform<Record<string, never>, AccountMeta> {
+    const { caller, agentUrl } = request
     const accounts: AccountStore<AccountMeta> = {
       resolution: 'explicit',
       // A request without an account is served for the key's storefront (discovery needs none).
@@ -156,6 +162,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
       },
       accounts,
       sales: {
+        ...creativeTools(services, request),
         async getProducts(request: GetProductsRequest): Promise<GetProductsResponse> {
           // Every product is guaranteed; a buyer asking for non-guaranteed inventory gets none.
           if (request.filters?.delivery_type === 'non_guaranteed') return { products: [] }

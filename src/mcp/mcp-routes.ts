@@ -9,6 +9,25 @@ import type { BuyerAgent } from './agent.ts'
 
 export const MCP_PATH = '/mcp'
 
+/** The one tools/call of an HTTP request, as the buyer sent it (see toolCallOf). */
+export interface ToolCall {
+  name: string
+  arguments: Record<string, unknown>
+}
+
+/**
+ * The tools/call of a single-message MCP request (a batch has none). The SDK hands a sales
+ * platform's syncCreatives only the creatives, so sync_creatives reads the rest of its request
+ * (assignments, creative_ids, dry_run, delete_missing) here, after the SDK validated this call.
+ */
+export function toolCallOf(body: unknown): ToolCall | null {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return null
+  const { method, params } = body as { method?: unknown; params?: { name?: unknown; arguments?: unknown } }
+  if (method !== 'tools/call' || !params || typeof params.name !== 'string') return null
+  const args = params.arguments
+  return { name: params.name, arguments: args && typeof args === 'object' && !Array.isArray(args) ? (args as Record<string, unknown>) : {} }
+}
+
 const REALM = 'storefront-adcp'
 
 /**
@@ -31,7 +50,7 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
     Object.assign(request.raw, { auth: { token: principal, clientId: principal, scopes: [], extra: { storefrontId: caller.storefrontId, sandbox: caller.sandbox } } })
     acceptJsonAndEventStream(request.raw)
     const origin = `${request.protocol}://${request.host}`
-    const server = (await loadAgent()).serverFor({ caller, agentUrl: `${origin}${MCP_PATH}` }, request.hostname)
+    const server = (await loadAgent()).serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall: toolCallOf(request.body) }, request.hostname)
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
     reply.hijack()
     try {

@@ -1,0 +1,15 @@
+/** The creative library of the AdCP buyer surface: a buyer key's creatives and their package assignments. */
+export {
+  CREATIVES_MAX_LIMIT,
+  insertCreative,
+  listCreatives,
+  lockCreatives,
+  packagesWithServableCreative,
+  setCreativeStatus,
+  updateCreative,
+  upsertAssignment,
+  type CreativeContent,
+  type CreativeListFilter,
+  type CreativeOwner,
+} from './creative-store.ts'
+export { CREATIVE_STATUSES, isLegalCreativeTransition, statusAfterResync } from './creative-status.ts'
