@@ -1,6 +1,6 @@
 import type { Database, Transaction } from '../db/database.ts'
 import type { CreativeRow, CreativeStatus } from '../db/tables.ts'
-import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
+import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import {
   CREATIVES_MAX_LIMIT,
   insertCreative,
@@ -15,8 +15,8 @@ import {
   type CreativeContent,
   type CreativeOwner,
 } from '../modules/creatives/index.ts'
-import type { SpotFormat } from '../modules/creative-formats/trafficking-formats.ts'
-import { findBookingByReservation, RESERVATION_RESOURCE } from '../modules/execution/booking-store.ts'
+import type { SpotFormat } from '../modules/creative-formats/index.ts'
+import { findBookingByReservation, RESERVATION_RESOURCE } from '../modules/execution/index.ts'
 import { handoffPayload, plannedItem, taskOf } from '../modules/handoff.ts'
 import {
   advanceCreativeReadyBuys,
@@ -24,9 +24,9 @@ import {
   livePackagesOfBuys,
   lockAssignablePackages,
   type AssignablePackage,
-} from '../modules/media-buys/creative-readiness.ts'
-import { findActiveModule } from '../modules/modular-sources/module-store.ts'
-import { listWorkItemsForResource, OPEN_STATUSES, openWorkItem, type Actor } from '../modules/work-queue/work-item-store.ts'
+} from '../modules/media-buys/index.ts'
+import { findActiveModule } from '../modules/modular-sources/index.ts'
+import { listWorkItemsForResource, OPEN_STATUSES, openWorkItem, type Actor } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail, isStorefrontError } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
