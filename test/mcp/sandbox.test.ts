@@ -31,12 +31,15 @@ describe('the AdCP sandbox over MCP', () => {
   let sandbox: Client
   let otherSandbox: Client
   let sandboxKeyId: number
+  let principal: { storefrontId: number; apiKeyId: number; sandbox: boolean }
 
   before(async () => {
     ctx = await createMcpTestContext()
     assert.equal((await ctx.api('POST', '/inventory-sources/modular/cadent-demo', {})).statusCode, 201)
     const created = await ctx.services.access.createKey({ storefront: 'acme', role: 'buyer', sandbox: true, label: 'runner' })
     sandboxKeyId = Number(created.id)
+    const caller = await ctx.services.access.authenticate(created.key)
+    principal = { storefrontId: caller.storefrontId, apiKeyId: caller.apiKeyId, sandbox: caller.sandbox }
     const other = await ctx.services.access.createKey({ storefront: 'acme', role: 'buyer', sandbox: true, label: 'runner 2' })
     live = await ctx.connect(ctx.buyerKey)
     sandbox = await ctx.connect(created.key)
@@ -58,7 +61,7 @@ describe('the AdCP sandbox over MCP', () => {
 
   /** A buy of the sandbox key with one package held on the sandbox avail `availId` (what create_media_buy writes). */
   async function sandboxBuy(mediaBuyId: string, availId: string, budget: number) {
-    const account = (await ctx.services.buyer.resolveAccount({ storefrontId: 1, apiKeyId: sandboxKeyId, sandbox: true }, { brandDomain: 'test.example', operator: 'test.example' }))!
+    const account = (await ctx.services.buyer.resolveAccount(principal, { brandDomain: 'test.example', operator: 'test.example' }))!
     const source = await ctx.services.sandbox.ensureSource(account.storefront_id)
     const now = ctx.clock.now()
     const buy = await ctx.db.insertInto('media_buy').values({
@@ -165,7 +168,6 @@ describe('the AdCP sandbox over MCP', () => {
   it('keeps a forced create arm for the key\'s next create, once', async () => {
     const forced = await controller(sandbox, 'force_create_media_buy_arm', { arm: 'submitted', task_id: 'task_async_signed_io_q2', message: 'Awaiting IO' })
     assert.deepEqual(forced.forced, { arm: 'submitted', task_id: 'task_async_signed_io_q2' })
-    const principal = { storefrontId: 1, apiKeyId: sandboxKeyId, sandbox: true }
     const taken = await ctx.db.transaction().execute((trx) => ctx.services.sandbox.takeCreateDirective(trx, principal))
     assert.deepEqual([taken?.arm, taken?.task_id], ['submitted', 'task_async_signed_io_q2'])
     assert.equal(await ctx.db.transaction().execute((trx) => ctx.services.sandbox.takeCreateDirective(trx, principal)), undefined)
