@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # AdCP conformance of the agent at /mcp: starts a live server (npm start's command) on a free
-# loopback port with a fresh data dir, creates a sandbox buyer key, seeds the Cadent demo source
-# over REST with an operator key, then runs the @adcp/sdk storyboard runner for each bundle given.
+# loopback port with a fresh data dir, creates a sandbox buyer key (which buys the storefront's
+# sandbox source, never live sources), then for each bundle given resets the sandbox with the
+# operator key (storefront sandbox reset) and runs the @adcp/sdk storyboard runner.
 # Exits non-zero unless every bundle's summary JSON says failed == 0: the runner's own exit code
 # is 0 on a partial run, so it is never trusted.
 #
@@ -48,15 +49,12 @@ ready
 buyer_key="$(node_modules/.bin/tsx src/cli/main.ts keys create --storefront conformance --role buyer --sandbox --label conformance --json \
   | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).key))")"
 
-node -e '
-  const [url, key] = process.argv.slice(1)
-  fetch(url, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: "{}" })
-    .then(async (r) => { if (r.status !== 201) { console.error(`seeding the demo source: ${r.status} ${await r.text()}`); process.exit(1) } })
-' "$base/api/v2/storefront/inventory-sources/modular/cadent-demo" "$operator_key"
-
 status=0
 for bundle in "$@"; do
   summary="$out/$bundle.summary.json"
+  # Each bundle starts on a fresh sandbox: storyboards use fixed idempotency keys and seed
+  # fixtures that would otherwise collide with the previous bundle's.
+  STOREFRONT_URL="$base" STOREFRONT_API_KEY="$operator_key" node_modules/.bin/tsx src/cli/main.ts sandbox reset >>"$out/sandbox-reset.log"
   echo "--- adcp storyboard run $bundle"
   # Its exit code says nothing about failures (see above); the summary is read instead.
   npx --no-install adcp storyboard run "$base/mcp" "$bundle" --auth "$buyer_key" --allow-http --webhook-receiver \

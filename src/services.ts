@@ -9,12 +9,14 @@ import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
 import { commitAvailsPreview, createAvailsFeedWorkflows } from './workflows/avails-feed-workflows.ts'
+import { createBuyerDeliveryWorkflows } from './workflows/buyer-delivery-workflows.ts'
 import { createBuyerWorkflows } from './workflows/buyer-workflows.ts'
 import { createCreativeWorkflows } from './workflows/creative-workflows.ts'
 import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
 import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
+import { createSandboxWorkflows } from './workflows/sandbox-workflows.ts'
 import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
 import { createSourceWorkflows } from './workflows/source-workflows.ts'
 import { createWorkItemWorkflows } from './workflows/work-item-workflows.ts'
@@ -40,7 +42,8 @@ export function createServices(deps: ServiceDeps) {
   const idempotency = createIdempotencyStore(db, clock)
   const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences() })
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
-  const buyer = createBuyerWorkflows({ db, clock, availsFeed })
+  const sandbox = createSandboxWorkflows({ db, clock, ledger })
+  const buyer = createBuyerWorkflows({ db, clock, availsFeed, sandbox })
   let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
@@ -58,6 +61,10 @@ export function createServices(deps: ServiceDeps) {
     buyer,
     /** The buyer key's creative library (sync_creatives, list_creatives). */
     creatives: createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats }),
+    /** get_media_buy_delivery: a buyer key's buys with their delivery rows. */
+    buyerDelivery: createBuyerDeliveryWorkflows({ db }),
+    /** The sandbox of sandbox buyer keys: its source, comply_test_controller's fixtures, reset. */
+    sandbox,
     /** The pg.Pool-like handle @adcp/sdk's own stores (idempotency, tasks) run their SQL on. */
     sdkPool: sqlPoolOf(db),
     sourceStatus: createSourceStatusWorkflows({ db, clock }),

@@ -28,6 +28,10 @@ export async function main(argv: string[]): Promise<number> {
       const { availsCommand } = await import('./avails-import.ts')
       return availsCommand(rest)
     }
+    case 'sandbox': {
+      const { sandboxCommand } = await import('./sandbox-commands.ts')
+      return sandboxCommand(rest)
+    }
     case 'work':
     case 'finalize': {
       const { runApiCommand } = await import('./work-commands.ts')

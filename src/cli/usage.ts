@@ -23,6 +23,9 @@ export const WORK_USAGE = `  work list --source <id> [--status OPEN,BLOCKED] [--
   (work and finalize talk to a running server: STOREFRONT_URL, default http://127.0.0.1:3000, and STOREFRONT_API_KEY;
    --source defaults to STOREFRONT_SOURCE; --json prints the API answer)`
 
+export const SANDBOX_USAGE = `  sandbox reset [--json]                  Delete the storefront's sandbox buys, holds, accounts, tasks and replay
+                                          records and rebuild its sandbox source (STOREFRONT_URL, STOREFRONT_API_KEY)`
+
 export const USAGE = `Usage: storefront <command> [options]
 
 Commands:
@@ -36,5 +39,6 @@ Commands:
   keys revoke <id|prefix>                 Revoke an API key
 ${AVAILS_USAGE}
 ${WORK_USAGE}
+${SANDBOX_USAGE}
 
 Configuration comes from the environment; see README.md ("Configuration").`

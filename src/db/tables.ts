@@ -135,8 +135,28 @@ export interface InventorySourceTable {
   last_error: string | null
   last_checked_at: Timestamp | null
   setup_metadata: Json<JsonObject>
+  /** The storefront's sandbox source (migration 0015): listed only to sandbox buyer keys. */
+  sandbox: Generated<boolean>
   created_at: Timestamp
   updated_at: Timestamp
+}
+
+/** A creative format seeded into a sandbox source by comply_test_controller (migration 0015). */
+export interface SandboxCreativeFormatTable {
+  inventory_source_id: number
+  format_id: string
+  name: string
+  format_type: string | null
+  created_at: Timestamp
+}
+
+/** A sandbox key's pending force_create_media_buy_arm directive (migration 0015). */
+export interface SandboxCreateArmTable {
+  api_key_id: number
+  arm: 'submitted' | 'input-required'
+  task_id: string | null
+  message: string | null
+  created_at: Timestamp
 }
 
 export interface IdempotencyRecordTable {
@@ -386,6 +406,25 @@ export interface DB {
   media_buy_package: MediaBuyPackageTable
   creative: CreativeTable
   creative_assignment: CreativeAssignmentTable
+  sandbox_creative_format: SandboxCreativeFormatTable
+  sandbox_create_arm: SandboxCreateArmTable
+  adcp_idempotency: AdcpIdempotencyTable
+  adcp_decisioning_tasks: AdcpDecisioningTaskTable
+}
+
+/** SDK-owned (migration 0011); the storefront only deletes a sandbox key's rows on sandbox reset. */
+export interface AdcpIdempotencyTable {
+  scoped_key: string
+  payload_hash: string
+  expires_at: Timestamp
+}
+
+/** SDK-owned (migration 0011); the storefront only deletes sandbox accounts' tasks on sandbox reset. */
+export interface AdcpDecisioningTaskTable {
+  task_id: string
+  tool: string
+  account_id: string
+  status: string
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
@@ -406,3 +445,5 @@ export type MediaBuyRow = Selectable<MediaBuyTable>
 export type MediaBuyPackageRow = Selectable<MediaBuyPackageTable>
 export type CreativeRow = Selectable<CreativeTable>
 export type CreativeAssignmentRow = Selectable<CreativeAssignmentTable>
+export type SandboxCreativeFormatRow = Selectable<SandboxCreativeFormatTable>
+export type SandboxCreateArmRow = Selectable<SandboxCreateArmTable>

@@ -1,7 +1,8 @@
 import type { Account } from '@adcp/sdk/server'
 import type { GetProductsResponse, ListCreativeFormatsResponse } from '@adcp/sdk/types'
 import type { SpotFormat } from '../modules/creative-formats/index.ts'
-import type { BuyerAccountRow, CatalogEntry } from '../workflows/buyer-workflows.ts'
+import { CPM_FIXED_PRICING_OPTION_ID, productFixtureOf } from '../modules/products/sandbox-fixture.ts'
+import { isSeededFormat, type BuyerAccountRow, type BuyerFormat, type CatalogEntry, type SeededBuyerFormat } from '../workflows/buyer-workflows.ts'
 
 /**
  * The storefront's own terms in AdCP 3.0 wire shapes (snake_case). Pure: the same inputs give the
@@ -13,9 +14,27 @@ export type AdcpFormat = ListCreativeFormatsResponse['formats'][number]
 type AdcpChannel = NonNullable<AdcpProduct['channels']>[number]
 export type AdcpFormatId = AdcpProduct['format_ids'][number]
 
-/** Product ids are `<sourceId>:<availId>`: sourceIds never contain ':', so the id is unique across sources and splits back. */
-export function adcpProductId(sourceId: string, availId: string): string {
+/**
+ * Product ids are `<sourceId>:<availId>`: sourceIds never contain ':', so the id is unique across
+ * sources and splits back. The sandbox source is the one source a sandbox key sees, so its
+ * products are named by the avail id alone (seeded fixtures keep exactly the storyboard's id);
+ * an avail id that itself holds a ':' keeps the source prefix so the id still splits back.
+ */
+export function adcpProductId(sourceId: string, availId: string, options: { sandbox?: boolean } = {}): string {
+  if (options.sandbox && !availId.includes(':')) return availId
   return `${sourceId}:${availId}`
+}
+
+/**
+ * The source and avail a product id names, or null when it names none. A bare id (no ':') is an
+ * avail of the sandbox source, so only a sandbox key's bare ids resolve (`sandboxSourceId`).
+ */
+export function parseAdcpProductId(productId: string, sandboxSourceId: string | null): { sourceId: string; availId: string } | null {
+  const colon = productId.indexOf(':')
+  if (colon === -1) return sandboxSourceId && productId.length > 0 ? { sourceId: sandboxSourceId, availId: productId } : null
+  const sourceId = productId.slice(0, colon)
+  const availId = productId.slice(colon + 1)
+  return sourceId.length > 0 && availId.length > 0 ? { sourceId, availId } : null
 }
 
 // The avail feed's channel words, mapped onto the AdCP channel enum; an unknown word is left out.
@@ -44,11 +63,25 @@ export function adcpChannelOf(channel: string | null): AdcpChannel | undefined {
   return CHANNELS[channel.trim().toLowerCase().replace(/[\s-]+/g, '_')]
 }
 
-export function adcpFormatId(format: SpotFormat, agentUrl: string): AdcpFormatId {
+export function adcpFormatId(format: BuyerFormat, agentUrl: string): AdcpFormatId {
+  if (isSeededFormat(format)) return { agent_url: agentUrl, id: format.id }
   return { agent_url: agentUrl, id: format.id, duration_ms: format.durationSeconds * 1000 }
 }
 
-export function adcpFormat(format: SpotFormat, agentUrl: string): AdcpFormat {
+export function adcpFormat(format: BuyerFormat, agentUrl: string): AdcpFormat {
+  return isSeededFormat(format) ? adcpSeededFormat(format, agentUrl) : adcpSpotFormat(format, agentUrl)
+}
+
+/** A format seeded into the sandbox: its name and type word are all a fixture says of it. */
+function adcpSeededFormat(format: SeededBuyerFormat, agentUrl: string): AdcpFormat {
+  return {
+    format_id: adcpFormatId(format, agentUrl),
+    name: format.name,
+    description: `Sandbox fixture format${format.formatType ? ` (${format.formatType})` : ''}.`,
+  }
+}
+
+function adcpSpotFormat(format: SpotFormat, agentUrl: string): AdcpFormat {
   const label = format.kind === 'video' ? 'Video' : 'Audio'
   const durationMs = format.durationSeconds * 1000
   const asset = {
@@ -87,16 +120,19 @@ export function adcpProduct(entry: CatalogEntry, agentUrl: string, fallbackPubli
   const { source, product } = entry
   if (product.cpm === null) return null
   const channel = adcpChannelOf(product.channel)
+  // A sandbox fixture names its own formats (listed by the sandbox's format catalog).
+  const fixture = source.sandbox ? productFixtureOf(product.sourceMetadata) : null
+  const formatIds = fixture ? fixture.formatIds.map((id) => ({ agent_url: agentUrl, id })) : source.formats.map((format) => adcpFormatId(format, agentUrl))
   return {
-    product_id: adcpProductId(source.sourceId, product.availId),
+    product_id: adcpProductId(source.sourceId, product.availId, { sandbox: source.sandbox }),
     name: product.name,
     description: product.description ?? `${product.collectionName}: ${product.name}`,
     publisher_properties: [{ publisher_domain: source.publisherDomain ?? fallbackPublisherDomain, selection_type: 'all' }],
     ...(channel ? { channels: [channel] } : {}),
-    format_ids: source.formats.map((format) => adcpFormatId(format, agentUrl)),
+    format_ids: formatIds,
     delivery_type: 'guaranteed',
     pricing_options: [
-      { pricing_option_id: 'cpm_fixed', pricing_model: 'cpm', currency: product.currency, fixed_price: product.cpm },
+      { pricing_option_id: fixture?.pricingOptionId ?? CPM_FIXED_PRICING_OPTION_ID, pricing_model: 'cpm', currency: product.currency, fixed_price: product.cpm },
     ],
     forecast: {
       points: [{ metrics: { impressions: { mid: product.availableImpressions } } }],
@@ -123,5 +159,21 @@ export function adcpAccount(row: BuyerAccountRow): Account<AccountMeta> {
     ...(row.billing ? { billing: { invoicedTo: row.billing === 'advertiser' ? { domain: row.brand_domain } : row.billing } } : {}),
     ...(row.sandbox ? { sandbox: true, mode: 'sandbox' as const } : {}),
     ctx_metadata: { rowId: row.id },
+  }
+}
+
+/**
+ * What a sandbox key's request without an account resolves to: the key itself, in sandbox mode.
+ * It is no buyer_account row (list_accounts never shows it) and owns nothing; it only says the
+ * request is a sandbox one.
+ */
+export function sandboxKeyAccount(apiKeyId: number): Account<AccountMeta> {
+  return {
+    id: `sandbox_key_${apiKeyId}`,
+    name: 'Sandbox buyer key',
+    status: 'active',
+    // The SDK reads `sandbox: true` as sandbox mode (its Account type has no `mode` field).
+    sandbox: true,
+    ctx_metadata: { rowId: 0 },
   }
 }

@@ -24,9 +24,11 @@ import type { Caller } from '../access/access-service.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { AccountRef, BuyerAccountStatus } from '../workflows/buyer-workflows.ts'
-import { adcpAccount, adcpFormat, adcpProduct, type AccountMeta, type AdcpFormatId } from './adcp-wire.ts'
+import { adcpAccount, adcpFormat, adcpProduct, sandboxKeyAccount, type AccountMeta, type AdcpFormatId } from './adcp-wire.ts'
 import { creativeTools } from './creative-tools.ts'
+import { deliveryToolsFor } from './delivery-tools.ts'
 import type { ToolCall } from './mcp-routes.ts'
+import { complyTestFor, DECLARED_SCENARIOS } from './test-controller.ts'
 
 /**
  * The AdCP sales agent (SPEC §4), built on @adcp/sdk's decisioning platform: the SDK owns the
@@ -106,9 +108,11 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
     const { caller, agentUrl } = request
     const accounts: AccountStore<AccountMeta> = {
       resolution: 'explicit',
-      // A request without an account is served for the key's storefront (discovery needs none).
+      // A request without an account is served for the key's storefront (discovery needs none);
+      // a sandbox key's is a sandbox request (the controller admits only sandbox accounts, and the
+      // runner sends some controller calls and task polls without one).
       async resolve(ref) {
-        if (!ref) return null
+        if (!ref) return caller.sandbox ? sandboxKeyAccount(caller.apiKeyId) : null
         const row = await buyer.resolveAccount(caller, toAccountRef(ref))
         return row ? adcpAccount(row) : null
       },
@@ -159,10 +163,13 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
         specialisms: [],
         requireOperatorAuth: false,
         config: {},
+        // Only a sandbox key has comply_test_controller, so only it is told of the scenarios.
+        ...(caller.sandbox ? { compliance_testing: { scenarios: [...DECLARED_SCENARIOS] } } : {}),
       },
       accounts,
       sales: {
         ...creativeTools(services, request),
+        ...deliveryToolsFor(services, caller),
         async getProducts(request: GetProductsRequest): Promise<GetProductsResponse> {
           // Every product is guaranteed; a buyer asking for non-guaranteed inventory gets none.
           if (request.filters?.delivery_type === 'non_guaranteed') return { products: [] }
@@ -205,6 +212,8 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
       stateStore,
       validation: { requests: 'strict', responses: strictResponses ? 'strict' : 'warn' },
       resolveIdempotencyPrincipal: () => `api_key:${caller.apiKeyId}`,
+      // A live key never gets the controller: its tool is not even listed.
+      ...(caller.sandbox ? { complyTest: complyTestFor(services, caller) } : {}),
       // list_accounts through the SDK's merge seam: its platform projection drops the AdCP
       // `pagination` envelope (it writes `next_cursor`), which buyers page with.
       accounts: {

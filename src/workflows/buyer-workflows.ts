@@ -17,6 +17,7 @@ import { formatsOfTraffickingModule } from '../modules/registry.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import type { AvailsFeedWorkflows } from './avails-feed-workflows.ts'
+import type { SandboxWorkflows, SeededFormat } from './sandbox-workflows.ts'
 
 /**
  * What a buyer's agent sees of a storefront (SPEC §4): the sellable products of its ACTIVE modular
@@ -30,6 +31,7 @@ export interface BuyerWorkflowDeps {
   db: Database
   clock: Clock
   availsFeed: Pick<AvailsFeedWorkflows, 'listProducts'>
+  sandbox: Pick<SandboxWorkflows, 'ensureSource' | 'seededFormats'>
 }
 
 /** A buyer key as the buyer workflows need it. */
@@ -40,7 +42,17 @@ export interface CatalogSource {
   name: string
   /** The source's publisher domain setting (setup metadata `publisherDomain`), when the operator gave one. */
   publisherDomain: string | null
-  formats: SpotFormat[]
+  /** The storefront's sandbox source (seen by sandbox keys only). */
+  sandbox: boolean
+  formats: BuyerFormat[]
+}
+
+/** A format a source carries: a spot its trafficking module takes, or a sandbox fixture's format. */
+export type BuyerFormat = SpotFormat | SeededBuyerFormat
+export type SeededBuyerFormat = SeededFormat & { seeded: true }
+
+export function isSeededFormat(format: BuyerFormat): format is SeededBuyerFormat {
+  return 'seeded' in format
 }
 
 export interface CatalogEntry {
@@ -94,15 +106,28 @@ export type SyncAccountResult =
   | { ok: true; row: BuyerAccountRow; action: 'created' | 'updated' | 'unchanged' }
   | { ok: false; input: SyncAccountInput; message: string }
 
-export function createBuyerWorkflows({ db, clock, availsFeed }: BuyerWorkflowDeps) {
+export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWorkflowDeps) {
   async function catalogSource(source: InventorySourceRow): Promise<CatalogSource> {
-    const trafficking = await findActiveModule(db, source.id, 'TRAFFICKING')
+    // Once formats are seeded into the sandbox they are its whole catalog (a storyboard that
+    // seeds formats gets exactly those); until then the trafficking module's formats stand.
+    const seeded = source.sandbox ? await sandbox.seededFormats(source) : null
+    const trafficking = seeded ? undefined : await findActiveModule(db, source.id, 'TRAFFICKING')
     return {
       sourceId: source.source_id,
       name: source.name,
       publisherDomain: publisherDomainOf(source),
-      formats: formatsOfTraffickingModule(trafficking?.row),
+      sandbox: source.sandbox,
+      formats: seeded ? seeded.map((format) => ({ ...format, seeded: true as const })) : formatsOfTraffickingModule(trafficking?.row),
     }
+  }
+
+  /**
+   * The sources a key buys from: a live key the live ones, a sandbox key only the sandbox source
+   * (built on its first need), so sandbox buys never take live capacity.
+   */
+  async function sourcesOf(principal: BuyerPrincipal): Promise<InventorySourceRow[]> {
+    if (principal.sandbox) await sandbox.ensureSource(principal.storefrontId)
+    return listActiveModularSources(db, principal.storefrontId, { sandbox: principal.sandbox })
   }
 
   /**
@@ -113,7 +138,7 @@ export function createBuyerWorkflows({ db, clock, availsFeed }: BuyerWorkflowDep
   async function listCatalog(principal: BuyerPrincipal, page: { limit: number; cursor?: string | undefined }): Promise<CatalogPage> {
     const limit = Math.min(Math.max(1, page.limit), PRODUCTS_MAX_LIMIT)
     const cursor = page.cursor === undefined ? null : decodeCatalogCursor(page.cursor)
-    const sources = await listActiveModularSources(db, principal.storefrontId)
+    const sources = await sourcesOf(principal)
     // A cursor's source may have been disabled since: the page starts at the next source after it.
     let index = cursor ? sources.findIndex((source) => source.source_id >= cursor.s) : 0
     if (index === -1) return { entries: [], nextCursor: null }
@@ -137,9 +162,9 @@ export function createBuyerWorkflows({ db, clock, availsFeed }: BuyerWorkflowDep
   }
 
   /** Every format the storefront's ACTIVE modular sources can traffic, each once, in id order. */
-  async function listFormats(principal: BuyerPrincipal): Promise<SpotFormat[]> {
-    const byId = new Map<string, SpotFormat>()
-    for (const source of await listActiveModularSources(db, principal.storefrontId)) {
+  async function listFormats(principal: BuyerPrincipal): Promise<BuyerFormat[]> {
+    const byId = new Map<string, BuyerFormat>()
+    for (const source of await sourcesOf(principal)) {
       for (const format of (await catalogSource(source)).formats) byId.set(format.id, format)
     }
     return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id))

@@ -16,6 +16,7 @@ import {
   type CreativeOwner,
 } from '../modules/creatives/index.ts'
 import type { SpotFormat } from '../modules/creative-formats/index.ts'
+import { isSeededFormat, type BuyerFormat } from './buyer-workflows.ts'
 import { findBookingByReservation, RESERVATION_RESOURCE } from '../modules/execution/index.ts'
 import { handoffPayload, plannedItem, taskOf } from '../modules/handoff.ts'
 import {
@@ -45,7 +46,7 @@ export interface CreativeWorkflowDeps {
   clock: Clock
   ledger: LedgerService
   /** The formats the storefront serves (buyer-workflows listFormats): the one list a format is checked against. */
-  listFormats(principal: BuyerPrincipal): Promise<SpotFormat[]>
+  listFormats(principal: BuyerPrincipal): Promise<BuyerFormat[]>
 }
 
 export interface CreativeInput {
@@ -142,16 +143,30 @@ function spotAsset(assets: Record<string, unknown>, format: SpotFormat): { url: 
 
 interface CheckedCreative {
   input: CreativeInput
-  format: SpotFormat
+  /** null for a sandbox fixture's format: it is not a spot, and nothing is trafficked for it. */
+  format: SpotFormat | null
   content: CreativeContent
-  spot: { url: string; durationMs: number | null }
+  spot: { url: string; durationMs: number | null } | null
+}
+
+function contentOf(input: CreativeInput, adId: string | null): CreativeContent {
+  return {
+    name: input.name,
+    format: input.format.raw,
+    formatKey: input.format.id,
+    formatAgentUrl: input.format.agentUrl,
+    assets: input.assets,
+    industryIdentifiers: input.industryIdentifiers,
+    adId,
+    tags: input.tags,
+  }
 }
 
 /**
  * The storefront's review of a creative, done when it is synced: a format this agent serves, the
  * spot asset that format needs, and the Ad-ID a TV spot is trafficked with.
  */
-function checkCreative(input: CreativeInput, index: number, formats: SpotFormat[], agentUrl: string): CheckedCreative | CreativeProblem[] {
+function checkCreative(input: CreativeInput, index: number, formats: BuyerFormat[], agentUrl: string): CheckedCreative | CreativeProblem[] {
   const at = `creatives[${index}]`
   const format = input.format.agentUrl === agentUrl ? formats.find((candidate) => candidate.id === input.format.id) : undefined
   if (!format) {
@@ -161,6 +176,9 @@ function checkCreative(input: CreativeInput, index: number, formats: SpotFormat[
       message: `format_id ${input.format.agentUrl} ${input.format.id} is not a format this agent serves (see list_creative_formats)`,
     }]
   }
+  // A format the sandbox's comply_test_controller seeded (a display or image format of a
+  // storyboard) takes the creative as sent: it has no spot to check and is never trafficked.
+  if (isSeededFormat(format)) return { input, format: null, spot: null, content: contentOf(input, null) }
   const problems: CreativeProblem[] = []
   const spot = spotAsset(input.assets, format)
   const durationMs = format.durationSeconds * 1000
@@ -184,21 +202,7 @@ function checkCreative(input: CreativeInput, index: number, formats: SpotFormat[
     }
   }
   if (problems.length > 0 || !spot) return problems
-  return {
-    input,
-    format,
-    spot,
-    content: {
-      name: input.name,
-      format: input.format.raw,
-      formatKey: input.format.id,
-      formatAgentUrl: input.format.agentUrl,
-      assets: input.assets,
-      industryIdentifiers: input.industryIdentifiers,
-      adId: adIds[0]?.value ?? null,
-      tags: input.tags,
-    },
-  }
+  return { input, format, spot, content: contentOf(input, adIds[0]?.value ?? null) }
 }
 
 function decodeCursor(cursor: string | undefined): number | undefined {
@@ -354,7 +358,8 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
         const { created } = await upsertAssignment(trx, { creativeRowId: creative.id, packageRowId: pkg.packageRowId, weight: assignment.weight }, now)
         if (created) {
           const check = checked.get(assignment.creativeId)
-          const format = check?.format ?? formats.find((candidate) => candidate.id === creative.format_key) ?? null
+          const known = formats.find((candidate) => candidate.id === creative.format_key)
+          const format = check ? check.format : known && !isSeededFormat(known) ? known : null
           await requestCreativeMapping(trx, pkg, creative, check?.spot ?? spotAssetOfRow(creative, format), format, now)
         }
         result.assignedTo = [...new Set([...(result.assignedTo ?? []), assignment.packageId])]

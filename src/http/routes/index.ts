@@ -5,6 +5,7 @@ import { executionRoutes } from './execution.ts'
 import { inventorySourceRoutes } from './inventory-sources.ts'
 import { ledgerRoutes } from './ledger.ts'
 import { modularRoutes } from './modular.ts'
+import { sandboxRoutes } from './sandbox.ts'
 import { workItemRoutes } from './work-items.ts'
 
 /**
@@ -22,4 +23,5 @@ export const storefrontRoutes: FastifyPluginAsyncZod<{
   await app.register(workItemRoutes, opts)
   await app.register(executionRoutes, opts)
   await app.register(availsFeedRoutes, opts)
+  await app.register(sandboxRoutes, opts)
 }

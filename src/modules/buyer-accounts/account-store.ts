@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Queryable } from '../../db/database.ts'
+import type { Queryable, Transaction } from '../../db/database.ts'
 import type { BuyerAccountRow, BuyerAccountStatus } from '../../db/tables.ts'
 
 /**
@@ -112,4 +112,34 @@ export async function listAccounts(db: Queryable, owner: AccountOwner, filter: A
   if (filter.afterId !== undefined) select = select.where('id', '>', filter.afterId)
   const rows = await select.orderBy('id').limit(filter.limit + 1).execute()
   return { rows: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit }
+}
+
+/** force_account_status (sandbox accounts only): the key's account moved to `status`, or undefined when it is not the key's. */
+export async function setSandboxAccountStatus(
+  db: Queryable,
+  owner: AccountOwner,
+  accountId: string,
+  status: BuyerAccountStatus,
+  now: Date,
+): Promise<{ previous: BuyerAccountStatus; row: BuyerAccountRow } | undefined> {
+  const existing = await findAccountById(db, owner, accountId)
+  if (!existing || !existing.sandbox) return undefined
+  const row = await db
+    .updateTable('buyer_account')
+    .set({ status, updated_at: now })
+    .where('id', '=', existing.id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return { previous: existing.status, row }
+}
+
+/** Sandbox reset: deletes the storefront's sandbox accounts (their buys cascade) and returns their public ids. */
+export async function deleteSandboxAccounts(trx: Transaction, storefrontId: number): Promise<string[]> {
+  const rows = await trx
+    .deleteFrom('buyer_account')
+    .where('storefront_id', '=', storefrontId)
+    .where('sandbox', '=', true)
+    .returning('account_id')
+    .execute()
+  return rows.map((row) => row.account_id)
 }

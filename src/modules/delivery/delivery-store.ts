@@ -138,3 +138,86 @@ export async function sumImpressionsOnDates(db: Queryable, inventorySourceId: nu
     .executeTakeFirstOrThrow()
   return Number(row.impressions)
 }
+
+export interface SimulatedDelivery {
+  inventorySourceId: number
+  mediaBuyId: string
+  reservationId: number
+  availId: string
+  date: string
+  impressions: number
+  spend: number
+  clicks: number | null
+  now: Date
+}
+
+/**
+ * comply_test_controller simulate_*: adds to the line's row of the day, in the same table the
+ * final-report import writes, so get_media_buy_delivery reads simulated and imported alike.
+ */
+export async function addSimulatedDelivery(trx: Transaction, input: SimulatedDelivery): Promise<void> {
+  await trx
+    .insertInto('delivery_row')
+    .values({
+      inventory_source_id: input.inventorySourceId,
+      media_buy_id: input.mediaBuyId,
+      reservation_id: input.reservationId,
+      avail_id: input.availId,
+      delivery_date: input.date,
+      impressions: input.impressions,
+      spend: input.spend,
+      clicks: input.clicks,
+      completed_views: null,
+      work_item_id: null,
+      imported_at: input.now,
+    })
+    .onConflict((oc) => oc.columns(['inventory_source_id', 'media_buy_id', 'reservation_id', 'delivery_date']).doUpdateSet((eb) => ({
+      impressions: eb('delivery_row.impressions', '+', eb.ref('excluded.impressions')),
+      spend: sql<number>`coalesce(delivery_row.spend, 0) + coalesce(excluded.spend, 0)`,
+      clicks: sql<number | null>`case when delivery_row.clicks is null and excluded.clicks is null then null else coalesce(delivery_row.clicks, 0) + coalesce(excluded.clicks, 0) end`,
+      imported_at: input.now,
+    })))
+    .execute()
+}
+
+export interface PackageDeliveryRow {
+  reservation_id: number
+  package_id: string | null
+  delivery_date: string
+  impressions: number
+  spend: number | null
+  clicks: number | null
+  completed_views: number | null
+}
+
+/**
+ * The delivery of one media buy's lines, with each line's package, oldest day first; `from` / `to`
+ * ('YYYY-MM-DD', inclusive) narrow the days.
+ */
+export async function listBuyDelivery(
+  db: Queryable,
+  input: { mediaBuyId: string; buyerCustomerId: number; from?: string | undefined; to?: string | undefined },
+): Promise<PackageDeliveryRow[]> {
+  let select = db
+    .selectFrom('delivery_row as d')
+    .innerJoin('reservation as r', 'r.id', 'd.reservation_id')
+    .select(['d.reservation_id', 'r.package_id', 'd.delivery_date', 'd.impressions', 'd.spend', 'd.clicks', 'd.completed_views'])
+    .where('d.media_buy_id', '=', input.mediaBuyId)
+    .where('r.media_buy_id', '=', input.mediaBuyId)
+    .where('r.buyer_customer_id', '=', input.buyerCustomerId)
+  if (input.from !== undefined) select = select.where('d.delivery_date', '>=', input.from)
+  if (input.to !== undefined) select = select.where('d.delivery_date', '<=', input.to)
+  return select.orderBy('d.delivery_date').orderBy('d.reservation_id').execute()
+}
+
+/** Total spend delivered so far on each reservation. */
+export async function sumSpendByReservation(db: Queryable, reservationIds: readonly number[]): Promise<Map<number, number>> {
+  if (reservationIds.length === 0) return new Map()
+  const rows = await db
+    .selectFrom('delivery_row')
+    .select(['reservation_id', sql<number>`coalesce(sum(spend), 0)`.as('spend')])
+    .where('reservation_id', 'in', [...reservationIds])
+    .groupBy('reservation_id')
+    .execute()
+  return new Map(rows.map((row) => [row.reservation_id, Number(row.spend)]))
+}

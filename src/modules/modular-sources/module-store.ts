@@ -20,16 +20,31 @@ export async function findModularSourceRow(db: Queryable, storefrontId: number, 
   return row
 }
 
-/** The storefront's ACTIVE modular sources, in sourceId order: what buyers can discover and buy. */
-export async function listActiveModularSources(db: Queryable, storefrontId: number): Promise<InventorySourceRow[]> {
+/**
+ * The storefront's ACTIVE modular sources a buyer key can discover and buy, in sourceId order:
+ * a live key sees the live sources, a sandbox key only the sandbox source (its buys never touch
+ * live capacity, and live keys never see sandbox inventory).
+ */
+export async function listActiveModularSources(db: Queryable, storefrontId: number, options: { sandbox: boolean }): Promise<InventorySourceRow[]> {
   return db
     .selectFrom('inventory_source')
     .selectAll()
     .where('storefront_id', '=', storefrontId)
     .where('execution_type', '=', 'MODULAR_SOURCE')
     .where('status', '=', 'ACTIVE')
+    .where('sandbox', '=', options.sandbox)
     .orderBy('source_id')
     .execute()
+}
+
+/** The storefront's sandbox source, if it has one yet. */
+export async function findSandboxSource(db: Queryable, storefrontId: number): Promise<InventorySourceRow | undefined> {
+  return db
+    .selectFrom('inventory_source')
+    .selectAll()
+    .where('storefront_id', '=', storefrontId)
+    .where('sandbox', '=', true)
+    .executeTakeFirst()
 }
 
 export interface NewModularSource {
@@ -39,6 +54,8 @@ export interface NewModularSource {
   description: string | null
   setupMetadata: Record<string, unknown>
   now: Date
+  /** The storefront's sandbox source (at most one: a second insert is the duplicate null). */
+  sandbox?: boolean | undefined
 }
 
 /** Inserts the MODULAR_SOURCE row (ACTIVE: its health is read from its modules, not a probe). Returns null on a duplicate sourceId. */
@@ -55,6 +72,7 @@ export async function insertModularSource(trx: Transaction, input: NewModularSou
         status: 'ACTIVE',
         description: input.description,
         setup_metadata: json(input.setupMetadata),
+        sandbox: input.sandbox ?? false,
         created_at: input.now,
         updated_at: input.now,
       })

@@ -1,0 +1,127 @@
+import { isLegalMediaBuyTransition, TestControllerError } from '@adcp/sdk/server'
+import type { ComplyControllerConfig, ComplyControllerContext } from '@adcp/sdk/testing'
+import type { AccountReference } from '@adcp/sdk/types'
+import type { Caller } from '../access/access-service.ts'
+import type { BuyerAccountRow, MediaBuyStatus } from '../db/tables.ts'
+import { isStorefrontError } from '../shared/errors.ts'
+import type { Services } from '../services.ts'
+import type { AccountRef } from '../workflows/buyer-workflows.ts'
+
+/**
+ * comply_test_controller for sandbox buyer keys (SPEC §4): every scenario writes the real
+ * sandbox tables through the sandbox workflows, so what get_products, create_media_buy and
+ * get_media_buy_delivery read afterwards is what the controller wrote. The SDK registers the
+ * tool and admits only calls whose account resolves to a sandbox account; the agent builds this
+ * config only for sandbox keys, so a live key has no such tool at all.
+ */
+
+/** The scenarios get_adcp_capabilities may name (its 3.0.6 enum): seeds and the create arm are listed by list_scenarios only. */
+export const DECLARED_SCENARIOS = ['force_account_status', 'force_media_buy_status', 'simulate_delivery', 'simulate_budget_spend'] as const
+
+const SEEDABLE_BUY_STATUSES = ['pending_creatives', 'pending_start', 'active', 'paused', 'completed', 'rejected'] as const
+type SeedableBuyStatus = (typeof SEEDABLE_BUY_STATUSES)[number]
+
+/** The runner's default sandbox account, for a seed that names none. */
+const DEFAULT_SANDBOX_ACCOUNT: AccountRef = { brandDomain: 'test.example', operator: 'test.example', sandbox: true }
+
+/** The storefront's own errors as the controller's typed ones: a bad fixture, a missing entity, an illegal edge. */
+function controllerError(error: unknown): never {
+  if (!isStorefrontError(error)) throw error
+  if (error.code === 'NOT_FOUND') throw new TestControllerError('NOT_FOUND', error.message)
+  if (error.code === 'CONFLICT' && error.details?.reason === 'INVALID_STATUS_TRANSITION') {
+    const current = error.details.currentState
+    throw new TestControllerError('INVALID_TRANSITION', error.message, typeof current === 'string' ? current : null)
+  }
+  if (error.code === 'VALIDATION_ERROR' || error.code === 'CONFLICT') throw new TestControllerError('INVALID_PARAMS', error.message)
+  if (error.code === 'ACCESS_DENIED') throw new TestControllerError('FORBIDDEN', error.message)
+  throw error
+}
+
+function guarded<P, R>(adapter: (params: P, ctx: ComplyControllerContext) => Promise<R>) {
+  return (params: P, ctx: ComplyControllerContext) => adapter(params, ctx).catch(controllerError)
+}
+
+/** Our 'submitted' (a buy whose task is open) is not an AdCP status: nothing is forced out of it. */
+function isLegalEdge(from: MediaBuyStatus, to: MediaBuyStatus): boolean {
+  if (from === 'submitted' || to === 'submitted') return false
+  return isLegalMediaBuyTransition(from, to)
+}
+
+function wireRefOf(input: Record<string, unknown>): AccountReference | undefined {
+  const context = input.context as { account?: unknown } | undefined
+  const ref = (input.account ?? context?.account) as AccountReference | undefined
+  return ref && typeof ref === 'object' ? ref : undefined
+}
+
+function toAccountRef(ref: AccountReference): AccountRef {
+  if ('account_id' in ref) return { accountId: ref.account_id }
+  return { brandDomain: ref.brand.domain, operator: ref.operator, sandbox: ref.sandbox }
+}
+
+function numberOr(value: unknown, fallback: number | null, path: string): number | null {
+  if (value === undefined || value === null) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TestControllerError('INVALID_PARAMS', `${path} must be a non-negative number`)
+  return value
+}
+
+export function complyTestFor(services: Services, caller: Caller): ComplyControllerConfig {
+  const { sandbox, buyer } = services
+
+  async function accountOf(input: Record<string, unknown>): Promise<BuyerAccountRow> {
+    const ref = wireRefOf(input)
+    const row = await buyer.resolveAccount(caller, ref ? toAccountRef(ref) : DEFAULT_SANDBOX_ACCOUNT)
+    if (!row) throw new TestControllerError('NOT_FOUND', 'The account this call names is not one of this key\'s accounts')
+    return row
+  }
+
+  return {
+    seed: {
+      product: guarded(async ({ product_id, fixture }) => sandbox.seedProduct(caller, { productId: product_id, fixture })),
+      pricing_option: guarded(async ({ product_id, pricing_option_id, fixture }) =>
+        sandbox.seedPricingOption(caller, { productId: product_id, pricingOptionId: pricing_option_id, fixture })),
+      creative_format: guarded(async ({ format_id, fixture }) => sandbox.seedCreativeFormat(caller, { formatId: format_id, fixture })),
+      media_buy: guarded(async ({ media_buy_id, fixture }, ctx) => {
+        const status = fixture.status ?? 'active'
+        if (!SEEDABLE_BUY_STATUSES.includes(status as SeedableBuyStatus)) {
+          throw new TestControllerError('INVALID_PARAMS', `fixture.status must be one of ${SEEDABLE_BUY_STATUSES.join(', ')}`)
+        }
+        const currency = fixture.currency ?? 'USD'
+        if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) throw new TestControllerError('INVALID_PARAMS', 'fixture.currency must be an ISO 4217 code')
+        await sandbox.seedMediaBuy(caller, await accountOf(ctx.input), { mediaBuyId: media_buy_id, status: status as SeedableBuyStatus, currency })
+      }),
+    },
+    force: {
+      account_status: guarded(async ({ account_id, status }) => {
+        const { previous, current } = await sandbox.forceAccountStatus(caller, account_id, status)
+        return { success: true as const, previous_state: previous, current_state: current }
+      }),
+      media_buy_status: guarded(async ({ media_buy_id, status, rejection_reason }) => {
+        const { previous, current } = await sandbox.forceMediaBuyStatus(caller, { mediaBuyId: media_buy_id, status, reason: rejection_reason ?? null }, isLegalEdge)
+        return { success: true as const, previous_state: previous, current_state: current }
+      }),
+      create_media_buy_arm: guarded(async ({ arm, task_id, message }) => {
+        await sandbox.forceCreateArm(caller, { arm, taskId: task_id ?? null, message: message ?? null })
+        return { success: true as const, forced: { arm, ...(task_id ? { task_id } : {}) }, ...(message ? { message } : {}) }
+      }),
+    },
+    simulate: {
+      delivery: guarded(async (params) => {
+        const impressions = numberOr(params.impressions, 0, 'impressions')!
+        const clicks = numberOr(params.clicks, null, 'clicks')
+        const spend = params.reported_spend === undefined ? null : numberOr(params.reported_spend.amount, null, 'reported_spend.amount')
+        const simulated = await sandbox.simulateDelivery(caller, { mediaBuyId: params.media_buy_id, impressions: Math.round(impressions), clicks: clicks === null ? null : Math.round(clicks), spend })
+        return {
+          success: true as const,
+          simulated: { media_buy_id: params.media_buy_id, date: simulated.date, impressions: simulated.impressions, ...(simulated.clicks === null ? {} : { clicks: simulated.clicks }), spend: simulated.spend },
+        }
+      }),
+      budget_spend: guarded(async (params) => {
+        if (!params.media_buy_id) throw new TestControllerError('INVALID_PARAMS', 'media_buy_id is required: spend is simulated on one buy')
+        const percentage = numberOr(params.spend_percentage, null, 'spend_percentage')
+        if (percentage === null) throw new TestControllerError('INVALID_PARAMS', 'spend_percentage is required')
+        const simulated = await sandbox.simulateBudgetSpend(caller, { mediaBuyId: params.media_buy_id, percentage })
+        return { success: true as const, simulated: { media_buy_id: params.media_buy_id, spend_percentage: simulated.percentage, spend: simulated.spend, budget: simulated.budget } }
+      }),
+    },
+  }
+}
