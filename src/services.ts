@@ -3,6 +3,7 @@ import type { Database, Engine } from './db/database.ts'
 import { assertSchemaCurrent, loadMigrations, type Migration } from './db/migrate.ts'
 import { sqlPoolOf } from './db/sql-pool.ts'
 import { createIdempotencyStore } from './idempotency/idempotency-store.ts'
+import { createBuyerWebhooks, type WebhookSigningKey } from './modules/buyer-webhooks/index.ts'
 import { createLedgerService } from './modules/booking-ledger/ledger-service.ts'
 import type { Clock } from './shared/clock.ts'
 import type { SecretBox } from './shared/secret-box.ts'
@@ -24,6 +25,8 @@ export interface ServiceDeps {
   clock: Clock
   secrets: SecretBox
   probeAgent: AgentProbe
+  /** The AdCP agent's webhook signing key; null or absent: the agent accepts no push_notification_config. */
+  webhookSigningKey?: WebhookSigningKey | null | undefined
   /** Per-attempt timeout of the POST to a Cadent endpoint; default 10 s. */
   cadentTimeoutMs?: number | undefined
 }
@@ -54,6 +57,8 @@ export function createServices(deps: ServiceDeps) {
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */
     buyer: createBuyerWorkflows({ db, clock, availsFeed }),
+    /** Signed task webhooks to buyers and the JWKS that verifies them. */
+    buyerWebhooks: createBuyerWebhooks({ signingKey: deps.webhookSigningKey ?? null }),
     /** The pg.Pool-like handle @adcp/sdk's own stores (idempotency, tasks) run their SQL on. */
     sdkPool: sqlPoolOf(db),
     sourceStatus: createSourceStatusWorkflows({ db, clock }),
