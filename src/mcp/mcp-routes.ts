@@ -6,6 +6,7 @@ import { bearerToken } from '../http/plugins/caller.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
+import { oauthRoutes, resourceMetadataUrl } from './oauth-routes.ts'
 
 export const MCP_PATH = '/mcp'
 /** Where AdCP verifiers look for a seller's keys when its brand.json names no jwks_uri. */
@@ -53,6 +54,8 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
     return reply
   })
 
+  await app.register(oauthRoutes, { services, mcpPath: MCP_PATH })
+
   // The public half of the webhook signing key, for buyers verifying our RFC 9421 signatures.
   app.get(JWKS_PATH, { schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json').send(services.buyerWebhooks.jwks()))
@@ -75,7 +78,11 @@ async function authenticateBuyer(services: Services, request: FastifyRequest, re
     caller = await services.access.authenticate(token)
   } catch (error) {
     if (!isStorefrontError(error) || error.code !== 'UNAUTHORIZED') throw error
-    const challenge = token ? `Bearer realm="${REALM}", error="invalid_token", error_description="Unknown or revoked API key"` : `Bearer realm="${REALM}"`
+    // RFC 9728 §5.1: the challenge points at the protected-resource metadata (OAuth discovery).
+    const metadata = `resource_metadata="${resourceMetadataUrl(request)}"`
+    const challenge = token
+      ? `Bearer realm="${REALM}", error="invalid_token", error_description="Unknown or revoked API key", ${metadata}`
+      : `Bearer realm="${REALM}", ${metadata}`
     await reply
       .code(401)
       .header('www-authenticate', challenge)
