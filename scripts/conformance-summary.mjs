@@ -4,7 +4,9 @@
 // the failures listed.
 //
 //   node scripts/conformance-summary.mjs <summary.json> <bundle> <wall seconds> [tolerated rule...]
+import console from 'node:console'
 import { readFileSync } from 'node:fs'
+import process from 'node:process'
 
 const [file, bundle, seconds, ...rules] = process.argv.slice(2)
 const summary = JSON.parse(readFileSync(file, 'utf8'))
