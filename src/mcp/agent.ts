@@ -108,6 +108,10 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
   // operator set it) because sandbox keys' receivers are plain-http loopback ones; live keys'
   // http:// URLs are refused on the message by the route (mcp-routes.ts) before the SDK sees them.
   process.env.ADCP_DECISIONING_ALLOW_HTTP_WEBHOOKS ??= '1'
+  // allowPrivateWebhookUrls is true only on a sandbox key's server (below): the per-key scoping
+  // the SDK's warning asks for. The acknowledgement silences that warning, which it would otherwise
+  // print on every sandbox request (it reads nothing else).
+  process.env.ADCP_DECISIONING_ALLOW_PRIVATE_WEBHOOK_URLS ??= '1'
   // A live buyer's webhook host is resolved at delivery and refused if it points inside this
   // network (DNS rebinding after the URL passed the request-time check); a sandbox key's
   // receiver is local by design.

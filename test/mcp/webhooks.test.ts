@@ -170,16 +170,25 @@ describe('signed AdCP webhooks', () => {
     assert.deepEqual(payload.context, { correlation_id: 'live-http' })
   })
 
-  it('lets a sandbox key name a plain-http loopback receiver (the conformance runner\'s)', async () => {
+  it('lets a sandbox key name a plain-http loopback receiver (the conformance runner\'s), without a warning per request', async () => {
     const client = await ctx.connect(sandboxKey)
-    const { payload } = await callTool(client, 'sync_creatives', {
-      account: { brand: { domain: 'test.example' }, operator: 'test.example', sandbox: true },
-      creatives: [],
-      idempotency_key: 'webhook-url-sandbox-http-0001',
-      push_notification_config: { url: 'http://127.0.0.1:9/hooks' },
-    })
+    const warnings: string[] = []
+    const warn = console.warn
+    console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '))
+    let payload: Record<string, unknown>
+    try {
+      ;({ payload } = await callTool(client, 'sync_creatives', {
+        account: { brand: { domain: 'test.example' }, operator: 'test.example', sandbox: true },
+        creatives: [],
+        idempotency_key: 'webhook-url-sandbox-http-0001',
+        push_notification_config: { url: 'http://127.0.0.1:9/hooks' },
+      }))
+    } finally {
+      console.warn = warn
+    }
     const error = payload.adcp_error as { field?: string } | undefined
     assert.notEqual(error?.field, 'push_notification_config.url')
+    assert.deepEqual(warnings.filter((line) => line.includes('allowPrivateWebhookUrls')), [])
   })
 })
 
