@@ -15,6 +15,9 @@ const EnvSchema = z.object({
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   STOREFRONT_SECRET_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  // A private Ed25519 JWK (JSON); parsed by src/modules/buyer-webhooks/signing-key.ts, which names
+  // no part of it in an error.
+  STOREFRONT_WEBHOOK_SIGNING_KEY: z.string().min(1).optional(),
   STOREFRONT_BOOTSTRAP_KEY: z
     .string()
     .regex(/^sf_[A-Za-z0-9_-]{16,200}$/, 'must look like sf_<at least 16 letters, digits, - or _>')
@@ -38,6 +41,8 @@ export interface Config {
   databaseUrl: string | undefined
   databasePoolSize: number
   secretKey: string | undefined
+  /** The webhook signing key as given (JSON JWK), or undefined: generated into dataDir on PGlite. */
+  webhookSigningKey: string | undefined
   bootstrapKey: string | undefined
   defaultStorefrontName: string
   logLevel: Env['LOG_LEVEL']
@@ -67,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     secretKey: e.STOREFRONT_SECRET_KEY,
+    webhookSigningKey: e.STOREFRONT_WEBHOOK_SIGNING_KEY,
     bootstrapKey: e.STOREFRONT_BOOTSTRAP_KEY,
     defaultStorefrontName: e.STOREFRONT_DEFAULT_NAME,
     logLevel: e.LOG_LEVEL,

@@ -5,6 +5,13 @@ import { ConfigError, type Config } from './config.ts'
 import { acquireDataDirLock, readLockHolder, type DataDirLock, type LockHolder } from './db/data-dir-lock.ts'
 import { openDatabase, type DatabaseHandle } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
+import {
+  loadOrCreateWebhookSigningKey,
+  parseWebhookSigningKey,
+  WEBHOOK_KEY_ENV,
+  WebhookKeyError,
+  type WebhookSigningKey,
+} from './modules/buyer-webhooks/index.ts'
 import { createServices, type Services } from './services.ts'
 import { systemClock, type Clock } from './shared/clock.ts'
 import { loadOrCreateSecretKey, SecretBox } from './shared/secret-box.ts'
@@ -31,6 +38,26 @@ export class MissingSecretKeyError extends ConfigError {
 }
 
 /**
+ * The key the AdCP agent signs webhooks with. Given: STOREFRONT_WEBHOOK_SIGNING_KEY (every process
+ * of a PostgreSQL install must sign with the same key, as buyers pin one JWKS). Not given: on the
+ * embedded database it is generated once into the data directory; on PostgreSQL there is none, and
+ * the agent then refuses push_notification_config (a buyer polls tasks/get) instead of sending
+ * unsigned webhooks or a per-process key no buyer could pin.
+ */
+async function webhookSigningKeyOf(config: Config): Promise<WebhookSigningKey | null> {
+  if (config.webhookSigningKey) {
+    try {
+      return parseWebhookSigningKey(config.webhookSigningKey, WEBHOOK_KEY_ENV)
+    } catch (error) {
+      if (error instanceof WebhookKeyError) throw new ConfigError(`Invalid configuration:\n  ${error.message}`)
+      throw error
+    }
+  }
+  if (config.databaseUrl) return null
+  return loadOrCreateWebhookSigningKey(config.dataDir)
+}
+
+/**
  * Opens the database for this process (locking the embedded one), applies migrations and
  * builds the services. Used by `serve` and by CLI verbs that run with no server up.
  */
@@ -47,6 +74,7 @@ export async function openRuntime(
       if (config.databaseUrl) throw new MissingSecretKeyError()
       secretKey = await loadOrCreateSecretKey(config.dataDir)
     }
+    const webhookSigningKey = await webhookSigningKeyOf(config)
     handle = config.databaseUrl
       ? await openDatabase({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize })
       : await openDatabase({ dataDir: path.join(config.dataDir, 'pglite') })
@@ -56,6 +84,7 @@ export async function openRuntime(
       engine: handle.engine,
       clock: options.clock ?? systemClock,
       secrets: new SecretBox(secretKey),
+      webhookSigningKey,
       probeAgent: options.probeAgent ?? createLiveAgentProbe({ timeoutMs: config.agentProbeTimeoutMs }),
       cadentTimeoutMs: config.cadentTimeoutMs,
     })

@@ -3,6 +3,7 @@ import type { Database, Engine } from './db/database.ts'
 import { assertSchemaCurrent, loadMigrations, type Migration } from './db/migrate.ts'
 import { sqlPoolOf } from './db/sql-pool.ts'
 import { createIdempotencyStore } from './idempotency/idempotency-store.ts'
+import { createBuyerWebhooks, type WebhookSigningKey } from './modules/buyer-webhooks/index.ts'
 import { createLedgerService } from './modules/booking-ledger/index.ts'
 import type { Clock } from './shared/clock.ts'
 import type { SecretBox } from './shared/secret-box.ts'
@@ -27,6 +28,8 @@ export interface ServiceDeps {
   clock: Clock
   secrets: SecretBox
   probeAgent: AgentProbe
+  /** The AdCP agent's webhook signing key; null or absent: the agent accepts no push_notification_config. */
+  webhookSigningKey?: WebhookSigningKey | null | undefined
   /** Per-attempt timeout of the POST to a Cadent endpoint; default 10 s. */
   cadentTimeoutMs?: number | undefined
 }
@@ -65,6 +68,8 @@ export function createServices(deps: ServiceDeps) {
     buyerDelivery: createBuyerDeliveryWorkflows({ db }),
     /** The sandbox of sandbox buyer keys: its source, comply_test_controller's fixtures, reset. */
     sandbox,
+    /** Signed task webhooks to buyers and the JWKS that verifies them. */
+    buyerWebhooks: createBuyerWebhooks({ signingKey: deps.webhookSigningKey ?? null }),
     /** The pg.Pool-like handle @adcp/sdk's own stores (idempotency, tasks) run their SQL on. */
     sdkPool: sqlPoolOf(db),
     sourceStatus: createSourceStatusWorkflows({ db, clock }),

@@ -1,6 +1,7 @@
 import {
   AdcpError,
   createAdcpServerFromPlatform,
+  createPinAndBindFetch,
   createIdempotencyStore,
   createPostgresTaskRegistry,
   InMemoryStateStore,
@@ -57,13 +58,18 @@ export interface BuyerRequest {
  * by CPM, and the v3 envelope's task `status` (the answer is always complete at once). No account
  * block: the storefront records a billing party but bills no one, so it claims no billing model.
  */
-const CAPABILITY_OVERRIDES = {
-  capabilities: {
-    overrides: {
-      status: 'completed',
-      media_buy: { supported_pricing_models: ['cpm'] },
+function capabilityOverrides(signsWebhooks: boolean) {
+  return {
+    capabilities: {
+      overrides: {
+        status: 'completed',
+        media_buy: { supported_pricing_models: ['cpm'] },
+        // Every webhook is signed with the key published at /.well-known/jwks.json. No legacy HMAC
+        // claim: the SDK's own completion webhooks are always RFC 9421-signed.
+        ...(signsWebhooks ? { webhook_signing: { supported: true, profile: 'adcp/webhook-signing/v1', algorithms: ['ed25519'] } } : {}),
+      },
     },
-  },
+  }
 }
 
 const PRODUCTS_PAGE_DEFAULT = 50
@@ -103,6 +109,20 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
   // tables), so an explicit per-process store only satisfies the SDK's production guard.
   const stateStore = new InMemoryStateStore()
   const strictResponses = process.env.NODE_ENV !== 'production'
+  const { signerKey } = services.buyerWebhooks
+  // The SDK refuses http:// webhook URLs unless this process-wide switch is on, and reads it from
+  // process.env on every request: it cannot be scoped to a key. It is turned on (unless the
+  // operator set it) because sandbox keys' receivers are plain-http loopback ones; live keys'
+  // http:// URLs are refused on the message by the route (mcp-routes.ts) before the SDK sees them.
+  process.env.ADCP_DECISIONING_ALLOW_HTTP_WEBHOOKS ??= '1'
+  // allowPrivateWebhookUrls is true only on a sandbox key's server (below): the per-key scoping
+  // the SDK's warning asks for. The acknowledgement silences that warning, which it would otherwise
+  // print on every sandbox request (it reads nothing else).
+  process.env.ADCP_DECISIONING_ALLOW_PRIVATE_WEBHOOK_URLS ??= '1'
+  // A live buyer's webhook host is resolved at delivery and refused if it points inside this
+  // network (DNS rebinding after the URL passed the request-time check); a sandbox key's
+  // receiver is local by design.
+  const liveWebhookFetch = createPinAndBindFetch()
 
   function platformFor(request: BuyerRequest, fallbackPublisherDomain: string): DecisioningPlatform<Record<string, never>, AccountMeta> {
     const { caller, agentUrl } = request
@@ -214,6 +234,9 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
       resolveIdempotencyPrincipal: () => `api_key:${caller.apiKeyId}`,
       // A live key never gets the controller: its tool is not even listed.
       ...(caller.sandbox ? { complyTest: complyTestFor(services, caller) } : {}),
+      // Signed completion webhooks (RFC 9421). Loopback and private receivers for sandbox keys only.
+      ...(signerKey ? { webhooks: { signerKey, userAgent: 'storefront-adcp-webhooks', ...(caller.sandbox ? {} : { fetch: liveWebhookFetch }) } } : {}),
+      allowPrivateWebhookUrls: caller.sandbox,
       // list_accounts through the SDK's merge seam: its platform projection drops the AdCP
       // `pagination` envelope (it writes `next_cursor`), which buyers page with.
       accounts: {
@@ -228,7 +251,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
           return { accounts, pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
         },
       },
-      ...CAPABILITY_OVERRIDES,
+      ...capabilityOverrides(signerKey !== null),
     }
     return createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), options as CreateAdcpServerFromPlatformOptions)
   }

@@ -6,8 +6,11 @@ import { bearerToken } from '../http/plugins/caller.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
+import { oauthRoutes, resourceMetadataUrl } from './oauth-routes.ts'
 
 export const MCP_PATH = '/mcp'
+/** Where AdCP verifiers look for a seller's keys when its brand.json names no jwks_uri. */
+export const JWKS_PATH = '/.well-known/jwks.json'
 
 /** The one tools/call of an HTTP request, as the buyer sent it (see toolCallOf). */
 export interface ToolCall {
@@ -55,6 +58,7 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
     reply.hijack()
     try {
       await server.connect(transport)
+      guardWebhookUrls(transport, { sandbox: caller.sandbox, canSign: services.buyerWebhooks.signerKey !== null })
       await transport.handleRequest(request.raw, reply.raw, request.body)
     } catch (error) {
       request.log.error({ err: error }, 'MCP request failed')
@@ -68,6 +72,12 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
     }
     return reply
   })
+
+  await app.register(oauthRoutes, { services, mcpPath: MCP_PATH })
+
+  // The public half of the webhook signing key, for buyers verifying our RFC 9421 signatures.
+  app.get(JWKS_PATH, { schema: { hide: true } }, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json').send(services.buyerWebhooks.jwks()))
 
   // Stateless: no server-to-client stream and no session to end.
   const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) =>
@@ -87,7 +97,11 @@ async function authenticateBuyer(services: Services, request: FastifyRequest, re
     caller = await services.access.authenticate(token)
   } catch (error) {
     if (!isStorefrontError(error) || error.code !== 'UNAUTHORIZED') throw error
-    const challenge = token ? `Bearer realm="${REALM}", error="invalid_token", error_description="Unknown or revoked API key"` : `Bearer realm="${REALM}"`
+    // RFC 9728 §5.1: the challenge points at the protected-resource metadata (OAuth discovery).
+    const metadata = `resource_metadata="${resourceMetadataUrl(request)}"`
+    const challenge = token
+      ? `Bearer realm="${REALM}", error="invalid_token", error_description="Unknown or revoked API key", ${metadata}`
+      : `Bearer realm="${REALM}", ${metadata}`
     await reply
       .code(401)
       .header('www-authenticate', challenge)
@@ -110,6 +124,44 @@ function authError(code: 'AUTH_REQUIRED' | 'PERMISSION_DENIED', message: string)
     jsonrpc: '2.0',
     error: { code: -32001, message, data: { adcp_error: { code, message, recovery: code === 'AUTH_REQUIRED' ? 'correctable' : 'terminal' } } },
     id: null,
+  }
+}
+
+/**
+ * The rules on push_notification_config.url that the SDK cannot apply per buyer key, applied to
+ * each tools/call before the SDK sees it, answered with the AdCP error the SDK gives for a bad URL:
+ * - a live key's webhook must be https. The SDK's scheme rule is one process-wide switch
+ *   (ADCP_DECISIONING_ALLOW_HTTP_WEBHOOKS, read from process.env on every request), which the agent
+ *   turns on for the sandbox keys' loopback receivers (agent.ts), so http is refused here for live keys;
+ * - with no signing key (PostgreSQL without STOREFRONT_WEBHOOK_SIGNING_KEY) no webhook can be sent,
+ *   so none is promised.
+ * Private and loopback hosts are the SDK's own rule: allowPrivateWebhookUrls is set per server, and
+ * there is one server per request.
+ */
+function guardWebhookUrls(transport: StreamableHTTPServerTransport, { sandbox, canSign }: { sandbox: boolean; canSign: boolean }): void {
+  const deliver = transport.onmessage
+  if (!deliver) return
+  transport.onmessage = (message, extra) => {
+    const call = message as { method?: string; id?: string | number; params?: { arguments?: Record<string, unknown> } }
+    const args = call.method === 'tools/call' && call.id !== undefined ? call.params?.arguments : undefined
+    const config = args?.push_notification_config as { url?: unknown } | undefined
+    const url = typeof config?.url === 'string' ? config.url.trim() : undefined
+    const refusal =
+      url === undefined ? null
+        : !canSign ? 'this agent delivers no webhooks (it has no signing key); poll tasks/get for the task instead'
+          : !sandbox && /^http:/i.test(url) ? 'a live buyer key needs an https:// webhook URL (plain http is accepted for sandbox keys only)'
+            : null
+    if (!refusal) {
+      deliver.call(transport, message, extra)
+      return
+    }
+    const adcpError = { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable', field: 'push_notification_config.url' }
+    const structuredContent = { adcp_error: adcpError, ...(args?.context === undefined ? {} : { context: args.context }) }
+    void transport.send({
+      jsonrpc: '2.0',
+      id: call.id!,
+      result: { content: [{ type: 'text', text: JSON.stringify(structuredContent) }], structuredContent, isError: true },
+    })
   }
 }
 

@@ -121,6 +121,22 @@ describe('storefront serve and the CLI on the embedded database', () => {
     assert.match(res.stderr, /STOREFRONT_SECRET_KEY is required with DATABASE_URL/)
   })
 
+  it('generates the webhook signing key once into the data directory on the embedded database', () => {
+    assert.ok(existsSync(path.join(dataDir, 'webhook-signing-key.json')))
+  })
+
+  it('refuses an invalid STOREFRONT_WEBHOOK_SIGNING_KEY naming the variable, never its value', async () => {
+    const res = await runCli(['keys', 'list'], {
+      ...env,
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      STOREFRONT_SECRET_KEY: 'a-long-enough-secret-key-0123',
+      STOREFRONT_WEBHOOK_SIGNING_KEY: '{"kty":"OKP","crv":"Ed25519","kid":"k","x":"AAAA","d":"do-not-print-me"}',
+    })
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /STOREFRONT_WEBHOOK_SIGNING_KEY: d and x are not one valid Ed25519 key pair/)
+    assert.ok(!res.stderr.includes('do-not-print-me'))
+  })
+
   it('refuses an invalid configuration naming the variable', async () => {
     const res = await runCli(['keys', 'list'], { ...env, DATABASE_URL: 'mysql://nope' })
     assert.equal(res.code, 2)

@@ -1,5 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { API_PREFIX, buildApp } from '../../src/http/app.ts'
+import { generateWebhookSigningKey, type WebhookSigningKey } from '../../src/modules/buyer-webhooks/index.ts'
 import { createServices, type Services } from '../../src/services.ts'
 import { ManualClock } from '../../src/shared/clock.ts'
 import { SecretBox } from '../../src/shared/secret-box.ts'
@@ -30,6 +31,8 @@ export interface TestContextOptions {
   logStream?: NodeJS.WritableStream
   /** Per-attempt timeout of Cadent endpoint POSTs (the hanging-endpoint test shortens it). */
   cadentTimeoutMs?: number
+  /** The agent's webhook signing key: a fresh one unless given; null runs without (PostgreSQL with none set). */
+  webhookSigningKey?: WebhookSigningKey | null
 }
 
 /** The real app on a real, freshly migrated database; requests go through `inject`. */
@@ -43,6 +46,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     secrets: new SecretBox(TEST_SECRET_KEY),
     probeAgent: options.probeAgent ?? refuseUnprobedAgents,
     cadentTimeoutMs: options.cadentTimeoutMs,
+    webhookSigningKey: options.webhookSigningKey === undefined ? generateWebhookSigningKey() : options.webhookSigningKey,
   })
   const app = await buildApp({
     services,

@@ -27,10 +27,10 @@ describe('POST /mcp: who may call the AdCP agent', () => {
     })
   }
 
-  it('answers 401 with a Bearer challenge when no key is sent', async () => {
+  it('answers 401 with a Bearer challenge pointing at the protected-resource metadata when no key is sent', async () => {
     const response = await post(null)
     assert.equal(response.statusCode, 401)
-    assert.equal(response.headers['www-authenticate'], 'Bearer realm="storefront-adcp"')
+    assert.equal(response.headers['www-authenticate'], 'Bearer realm="storefront-adcp", resource_metadata="http://localhost:80/.well-known/oauth-protected-resource/mcp"')
     assert.equal(response.json().error.data.adcp_error.code, 'AUTH_REQUIRED')
   })
 
