@@ -13,6 +13,7 @@ import { createBuyerWorkflows } from './workflows/buyer-workflows.ts'
 import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
 import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
+import { createMediaBuyWorkflows } from './workflows/media-buy-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
 import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
 import { createSourceWorkflows } from './workflows/source-workflows.ts'
@@ -37,8 +38,9 @@ export function createServices(deps: ServiceDeps) {
   const access = createAccessService(db, clock)
   const sources = createSourceService(deps)
   const idempotency = createIdempotencyStore(db, clock)
-  const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences() })
+  const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences({ secrets: deps.secrets }) })
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
+  const execution = createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs })
   let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
@@ -49,7 +51,9 @@ export function createServices(deps: ServiceDeps) {
     ledger,
     sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
     ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
-    execution: createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs }),
+    execution,
+    /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
+    mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets }),
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */

@@ -1,0 +1,3 @@
+/** The media-buys module's public surface: the store and the rules of AdCP media buys. */
+export * from './media-buy-store.ts'
+export * from './media-buy-rules.ts'
