@@ -173,3 +173,131 @@ describe('create_media_buy over MCP', () => {
     assert.equal(asap.isError, false, JSON.stringify(asap.payload))
   })
 })
+
+describe('get_media_buys and update_media_buy over MCP', () => {
+  let ctx: McpTestContext
+  let buyer: Client
+  let other: Client
+  let products: RestProduct[]
+
+  before(async () => {
+    ctx = await createMcpTestContext()
+    assert.equal((await ctx.api('POST', '/inventory-sources/modular/cadent-demo', {})).statusCode, 201)
+    products = (await ctx.api('GET', `/inventory-sources/${DEMO}/modular/products`)).json().products
+    // Sandbox keys: the buys are confirmed at once, so they can be managed right away.
+    const a = await ctx.services.access.createKey({ storefront: 'acme', role: 'buyer', sandbox: true, label: 'sandbox a' })
+    const b = await ctx.services.access.createKey({ storefront: 'acme', role: 'buyer', sandbox: true, label: 'sandbox b' })
+    buyer = await ctx.connect(a.key)
+    other = await ctx.connect(b.key)
+  })
+  after(async () => {
+    await ctx.close()
+  })
+
+  async function available(availId: string): Promise<number> {
+    const rows = (await ctx.api('GET', `/inventory-sources/${DEMO}/modular/products`)).json().products as RestProduct[]
+    return rows.find((row) => row.availId === availId)!.availableImpressions
+  }
+
+  async function buy(budgets: number[]): Promise<{ mediaBuyId: string; packageIds: string[] }> {
+    const packages = budgets.map((budget, index) => ({ product_id: `${DEMO}:${products[index]!.availId}`, pricing_option_id: 'cpm_fixed', budget }))
+    const { isError, payload } = await callTool(buyer, 'create_media_buy', { account: ACCOUNT, brand: ACCOUNT.brand, ...flight(), packages, idempotency_key: idempotencyKey() })
+    assert.equal(isError, false, JSON.stringify(payload))
+    return { mediaBuyId: String(payload.media_buy_id), packageIds: (payload.packages as Array<{ package_id: string }>).map((p) => p.package_id) }
+  }
+
+  function update(client: Client, args: Record<string, unknown>) {
+    return callTool(client, 'update_media_buy', { account: ACCOUNT, idempotency_key: idempotencyKey(), ...args })
+  }
+
+  it('walks the status graph: pause, resume, cancel; then pause, resume and a second cancel are refused', async () => {
+    const { mediaBuyId } = await buy([products[0]!.cpm * 4])
+    const paused = await update(buyer, { media_buy_id: mediaBuyId, paused: true })
+    assert.equal(paused.isError, false, JSON.stringify(paused.payload))
+    assert.deepEqual([paused.payload.status, paused.payload.revision], ['paused', 2])
+    const resumed = await update(buyer, { media_buy_id: mediaBuyId, paused: false })
+    assert.equal(resumed.payload.status, 'active')
+    const canceled = await update(buyer, { media_buy_id: mediaBuyId, canceled: true, cancellation_reason: 'plans changed' })
+    assert.equal(canceled.payload.status, 'canceled')
+    assert.equal(errorCode((await update(buyer, { media_buy_id: mediaBuyId, paused: true })).payload), 'INVALID_STATE')
+    assert.equal(errorCode((await update(buyer, { media_buy_id: mediaBuyId, paused: false })).payload), 'INVALID_STATE')
+    assert.equal(errorCode((await update(buyer, { media_buy_id: mediaBuyId, canceled: true })).payload), 'NOT_CANCELLABLE')
+
+    const got = await callTool(buyer, 'get_media_buys', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
+    const [listed] = got.payload.media_buys as Array<{ status: string; revision: number; valid_actions: string[]; cancellation: { canceled_by: string; reason: string; canceled_at: string }; packages: Array<{ canceled: boolean }> }>
+    assert.equal(listed!.status, 'canceled')
+    assert.deepEqual([listed!.cancellation.canceled_by, listed!.cancellation.reason], ['buyer', 'plans changed'])
+    assert.deepEqual(listed!.valid_actions, [])
+    assert.equal(listed!.revision, 4)
+    assert.ok(listed!.packages.every((p) => p.canceled))
+  })
+
+  it('cancel releases every hold and booking: the capacity is available again', async () => {
+    const availId = products[0]!.availId
+    const before = await available(availId)
+    const { mediaBuyId } = await buy([products[0]!.cpm * 20])
+    assert.equal(await available(availId), before - 20_000)
+    assert.equal((await update(buyer, { media_buy_id: mediaBuyId, canceled: true })).isError, false)
+    assert.equal(await available(availId), before)
+    const reservations = await ctx.db.selectFrom('reservation').select('status').where('media_buy_id', '=', mediaBuyId).execute()
+    assert.deepEqual(reservations.map((r) => r.status), ['RELEASED'])
+  })
+
+  it('resizes a package: up re-checks capacity (refused: nothing changes), down gives the difference back', async () => {
+    const availId = products[0]!.availId
+    const { mediaBuyId, packageIds } = await buy([products[0]!.cpm * 10])
+    const held = await available(availId)
+    const tooMuch = await update(buyer, { media_buy_id: mediaBuyId, packages: [{ package_id: packageIds[0], impressions: held + 10_001 }] })
+    assert.equal(errorCode(tooMuch.payload), 'PRODUCT_UNAVAILABLE')
+    assert.equal((tooMuch.payload.adcp_error as { details: { available_impressions: number } }).details.available_impressions, held + 10_000)
+    assert.equal(await available(availId), held)
+    const down = await update(buyer, { media_buy_id: mediaBuyId, packages: [{ package_id: packageIds[0], budget: products[0]!.cpm * 4 }] })
+    assert.equal(down.isError, false, JSON.stringify(down.payload))
+    assert.equal(await available(availId), held + 6_000)
+    const up = await update(buyer, { media_buy_id: mediaBuyId, packages: [{ package_id: packageIds[0], impressions: 8_000, targeting_overlay: { geo_countries: ['NL'] } }] })
+    assert.equal(up.isError, false, JSON.stringify(up.payload))
+    assert.equal(await available(availId), held + 2_000)
+    const [affected] = up.payload.affected_packages as Array<{ impressions: number; targeting_overlay: unknown }>
+    assert.deepEqual([affected!.impressions, affected!.targeting_overlay], [8_000, { geo_countries: ['NL'] }])
+    const live = await ctx.db.selectFrom('reservation').select(['status', 'requested_impressions']).where('media_buy_id', '=', mediaBuyId).where('status', 'in', ['HELD', 'BOOKED']).execute()
+    assert.deepEqual(live, [{ status: 'BOOKED', requested_impressions: 8_000 }])
+  })
+
+  it('answers unknown buys, unknown packages and stale revisions with their AdCP codes', async () => {
+    const { mediaBuyId } = await buy([products[0]!.cpm])
+    assert.equal(errorCode((await update(buyer, { media_buy_id: 'does-not-exist', paused: true })).payload), 'MEDIA_BUY_NOT_FOUND')
+    assert.equal(errorCode((await update(buyer, { media_buy_id: mediaBuyId, packages: [{ package_id: 'nope', paused: true }] })).payload), 'PACKAGE_NOT_FOUND')
+    assert.equal(errorCode((await update(buyer, { media_buy_id: mediaBuyId, revision: 7, paused: true })).payload), 'CONFLICT')
+  })
+
+  it('another buyer key can neither see nor touch the buy: it answers like a missing one', async () => {
+    const { mediaBuyId } = await buy([products[0]!.cpm])
+    const foreign = await update(other, { media_buy_id: mediaBuyId, canceled: true })
+    const missing = await update(other, { media_buy_id: 'mb_missing', canceled: true })
+    assert.equal(errorCode(foreign.payload), 'MEDIA_BUY_NOT_FOUND')
+    assert.deepEqual(
+      { ...(foreign.payload.adcp_error as object), message: undefined },
+      { ...(missing.payload.adcp_error as object), message: undefined },
+    )
+    const listed = await callTool(other, 'get_media_buys', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
+    assert.deepEqual(listed.payload.media_buys, [])
+    const own = await callTool(buyer, 'get_media_buys', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
+    assert.equal((own.payload.media_buys as unknown[]).length, 1)
+  })
+
+  it('lists with status_filter (default active without ids) and the pagination envelope', async () => {
+    const first = await buy([products[0]!.cpm])
+    await update(buyer, { media_buy_id: first.mediaBuyId, paused: false })
+    const defaults = await callTool(buyer, 'get_media_buys', { account: ACCOUNT })
+    const statuses = (defaults.payload.media_buys as Array<{ status: string }>).map((b) => b.status)
+    assert.ok(statuses.length > 0 && statuses.every((status) => status === 'active'))
+    const all = ['pending_creatives', 'pending_start', 'active', 'paused', 'completed', 'rejected', 'canceled']
+    const page1 = await callTool(buyer, 'get_media_buys', { account: ACCOUNT, status_filter: all, pagination: { max_results: 2 } })
+    const pagination = page1.payload.pagination as { has_more: boolean; cursor: string; total_count: number }
+    assert.equal(pagination.has_more, true)
+    assert.equal((page1.payload.media_buys as unknown[]).length, 2)
+    const page2 = await callTool(buyer, 'get_media_buys', { account: ACCOUNT, status_filter: all, pagination: { max_results: 100, cursor: pagination.cursor } })
+    assert.equal((page2.payload.media_buys as unknown[]).length, pagination.total_count - 2)
+    assert.equal((page2.payload.pagination as { has_more: boolean }).has_more, false)
+  })
+})
