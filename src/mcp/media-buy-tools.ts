@@ -44,6 +44,7 @@ const ADCP_CODES: Record<string, string> = {
   MEDIA_BUY_NOT_CANCELLABLE: 'NOT_CANCELLABLE',
   INVALID_MEDIA_BUY_TRANSITION: 'INVALID_STATE',
   REVISION_MISMATCH: 'CONFLICT',
+  TERMS_REJECTED: 'TERMS_REJECTED',
 }
 
 function snake(details: Record<string, unknown>): Record<string, unknown> {
@@ -166,6 +167,12 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
           impressions: pkg.impressions,
           paused: pkg.paused,
           targetingOverlay: pkg.targeting_overlay,
+          measurementTerms: pkg.measurement_terms && {
+            billingMeasurement: pkg.measurement_terms.billing_measurement && {
+              measurementWindow: pkg.measurement_terms.billing_measurement.measurement_window,
+              maxVariancePercent: pkg.measurement_terms.billing_measurement.max_variance_percent,
+            },
+          },
         })),
         pushNotification: request.push_notification_config as PushConfig | undefined,
       }).catch(toMediaBuyError)

@@ -64,6 +64,7 @@ export const errorReasons = {
   PRODUCT_NOT_FOUND: 'No sellable product has this product_id for the buyer key.',
   PRICING_OPTION_NOT_FOUND: 'The product has no pricing option with this pricing_option_id.',
   BUDGET_TOO_LOW: 'The package budget buys no impression at the product CPM.',
+  TERMS_REJECTED: 'The package measurement_terms name a window or variance the storefront cannot bill on.',
   CURRENCY_MISMATCH: 'The packages of one media buy are priced in different currencies.',
   MEDIA_BUY_NOT_FOUND: 'The buyer key has no media buy with this media_buy_id.',
   PACKAGE_NOT_FOUND: 'The media buy has no package with this package_id.',

@@ -3,6 +3,7 @@ import type { InventorySourceRow } from '../db/tables.ts'
 import type { HoldResolution, LedgerService } from '../modules/booking-ledger/ledger-service.ts'
 import { HOLD_MINUTES_DEFAULT } from '../modules/booking-ledger/ledger.schema.ts'
 import {
+  assertMeasurementTerms,
   assertTransition,
   buyerStatusOf,
   CPM_PRICING_OPTION_ID,
@@ -25,8 +26,12 @@ import {
   newTaskId,
   settleTask,
   updateBuy,
+  toMediaBuyResponse,
   updatePackage,
   type AdcpMediaBuyStatus,
+  type MediaBuy,
+  type MediaBuyListQuery,
+  type MeasurementTerms,
   type MediaBuyRow,
   type MediaBuyStatus,
   type NewPackage,
@@ -64,6 +69,7 @@ export interface PackageRequest {
   impressions?: number | undefined
   paused?: boolean | undefined
   targetingOverlay?: unknown
+  measurementTerms?: MeasurementTerms | undefined
 }
 
 export interface CreateBuyInput {
@@ -183,6 +189,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       if (pkg.pricingOptionId !== CPM_PRICING_OPTION_ID) {
         throw fail.invalidField(`${field}.pricing_option_id`, `product ${pkg.productId} has only the pricing option ${CPM_PRICING_OPTION_ID}`, 'PRICING_OPTION_NOT_FOUND')
       }
+      assertMeasurementTerms(pkg.measurementTerms, field)
       if (!Number.isFinite(pkg.budget) || pkg.budget < 0) throw fail.invalidField(`${field}.budget`, 'must be a number of at least 0')
       const impressions = impressionsOf({ budget: pkg.budget, cpm: avail.cpm, impressions: pkg.impressions }, field)
       planned.push({
@@ -449,10 +456,10 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
   }
 
   /** GET /api/v2/storefront/media-buys: every buy of the storefront, newest first. */
-  async function listForOperator(storefrontId: number, query: { status?: MediaBuyStatus | undefined; limit: number; skip: number }): Promise<{ buys: BuyView[]; total: number }> {
-    const { rows, total } = await listStorefrontBuys(db, storefrontId, query)
+  async function listForOperator(storefrontId: number, query: MediaBuyListQuery): Promise<{ mediaBuys: MediaBuy[]; total: number }> {
+    const { rows, total } = await listStorefrontBuys(db, storefrontId, { status: query.status, limit: query.take, skip: query.skip })
     const packages = await listPackagesWithHolds(db, rows)
-    return { buys: rows.map((row) => ({ row, packages: packages.filter((pkg) => pkg.media_buy_row_id === row.id) })), total }
+    return { mediaBuys: rows.map((row) => toMediaBuyResponse(row, packages.filter((pkg) => pkg.media_buy_row_id === row.id))), total }
   }
 
   return { create, list, update, listForOperator }

@@ -159,6 +159,8 @@ describe('create_media_buy over MCP', () => {
 
   it('refuses bad input with the AdCP code naming the field, and writes nothing', async () => {
     const [a] = products
+    const countBuys = async () => Number((await ctx.db.selectFrom('media_buy').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+    const buysBefore = await countBuys()
     const unknown = await create(live, [{ product_id: 'nonexistent-product-id-xyz', pricing_option_id: 'cpm_fixed', budget: 100 }])
     assert.equal(errorCode(unknown.payload), 'PRODUCT_NOT_FOUND')
     const option = await create(live, [{ ...pkg(a!, 100), pricing_option_id: 'cpp' }])
@@ -169,6 +171,14 @@ describe('create_media_buy over MCP', () => {
     assert.deepEqual([errorCode(past.payload), (past.payload.adcp_error as { field: string }).field], ['INVALID_REQUEST', 'start_time'])
     const low = await create(live, [pkg(a!, 0)])
     assert.equal(errorCode(low.payload), 'BUDGET_TOO_LOW')
+    const terms = (window: string, variance: number) => ({ billing_measurement: { vendor: { domain: 'videoamp.example' }, measurement_window: window, max_variance_percent: variance } })
+    const aggressive = await create(live, [{ ...pkg(a!, 100), measurement_terms: terms('c30', 0) }])
+    assert.deepEqual([errorCode(aggressive.payload), (aggressive.payload.adcp_error as { field: string }).field], ['TERMS_REJECTED', 'packages[0].measurement_terms.billing_measurement.measurement_window'])
+    const tight = await create(live, [{ ...pkg(a!, 100), measurement_terms: terms('c7', 1) }])
+    assert.equal(errorCode(tight.payload), 'TERMS_REJECTED')
+    assert.equal(await countBuys(), buysBefore)
+    const relaxed = await create(sandbox, [{ ...pkg(a!, a!.cpm), measurement_terms: terms('c7', 10) }])
+    assert.equal(relaxed.isError, false, JSON.stringify(relaxed.payload))
     const asap = await create(sandbox, [pkg(a!, a!.cpm)], { start_time: 'asap' })
     assert.equal(asap.isError, false, JSON.stringify(asap.payload))
   })

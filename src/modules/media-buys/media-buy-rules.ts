@@ -65,3 +65,38 @@ export function assertTransition(from: MediaBuyStatus, to: AdcpMediaBuyStatus): 
 export function buyerStatusOf(status: MediaBuyStatus): AdcpMediaBuyStatus {
   return status === 'submitted' ? 'pending_creatives' : status
 }
+
+/**
+ * The measurement terms the storefront can bill on: the operator imports each line's final report
+ * from the TV measurement of one of these windows, and reconciles it with a buyer's vendor only
+ * within this tolerance (a lower max_variance_percent is a guarantee no TV report can keep).
+ */
+export const BILLABLE_MEASUREMENT_WINDOWS = ['live', 'c3', 'c7'] as const
+export const MIN_VARIANCE_PERCENT = 5
+
+export interface MeasurementTerms {
+  billingMeasurement?: { measurementWindow?: string | undefined; maxVariancePercent?: number | undefined } | undefined
+}
+
+/** Refuses terms the storefront cannot bill on, naming the field (TERMS_REJECTED). */
+export function assertMeasurementTerms(terms: MeasurementTerms | undefined, field: string): void {
+  const billing = terms?.billingMeasurement
+  if (!billing) return
+  const window = billing.measurementWindow
+  if (window !== undefined && !(BILLABLE_MEASUREMENT_WINDOWS as readonly string[]).includes(window)) {
+    throw termsRejected(`${field}.measurement_terms.billing_measurement.measurement_window`, `${window} is not a window the storefront bills on (${BILLABLE_MEASUREMENT_WINDOWS.join(', ')})`)
+  }
+  const variance = billing.maxVariancePercent
+  if (variance !== undefined && variance < MIN_VARIANCE_PERCENT) {
+    throw termsRejected(`${field}.measurement_terms.billing_measurement.max_variance_percent`, `must be at least ${MIN_VARIANCE_PERCENT}: final reports reconcile within that tolerance`)
+  }
+}
+
+function termsRejected(path: string, message: string): StorefrontError {
+  return new StorefrontError('VALIDATION_ERROR', `${path}: ${message}`, {
+    reason: 'TERMS_REJECTED',
+    issues: [{ path, message }],
+    acceptedMeasurementWindows: [...BILLABLE_MEASUREMENT_WINDOWS],
+    minVariancePercent: MIN_VARIANCE_PERCENT,
+  })
+}

@@ -191,11 +191,18 @@ export async function listOwnBuys(db: Queryable, owner: BuyOwner, filter: BuyLis
 }
 
 /** The storefront's buys for its operator, newest first. */
-export async function listStorefrontBuys(db: Queryable, storefrontId: number, filter: { status?: MediaBuyStatus | undefined; limit: number; skip: number }): Promise<{ rows: MediaBuyRow[]; total: number }> {
+export async function listStorefrontBuys(db: Queryable, storefrontId: number, filter: { status?: MediaBuyStatus | undefined; limit: number; skip: number }): Promise<{ rows: Array<MediaBuyRow & { account_id: string }>; total: number }> {
   let base = db.selectFrom('media_buy').where('storefront_id', '=', storefrontId)
   if (filter.status) base = base.where('status', '=', filter.status)
   const [rows, count] = await Promise.all([
-    base.selectAll().orderBy('id', 'desc').limit(filter.limit).offset(filter.skip).execute(),
+    base
+      .innerJoin('buyer_account', 'buyer_account.id', 'media_buy.buyer_account_id')
+      .selectAll('media_buy')
+      .select('buyer_account.account_id')
+      .orderBy('media_buy.id', 'desc')
+      .limit(filter.limit)
+      .offset(filter.skip)
+      .execute(),
     base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
   ])
   return { rows, total: Number(count.n) }
