@@ -93,6 +93,16 @@ describe('create_media_buy over MCP', () => {
     assert.deepEqual(reservations.map((r) => r.status), ['BOOKED', 'BOOKED'])
     const buy = await ctx.db.selectFrom('media_buy').selectAll().where('media_buy_id', '=', String(payload.media_buy_id)).executeTakeFirstOrThrow()
     assert.ok(reservations.every((r) => r.buyer_customer_id === buy.buyer_account_id && packages.some((p) => p.package_id === r.package_id)))
+
+    // The operator sees it over REST, and the source's readiness projection counts it.
+    const restResponse = await ctx.api('GET', '/api/v2/storefront/media-buys?status=pending_creatives')
+    assert.equal(restResponse.statusCode, 200, restResponse.body)
+    const rest = restResponse.json() as { mediaBuys: Array<{ mediaBuyId: string; sandbox: boolean; packages: Array<{ reservationStatus: string; impressions: number }> }> }
+    const listed = rest.mediaBuys.find((entry) => entry.mediaBuyId === payload.media_buy_id)!
+    assert.equal(listed.sandbox, true)
+    assert.deepEqual(listed.packages.map((p) => [p.reservationStatus, p.impressions]), [['BOOKED', 10_000], ['BOOKED', 5_000]])
+    const projection = (await ctx.api('GET', `/inventory-sources/${DEMO}/modular`)).json()
+    assert.ok(projection.mediaBuyCountsByStatus.pending_creatives >= 1)
   })
 
   it('submits a live buy as a task; completing its work items over REST completes the task with the media_buy_id', async () => {

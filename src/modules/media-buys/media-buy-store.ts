@@ -192,8 +192,8 @@ export async function listOwnBuys(db: Queryable, owner: BuyOwner, filter: BuyLis
 
 /** The storefront's buys for its operator, newest first. */
 export async function listStorefrontBuys(db: Queryable, storefrontId: number, filter: { status?: MediaBuyStatus | undefined; limit: number; skip: number }): Promise<{ rows: Array<MediaBuyRow & { account_id: string }>; total: number }> {
-  let base = db.selectFrom('media_buy').where('storefront_id', '=', storefrontId)
-  if (filter.status) base = base.where('status', '=', filter.status)
+  let base = db.selectFrom('media_buy').where('media_buy.storefront_id', '=', storefrontId)
+  if (filter.status) base = base.where('media_buy.status', '=', filter.status)
   const [rows, count] = await Promise.all([
     base
       .innerJoin('buyer_account', 'buyer_account.id', 'media_buy.buyer_account_id')
