@@ -16,6 +16,7 @@ import { createCreativeWorkflows } from './workflows/creative-workflows.ts'
 import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
 import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
+import { createMediaBuyWorkflows } from './workflows/media-buy-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
 import { createSandboxWorkflows } from './workflows/sandbox-workflows.ts'
 import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
@@ -43,10 +44,11 @@ export function createServices(deps: ServiceDeps) {
   const access = createAccessService(db, clock)
   const sources = createSourceService(deps)
   const idempotency = createIdempotencyStore(db, clock)
-  const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences() })
+  const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences({ secrets: deps.secrets }) })
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
   const sandbox = createSandboxWorkflows({ db, clock, ledger })
   const buyer = createBuyerWorkflows({ db, clock, availsFeed, sandbox })
+  const execution = createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs })
   let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
@@ -57,7 +59,9 @@ export function createServices(deps: ServiceDeps) {
     ledger,
     sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
     ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
-    execution: createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs }),
+    execution,
+    /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
+    mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox }),
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */

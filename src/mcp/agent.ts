@@ -30,6 +30,7 @@ import { creativeTools } from './creative-tools.ts'
 import { deliveryToolsFor } from './delivery-tools.ts'
 import type { ToolCall } from './mcp-routes.ts'
 import { complyTestFor, DECLARED_SCENARIOS } from './test-controller.ts'
+import { mediaBuyTools, storeOwnedTasks } from './media-buy-tools.ts'
 
 /**
  * The AdCP sales agent (SPEC §4), built on @adcp/sdk's decisioning platform: the SDK owns the
@@ -104,7 +105,8 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
   // answered by another process (or after a restart) replays the same response.
   const pool = services.sdkPool
   const idempotency = createIdempotencyStore({ backend: pgBackend(pool), ttlSeconds: 86_400 })
-  const taskRegistry = createPostgresTaskRegistry({ pool })
+  const tasks = storeOwnedTasks(createPostgresTaskRegistry({ pool }))
+  const taskRegistry = tasks.registry
   // ctx.store, the SDK's per-handler scratch state: no handler here uses it (all state is in our
   // tables), so an explicit per-process store only satisfies the SDK's production guard.
   const stateStore = new InMemoryStateStore()
@@ -190,6 +192,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
       sales: {
         ...creativeTools(services, request),
         ...deliveryToolsFor(services, caller),
+        ...mediaBuyTools(services, caller, tasks),
         async getProducts(request: GetProductsRequest): Promise<GetProductsResponse> {
           // Every product is guaranteed; a buyer asking for non-guaranteed inventory gets none.
           if (request.filters?.delivery_type === 'non_guaranteed') return { products: [] }

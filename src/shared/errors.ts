@@ -60,6 +60,17 @@ export const errorReasons = {
   MISSING_RESULT_KEYS: 'The completion result lacks required keys.',
   REPORT_ROW_ERRORS: 'One or more final-report rows are invalid; nothing was imported.',
   NO_BOOKING_FOR_ITEM: 'The work item names no finalized booking, so its side effect cannot run.',
+  // Media buys (AdCP create_media_buy / update_media_buy)
+  PRODUCT_NOT_FOUND: 'No sellable product has this product_id for the buyer key.',
+  PRICING_OPTION_NOT_FOUND: 'The product has no pricing option with this pricing_option_id.',
+  BUDGET_TOO_LOW: 'The package budget buys no impression at the product CPM.',
+  TERMS_REJECTED: 'The package measurement_terms name a window or variance the storefront cannot bill on.',
+  CURRENCY_MISMATCH: 'The packages of one media buy are priced in different currencies.',
+  MEDIA_BUY_NOT_FOUND: 'The buyer key has no media buy with this media_buy_id.',
+  PACKAGE_NOT_FOUND: 'The media buy has no package with this package_id.',
+  MEDIA_BUY_NOT_CANCELLABLE: 'The media buy was already canceled.',
+  INVALID_MEDIA_BUY_TRANSITION: 'The media buy status does not allow the requested change.',
+  REVISION_MISMATCH: 'The media buy changed since the revision the request names.',
   // Embedded database
   DATA_DIR_LOCKED: 'Another process owns the embedded database directory.',
 } as const

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.ts'
 import type { MediaBuyPackageRow, MediaBuyRow, MediaBuyStatus } from '../db/tables.ts'
-import { listBuyDelivery, type PackageDeliveryRow } from '../modules/delivery/delivery-store.ts'
-import { listBuyPackages, listKeyMediaBuys } from '../modules/media-buys/test-controller-store.ts'
+import { listBuyDelivery, type PackageDeliveryRow } from '../modules/delivery/index.ts'
+import { listBuyPackages, listKeyMediaBuys } from '../modules/media-buys/index.ts'
 import { fail } from '../shared/errors.ts'
 import type { BuyerPrincipal } from './buyer-workflows.ts'
 

@@ -62,7 +62,8 @@ export interface ExecutionWorkflowDeps {
   send?: DispatchSender | undefined
 }
 
-interface Prepared {
+/** A hand-off prepared inside a caller's transaction: its booking, and the dispatch to send after COMMIT. */
+export interface PreparedHandoff {
   bookingId: number
   /** Present when this call owns the dispatch. */
   dispatch: { provider: ProviderDispatch; url: string; payload: string; idempotencyKey: string } | null
@@ -99,7 +100,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     }
   }
 
-  async function prepare(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<Prepared> {
+  async function prepare(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<PreparedHandoff> {
     const now = clock.now()
     // Concurrent finalizes serialise on the reservation, locked as the ledger locks it.
     const { row: reservation, due } = await ledger.lockLiveByKey(trx, {
@@ -165,7 +166,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   }
 
   /** A repeated finalize re-sends only a dispatch whose claim went stale (its process died). */
-  async function retryDispatch(trx: Transaction, existing: BookingRow, now: Date): Promise<Prepared['dispatch']> {
+  async function retryDispatch(trx: Transaction, existing: BookingRow, now: Date): Promise<PreparedHandoff['dispatch']> {
     const dispatch = dispatchOf(existing)
     if (!dispatch || existing.trafficking_payload === null) return null
     const retry = await reclaimEndpoint(trx, existing, new Date(now.getTime() - staleClaimMs()), now)
@@ -262,7 +263,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
    * answer fails, it is recorded as a failure that says so; if even that fails (the database is
    * gone), the booking keeps its claim and the reconciler hands it to a person once it is stale.
    */
-  async function settleDispatch(source: InventorySourceRow, bookingId: number, prepared: NonNullable<Prepared['dispatch']>, outcome: DispatchOutcome): Promise<void> {
+  async function settleDispatch(source: InventorySourceRow, bookingId: number, prepared: NonNullable<PreparedHandoff['dispatch']>, outcome: DispatchOutcome): Promise<void> {
     const { provider: dispatch, url, payload, idempotencyKey } = prepared
     try {
       await db.transaction().execute((trx) => settleIn(trx, source, bookingId, dispatch, url, payload, outcome))
@@ -338,16 +339,23 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   async function finalize(storefrontId: number, sourceId: string, body: FinalizeRequest, actor: Actor): Promise<FinalizeResponse> {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
     const prepared = await db.transaction().execute((trx) => prepare(trx, source, body, actor))
-    if (prepared.dispatch) {
-      const { provider: dispatch, url, payload, idempotencyKey } = prepared.dispatch
-      const send = deps.send ?? dispatch.send
-      // A sender that throws (a bug, not an answer) is a failed attempt like any other.
-      const outcome = await send(url, payload, { timeoutMs: timeoutOf(dispatch), idempotencyKey }).catch((error: unknown): DispatchOutcome => ({
-        ok: false, httpStatus: null, error: `request failed (${(error as Error)?.message ?? String(error)})`, attempts: 1,
-      }))
-      await settleDispatch(source, prepared.bookingId, prepared.dispatch, outcome)
-    }
+    await dispatchHandoff(source, prepared)
     return answer(source, prepared.bookingId)
+  }
+
+  /**
+   * The hand-off's push to the external system, when it has one: after the transaction that
+   * prepared it committed (a dispatch is never sent from inside one), settled in its own.
+   */
+  async function dispatchHandoff(source: InventorySourceRow, prepared: PreparedHandoff): Promise<void> {
+    if (!prepared.dispatch) return
+    const { provider: dispatch, url, payload, idempotencyKey } = prepared.dispatch
+    const send = deps.send ?? dispatch.send
+    // A sender that throws (a bug, not an answer) is a failed attempt like any other.
+    const outcome = await send(url, payload, { timeoutMs: timeoutOf(dispatch), idempotencyKey }).catch((error: unknown): DispatchOutcome => ({
+      ok: false, httpStatus: null, error: `request failed (${(error as Error)?.message ?? String(error)})`, attempts: 1,
+    }))
+    await settleDispatch(source, prepared.bookingId, prepared.dispatch, outcome)
   }
 
   /** GET .../modular/delivery?mediaBuyId= */
@@ -357,5 +365,18 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     return readDelivery(db, source.id, mediaBuyId)
   }
 
-  return { finalize, delivery, reconcileHandoffs }
+  return {
+    finalize,
+    delivery,
+    reconcileHandoffs,
+    /**
+     * The hand-off of one HELD reservation, exactly as finalize makes it, inside the caller's
+     * transaction (create_media_buy hands off every package of a buy in the one that holds them);
+     * then `dispatchHandoff` after it committed.
+     */
+    prepareHandoff: prepare,
+    dispatchHandoff,
+  }
 }
+
+export type ExecutionWorkflows = ReturnType<typeof createExecutionWorkflows>

@@ -8,6 +8,8 @@ import {
 } from '../modules/execution/index.ts'
 import { bookingHandOffKinds } from '../modules/registry.ts'
 import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/work-queue/index.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import { queueTaskNotices, settleSubmittedBuys } from './media-buy-workflows.ts'
 
 /**
  * What a hold's resolution means for what hangs on it, filled into the ledger's `onResolved`
@@ -18,6 +20,7 @@ import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/w
  * - RELEASED: every open item of the reservation is cancelled; its booking is RELEASED.
  * - EXPIRED: the same, and the booking is EXPIRED.
  * - BOOKED: the booking is BOOKED; any other open hand-off item is cancelled (the line is trafficked).
+ * - Then the submitted media buy of the holds, if any: its AdCP task completes or fails.
  *
  * Lock order: the ledger holds the reservation rows; this locks their work items, then their
  * bookings, the order a work-item completion takes them in.
@@ -39,7 +42,7 @@ function noteOf(resolution: HoldResolution): string {
   return resolution.to === 'EXPIRED' ? 'Reservation expired' : 'Reservation booked'
 }
 
-export function createHoldConsequences(): OnHoldResolved {
+export function createHoldConsequences(options: { secrets?: SecretBox | undefined } = {}): OnHoldResolved {
   return async (trx: Transaction, resolution: HoldResolution) => {
     // Items are only opened for a finalized reservation, so the bookings name every source concerned.
     const bookings = await findBookingsByReservations(trx, resolution.reservationIds)
@@ -55,5 +58,7 @@ export function createHoldConsequences(): OnHoldResolved {
       if (resolution.to === 'BOOKED') await markBooked(trx, booking.id, {}, resolution.now)
       else await markEndedByReservation(trx, booking.reservation_id, resolution.to, resolution.now)
     }
+    // A submitted AdCP media buy is confirmed once all its holds are booked, or fails on a lost one.
+    queueTaskNotices(trx, await settleSubmittedBuys(trx, resolution, options.secrets))
   }
 }

@@ -1,11 +1,11 @@
 import type { Caller } from '../access/access-service.ts'
 import type { Database, Transaction } from '../db/database.ts'
 import type { BuyerAccountRow, BuyerAccountStatus, InventorySourceRow, MediaBuyRow, MediaBuyStatus, SandboxCreateArmRow } from '../db/tables.ts'
-import type { NormalizedAvail } from '../modules/avails-feed/avail.schema.ts'
-import { upsertAvails } from '../modules/avails-feed/avails-store.ts'
-import type { LedgerService } from '../modules/booking-ledger/ledger-service.ts'
-import { deleteSandboxAccounts, setSandboxAccountStatus } from '../modules/buyer-accounts/account-store.ts'
-import { addSimulatedDelivery, sumSpendByReservation } from '../modules/delivery/delivery-store.ts'
+import type { NormalizedAvail } from '../modules/avails-feed/index.ts'
+import { upsertAvails } from '../modules/avails-feed/index.ts'
+import type { LedgerService } from '../modules/booking-ledger/index.ts'
+import { deleteSandboxAccounts, setSandboxAccountStatus } from '../modules/buyer-accounts/index.ts'
+import { addSimulatedDelivery, sumSpendByReservation } from '../modules/delivery/index.ts'
 import {
   deleteSandboxMediaBuys,
   findKeyMediaBuy,
@@ -13,9 +13,9 @@ import {
   listBuyPackages,
   listLiveReservationsOfPackages,
   setMediaBuyStatus,
-} from '../modules/media-buys/test-controller-store.ts'
-import { attachModule, findSandboxSource, insertModularSource } from '../modules/modular-sources/module-store.ts'
-import { FIXTURE_METADATA_KEY, productFixtureOf } from '../modules/products/sandbox-fixture.ts'
+} from '../modules/media-buys/index.ts'
+import { attachModule, findSandboxSource, insertModularSource } from '../modules/modular-sources/index.ts'
+import { FIXTURE_METADATA_KEY, productFixtureOf } from '../modules/products/index.ts'
 import {
   deactivateNonFixtureAvails,
   deleteSandboxSdkRows,
@@ -26,7 +26,7 @@ import {
   putCreateArm,
   takeCreateArm,
   upsertSeededFormat,
-} from '../modules/sandbox/sandbox-store.ts'
+} from '../modules/sandbox/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'

@@ -32,6 +32,7 @@ import { completionEffectFor, type CommitAvailsPreview } from './completion-effe
 // Work items whose completion books the reservation: while one is open, the hold does not expire.
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
+import { takeTaskNotices, type DeliverTaskNotice, type TaskNotice } from './media-buy-workflows.ts'
 
 
 export interface WorkItemWorkflowDeps {
@@ -40,6 +41,8 @@ export interface WorkItemWorkflowDeps {
   ledger: LedgerService
   /** The avails feed's preview commit, run when a CONFIRM_AVAILS item is completed. */
   commitAvailsPreview?: CommitAvailsPreview | undefined
+  /** The buyers' webhooks of AdCP tasks a completion settled, sent after COMMIT. */
+  deliverTaskNotice?: DeliverTaskNotice | undefined
 }
 
 export interface WorkItemChanged {
@@ -48,7 +51,7 @@ export interface WorkItemChanged {
 }
 
 /** The modular source's human work queue: list, read, and every transition with its event. */
-export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }: WorkItemWorkflowDeps) {
+export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, deliverTaskNotice }: WorkItemWorkflowDeps) {
   async function list(storefrontId: number, sourceId: string, query: WorkItemListQuery): Promise<{ items: WorkItem[]; total: number }> {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
     const { rows, total } = await listWorkItems(db, {
@@ -95,7 +98,8 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     workItemId: string,
     change: (trx: Transaction, source: InventorySourceRow, row: WorkItemRow, now: Date) => Promise<WorkItemRow>,
   ): Promise<WorkItemChanged> {
-    return outcomeTransaction(db, async (trx) => {
+    let notices: TaskNotice[] = []
+    const changed = await outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const source = await findModularSourceRow(trx, storefrontId, sourceId)
       // Lock order is reservation, then its work items, then its booking: the order a release
@@ -107,8 +111,12 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
       const row = await findWorkItem(trx, source.id, workItemId, { forUpdate: true })
       assertWorkItemOpen(row)
       const updated = await change(trx, source, row, now)
+      notices = takeTaskNotices(trx)
       return { ok: true as const, item: toWorkItemResponse(updated, source.source_id) }
     })
+    // After COMMIT: a buyer is never told of a task completion that rolled back.
+    if (deliverTaskNotice) for (const notice of notices) await deliverTaskNotice(notice).catch(() => {})
+    return changed
   }
 
   return {

@@ -4,6 +4,7 @@ import { availsFeedRoutes } from './avails-feed.ts'
 import { executionRoutes } from './execution.ts'
 import { inventorySourceRoutes } from './inventory-sources.ts'
 import { ledgerRoutes } from './ledger.ts'
+import { mediaBuyRoutes } from './media-buys.ts'
 import { modularRoutes } from './modular.ts'
 import { sandboxRoutes } from './sandbox.ts'
 import { workItemRoutes } from './work-items.ts'
@@ -24,4 +25,5 @@ export const storefrontRoutes: FastifyPluginAsyncZod<{
   await app.register(executionRoutes, opts)
   await app.register(availsFeedRoutes, opts)
   await app.register(sandboxRoutes, opts)
+  await app.register(mediaBuyRoutes, opts)
 }

@@ -8,3 +8,4 @@ export {
   type AccountInput,
   type AccountOwner,
 } from './account-store.ts'
+export { deleteSandboxAccounts, setSandboxAccountStatus } from './account-store.ts'

@@ -6,3 +6,9 @@ export {
   lockAssignablePackages,
   type AssignablePackage,
 } from './creative-readiness.ts'
+export * from './media-buy-store.ts'
+export * from './media-buy-rules.ts'
+export * from './media-buy.schema.ts'
+export * from './media-buy-statuses.ts'
+export { MEDIA_BUY_STATUSES } from './media-buy-statuses.ts'
+export { deleteSandboxMediaBuys, findKeyMediaBuy, insertSeededMediaBuy, listBuyPackages, listKeyMediaBuys, listLiveReservationsOfPackages, setMediaBuyStatus } from './test-controller-store.ts'

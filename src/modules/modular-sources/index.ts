@@ -27,3 +27,4 @@ export {
   type AttachModuleInput,
   type UpdateModuleConfigInput,
 } from './module-store.ts'
+export { findSandboxSource } from './module-store.ts'

@@ -7,3 +7,5 @@ export {
   PRODUCTS_MAX_LIMIT,
   type ProductListQuery,
 } from './product-store.ts'
+export { adcpProductId, parseAdcpProductId } from './product-id.ts'
+export { CPM_FIXED_PRICING_OPTION_ID, FIXTURE_METADATA_KEY, pricingOptionIdOf, productFixtureOf, type ProductFixture } from './sandbox-fixture.ts'

@@ -1,5 +1,6 @@
 import type { InventorySourceRow, ModuleInstanceRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
+import { MEDIA_BUY_STATUSES } from '../media-buys/index.ts'
 import {
   deriveModuleStatus,
   hasValue,
@@ -46,6 +47,8 @@ export interface ProjectionInput {
   openWorkItems: readonly OpenWorkItemCount[]
   /** BOOKED bookings whose flight has ended with no delivery imported (docs/execution-and-work-queue.md). */
   endedBookingsWithoutReport?: number
+  /** AdCP media buys with a package on the source, per media-buy status. */
+  mediaBuyCountsByStatus?: Record<string, number>
 }
 
 interface ModuleView {
@@ -245,6 +248,7 @@ export function computeProjection(input: ProjectionInput): RuntimeProjection {
     openWorkItemCount,
     lifecycleSummary,
     activeAvailCount: input.activeAvailCount,
+    mediaBuyCountsByStatus: Object.fromEntries(MEDIA_BUY_STATUSES.map((status) => [status, input.mediaBuyCountsByStatus?.[status] ?? 0])) as RuntimeProjection['mediaBuyCountsByStatus'],
     openWorkItemCountsByKind,
     moduleConfigReady: views
       .filter((view) => view.status !== 'DISABLED')

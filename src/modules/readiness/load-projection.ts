@@ -2,6 +2,7 @@ import type { Queryable } from '../../db/database.ts'
 import type { InventorySourceRow } from '../../db/tables.ts'
 import type { WorkItemKind } from '../contract.ts'
 import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/index.ts'
+import { countBuysOfSource } from '../media-buys/index.ts'
 import { findContract } from '../registry.ts'
 import { computeProjection, type ProjectionInput } from './compute-projection.ts'
 import type { RuntimeProjection } from './projection.schema.ts'
@@ -48,6 +49,7 @@ export async function loadProjectionInput(db: Queryable, source: InventorySource
   return {
     source,
     modules,
+    mediaBuyCountsByStatus: await countBuysOfSource(db, source.id),
     contractFor: findContract,
     activeAvailCount: Number(avails.count),
     endedBookingsWithoutReport: Number(owed.count),

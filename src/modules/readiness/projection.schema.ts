@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { TimestampSchema } from '../../shared/common.schema.ts'
+import { MEDIA_BUY_STATUSES } from '../media-buys/index.ts'
 import {
   LIFECYCLE_MODES,
   LIFECYCLE_STAGES,
@@ -141,6 +142,9 @@ export const RuntimeProjectionSchema = z
     openWorkItemCount: z.number().int().min(0),
     lifecycleSummary: z.array(LifecycleSummaryRowSchema),
     activeAvailCount: z.number().int().min(0),
+    mediaBuyCountsByStatus: z
+      .object(Object.fromEntries(MEDIA_BUY_STATUSES.map((status) => [status, z.number().int().min(0)])) as Record<(typeof MEDIA_BUY_STATUSES)[number], z.ZodNumber>)
+      .describe('AdCP media buys with a package on this source, per status (submitted: its task is open), zero included.'),
     openWorkItemCountsByKind: workItemKindCounts.describe('Every work-item kind, zero included.'),
     moduleConfigReady: z.boolean().describe('Every enabled module has all its required config.'),
     setupMetadata: z.record(z.string(), z.unknown()).describe('Non-secret questionnaire answers given at creation.'),

@@ -1,0 +1,2 @@
+// The public surface of sandbox/: other folders import it from here, never from its files (eslint.config.js).
+export { deactivateNonFixtureAvails, deleteSandboxSdkRows, ensureSeededFormat, findSandboxAvail, listSandboxKeyIds, listSeededFormats, putCreateArm, takeCreateArm, upsertSeededFormat } from './sandbox-store.ts'

@@ -1,0 +1,545 @@
+import { taskWebhookPayload, type WireWebhookAuthentication } from '../modules/buyer-webhooks/index.ts'
+import type { Database, Transaction } from '../db/database.ts'
+import type { InventorySourceRow } from '../db/tables.ts'
+import { HOLD_MINUTES_DEFAULT, type HoldResolution, type LedgerService } from '../modules/booking-ledger/index.ts'
+import {
+  assertMeasurementTerms,
+  assertTransition,
+  buyerStatusOf,
+  findBuyByIdempotencyKey,
+  findBuysOfReservations,
+  findOwnBuy,
+  findSellableAvail,
+  flightOf,
+  impressionsOf,
+  insertMediaBuy,
+  insertPackages,
+  insertTask,
+  listLiveReservationsOfBuy,
+  listOwnBuys,
+  listPackagesWithHolds,
+  listStorefrontBuys,
+  lockBuyByRowId,
+  newMediaBuyId,
+  newPackageId,
+  newTaskId,
+  settleTask,
+  updateBuy,
+  toMediaBuyResponse,
+  updatePackage,
+  type AdcpMediaBuyStatus,
+  type MediaBuy,
+  type MediaBuyListQuery,
+  type MeasurementTerms,
+  type MediaBuyRow,
+  type MediaBuyStatus,
+  type NewPackage,
+  type PackageWithHold,
+} from '../modules/media-buys/index.ts'
+import { findActiveModule, listActiveModularSources } from '../modules/modular-sources/index.ts'
+import { parseAdcpProductId, pricingOptionIdOf } from '../modules/products/index.ts'
+import type { Actor } from '../modules/work-queue/index.ts'
+import type { Clock } from '../shared/clock.ts'
+import { fail, isStorefrontError, StorefrontError } from '../shared/errors.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import type { ExecutionWorkflows, PreparedHandoff } from './execution-workflows.ts'
+import { SANDBOX_SOURCE_ID, type SandboxWorkflows } from './sandbox-workflows.ts'
+
+/**
+ * Buying through the ledger (SPEC §4, AdCP create/get/update_media_buy), in the storefront's own
+ * terms: a media buy is one package per product, each backed by one ledger hold; the holds are
+ * placed all together or not at all, and each is handed to its source's execution module exactly
+ * as bookings/finalize hands off a REST reservation. The MCP edge maps these onto AdCP shapes.
+ */
+
+/** The buyer key and the account a request resolved to. */
+export interface BuyPrincipal {
+  storefrontId: number
+  apiKeyId: number
+  sandbox: boolean
+  /** buyer_account.id: the reservations' buyerCustomerId. */
+  accountRowId: number
+  /** buyer_account.account_id: the AdCP account the task belongs to. */
+  accountId: string
+}
+
+export interface PackageRequest {
+  productId: string
+  pricingOptionId: string
+  budget: number
+  impressions?: number | undefined
+  paused?: boolean | undefined
+  targetingOverlay?: unknown
+  measurementTerms?: MeasurementTerms | undefined
+}
+
+export interface CreateBuyInput {
+  idempotencyKey: string
+  brandDomain: string
+  startTime: string
+  endTime: string
+  poNumber?: string | undefined
+  packages: PackageRequest[]
+  /** push_notification_config as sent: sealed at rest (it may carry the buyer's credentials). */
+  pushNotification?: { url: string } & Record<string, unknown> | undefined
+}
+
+/** A buy with its packages, as its owner sees it. */
+export interface BuyView {
+  row: MediaBuyRow
+  packages: PackageWithHold[]
+}
+
+export type CreateBuyOutcome =
+  | { kind: 'confirmed'; buy: BuyView }
+  /** Live keys: people work the hand-off; the task completes when every hold is booked. */
+  | { kind: 'submitted'; taskId: string; buy: BuyView }
+
+export interface PackagePatch {
+  packageId: string
+  budget?: number | undefined
+  impressions?: number | undefined
+  paused?: boolean | undefined
+  canceled?: boolean | undefined
+  targetingOverlay?: unknown
+}
+
+export interface UpdateBuyInput {
+  revision?: number | undefined
+  paused?: boolean | undefined
+  canceled?: boolean | undefined
+  cancellationReason?: string | undefined
+  packages?: PackagePatch[] | undefined
+}
+
+export interface BuyListQuery {
+  mediaBuyIds?: string[] | undefined
+  statuses?: AdcpMediaBuyStatus[] | undefined
+  limit: number
+  cursor?: string | undefined
+}
+
+/** What a settled task tells its buyer: the completion webhook's target and body. */
+export interface TaskNotice {
+  url: string
+  /** The deprecated legacy scheme the buyer registered, used instead of the RFC 9421 signature. */
+  authentication?: WireWebhookAuthentication | undefined
+  /** One logical event: every retry of it carries the same idempotency_key. */
+  operationId: string
+  /** A sandbox key's buy: its buyer may run a loopback receiver. */
+  sandbox: boolean
+  payload: Record<string, unknown>
+}
+
+export interface MediaBuyWorkflowDeps {
+  db: Database
+  clock: Clock
+  ledger: LedgerService
+  execution: Pick<ExecutionWorkflows, 'prepareHandoff' | 'dispatchHandoff'>
+  secrets: SecretBox
+  /** A sandbox key's one-shot force_create_media_buy_arm directive, taken by the next create. */
+  sandbox: Pick<SandboxWorkflows, 'takeCreateDirective'>
+}
+
+export const BUYS_PAGE_MAX = 100
+const BUYER_ACTOR = (principal: BuyPrincipal): Actor => ({ type: 'BUYER', id: `api_key:${principal.apiKeyId}` })
+
+function reasonOf(error: unknown): string | undefined {
+  return isStorefrontError(error) ? error.details?.reason : undefined
+}
+
+/** The body of the task a submitted buy completes with: the create_media_buy success arm. */
+export function creationResult(buy: BuyView): Record<string, unknown> {
+  return {
+    media_buy_id: buy.row.media_buy_id,
+    status: buyerStatusOf(buy.row.status),
+    confirmed_at: buy.row.confirmed_at?.toISOString(),
+    revision: buy.row.revision,
+    packages: buy.packages.map((pkg) => ({
+      package_id: pkg.package_id,
+      product_id: pkg.product_id,
+      pricing_option_id: pkg.pricing_option_id,
+      budget: pkg.budget,
+      impressions: pkg.impressions,
+      paused: pkg.paused,
+      ...(pkg.targeting_overlay ? { targeting_overlay: pkg.targeting_overlay } : {}),
+    })),
+  }
+}
+
+export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
+  const { db, clock, ledger, execution, secrets, sandbox } = deps
+
+  async function view(handle: Database | Transaction, row: MediaBuyRow): Promise<BuyView> {
+    return { row, packages: await listPackagesWithHolds(handle, [row]) }
+  }
+
+  /** Each package's product, priced and in impressions; every refusal names its field. */
+  async function planPackages(principal: BuyPrincipal, packages: PackageRequest[], now: Date) {
+    if (packages.length === 0) throw fail.invalidField('packages', 'must name at least one package')
+    // A sandbox key buys the sandbox source only, a live key never: the rule of get_products.
+    const sources = new Map((await listActiveModularSources(db, principal.storefrontId, { sandbox: principal.sandbox })).map((source) => [source.source_id, source]))
+    const planned: Array<NewPackage & { source: InventorySourceRow; availId: string; currency: string }> = []
+    for (const [index, pkg] of packages.entries()) {
+      const field = `packages[${index}]`
+      const ids = parseAdcpProductId(pkg.productId, principal.sandbox ? SANDBOX_SOURCE_ID : null)
+      const source = ids ? sources.get(ids.sourceId) : undefined
+      const avail = source && ids ? await findSellableAvail(db, source.id, ids.availId, now) : undefined
+      if (!source || !avail || avail.cpm === null || avail.cpm <= 0) {
+        throw new StorefrontError('NOT_FOUND', `${field}.product_id: no sellable product ${pkg.productId}`, {
+          reason: 'PRODUCT_NOT_FOUND', issues: [{ path: `${field}.product_id`, message: 'is not a sellable product' }],
+        })
+      }
+      const pricingOptionId = pricingOptionIdOf(avail.source_metadata, source.sandbox)
+      if (pkg.pricingOptionId !== pricingOptionId) {
+        throw fail.invalidField(`${field}.pricing_option_id`, `product ${pkg.productId} has only the pricing option ${pricingOptionId}`, 'PRICING_OPTION_NOT_FOUND')
+      }
+      assertMeasurementTerms(pkg.measurementTerms, field)
+      if (!Number.isFinite(pkg.budget) || pkg.budget < 0) throw fail.invalidField(`${field}.budget`, 'must be a number of at least 0')
+      const impressions = impressionsOf({ budget: pkg.budget, cpm: avail.cpm, impressions: pkg.impressions }, field)
+      planned.push({
+        source,
+        availId: avail.avail_id,
+        currency: avail.currency,
+        packageId: newPackageId(index),
+        inventorySourceId: source.id,
+        availRowId: avail.id,
+        productId: pkg.productId,
+        pricingOptionId: pkg.pricingOptionId,
+        budget: pkg.budget,
+        impressions,
+        cpm: avail.cpm,
+        paused: pkg.paused ?? false,
+        targetingOverlay: pkg.targetingOverlay,
+      })
+    }
+    const currencies = [...new Set(planned.map((pkg) => pkg.currency))]
+    if (currencies.length > 1) {
+      throw fail.invalidField('packages', `are priced in several currencies (${currencies.join(', ')}); one media buy has one currency`, 'CURRENCY_MISMATCH')
+    }
+    return { planned, currency: currencies[0]! }
+  }
+
+  /** A capacity refusal names the package and carries what the avail still has. */
+  function capacityError(error: unknown, pkg: { productId: string }, index: number): unknown {
+    if (reasonOf(error) !== 'INSUFFICIENT_CAPACITY') return error
+    const details = (error as StorefrontError).details ?? {}
+    return fail.conflict('INSUFFICIENT_CAPACITY', `packages[${index}]: product ${pkg.productId} has ${String(details.availableImpressions)} available impressions; ${String(details.requestedImpressions)} were requested`, {
+      field: `packages[${index}]`,
+      productId: pkg.productId,
+      availableImpressions: details.availableImpressions,
+      requestedImpressions: details.requestedImpressions,
+    })
+  }
+
+  /**
+   * Every package's hold, in ascending avail row order (the order concurrent buys lock avails in,
+   * so two buys of the same avails cannot deadlock), then each hold's hand-off, in `trx`.
+   */
+  async function holdAndHandOff(trx: Transaction, principal: BuyPrincipal, buy: MediaBuyRow, planned: Array<NewPackage & { source: InventorySourceRow; availId: string }>, brandDomain: string): Promise<Array<{ source: InventorySourceRow; prepared: PreparedHandoff | null; reservationId: string }>> {
+    const order = planned.map((pkg, index) => ({ pkg, index })).sort((a, b) => a.pkg.availRowId - b.pkg.availRowId || a.index - b.index)
+    const held: Array<{ pkg: (typeof planned)[number]; reservationId: string }> = []
+    for (const { pkg, index } of order) {
+      try {
+        const { reservation } = await ledger.reserve({
+          sourceRowId: pkg.inventorySourceId,
+          availId: pkg.availId,
+          mediaBuyId: buy.media_buy_id,
+          packageId: pkg.packageId,
+          buyerCustomerId: principal.accountRowId,
+          requestedImpressions: pkg.impressions,
+          holdMinutes: HOLD_MINUTES_DEFAULT,
+        }, trx)
+        held.push({ pkg, reservationId: reservation.reservationId })
+      } catch (error) {
+        throw capacityError(error, pkg, index)
+      }
+    }
+    const handoffs: Array<{ source: InventorySourceRow; prepared: PreparedHandoff | null; reservationId: string }> = []
+    for (const { pkg, reservationId } of held) {
+      const trafficking = await findActiveModule(trx, pkg.source.id, 'TRAFFICKING')
+      if (!trafficking) {
+        // No execution module: the seller approves by booking; the hold waits without expiring.
+        await ledger.suspendExpiry(trx, { sourceRowId: pkg.source.id, reservationId })
+        handoffs.push({ source: pkg.source, prepared: null, reservationId })
+        continue
+      }
+      const prepared = await execution.prepareHandoff(trx, pkg.source, {
+        mediaBuyId: buy.media_buy_id,
+        availId: pkg.availId,
+        packageId: pkg.packageId,
+        buyerCustomerId: principal.accountRowId,
+        campaignName: buy.po_number ? `${brandDomain} ${buy.po_number}` : `${brandDomain} ${buy.media_buy_id}`,
+        advertiserName: brandDomain,
+        creative: null,
+      }, BUYER_ACTOR(principal))
+      handoffs.push({ source: pkg.source, prepared, reservationId })
+    }
+    return handoffs
+  }
+
+  /**
+   * create_media_buy. One transaction inserts the buy and its packages, holds every package and
+   * hands each hold off; any refusal rolls all of it back. A sandbox key's human steps are done
+   * at once (the holds are booked and the buy is confirmed in the same transaction); a live key's
+   * buy is `submitted` with its AdCP task until people book every hold.
+   */
+  async function create(principal: BuyPrincipal, input: CreateBuyInput): Promise<CreateBuyOutcome> {
+    const now = clock.now()
+    const flight = flightOf({ startTime: input.startTime, endTime: input.endTime }, now)
+    const { planned, currency } = await planPackages(principal, input.packages, now)
+    const owner = { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId }
+
+    const created = await db.transaction().execute(async (trx) => {
+      // A sandbox key's human steps are done at once, unless comply_test_controller forced the
+      // next create onto the submitted arm: then it waits on people like a live key's, under the
+      // forced task_id.
+      const forced = await sandbox.takeCreateDirective(trx, principal)
+      const waitsOnPeople = !principal.sandbox || forced !== undefined
+      const taskId = !waitsOnPeople ? null : forced?.task_id ?? newTaskId()
+      const buy = await insertMediaBuy(trx, {
+        storefrontId: principal.storefrontId,
+        apiKeyId: principal.apiKeyId,
+        buyerAccountId: principal.accountRowId,
+        mediaBuyId: newMediaBuyId(),
+        idempotencyKey: input.idempotencyKey,
+        sandbox: principal.sandbox,
+        status: waitsOnPeople ? 'submitted' : 'pending_creatives',
+        currency,
+        startTime: flight.start,
+        endTime: flight.end,
+        poNumber: input.poNumber ?? null,
+        taskId,
+        pushNotificationSealed: input.pushNotification ? secrets.sealJson(input.pushNotification) : null,
+        confirmedAt: waitsOnPeople ? null : now,
+        now,
+      })
+      // The key already bought with this idempotency_key: the SDK's replay cache missed a race.
+      if (!buy) return null
+      await insertPackages(trx, buy.id, planned, now)
+      const handoffs = await holdAndHandOff(trx, principal, buy, planned, input.brandDomain)
+      if (!waitsOnPeople) {
+        for (const handoff of handoffs) await ledger.book(trx, { sourceRowId: handoff.source.id, reservationId: handoff.reservationId })
+      } else {
+        await insertTask(trx, { taskId: taskId!, tool: 'create_media_buy', accountId: principal.accountId, hasWebhook: input.pushNotification !== undefined, now })
+      }
+      return { buy, handoffs }
+    })
+
+    if (!created) {
+      const existing = await findBuyByIdempotencyKey(db, owner, input.idempotencyKey)
+      if (!existing) throw new Error('media buy insert conflicted but no buy was found')
+      const buy = await view(db, existing)
+      return existing.task_id ? { kind: 'submitted', taskId: existing.task_id, buy } : { kind: 'confirmed', buy }
+    }
+    for (const { source, prepared } of created.handoffs) if (prepared) await execution.dispatchHandoff(source, prepared)
+    const buy = await view(db, (await findOwnBuy(db, owner, created.buy.media_buy_id))!)
+    return created.buy.task_id ? { kind: 'submitted', taskId: created.buy.task_id, buy } : { kind: 'confirmed', buy }
+  }
+
+  function decodeCursor(cursor: string | undefined): number | undefined {
+    if (cursor === undefined) return undefined
+    const id = /^\d{1,15}$/.test(cursor) ? Number(cursor) : NaN
+    if (!Number.isSafeInteger(id)) throw fail.invalidField('pagination.cursor', 'is not a cursor this agent returned')
+    return id
+  }
+
+  /** get_media_buys: the key's own buys; a submitted buy is not the buyer's until its task completes. */
+  async function list(principal: BuyPrincipal, query: BuyListQuery): Promise<{ buys: BuyView[]; nextCursor: string | null; total: number }> {
+    const owner = { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId }
+    const limit = Math.min(Math.max(1, query.limit), BUYS_PAGE_MAX)
+    const statuses: MediaBuyStatus[] | undefined = query.statuses?.length ? query.statuses : undefined
+    const { rows, hasMore, total } = await listOwnBuys(db, owner, {
+      mediaBuyIds: query.mediaBuyIds,
+      statuses: statuses ?? ['pending_creatives', 'pending_start', 'active', 'paused', 'completed', 'rejected', 'canceled'],
+      afterId: decodeCursor(query.cursor),
+      limit,
+    })
+    const packages = await listPackagesWithHolds(db, rows)
+    const buys = rows.map((row) => ({ row, packages: packages.filter((pkg) => pkg.media_buy_row_id === row.id) }))
+    const last = rows.at(-1)
+    return { buys, nextCursor: hasMore && last ? String(last.id) : null, total }
+  }
+
+  /** Releases the live hold of a package (its booking and open items follow, via the ledger). */
+  async function releasePackage(trx: Transaction, buy: MediaBuyRow, pkg: PackageWithHold, reason: string): Promise<void> {
+    const live = (await listLiveReservationsOfBuy(trx, buy)).filter((reservation) => reservation.package_row_id === pkg.id)
+    for (const reservation of live) {
+      await ledger.release({ sourceRowId: reservation.inventory_source_id, reservationId: String(reservation.id), reason }, trx)
+    }
+  }
+
+  /**
+   * A package's new size: its hold is released and a new one placed for the new amount in the same
+   * transaction, so a refusal (not enough capacity) leaves the old hold as it was. A booked line
+   * stays booked at its new size: the people already trafficked it.
+   */
+  async function resizePackage(trx: Transaction, principal: BuyPrincipal, buy: MediaBuyRow, pkg: PackageWithHold, impressions: number, index: number): Promise<void> {
+    const live = (await listLiveReservationsOfBuy(trx, buy)).filter((reservation) => reservation.package_row_id === pkg.id)
+    const current = live[0]
+    if (!current) throw fail.invalidField(`packages[${index}]`, 'has no live hold to resize')
+    await ledger.release({ sourceRowId: current.inventory_source_id, reservationId: String(current.id), reason: 'update_media_buy: resized' }, trx)
+    try {
+      const { reservation } = await ledger.reserve({
+        sourceRowId: current.inventory_source_id,
+        availId: current.avail_id,
+        mediaBuyId: buy.media_buy_id,
+        packageId: pkg.package_id,
+        buyerCustomerId: principal.accountRowId,
+        requestedImpressions: impressions,
+        holdMinutes: HOLD_MINUTES_DEFAULT,
+      }, trx)
+      if (current.status === 'BOOKED') await ledger.book(trx, { sourceRowId: current.inventory_source_id, reservationId: reservation.reservationId })
+      else await ledger.suspendExpiry(trx, { sourceRowId: current.inventory_source_id, reservationId: reservation.reservationId })
+    } catch (error) {
+      throw capacityError(error, { productId: pkg.product_id }, index)
+    }
+  }
+
+  /**
+   * update_media_buy: pause/resume and cancel of the buy or a package, package budget or
+   * impressions (re-holding capacity), targeting_overlay (replaced whole). One transaction: a
+   * refusal anywhere leaves the buy, its packages and its holds as they were.
+   */
+  async function update(principal: BuyPrincipal, mediaBuyId: string, input: UpdateBuyInput): Promise<{ buy: BuyView; affectedPackageIds: string[] }> {
+    const owner = { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId }
+    const result = await db.transaction().execute(async (trx) => {
+      const now = clock.now()
+      const found = await findOwnBuy(trx, owner, mediaBuyId)
+      // A submitted buy has no media_buy_id on the buyer's side yet: it answers like a missing one.
+      if (!found || found.status === 'submitted') throw new StorefrontError('NOT_FOUND', `Media buy ${mediaBuyId} not found`, { reason: 'MEDIA_BUY_NOT_FOUND' })
+      // Reservations before the buy row: the order a completion or release locks them in.
+      for (const reservation of await listLiveReservationsOfBuy(trx, found)) await ledger.lockById(trx, reservation.id)
+      let buy = (await lockBuyByRowId(trx, found.id))!
+      if (input.revision !== undefined && input.revision !== buy.revision) {
+        throw fail.conflict('REVISION_MISMATCH', `The media buy is at revision ${buy.revision}, not ${input.revision}`, { revision: buy.revision })
+      }
+      const packages = await listPackagesWithHolds(trx, [buy])
+      const affected = new Set<string>()
+
+      if (input.canceled === true) {
+        assertTransition(buy.status, 'canceled')
+        for (const pkg of packages) if (!pkg.canceled_at) await releasePackage(trx, buy, pkg, 'update_media_buy: canceled by the buyer')
+        buy = await updateBuy(trx, buy.id, {
+          status: 'canceled', canceled_at: now, canceled_by: 'buyer', cancellation_reason: input.cancellationReason ?? null, bumpRevision: true,
+        }, now)
+        return { buy, affected: packages.map((pkg) => pkg.package_id) }
+      }
+      if (input.paused !== undefined) {
+        const to: AdcpMediaBuyStatus = input.paused ? 'paused' : 'active'
+        assertTransition(buy.status, to)
+      }
+      // A buy already ended or canceled takes no package changes either.
+      if (input.packages?.length && ['canceled', 'completed', 'rejected'].includes(buy.status)) {
+        throw fail.conflict('INVALID_MEDIA_BUY_TRANSITION', `The media buy is ${buy.status}; its packages cannot change`, { status: buy.status })
+      }
+      for (const [index, patch] of (input.packages ?? []).entries()) {
+        const pkg = packages.find((candidate) => candidate.package_id === patch.packageId)
+        if (!pkg) {
+          throw new StorefrontError('NOT_FOUND', `packages[${index}].package_id: the media buy has no package ${patch.packageId}`, { reason: 'PACKAGE_NOT_FOUND', issues: [{ path: `packages[${index}].package_id`, message: 'is not a package of this media buy' }] })
+        }
+        if (pkg.canceled_at) throw fail.conflict('INVALID_MEDIA_BUY_TRANSITION', `packages[${index}]: package ${pkg.package_id} is canceled`, { field: `packages[${index}]` })
+        if (patch.canceled === true) {
+          await releasePackage(trx, buy, pkg, 'update_media_buy: package canceled by the buyer')
+          await updatePackage(trx, pkg.id, { canceled_at: now }, now)
+          affected.add(pkg.package_id)
+          continue
+        }
+        const budget = patch.budget ?? pkg.budget
+        const impressions = patch.impressions !== undefined || patch.budget !== undefined
+          ? impressionsOf({ budget, cpm: pkg.cpm, impressions: patch.impressions }, `packages[${index}]`)
+          : pkg.impressions
+        if (impressions !== pkg.impressions) await resizePackage(trx, principal, buy, pkg, impressions, index)
+        await updatePackage(trx, pkg.id, {
+          ...(budget !== pkg.budget ? { budget } : {}),
+          ...(impressions !== pkg.impressions ? { impressions } : {}),
+          ...(patch.paused !== undefined ? { paused: patch.paused } : {}),
+          ...(patch.targetingOverlay !== undefined ? { targetingOverlay: patch.targetingOverlay } : {}),
+        }, now)
+        affected.add(pkg.package_id)
+      }
+      const status = input.paused === undefined ? buy.status : input.paused ? 'paused' : 'active'
+      buy = await updateBuy(trx, buy.id, { status, bumpRevision: true }, now)
+      return { buy, affected: [...affected] }
+    })
+    return { buy: await view(db, result.buy), affectedPackageIds: result.affected }
+  }
+
+  /** GET /api/v2/storefront/media-buys: every buy of the storefront, newest first. */
+  async function listForOperator(storefrontId: number, query: MediaBuyListQuery): Promise<{ mediaBuys: MediaBuy[]; total: number }> {
+    const { rows, total } = await listStorefrontBuys(db, storefrontId, { status: query.status, limit: query.take, skip: query.skip })
+    const packages = await listPackagesWithHolds(db, rows)
+    return { mediaBuys: rows.map((row) => toMediaBuyResponse(row, packages.filter((pkg) => pkg.media_buy_row_id === row.id))), total }
+  }
+
+  return { create, list, update, listForOperator }
+}
+
+export type MediaBuyWorkflows = ReturnType<typeof createMediaBuyWorkflows>
+
+/**
+ * Task notices wait on their transaction until it commits: a webhook must never announce a
+ * completion that rolled back. The transaction's owner takes them after COMMIT and hands each to
+ * the deployment's `DeliverTaskNotice` (work-item completion does: src/workflows/work-item-workflows.ts).
+ */
+export type DeliverTaskNotice = (notice: TaskNotice) => Promise<void>
+
+const pendingNotices = new WeakMap<Transaction, TaskNotice[]>()
+
+export function queueTaskNotices(trx: Transaction, notices: TaskNotice[]): void {
+  if (notices.length === 0) return
+  pendingNotices.set(trx, [...(pendingNotices.get(trx) ?? []), ...notices])
+}
+
+/** The notices the transaction queued (call it inside, before COMMIT; send them after). */
+export function takeTaskNotices(trx: Transaction): TaskNotice[] {
+  const notices = pendingNotices.get(trx) ?? []
+  pendingNotices.delete(trx)
+  return notices
+}
+
+/**
+ * What a hold's resolution means for the submitted buy that holds it, in the resolving transaction
+ * (the ledger's onResolved port, after the booking and work items): once every package's hold is
+ * BOOKED the buy is confirmed and its task completes with the create_media_buy success; a hold
+ * released or expired while the buy waits fails its task and the buy is rejected. Whichever
+ * process resolves the hold writes the task row, so `tasks/get` from any process reports it.
+ * Returns the notices for the buyers' webhooks, to send after COMMIT.
+ */
+export async function settleSubmittedBuys(trx: Transaction, resolution: HoldResolution, secrets?: SecretBox): Promise<TaskNotice[]> {
+  const notices: TaskNotice[] = []
+  for (const found of await findBuysOfReservations(trx, resolution.reservationIds)) {
+    if (found.status !== 'submitted' || !found.task_id) continue
+    const buy = (await lockBuyByRowId(trx, found.id))!
+    if (buy.status !== 'submitted' || !buy.task_id) continue
+    const now = resolution.now
+    const config = buy.push_notification_sealed && secrets
+      ? secrets.openJson<{ url?: unknown; token?: unknown; authentication?: WireWebhookAuthentication }>(buy.push_notification_sealed)
+      : null
+    const token = typeof config?.token === 'string' ? config.token : undefined
+    let payload: Record<string, unknown>
+    if (resolution.to === 'BOOKED') {
+      const packages = await listPackagesWithHolds(trx, [buy])
+      if (!packages.every((pkg) => pkg.reservation_status === 'BOOKED')) continue
+      const confirmed = await updateBuy(trx, buy.id, { status: 'pending_creatives', confirmed_at: now }, now)
+      const result = creationResult({ row: confirmed, packages })
+      await settleTask(trx, buy.task_id, { status: 'completed', result }, now)
+      payload = taskWebhookPayload({ task_id: buy.task_id, task_type: 'create_media_buy', status: 'completed', timestamp: now, result, token })
+    } else {
+      const error = { code: 'PRODUCT_UNAVAILABLE', message: `The seller did not book the media buy: a hold was ${resolution.to.toLowerCase()}${resolution.reason ? ` (${resolution.reason})` : ''}`, recovery: 'terminal' }
+      await updateBuy(trx, buy.id, { status: 'rejected' }, now)
+      await settleTask(trx, buy.task_id, { status: 'failed', error }, now)
+      payload = taskWebhookPayload({ task_id: buy.task_id, task_type: 'create_media_buy', status: 'failed', timestamp: now, error, token })
+    }
+    if (config && typeof config.url === 'string') {
+      notices.push({
+        url: config.url,
+        authentication: config.authentication,
+        operationId: `create_media_buy.${buy.task_id}`,
+        sandbox: buy.sandbox,
+        payload,
+      })
+    }
+  }
+  return notices
+}
