@@ -54,23 +54,24 @@ export interface BuyerRequest {
 }
 
 /**
- * Additions to the SDK-built get_adcp_capabilities, through its v5 `capabilities.overrides` seam
- * (the v6 options type hides it, and the platform projects neither field): every product is priced
- * by CPM, and the v3 envelope's task `status` (the answer is always complete at once). No account
- * block: the storefront records a billing party but bills no one, so it claims no billing model.
+ * Additions to the SDK-built get_adcp_capabilities: every product is priced by CPM, the v3
+ * envelope's task `status` (the answer is always complete at once), and webhook signing. No
+ * account block: the storefront records a billing party but bills no one, so it claims no
+ * billing model. They are written into the capabilities object the SDK exposes under
+ * `Symbol.for('@adcp/client.capabilities')` for blocks added after construction (its own
+ * registerTestController uses it): the `capabilities.overrides` option is replaced whole by the
+ * SDK's projection once comply_test_controller is wired, which dropped these for sandbox keys.
  */
-function capabilityOverrides(signsWebhooks: boolean) {
-  return {
-    capabilities: {
-      overrides: {
-        status: 'completed',
-        media_buy: { supported_pricing_models: ['cpm'] },
-        // Every webhook is signed with the key published at /.well-known/jwks.json. No legacy HMAC
-        // claim: the SDK's own completion webhooks are always RFC 9421-signed.
-        ...(signsWebhooks ? { webhook_signing: { supported: true, profile: 'adcp/webhook-signing/v1', algorithms: ['ed25519'] } } : {}),
-      },
-    },
-  }
+const SDK_CAPABILITIES = Symbol.for('@adcp/client.capabilities')
+
+function addCapabilities(server: object, signsWebhooks: boolean): void {
+  const capabilities = (server as { [SDK_CAPABILITIES]?: Record<string, unknown> })[SDK_CAPABILITIES]
+  if (!capabilities) throw new Error('@adcp/sdk no longer exposes its capabilities object: re-check this seam on upgrade')
+  capabilities.status = 'completed'
+  capabilities.media_buy = { ...(capabilities.media_buy as Record<string, unknown> | undefined), supported_pricing_models: ['cpm'] }
+  // Every webhook is signed with the key published at /.well-known/jwks.json. No legacy HMAC
+  // claim: the SDK's own completion webhooks are always RFC 9421-signed.
+  if (signsWebhooks) capabilities.webhook_signing = { supported: true, profile: 'adcp/webhook-signing/v1', algorithms: ['ed25519'] }
 }
 
 const PRODUCTS_PAGE_DEFAULT = 50
@@ -236,7 +237,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
       validation: { requests: 'strict', responses: strictResponses ? 'strict' : 'warn' },
       resolveIdempotencyPrincipal: () => `api_key:${caller.apiKeyId}`,
       // A live key never gets the controller: its tool is not even listed.
-      ...(caller.sandbox ? { complyTest: complyTestFor(services, caller) } : {}),
+      ...(caller.sandbox ? { complyTest: complyTestFor(services, caller, request.agentUrl) } : {}),
       // Signed completion webhooks (RFC 9421). Loopback and private receivers for sandbox keys only.
       ...(signerKey ? { webhooks: { signerKey, userAgent: 'storefront-adcp-webhooks', ...(caller.sandbox ? {} : { fetch: liveWebhookFetch }) } } : {}),
       allowPrivateWebhookUrls: caller.sandbox,
@@ -254,9 +255,10 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
           return { accounts, pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
         },
       },
-      ...capabilityOverrides(signerKey !== null),
     }
-    return createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), options as CreateAdcpServerFromPlatformOptions)
+    const server = createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), options as CreateAdcpServerFromPlatformOptions)
+    addCapabilities(server, signerKey !== null)
+    return server
   }
 
   return { serverFor }

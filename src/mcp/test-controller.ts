@@ -2,7 +2,8 @@ import { isLegalMediaBuyTransition, TestControllerError } from '@adcp/sdk/server
 import type { ComplyControllerConfig, ComplyControllerContext } from '@adcp/sdk/testing'
 import type { AccountReference } from '@adcp/sdk/types'
 import type { Caller } from '../access/access-service.ts'
-import type { BuyerAccountRow, MediaBuyStatus } from '../db/tables.ts'
+import type { BuyerAccountRow, CreativeStatus, MediaBuyStatus } from '../db/tables.ts'
+import { CREATIVE_STATUSES } from '../modules/creatives/index.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { AccountRef } from '../workflows/buyer-workflows.ts'
@@ -16,7 +17,7 @@ import type { AccountRef } from '../workflows/buyer-workflows.ts'
  */
 
 /** The scenarios get_adcp_capabilities may name (its 3.0.6 enum): seeds and the create arm are listed by list_scenarios only. */
-export const DECLARED_SCENARIOS = ['force_account_status', 'force_media_buy_status', 'simulate_delivery', 'simulate_budget_spend'] as const
+export const DECLARED_SCENARIOS = ['force_creative_status', 'force_account_status', 'force_media_buy_status', 'simulate_delivery', 'simulate_budget_spend'] as const
 
 const SEEDABLE_BUY_STATUSES = ['pending_creatives', 'pending_start', 'active', 'paused', 'completed', 'rejected'] as const
 type SeedableBuyStatus = (typeof SEEDABLE_BUY_STATUSES)[number]
@@ -64,8 +65,8 @@ function numberOr(value: unknown, fallback: number | null, path: string): number
   return value
 }
 
-export function complyTestFor(services: Services, caller: Caller): ComplyControllerConfig {
-  const { sandbox, buyer } = services
+export function complyTestFor(services: Services, caller: Caller, agentUrl: string): ComplyControllerConfig {
+  const { sandbox, buyer, creatives } = services
 
   async function accountOf(input: Record<string, unknown>): Promise<BuyerAccountRow> {
     const ref = wireRefOf(input)
@@ -80,6 +81,22 @@ export function complyTestFor(services: Services, caller: Caller): ComplyControl
       pricing_option: guarded(async ({ product_id, pricing_option_id, fixture }) =>
         sandbox.seedPricingOption(caller, { productId: product_id, pricingOptionId: pricing_option_id, fixture })),
       creative_format: guarded(async ({ format_id, fixture }) => sandbox.seedCreativeFormat(caller, { formatId: format_id, fixture })),
+      creative: guarded(async ({ creative_id, fixture }, ctx) => {
+        const status = fixture.status ?? 'approved'
+        if (!CREATIVE_STATUSES.includes(status as CreativeStatus)) throw new TestControllerError('INVALID_PARAMS', `fixture.status must be one of ${CREATIVE_STATUSES.join(', ')}`)
+        // A format named by id alone is one of this agent's.
+        const raw = fixture.format_id
+        const format = typeof raw === 'string'
+          ? { agentUrl, id: raw }
+          : raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string'
+            ? { agentUrl: typeof (raw as { agent_url?: unknown }).agent_url === 'string' ? (raw as { agent_url: string }).agent_url : agentUrl, id: (raw as { id: string }).id }
+            : null
+        if (!format) throw new TestControllerError('INVALID_PARAMS', 'fixture.format_id must be a format id')
+        const name = typeof fixture.name === 'string' ? fixture.name : undefined
+        const assets = fixture.assets && typeof fixture.assets === 'object' ? fixture.assets as Record<string, unknown> : undefined
+        const account = await accountOf(ctx.input)
+        await creatives.seedCreative(caller, { buyerAccountId: account.id, creativeId: creative_id, name, format, status: status as CreativeStatus, assets })
+      }),
       media_buy: guarded(async ({ media_buy_id, fixture }, ctx) => {
         const status = fixture.status ?? 'active'
         if (!SEEDABLE_BUY_STATUSES.includes(status as SeedableBuyStatus)) {
@@ -98,6 +115,12 @@ export function complyTestFor(services: Services, caller: Caller): ComplyControl
       media_buy_status: guarded(async ({ media_buy_id, status, rejection_reason }) => {
         const { previous, current } = await sandbox.forceMediaBuyStatus(caller, { mediaBuyId: media_buy_id, status, reason: rejection_reason ?? null }, isLegalEdge)
         return { success: true as const, previous_state: previous, current_state: current }
+      }),
+      creative_status: guarded(async ({ creative_id, status }) => {
+        const outcome = await creatives.forceCreativeStatus(caller, creative_id, status as CreativeStatus)
+        if (!outcome.ok && outcome.reason === 'NOT_FOUND') throw new TestControllerError('NOT_FOUND', `Creative ${creative_id} not found`)
+        if (!outcome.ok) throw new TestControllerError('INVALID_TRANSITION', `A creative cannot go from ${outcome.current} to ${status}`, outcome.current ?? null)
+        return { success: true as const, previous_state: outcome.previous, current_state: outcome.current }
       }),
       create_media_buy_arm: guarded(async ({ arm, task_id, message }) => {
         await sandbox.forceCreateArm(caller, { arm, taskId: task_id ?? null, message: message ?? null })

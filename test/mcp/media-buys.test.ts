@@ -4,9 +4,13 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
 
 const DEMO = 'talpa-cadent-demo'
+// What sandbox keys buy: the storefront's sandbox source, whose products are named by avail id alone.
+const SANDBOX = 'adcp-sandbox'
 const ACCOUNT = { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' }
 
 interface RestProduct {
+  /** The AdCP product_id of this avail (set by productsOf). */
+  productId: string
   availId: string
   cpm: number
   currency: string
@@ -20,6 +24,17 @@ interface WorkItem {
   kind: string
   status: string
   mediaBuyId: string | null
+}
+
+async function productsOf(ctx: McpTestContext, sourceId: string): Promise<RestProduct[]> {
+  const rows = (await ctx.api('GET', `/inventory-sources/${sourceId}/modular/products`)).json().products as RestProduct[]
+  return rows.map((row) => ({ ...row, productId: sourceId === SANDBOX ? row.availId : `${sourceId}:${row.availId}` }))
+}
+
+/** The sandbox source is built on a sandbox key's first need: a discovery call. */
+async function openSandbox(client: Client): Promise<void> {
+  const { isError, payload } = await callTool(client, 'get_products', { buying_mode: 'wholesale' })
+  assert.equal(isError, false, JSON.stringify(payload))
 }
 
 let keySeq = 0
@@ -42,15 +57,18 @@ describe('create_media_buy over MCP', () => {
   let other: Client
   let sandbox: Client
   let products: RestProduct[]
+  let sandboxProducts: RestProduct[]
 
   before(async () => {
     ctx = await createMcpTestContext()
     assert.equal((await ctx.api('POST', '/inventory-sources/modular/cadent-demo', {})).statusCode, 201)
-    products = (await ctx.api('GET', `/inventory-sources/${DEMO}/modular/products`)).json().products
+    products = await productsOf(ctx, DEMO)
     live = await ctx.connect(ctx.buyerKey)
     other = await ctx.connect(ctx.otherBuyerKey)
     const { key } = await ctx.services.access.createKey({ storefront: 'acme', role: 'buyer', sandbox: true, label: 'sandbox' })
     sandbox = await ctx.connect(key)
+    await openSandbox(sandbox)
+    sandboxProducts = await productsOf(ctx, SANDBOX)
     for (const client of [live, other]) {
       const synced = await callTool(client, 'sync_accounts', { accounts: [{ ...ACCOUNT, billing: 'operator' }], idempotency_key: idempotencyKey() })
       assert.equal(synced.isError, false, JSON.stringify(synced.payload))
@@ -60,9 +78,8 @@ describe('create_media_buy over MCP', () => {
     await ctx.close()
   })
 
-  async function available(availId: string): Promise<number> {
-    const rows = (await ctx.api('GET', `/inventory-sources/${DEMO}/modular/products`)).json().products as RestProduct[]
-    return rows.find((row) => row.availId === availId)!.availableImpressions
+  async function available(availId: string, sourceId = DEMO): Promise<number> {
+    return (await productsOf(ctx, sourceId)).find((row) => row.availId === availId)!.availableImpressions
   }
 
   async function workItems(mediaBuyId: string): Promise<WorkItem[]> {
@@ -71,7 +88,7 @@ describe('create_media_buy over MCP', () => {
   }
 
   function pkg(product: RestProduct, budget: number) {
-    return { product_id: `${DEMO}:${product.availId}`, pricing_option_id: 'cpm_fixed', budget }
+    return { product_id: product.productId, pricing_option_id: 'cpm_fixed', budget }
   }
 
   async function create(client: Client, packages: unknown[], extra: Record<string, unknown> = {}) {
@@ -79,8 +96,8 @@ describe('create_media_buy over MCP', () => {
   }
 
   it('confirms a sandbox buy at once: every package held and booked, budget / CPM x 1000 impressions', async () => {
-    const [a, b] = products
-    const before = await available(a!.availId)
+    const [a, b] = sandboxProducts
+    const before = await available(a!.availId, SANDBOX)
     const { isError, payload } = await create(sandbox, [pkg(a!, a!.cpm * 10), pkg(b!, b!.cpm * 5)])
     assert.equal(isError, false, JSON.stringify(payload))
     assert.equal(payload.status, 'pending_creatives')
@@ -88,7 +105,7 @@ describe('create_media_buy over MCP', () => {
     assert.ok(payload.confirmed_at)
     const packages = payload.packages as Array<{ package_id: string; impressions: number }>
     assert.deepEqual(packages.map((p) => p.impressions), [10_000, 5_000])
-    assert.equal(await available(a!.availId), before - 10_000)
+    assert.equal(await available(a!.availId, SANDBOX), before - 10_000)
     const reservations = await ctx.db.selectFrom('reservation').selectAll().where('media_buy_id', '=', String(payload.media_buy_id)).orderBy('id').execute()
     assert.deepEqual(reservations.map((r) => r.status), ['BOOKED', 'BOOKED'])
     const buy = await ctx.db.selectFrom('media_buy').selectAll().where('media_buy_id', '=', String(payload.media_buy_id)).executeTakeFirstOrThrow()
@@ -101,7 +118,7 @@ describe('create_media_buy over MCP', () => {
     const listed = rest.mediaBuys.find((entry) => entry.mediaBuyId === payload.media_buy_id)!
     assert.equal(listed.sandbox, true)
     assert.deepEqual(listed.packages.map((p) => [p.reservationStatus, p.impressions]), [['BOOKED', 10_000], ['BOOKED', 5_000]])
-    const projection = (await ctx.api('GET', `/inventory-sources/${DEMO}/modular`)).json()
+    const projection = (await ctx.api('GET', `/inventory-sources/${SANDBOX}/modular`)).json()
     assert.ok(projection.mediaBuyCountsByStatus.pending_creatives >= 1)
   })
 
@@ -187,9 +204,10 @@ describe('create_media_buy over MCP', () => {
     const tight = await create(live, [{ ...pkg(a!, 100), measurement_terms: terms('c7', 1) }])
     assert.equal(errorCode(tight.payload), 'TERMS_REJECTED')
     assert.equal(await countBuys(), buysBefore)
-    const relaxed = await create(sandbox, [{ ...pkg(a!, a!.cpm), measurement_terms: terms('c7', 10) }])
+    const s = sandboxProducts[0]!
+    const relaxed = await create(sandbox, [{ ...pkg(s, s.cpm), measurement_terms: terms('c7', 10) }])
     assert.equal(relaxed.isError, false, JSON.stringify(relaxed.payload))
-    const asap = await create(sandbox, [pkg(a!, a!.cpm)], { start_time: 'asap' })
+    const asap = await create(sandbox, [pkg(s, s.cpm)], { start_time: 'asap' })
     assert.equal(asap.isError, false, JSON.stringify(asap.payload))
   })
 })
@@ -203,24 +221,24 @@ describe('get_media_buys and update_media_buy over MCP', () => {
   before(async () => {
     ctx = await createMcpTestContext()
     assert.equal((await ctx.api('POST', '/inventory-sources/modular/cadent-demo', {})).statusCode, 201)
-    products = (await ctx.api('GET', `/inventory-sources/${DEMO}/modular/products`)).json().products
     // Sandbox keys: the buys are confirmed at once, so they can be managed right away.
     const a = await ctx.services.access.createKey({ storefront: 'acme', role: 'buyer', sandbox: true, label: 'sandbox a' })
     const b = await ctx.services.access.createKey({ storefront: 'acme', role: 'buyer', sandbox: true, label: 'sandbox b' })
     buyer = await ctx.connect(a.key)
     other = await ctx.connect(b.key)
+    await openSandbox(buyer)
+    products = await productsOf(ctx, SANDBOX)
   })
   after(async () => {
     await ctx.close()
   })
 
   async function available(availId: string): Promise<number> {
-    const rows = (await ctx.api('GET', `/inventory-sources/${DEMO}/modular/products`)).json().products as RestProduct[]
-    return rows.find((row) => row.availId === availId)!.availableImpressions
+    return (await productsOf(ctx, SANDBOX)).find((row) => row.availId === availId)!.availableImpressions
   }
 
   async function buy(budgets: number[]): Promise<{ mediaBuyId: string; packageIds: string[] }> {
-    const packages = budgets.map((budget, index) => ({ product_id: `${DEMO}:${products[index]!.availId}`, pricing_option_id: 'cpm_fixed', budget }))
+    const packages = budgets.map((budget, index) => ({ product_id: products[index]!.productId, pricing_option_id: 'cpm_fixed', budget }))
     const { isError, payload } = await callTool(buyer, 'create_media_buy', { account: ACCOUNT, brand: ACCOUNT.brand, ...flight(), packages, idempotency_key: idempotencyKey() })
     assert.equal(isError, false, JSON.stringify(payload))
     return { mediaBuyId: String(payload.media_buy_id), packageIds: (payload.packages as Array<{ package_id: string }>).map((p) => p.package_id) }

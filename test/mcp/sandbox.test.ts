@@ -92,8 +92,10 @@ describe('the AdCP sandbox over MCP', () => {
   it('registers comply_test_controller for sandbox keys only, and declares only enum-legal scenarios', async () => {
     assert.ok(!(await live.listTools()).tools.some((tool) => tool.name === 'comply_test_controller'))
     assert.ok((await sandbox.listTools()).tools.some((tool) => tool.name === 'comply_test_controller'))
-    const caps = (await callTool(sandbox, 'get_adcp_capabilities', {})).payload as { compliance_testing?: { scenarios: string[] } }
-    assert.deepEqual(caps.compliance_testing?.scenarios, ['force_account_status', 'force_media_buy_status', 'simulate_delivery', 'simulate_budget_spend'])
+    const caps = (await callTool(sandbox, 'get_adcp_capabilities', {})).payload as { status?: string; compliance_testing?: { scenarios: string[] } }
+    // The v3 envelope's status and our other additions survive the controller's capability block.
+    assert.equal(caps.status, 'completed')
+    assert.deepEqual(caps.compliance_testing?.scenarios, ['force_creative_status', 'force_account_status', 'force_media_buy_status', 'simulate_delivery', 'simulate_budget_spend'])
     const liveCaps = (await callTool(live, 'get_adcp_capabilities', {})).payload
     assert.equal(liveCaps.compliance_testing, undefined)
   })
