@@ -48,6 +48,8 @@ export function createServices(deps: ServiceDeps) {
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
   const sandbox = createSandboxWorkflows({ db, clock, ledger })
   const buyer = createBuyerWorkflows({ db, clock, availsFeed, sandbox })
+  /** The buyer key's creative library (sync_creatives, list_creatives). */
+  const creatives = createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats })
   const execution = createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs })
   let knownMigrations: Promise<Migration[]> | undefined
   return {
@@ -61,13 +63,13 @@ export function createServices(deps: ServiceDeps) {
     ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
     execution,
     /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
-    mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox }),
+    mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox, creatives }),
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */
     buyer,
     /** The buyer key's creative library (sync_creatives, list_creatives). */
-    creatives: createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats }),
+    creatives,
     /** get_media_buy_delivery: a buyer key's buys with their delivery rows. */
     buyerDelivery: createBuyerDeliveryWorkflows({ db }),
     /** The sandbox of sandbox buyer keys: its source, comply_test_controller's fixtures, reset. */

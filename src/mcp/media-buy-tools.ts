@@ -208,9 +208,10 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         canceled: request.canceled,
         cancellationReason: request.cancellation_reason,
         packages: request.packages?.map((pkg) => {
-          const item = pkg as typeof pkg & { package_id: string; canceled?: boolean }
+          const item = pkg as typeof pkg & { package_id: string; canceled?: boolean; creative_assignments?: Array<{ creative_id: string; weight?: number }> }
           return {
             packageId: item.package_id,
+            creativeAssignments: item.creative_assignments?.map((assignment) => ({ creativeId: assignment.creative_id, weight: assignment.weight ?? null })),
             budget: item.budget,
             impressions: item.impressions,
             paused: item.paused,

@@ -8,6 +8,7 @@ import {
   listCreatives,
   lockCreatives,
   packagesWithServableCreative,
+  removeAssignmentsExcept,
   setCreativeStatus,
   statusAfterResync,
   updateCreative,
@@ -447,7 +448,48 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
     })
   }
 
-  return { syncCreatives, listOwnCreatives, seedCreative, forceCreativeStatus }
+  /**
+   * update_media_buy `packages[i].creative_assignments`: the package's creatives become exactly
+   * these (replacement semantics), inside the update's transaction. Each creative must be one of
+   * the key's library creatives that can serve; a refusal names the field and the whole update
+   * rolls back. A buy whose every live package now has a creative leaves pending_creatives.
+   */
+  async function replacePackageAssignments(
+    trx: Transaction,
+    principal: BuyerPrincipal,
+    target: { packageId: string; packageRowId: number },
+    assignments: ReadonlyArray<{ creativeId: string; weight: number | null }>,
+    field: string,
+  ): Promise<void> {
+    const now = clock.now()
+    const owner = ownerOf(principal)
+    const [pkg] = (await lockAssignablePackages(trx, owner.apiKeyId, [target.packageId])).filter((candidate) => candidate.packageRowId === target.packageRowId)
+    if (!pkg || !isOpenForCreatives(pkg)) throw fail.invalidField(field, `package ${target.packageId} takes no creatives in its state`)
+    const creatives = await lockCreatives(trx, owner, [...new Set(assignments.map((assignment) => assignment.creativeId))])
+    const byId = new Map(creatives.map((row) => [row.creative_id, row]))
+    const formats = await listFormats(principal)
+    for (const [index, assignment] of assignments.entries()) {
+      const creative = byId.get(assignment.creativeId)
+      if (!creative) throw fail.invalidField(`${field}[${index}].creative_id`, `${assignment.creativeId} is not a creative of your library (sync_creatives first)`)
+      if (creative.status === 'rejected' || creative.status === 'archived') throw fail.invalidField(`${field}[${index}].creative_id`, `the creative is ${creative.status}`)
+    }
+    await removeAssignmentsExcept(trx, pkg.packageRowId, assignments.map((assignment) => byId.get(assignment.creativeId)!.id))
+    for (const assignment of assignments) {
+      const creative = byId.get(assignment.creativeId)!
+      const { created } = await upsertAssignment(trx, { creativeRowId: creative.id, packageRowId: pkg.packageRowId, weight: assignment.weight }, now)
+      if (created) {
+        const known = formats.find((candidate) => candidate.id === creative.format_key)
+        const format = known && !isSeededFormat(known) ? known : null
+        await requestCreativeMapping(trx, pkg, creative, spotAssetOfRow(creative, format), format, now)
+      }
+    }
+    const live = await livePackagesOfBuys(trx, [pkg.mediaBuyRowId])
+    const ready = await packagesWithServableCreative(trx, [...live.values()].flat())
+    const readyBuys = [...live].filter(([, packageRowIds]) => packageRowIds.length > 0 && packageRowIds.every((id) => ready.has(id))).map(([buyRowId]) => buyRowId)
+    await advanceCreativeReadyBuys(trx, readyBuys, now)
+  }
+
+  return { syncCreatives, listOwnCreatives, seedCreative, forceCreativeStatus, replacePackageAssignments }
 }
 
 export type CreativeWorkflows = ReturnType<typeof createCreativeWorkflows>

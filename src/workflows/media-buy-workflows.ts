@@ -43,6 +43,7 @@ import type { Clock } from '../shared/clock.ts'
 import { fail, isStorefrontError, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
 import type { ExecutionWorkflows, PreparedHandoff } from './execution-workflows.ts'
+import type { CreativeWorkflows } from './creative-workflows.ts'
 import { SANDBOX_SOURCE_ID, type SandboxWorkflows } from './sandbox-workflows.ts'
 
 /**
@@ -102,6 +103,8 @@ export interface PackagePatch {
   paused?: boolean | undefined
   canceled?: boolean | undefined
   targetingOverlay?: unknown
+  /** Replaces the package's creatives (AdCP replacement semantics). */
+  creativeAssignments?: Array<{ creativeId: string; weight: number | null }> | undefined
 }
 
 export interface UpdateBuyInput {
@@ -139,6 +142,8 @@ export interface MediaBuyWorkflowDeps {
   secrets: SecretBox
   /** A sandbox key's one-shot force_create_media_buy_arm directive, taken by the next create. */
   sandbox: Pick<SandboxWorkflows, 'takeCreateDirective'>
+  /** The creative library's assignment rule, run inside update_media_buy's transaction. */
+  creatives: Pick<CreativeWorkflows, 'replacePackageAssignments'>
 }
 
 export const BUYS_PAGE_MAX = 100
@@ -168,7 +173,7 @@ export function creationResult(buy: BuyView): Record<string, unknown> {
 }
 
 export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
-  const { db, clock, ledger, execution, secrets, sandbox } = deps
+  const { db, clock, ledger, execution, secrets, sandbox, creatives } = deps
 
   async function view(handle: Database | Transaction, row: MediaBuyRow): Promise<BuyView> {
     return { row, packages: await listPackagesWithHolds(handle, [row]) }
@@ -194,7 +199,6 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       if (pkg.pricingOptionId !== pricingOptionId) {
         throw fail.invalidField(`${field}.pricing_option_id`, `product ${pkg.productId} has only the pricing option ${pricingOptionId}`, 'PRICING_OPTION_NOT_FOUND')
       }
-      assertMeasurementTerms(pkg.measurementTerms, field)
       if (!Number.isFinite(pkg.budget) || pkg.budget < 0) throw fail.invalidField(`${field}.budget`, 'must be a number of at least 0')
       const impressions = impressionsOf({ budget: pkg.budget, cpm: avail.cpm, impressions: pkg.impressions }, field)
       planned.push({
@@ -286,6 +290,8 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
    */
   async function create(principal: BuyPrincipal, input: CreateBuyInput): Promise<CreateBuyOutcome> {
     const now = clock.now()
+    // Terms the seller cannot commit to are refused first, whatever else the request gets wrong.
+    for (const [index, pkg] of input.packages.entries()) assertMeasurementTerms(pkg.measurementTerms, `packages[${index}]`)
     const flight = flightOf({ startTime: input.startTime, endTime: input.endTime }, now)
     const { planned, currency } = await planPackages(principal, input.packages, now)
     const owner = { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId }
@@ -456,8 +462,13 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
           ...(patch.paused !== undefined ? { paused: patch.paused } : {}),
           ...(patch.targetingOverlay !== undefined ? { targetingOverlay: patch.targetingOverlay } : {}),
         }, now)
+        if (patch.creativeAssignments !== undefined) {
+          await creatives.replacePackageAssignments(trx, principal, { packageId: pkg.package_id, packageRowId: pkg.id }, patch.creativeAssignments, `packages[${index}].creative_assignments`)
+        }
         affected.add(pkg.package_id)
       }
+      // The assignments may have moved the buy out of pending_creatives: read it again.
+      buy = (await lockBuyByRowId(trx, buy.id))!
       const status = input.paused === undefined ? buy.status : input.paused ? 'paused' : 'active'
       buy = await updateBuy(trx, buy.id, { status, bumpRevision: true }, now)
       return { buy, affected: [...affected] }

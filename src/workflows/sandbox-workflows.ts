@@ -109,6 +109,31 @@ function formatIdsOf(value: unknown): string[] {
   })
 }
 
+/**
+ * The product the AdCP storyboards name when they run no discovery first (`test-product`, priced
+ * `test-pricing`: the idempotency and schema_validation bundles buy it as sent). A standing
+ * fixture of every sandbox: a real avail on the real ledger, kept when a run seeds its own.
+ */
+function storyboardSentinel(now: Date): NormalizedAvail {
+  const start = new Date(`${dayOf(now)}T00:00:00.000Z`)
+  return {
+    availId: 'test-product',
+    collectionId: 'sandbox-fixtures',
+    collectionName: 'Sandbox fixtures',
+    collectionDescription: null,
+    name: 'Storyboard test product',
+    channel: 'ctv',
+    startTime: start.toISOString(),
+    endTime: new Date(start.getTime() + FIXTURE_FLIGHT_DAYS * 86_400_000).toISOString(),
+    impressionsCapacity: FIXTURE_CAPACITY,
+    upstreamBookedImpressions: 0,
+    cpm: 20,
+    currency: 'USD',
+    targeting: {},
+    sourceMetadata: { [FIXTURE_METADATA_KEY]: { pricingOptionId: 'test-pricing', formatIds: [] } },
+  }
+}
+
 export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDeps) {
   async function buildSource(trx: Transaction, storefrontId: number, now: Date): Promise<InventorySourceRow | null> {
     const row = await insertModularSource(trx, {
@@ -131,7 +156,7 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
     await attachModule(trx, row, { kind: 'BOOKING_LEDGER', provider: 'agentic' }, now)
     await attachModule(trx, row, { kind: 'TRAFFICKING', provider: 'cadent', config: SANDBOX_CADENT_CONFIG }, now)
     await attachModule(trx, row, { kind: 'REPORTING_IMPORT', provider: 'upload' }, now)
-    await upsertAvails(trx, { inventorySourceId: row.id, avails: demoAvails(now), now, replaceMissing: false })
+    await upsertAvails(trx, { inventorySourceId: row.id, avails: [...demoAvails(now), storyboardSentinel(now)], now, replaceMissing: false })
     return row
   }
 

@@ -180,3 +180,11 @@ export async function listCreatives(
   const rows = await page.orderBy('id').limit(filter.limit + 1).execute()
   return { rows: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit, totalMatching: Number(counted.total) }
 }
+
+/** Takes every creative off a package but these (update_media_buy's replacement semantics). */
+export async function removeAssignmentsExcept(trx: Transaction, packageRowId: number, keepCreativeRowIds: readonly number[]): Promise<number> {
+  let query = trx.deleteFrom('creative_assignment').where('package_row_id', '=', packageRowId)
+  if (keepCreativeRowIds.length > 0) query = query.where('creative_row_id', 'not in', keepCreativeRowIds)
+  const result = await query.executeTakeFirst()
+  return Number(result.numDeletedRows)
+}

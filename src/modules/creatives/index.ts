@@ -5,6 +5,7 @@ export {
   listCreatives,
   lockCreatives,
   packagesWithServableCreative,
+  removeAssignmentsExcept,
   setCreativeStatus,
   updateCreative,
   upsertAssignment,
