@@ -460,6 +460,8 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
     target: { packageId: string; packageRowId: number },
     assignments: ReadonlyArray<{ creativeId: string; weight: number | null }>,
     field: string,
+    // Read by the caller before its transaction (PGlite is one connection).
+    formats: BuyerFormat[],
   ): Promise<void> {
     const now = clock.now()
     const owner = ownerOf(principal)
@@ -467,7 +469,6 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
     if (!pkg || !isOpenForCreatives(pkg)) throw fail.invalidField(field, `package ${target.packageId} takes no creatives in its state`)
     const creatives = await lockCreatives(trx, owner, [...new Set(assignments.map((assignment) => assignment.creativeId))])
     const byId = new Map(creatives.map((row) => [row.creative_id, row]))
-    const formats = await listFormats(principal)
     for (const [index, assignment] of assignments.entries()) {
       const creative = byId.get(assignment.creativeId)
       if (!creative) throw fail.invalidField(`${field}[${index}].creative_id`, `${assignment.creativeId} is not a creative of your library (sync_creatives first)`)
@@ -489,7 +490,7 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
     await advanceCreativeReadyBuys(trx, readyBuys, now)
   }
 
-  return { syncCreatives, listOwnCreatives, seedCreative, forceCreativeStatus, replacePackageAssignments }
+  return { syncCreatives, listOwnCreatives, seedCreative, forceCreativeStatus, replacePackageAssignments, formatsOf: listFormats }
 }
 
 export type CreativeWorkflows = ReturnType<typeof createCreativeWorkflows>

@@ -143,7 +143,7 @@ export interface MediaBuyWorkflowDeps {
   /** A sandbox key's one-shot force_create_media_buy_arm directive, taken by the next create. */
   sandbox: Pick<SandboxWorkflows, 'takeCreateDirective'>
   /** The creative library's assignment rule, run inside update_media_buy's transaction. */
-  creatives: Pick<CreativeWorkflows, 'replacePackageAssignments'>
+  creatives: Pick<CreativeWorkflows, 'replacePackageAssignments' | 'formatsOf'>
 }
 
 export const BUYS_PAGE_MAX = 100
@@ -409,6 +409,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
    */
   async function update(principal: BuyPrincipal, mediaBuyId: string, input: UpdateBuyInput): Promise<{ buy: BuyView; affectedPackageIds: string[] }> {
     const owner = { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId }
+    const formats = input.packages?.some((patch) => patch.creativeAssignments !== undefined) ? await creatives.formatsOf(principal) : []
     const result = await db.transaction().execute(async (trx) => {
       const now = clock.now()
       const found = await findOwnBuy(trx, owner, mediaBuyId)
@@ -463,7 +464,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
           ...(patch.targetingOverlay !== undefined ? { targetingOverlay: patch.targetingOverlay } : {}),
         }, now)
         if (patch.creativeAssignments !== undefined) {
-          await creatives.replacePackageAssignments(trx, principal, { packageId: pkg.package_id, packageRowId: pkg.id }, patch.creativeAssignments, `packages[${index}].creative_assignments`)
+          await creatives.replacePackageAssignments(trx, principal, { packageId: pkg.package_id, packageRowId: pkg.id }, patch.creativeAssignments, `packages[${index}].creative_assignments`, formats)
         }
         affected.add(pkg.package_id)
       }

@@ -338,4 +338,29 @@ describe('get_media_buys and update_media_buy over MCP', () => {
     assert.equal((page2.payload.media_buys as unknown[]).length, pagination.total_count - 2)
     assert.equal((page2.payload.pagination as { has_more: boolean }).has_more, false)
   })
+
+  it('attaches creatives with update_media_buy: the package\'s creatives are replaced and the buy leaves pending_creatives', async () => {
+    const { mediaBuyId, packageIds } = await buy([products[0]!.cpm * 3])
+    const creative = {
+      creative_id: 'update-spot-30',
+      name: 'Spot for update',
+      format_id: { agent_url: ctx.mcpUrl, id: 'video_spot_30s' },
+      assets: { video_file: { asset_type: 'video', url: 'https://cdn.example.com/update-spot-30.mp4', width: 1920, height: 1080, duration_ms: 30_000 } },
+      industry_identifiers: [{ type: 'ad_id', value: 'ACME0042000H' }],
+    }
+    const synced = await callTool(buyer, 'sync_creatives', { account: ACCOUNT, creatives: [creative], idempotency_key: idempotencyKey() })
+    assert.equal(synced.isError, false, JSON.stringify(synced.payload))
+
+    const unknown = await update(buyer, { media_buy_id: mediaBuyId, packages: [{ package_id: packageIds[0], creative_assignments: [{ creative_id: 'never-synced' }] }] })
+    assert.deepEqual([unknown.isError, (unknown.payload.adcp_error as { field?: string } | undefined)?.field], [true, 'packages[0].creative_assignments[0].creative_id'], JSON.stringify(unknown.payload))
+    const untouched = await callTool(buyer, 'get_media_buys', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
+    assert.equal((untouched.payload.media_buys as Array<{ status: string }>)[0]!.status, 'pending_creatives')
+
+    const attached = await update(buyer, { media_buy_id: mediaBuyId, packages: [{ package_id: packageIds[0], creative_assignments: [{ creative_id: 'update-spot-30' }] }] })
+    assert.equal(attached.isError, false, JSON.stringify(attached.payload))
+    assert.ok(['pending_start', 'active'].includes(String(attached.payload.status)), String(attached.payload.status))
+    const rows = await ctx.db.selectFrom('creative_assignment').innerJoin('media_buy_package', 'media_buy_package.id', 'creative_assignment.package_row_id')
+      .select('media_buy_package.package_id').where('media_buy_package.package_id', '=', packageIds[0]!).execute()
+    assert.equal(rows.length, 1)
+  })
 })
