@@ -111,8 +111,8 @@ function formatIdsOf(value: unknown): string[] {
 
 /**
  * The product the AdCP storyboards name when they run no discovery first (`test-product`, priced
- * `test-pricing`: the idempotency and schema_validation bundles buy it as sent). A standing
- * fixture of every sandbox: a real avail on the real ledger, kept when a run seeds its own.
+ * `test-pricing`: the idempotency and deterministic_testing bundles buy it as sent). A standing
+ * fixture of every sandbox: a real avail on the real ledger, replaced when a run seeds its own.
  */
 function storyboardSentinel(now: Date): NormalizedAvail {
   const start = new Date(`${dayOf(now)}T00:00:00.000Z`)
@@ -130,7 +130,8 @@ function storyboardSentinel(now: Date): NormalizedAvail {
     cpm: 20,
     currency: 'USD',
     targeting: {},
-    sourceMetadata: { [FIXTURE_METADATA_KEY]: { pricingOptionId: 'test-pricing', formatIds: [] } },
+    // Standing: it gives way, like the demo avails, to the products a run seeds.
+    sourceMetadata: { [FIXTURE_METADATA_KEY]: { pricingOptionId: 'test-pricing', formatIds: [], standing: true } },
   }
 }
 

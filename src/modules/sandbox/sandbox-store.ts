@@ -22,7 +22,8 @@ export async function deactivateNonFixtureAvails(trx: Transaction, inventorySour
     .set({ status: 'INACTIVE', updated_at: now })
     .where('inventory_source_id', '=', inventorySourceId)
     .where('status', '=', 'ACTIVE')
-    .where(sql<boolean>`not (source_metadata ? ${fixtureKey})`)
+    // The demo avails and the standing fixtures (`standing: true`) give way to what a run seeds.
+    .where(sql<boolean>`not (source_metadata ? ${fixtureKey}) or coalesce((source_metadata -> ${fixtureKey} ->> 'standing') = 'true', false)`)
     .executeTakeFirst()
   return Number(result.numUpdatedRows)
 }
