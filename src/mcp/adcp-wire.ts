@@ -97,9 +97,10 @@ export function adcpProduct(entry: CatalogEntry, agentUrl: string, fallbackPubli
   const { source, product } = entry
   if (product.cpm === null) return null
   const channel = adcpChannelOf(product.channel)
-  // A sandbox fixture names its own formats (listed by the sandbox's format catalog).
+  // A sandbox fixture names its own formats (listed by the sandbox's format catalog); one that
+  // names none (the storyboards' standing test-product) takes the source's.
   const fixture = source.sandbox ? productFixtureOf(product.sourceMetadata) : null
-  const formatIds = fixture ? fixture.formatIds.map((id) => ({ agent_url: agentUrl, id })) : source.formats.map((format) => adcpFormatId(format, agentUrl))
+  const formatIds = fixture?.formatIds.length ? fixture.formatIds.map((id) => ({ agent_url: agentUrl, id })) : source.formats.map((format) => adcpFormatId(format, agentUrl))
   return {
     product_id: adcpProductId(source.sourceId, product.availId, { sandbox: source.sandbox }),
     name: product.name,

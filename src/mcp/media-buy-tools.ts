@@ -177,7 +177,8 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         pushNotification: request.push_notification_config as PushConfig | undefined,
       }).catch(toMediaBuyError)
       if (outcome.kind === 'submitted') return tasks.submitted(ctx, outcome.taskId)
-      return { ...creationResult(outcome.buy), packages: wirePackages(outcome.buy) } as unknown as CreateMediaBuySuccess
+      // The key echoed: a buyer (and the idempotency storyboard) ties the answer to the request.
+      return { ...creationResult(outcome.buy), packages: wirePackages(outcome.buy), idempotency_key: outcome.buy.row.idempotency_key } as unknown as CreateMediaBuySuccess
     },
 
     async getMediaBuys(request: GetMediaBuysRequest, ctx: Ctx): Promise<GetMediaBuysResponse> {

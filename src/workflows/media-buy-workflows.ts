@@ -197,7 +197,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       }
       const pricingOptionId = pricingOptionIdOf(avail.source_metadata, source.sandbox)
       if (pkg.pricingOptionId !== pricingOptionId) {
-        throw fail.invalidField(`${field}.pricing_option_id`, `product ${pkg.productId} has only the pricing option ${pricingOptionId}`, 'PRICING_OPTION_NOT_FOUND')
+        throw fail.invalidField(`${field}.pricing_option_id`, `${JSON.stringify(pkg.pricingOptionId)} is not a pricing option of product ${pkg.productId}, whose one option is ${pricingOptionId}`, 'PRICING_OPTION_NOT_FOUND')
       }
       if (!Number.isFinite(pkg.budget) || pkg.budget < 0) throw fail.invalidField(`${field}.budget`, 'must be a number of at least 0')
       const impressions = impressionsOf({ budget: pkg.budget, cpm: avail.cpm, impressions: pkg.impressions }, field)

@@ -110,9 +110,10 @@ function formatIdsOf(value: unknown): string[] {
 }
 
 /**
- * The product the AdCP storyboards name when they run no discovery first (`test-product`, priced
- * `test-pricing`: the idempotency and deterministic_testing bundles buy it as sent). A standing
- * fixture of every sandbox: a real avail on the real ledger, replaced when a run seeds its own.
+ * The product the AdCP storyboards name when they seed none (`test-product`: the idempotency and
+ * deterministic_testing bundles buy it by that id, with the pricing option the runner puts in place
+ * of their `test-pricing` sentinel when nothing was seeded: `default`). A standing fixture of every sandbox: a real
+ * avail on the real ledger, replaced when a run seeds its own.
  */
 function storyboardSentinel(now: Date): NormalizedAvail {
   const start = new Date(`${dayOf(now)}T00:00:00.000Z`)
@@ -131,7 +132,7 @@ function storyboardSentinel(now: Date): NormalizedAvail {
     currency: 'USD',
     targeting: {},
     // Standing: it gives way, like the demo avails, to the products a run seeds.
-    sourceMetadata: { [FIXTURE_METADATA_KEY]: { pricingOptionId: 'test-pricing', formatIds: [], standing: true } },
+    sourceMetadata: { [FIXTURE_METADATA_KEY]: { pricingOptionId: 'default', formatIds: [], standing: true } },
   }
 }
 
