@@ -213,6 +213,14 @@ function decodeCursor(cursor: string | undefined): number | undefined {
   return id
 }
 
+/** The buys among these whose every live package now has a creative that can serve leave pending_creatives. */
+async function advanceReadyBuys(trx: Transaction, mediaBuyRowIds: number[], now: Date): Promise<void> {
+  const live = await livePackagesOfBuys(trx, mediaBuyRowIds)
+  const ready = await packagesWithServableCreative(trx, [...live.values()].flat())
+  const readyBuys = [...live].filter(([, packageRowIds]) => packageRowIds.length > 0 && packageRowIds.every((id) => ready.has(id))).map(([buyRowId]) => buyRowId)
+  await advanceCreativeReadyBuys(trx, readyBuys, now)
+}
+
 export function createCreativeWorkflows({ db, clock, ledger, listFormats }: CreativeWorkflowDeps) {
   function ownerOf(principal: BuyerPrincipal): CreativeOwner {
     return { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId, sandbox: principal.sandbox }
@@ -367,12 +375,7 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
         touchedBuys.add(pkg.mediaBuyRowId)
       }
 
-      if (touchedBuys.size > 0) {
-        const live = await livePackagesOfBuys(trx, [...touchedBuys])
-        const ready = await packagesWithServableCreative(trx, [...live.values()].flat())
-        const readyBuys = [...live].filter(([, packageRowIds]) => packageRowIds.length > 0 && packageRowIds.every((id) => ready.has(id))).map(([buyRowId]) => buyRowId)
-        await advanceCreativeReadyBuys(trx, readyBuys, now)
-      }
+      if (touchedBuys.size > 0) await advanceReadyBuys(trx, [...touchedBuys], now)
       return [...results.values()]
     })
   }
@@ -484,10 +487,7 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
         await requestCreativeMapping(trx, pkg, creative, spotAssetOfRow(creative, format), format, now)
       }
     }
-    const live = await livePackagesOfBuys(trx, [pkg.mediaBuyRowId])
-    const ready = await packagesWithServableCreative(trx, [...live.values()].flat())
-    const readyBuys = [...live].filter(([, packageRowIds]) => packageRowIds.length > 0 && packageRowIds.every((id) => ready.has(id))).map(([buyRowId]) => buyRowId)
-    await advanceCreativeReadyBuys(trx, readyBuys, now)
+    await advanceReadyBuys(trx, [pkg.mediaBuyRowId], now)
   }
 
   return { syncCreatives, listOwnCreatives, seedCreative, forceCreativeStatus, replacePackageAssignments, formatsOf: listFormats }

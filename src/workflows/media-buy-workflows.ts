@@ -1,6 +1,6 @@
 import { taskWebhookPayload, type WireWebhookAuthentication } from '../modules/buyer-webhooks/index.ts'
 import type { Database, Transaction } from '../db/database.ts'
-import type { InventorySourceRow } from '../db/tables.ts'
+import type { InventorySourceRow, ReservationRow } from '../db/tables.ts'
 import { HOLD_MINUTES_DEFAULT, type HoldResolution, type LedgerService } from '../modules/booking-ledger/index.ts'
 import {
   assertMeasurementTerms,
@@ -367,12 +367,9 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
     return { buys, nextCursor: hasMore && last ? String(last.id) : null, total }
   }
 
-  /** Releases the live hold of a package (its booking and open items follow, via the ledger). */
-  async function releasePackage(trx: Transaction, buy: MediaBuyRow, pkg: PackageWithHold, reason: string): Promise<void> {
-    const live = (await listLiveReservationsOfBuy(trx, buy)).filter((reservation) => reservation.package_row_id === pkg.id)
-    for (const reservation of live) {
-      await ledger.release({ sourceRowId: reservation.inventory_source_id, reservationId: String(reservation.id), reason }, trx)
-    }
+  /** Releases the live hold of a package, if it has one (its booking and open items follow, via the ledger). */
+  async function releasePackage(trx: Transaction, live: ReservationRow | undefined, reason: string): Promise<void> {
+    if (live) await ledger.release({ sourceRowId: live.inventory_source_id, reservationId: String(live.id), reason }, trx)
   }
 
   /**
@@ -380,9 +377,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
    * transaction, so a refusal (not enough capacity) leaves the old hold as it was. A booked line
    * stays booked at its new size: the people already trafficked it.
    */
-  async function resizePackage(trx: Transaction, principal: BuyPrincipal, buy: MediaBuyRow, pkg: PackageWithHold, impressions: number, index: number): Promise<void> {
-    const live = (await listLiveReservationsOfBuy(trx, buy)).filter((reservation) => reservation.package_row_id === pkg.id)
-    const current = live[0]
+  async function resizePackage(trx: Transaction, principal: BuyPrincipal, buy: MediaBuyRow, pkg: PackageWithHold, current: ReservationRow | undefined, impressions: number, index: number): Promise<void> {
     if (!current) throw fail.invalidField(`packages[${index}]`, 'has no live hold to resize')
     await ledger.release({ sourceRowId: current.inventory_source_id, reservationId: String(current.id), reason: 'update_media_buy: resized' }, trx)
     try {
@@ -416,7 +411,10 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       // A submitted buy has no media_buy_id on the buyer's side yet: it answers like a missing one.
       if (!found || found.status === 'submitted') throw new StorefrontError('NOT_FOUND', `Media buy ${mediaBuyId} not found`, { reason: 'MEDIA_BUY_NOT_FOUND' })
       // Reservations before the buy row: the order a completion or release locks them in.
-      for (const reservation of await listLiveReservationsOfBuy(trx, found)) await ledger.lockById(trx, reservation.id)
+      const live = await listLiveReservationsOfBuy(trx, found)
+      for (const reservation of live) await ledger.lockById(trx, reservation.id)
+      // A package has at most one live reservation (reservation_live_key).
+      const liveOf = new Map(live.map((reservation) => [reservation.package_row_id, reservation]))
       let buy = (await lockBuyByRowId(trx, found.id))!
       if (input.revision !== undefined && input.revision !== buy.revision) {
         throw fail.conflict('REVISION_MISMATCH', `The media buy is at revision ${buy.revision}, not ${input.revision}`, { revision: buy.revision })
@@ -426,7 +424,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
 
       if (input.canceled === true) {
         assertTransition(buy.status, 'canceled')
-        for (const pkg of packages) if (!pkg.canceled_at) await releasePackage(trx, buy, pkg, 'update_media_buy: canceled by the buyer')
+        for (const pkg of packages) if (!pkg.canceled_at) await releasePackage(trx, liveOf.get(pkg.id), 'update_media_buy: canceled by the buyer')
         buy = await updateBuy(trx, buy.id, {
           status: 'canceled', canceled_at: now, canceled_by: 'buyer', cancellation_reason: input.cancellationReason ?? null, bumpRevision: true,
         }, now)
@@ -447,7 +445,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         }
         if (pkg.canceled_at) throw fail.conflict('INVALID_MEDIA_BUY_TRANSITION', `packages[${index}]: package ${pkg.package_id} is canceled`, { field: `packages[${index}]` })
         if (patch.canceled === true) {
-          await releasePackage(trx, buy, pkg, 'update_media_buy: package canceled by the buyer')
+          await releasePackage(trx, liveOf.get(pkg.id), 'update_media_buy: package canceled by the buyer')
           await updatePackage(trx, pkg.id, { canceled_at: now }, now)
           affected.add(pkg.package_id)
           continue
@@ -456,7 +454,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         const impressions = patch.impressions !== undefined || patch.budget !== undefined
           ? impressionsOf({ budget, cpm: pkg.cpm, impressions: patch.impressions }, `packages[${index}]`)
           : pkg.impressions
-        if (impressions !== pkg.impressions) await resizePackage(trx, principal, buy, pkg, impressions, index)
+        if (impressions !== pkg.impressions) await resizePackage(trx, principal, buy, pkg, liveOf.get(pkg.id), impressions, index)
         await updatePackage(trx, pkg.id, {
           ...(budget !== pkg.budget ? { budget } : {}),
           ...(impressions !== pkg.impressions ? { impressions } : {}),

@@ -8,10 +8,11 @@ import { deleteSandboxAccounts, setSandboxAccountStatus } from '../modules/buyer
 import { addSimulatedDelivery, sumSpendByReservation } from '../modules/delivery/index.ts'
 import {
   deleteSandboxMediaBuys,
-  findKeyMediaBuy,
+  findOwnBuy,
   insertSeededMediaBuy,
   listBuyPackages,
-  listLiveReservationsOfPackages,
+  listLiveReservationsOfBuy,
+  lockBuyByRowId,
   setMediaBuyStatus,
 } from '../modules/media-buys/index.ts'
 import { attachModule, findSandboxSource, insertModularSource } from '../modules/modular-sources/index.ts'
@@ -60,7 +61,7 @@ export type SandboxPrincipal = Pick<Caller, 'storefrontId' | 'apiKeyId' | 'sandb
 export interface SandboxWorkflowDeps {
   db: Database
   clock: Clock
-  ledger: Pick<LedgerService, 'release'>
+  ledger: Pick<LedgerService, 'release' | 'lockById'>
 }
 
 export interface SeededFormat {
@@ -336,7 +337,7 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
       })
       if (inserted) return
       // A re-seed of the key's own buy is fine; another key's id is not this key's to take.
-      const own = await findKeyMediaBuy(trx, principal.apiKeyId, mediaBuyId)
+      const own = await findOwnBuy(trx, principal, mediaBuyId)
       if (!own) throw fail.invalidField('media_buy_id', 'is taken by a buy this key cannot see')
     })
   }
@@ -361,13 +362,17 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
     assertSandboxKey(principal)
     return db.transaction().execute(async (trx) => {
       const now = clock.now()
-      const buy = await findKeyMediaBuy(trx, principal.apiKeyId, input.mediaBuyId, { forUpdate: true })
-      if (!buy) throw fail.notFound(`Media buy ${input.mediaBuyId}`)
+      const found = await findOwnBuy(trx, principal, input.mediaBuyId)
+      if (!found) throw fail.notFound(`Media buy ${input.mediaBuyId}`)
+      // Reservations before the buy row, the order update_media_buy and a completion lock them in.
+      const live = await listLiveReservationsOfBuy(trx, found)
+      for (const reservation of live) await ledger.lockById(trx, reservation.id)
+      const buy = (await lockBuyByRowId(trx, found.id))!
       if (!isLegal(buy.status, input.status)) {
         throw fail.conflict('INVALID_STATUS_TRANSITION', `Media buy ${input.mediaBuyId} cannot move from ${buy.status} to ${input.status}`, { currentState: buy.status })
       }
       if (input.status === 'canceled' || input.status === 'rejected') {
-        for (const reservation of await listLiveReservationsOfPackages(trx, buy)) {
+        for (const reservation of live) {
           await ledger.release({ sourceRowId: reservation.inventory_source_id, reservationId: String(reservation.id), reason: `Sandbox: forced ${input.status}` }, trx)
         }
       }
@@ -397,10 +402,11 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
     return takeCreateArm(trx, principal.apiKeyId)
   }
 
-  async function liveLinesOf(trx: Transaction, principal: SandboxPrincipal, mediaBuyId: string): Promise<{ buy: MediaBuyRow; lines: Awaited<ReturnType<typeof listLiveReservationsOfPackages>>; budgets: Map<number, { budget: number; cpm: number }> }> {
-    const buy = await findKeyMediaBuy(trx, principal.apiKeyId, mediaBuyId)
+  async function liveLinesOf(trx: Transaction, principal: SandboxPrincipal, mediaBuyId: string): Promise<{ buy: MediaBuyRow; lines: Awaited<ReturnType<typeof listLiveReservationsOfBuy>>; budgets: Map<number, { budget: number; cpm: number }> }> {
+    const buy = await findOwnBuy(trx, principal, mediaBuyId)
     if (!buy) throw fail.notFound(`Media buy ${mediaBuyId}`)
-    const lines = await listLiveReservationsOfPackages(trx, buy)
+    // In package order: the remainder of a split lands on the first package.
+    const lines = (await listLiveReservationsOfBuy(trx, buy)).sort((a, b) => a.package_row_id - b.package_row_id)
     if (lines.length === 0) throw fail.invalidField('media_buy_id', 'names a buy without live packages: nothing can deliver')
     const packages = await listBuyPackages(trx, [buy.id])
     const budgets = new Map(packages.map((pkg) => [pkg.id, { budget: Number(pkg.budget), cpm: Number(pkg.cpm) }]))

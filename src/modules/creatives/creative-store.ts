@@ -38,6 +38,20 @@ export async function lockCreatives(trx: Transaction, owner: CreativeOwner, crea
     .execute()
 }
 
+/** The columns a creative's content is stored in: one mapping for the insert and the update. */
+function contentColumns(content: CreativeContent) {
+  return {
+    name: content.name,
+    format: json(content.format),
+    format_key: content.formatKey,
+    format_agent_url: content.formatAgentUrl,
+    assets: json(content.assets),
+    industry_identifiers: json(content.industryIdentifiers),
+    ad_id: content.adId,
+    tags: json(content.tags),
+  }
+}
+
 /**
  * Adds a creative to the key's library; undefined when a concurrent sync of the same key added
  * that creative_id first (its row is then committed and can be locked and compared).
@@ -48,7 +62,6 @@ export async function insertCreative(
   input: { creativeId: string; buyerAccountId: number; content: CreativeContent; status: CreativeStatus },
   now: Date,
 ): Promise<CreativeRow | undefined> {
-  const { content } = input
   return trx
     .insertInto('creative')
     .values({
@@ -56,14 +69,7 @@ export async function insertCreative(
       api_key_id: owner.apiKeyId,
       buyer_account_id: input.buyerAccountId,
       creative_id: input.creativeId,
-      name: content.name,
-      format: json(content.format),
-      format_key: content.formatKey,
-      format_agent_url: content.formatAgentUrl,
-      assets: json(content.assets),
-      industry_identifiers: json(content.industryIdentifiers),
-      ad_id: content.adId,
-      tags: json(content.tags),
+      ...contentColumns(input.content),
       status: input.status,
       sandbox: owner.sandbox,
       created_at: now,
@@ -80,19 +86,11 @@ export async function updateCreative(
   input: { buyerAccountId: number; content: CreativeContent; status: CreativeStatus },
   now: Date,
 ): Promise<CreativeRow> {
-  const { content } = input
   return trx
     .updateTable('creative')
     .set({
       buyer_account_id: input.buyerAccountId,
-      name: content.name,
-      format: json(content.format),
-      format_key: content.formatKey,
-      format_agent_url: content.formatAgentUrl,
-      assets: json(content.assets),
-      industry_identifiers: json(content.industryIdentifiers),
-      ad_id: content.adId,
-      tags: json(content.tags),
+      ...contentColumns(input.content),
       status: input.status,
       updated_at: now,
     })

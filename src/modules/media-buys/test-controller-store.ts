@@ -1,16 +1,10 @@
 import type { Queryable, Transaction } from '../../db/database.ts'
-import type { MediaBuyPackageRow, MediaBuyRow, MediaBuyStatus, ReservationRow } from '../../db/tables.ts'
+import type { MediaBuyPackageRow, MediaBuyRow, MediaBuyStatus } from '../../db/tables.ts'
 
 /**
  * What the sandbox's comply_test_controller and the delivery report read and write of media buys
  * (migration 0013). Reads are scoped by the buyer key: another key's buy is simply not found.
  */
-
-export async function findKeyMediaBuy(db: Queryable, apiKeyId: number, mediaBuyId: string, options: { forUpdate?: boolean } = {}): Promise<MediaBuyRow | undefined> {
-  let select = db.selectFrom('media_buy').selectAll().where('api_key_id', '=', apiKeyId).where('media_buy_id', '=', mediaBuyId)
-  if (options.forUpdate) select = select.forUpdate()
-  return select.executeTakeFirst()
-}
 
 /** The key's buys among `mediaBuyIds`, or (no ids) all its buys in creation order, at most `limit`. */
 export async function listKeyMediaBuys(db: Queryable, apiKeyId: number, filter: { mediaBuyIds?: readonly string[] | undefined; limit: number }): Promise<MediaBuyRow[]> {
@@ -22,23 +16,6 @@ export async function listKeyMediaBuys(db: Queryable, apiKeyId: number, filter: 
 export async function listBuyPackages(db: Queryable, mediaBuyRowIds: readonly number[]): Promise<MediaBuyPackageRow[]> {
   if (mediaBuyRowIds.length === 0) return []
   return db.selectFrom('media_buy_package').selectAll().where('media_buy_row_id', 'in', [...mediaBuyRowIds]).orderBy('media_buy_row_id').orderBy('id').execute()
-}
-
-/** The live (HELD or BOOKED) reservation behind each package of the buy, joined by the public ids. */
-export async function listLiveReservationsOfPackages(db: Queryable, buy: Pick<MediaBuyRow, 'id' | 'media_buy_id' | 'buyer_account_id'>): Promise<Array<ReservationRow & { package_row_id: number }>> {
-  return db
-    .selectFrom('media_buy_package as p')
-    .innerJoin('reservation as r', (join) => join
-      .onRef('r.inventory_source_id', '=', 'p.inventory_source_id')
-      .onRef('r.package_id', '=', 'p.package_id'))
-    .selectAll('r')
-    .select('p.id as package_row_id')
-    .where('p.media_buy_row_id', '=', buy.id)
-    .where('r.media_buy_id', '=', buy.media_buy_id)
-    .where('r.buyer_customer_id', '=', buy.buyer_account_id)
-    .where('r.status', 'in', ['HELD', 'BOOKED'])
-    .orderBy('p.id')
-    .execute()
 }
 
 export interface StatusChange {
