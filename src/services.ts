@@ -16,7 +16,7 @@ import { createCreativeWorkflows } from './workflows/creative-workflows.ts'
 import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
 import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
-import { createMediaBuyWorkflows } from './workflows/media-buy-workflows.ts'
+import { createMediaBuyWorkflows, type TaskNotice } from './workflows/media-buy-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
 import { createSandboxWorkflows } from './workflows/sandbox-workflows.ts'
 import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
@@ -51,6 +51,20 @@ export function createServices(deps: ServiceDeps) {
   /** The buyer key's creative library (sync_creatives, list_creatives). */
   const creatives = createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats })
   const execution = createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs })
+  const buyerWebhooks = createBuyerWebhooks({ signingKey: deps.webhookSigningKey ?? null })
+  // A settled task's webhook, after COMMIT; without a signing key the agent accepted no
+  // push_notification_config, so there is nothing to send.
+  const deliverTaskNotice = buyerWebhooks.signerKey
+    ? async (notice: TaskNotice) => {
+      await buyerWebhooks.sendTaskWebhook({
+        url: notice.url,
+        authentication: notice.authentication,
+        payload: notice.payload,
+        operation_id: notice.operationId,
+        allowPrivateDestination: notice.sandbox,
+      })
+    }
+    : undefined
   let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
@@ -64,7 +78,7 @@ export function createServices(deps: ServiceDeps) {
     execution,
     /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
     mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox, creatives }),
-    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview }),
+    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, deliverTaskNotice }),
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */
     buyer,
@@ -75,7 +89,7 @@ export function createServices(deps: ServiceDeps) {
     /** The sandbox of sandbox buyer keys: its source, comply_test_controller's fixtures, reset. */
     sandbox,
     /** Signed task webhooks to buyers and the JWKS that verifies them. */
-    buyerWebhooks: createBuyerWebhooks({ signingKey: deps.webhookSigningKey ?? null }),
+    buyerWebhooks,
     /** The pg.Pool-like handle @adcp/sdk's own stores (idempotency, tasks) run their SQL on. */
     sdkPool: sqlPoolOf(db),
     sourceStatus: createSourceStatusWorkflows({ db, clock }),

@@ -216,3 +216,58 @@ describe('an agent without a webhook signing key (PostgreSQL with none configure
     assert.deepEqual(await (await fetch(`${ctx.baseUrl}/.well-known/jwks.json`)).json(), { keys: [] })
   })
 })
+
+describe('the completion webhook of a submitted media buy', () => {
+  const ACCOUNT = { brand: { domain: 'test.example' }, operator: 'test.example', sandbox: true }
+  let ctx: McpTestContext
+  let receiver: Awaited<ReturnType<typeof startReceiver>>
+
+  before(async () => {
+    ctx = await createMcpTestContext()
+    receiver = await startReceiver()
+  })
+  after(async () => {
+    await receiver.close()
+    await ctx.close()
+  })
+
+  it('is sent signed, after the work item that books the last hold is completed over REST', async () => {
+    // A sandbox key forced onto the submitted arm: the one path to a people-worked buy whose buyer
+    // may run a loopback receiver (a live key's webhook URL must be public https).
+    const { key } = await ctx.services.access.createKey({ storefront: 'acme', label: 'webhook buyer', role: 'buyer', sandbox: true })
+    const client = await ctx.connect(key)
+    const listed = await callTool(client, 'get_products', { buying_mode: 'wholesale' })
+    const product = (listed.payload.products as Array<{ product_id: string; pricing_options: Array<{ pricing_option_id: string; fixed_price: number }> }>)[0]!
+    const forced = await callTool(client, 'comply_test_controller', { scenario: 'force_create_media_buy_arm', params: { arm: 'submitted', task_id: 'task_webhook_e2e_0001' }, account: ACCOUNT })
+    assert.equal(forced.payload.success, true, JSON.stringify(forced.payload))
+    const start = new Date(Date.now() + 86_400_000)
+    const created = await callTool(client, 'create_media_buy', {
+      account: ACCOUNT,
+      brand: ACCOUNT.brand,
+      start_time: start.toISOString(),
+      end_time: new Date(start.getTime() + 7 * 86_400_000).toISOString(),
+      packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price * 2 }],
+      push_notification_config: { url: `${receiver.url}/hooks/buy`, token: 'buyer-validation-token-0001' },
+      idempotency_key: 'webhook-e2e-create-0001',
+    })
+    assert.deepEqual([created.payload.status, created.payload.task_id], ['submitted', 'task_webhook_e2e_0001'], JSON.stringify(created.payload))
+
+    const buy = await ctx.db.selectFrom('media_buy').selectAll().where('task_id', '=', 'task_webhook_e2e_0001').executeTakeFirstOrThrow()
+    const items = (await ctx.api('GET', `/inventory-sources/adcp-sandbox/modular/work-items?mediaBuyId=${buy.media_buy_id}&kind=TRAFFIC_TO_CADENT`)).json().items as Array<{ id: string }>
+    assert.equal(items.length, 1)
+    const completionsBefore = receiver.received.filter((captured) => JSON.parse(captured.body).status === 'completed').length
+    const done = await ctx.api('POST', `/inventory-sources/adcp-sandbox/modular/work-items/${items[0]!.id}/complete`, { result: { cadentCampaignId: 'CAD-WEBHOOK-1' } })
+    assert.equal(done.statusCode, 200, done.body)
+
+    // Sent after COMMIT, before the REST answer.
+    const completions = receiver.received.filter((captured) => JSON.parse(captured.body).status === 'completed')
+    assert.equal(completions.length, completionsBefore + 1)
+    const delivery = completions.at(-1)!
+    assert.equal(delivery.url, '/hooks/buy')
+    const body = JSON.parse(delivery.body) as { task_id: string; task_type: string; token: string; idempotency_key: string; result: { media_buy_id: string; status: string } }
+    assert.deepEqual([body.task_id, body.task_type, body.token, body.result.media_buy_id, body.result.status], ['task_webhook_e2e_0001', 'create_media_buy', 'buyer-validation-token-0001', buy.media_buy_id, 'pending_creatives'])
+    assert.equal(body.idempotency_key, webhookIdempotencyKey('create_media_buy.task_webhook_e2e_0001'))
+    const verified = await verifyAgainstJwks(ctx, receiver.url, delivery)
+    assert.ok(verified, 'the signature verifies against the published JWKS')
+  })
+})
