@@ -10,7 +10,7 @@ import {
   packagesWithServableCreative,
   removeAssignmentsExcept,
   setCreativeStatus,
-  statusAfterResync,
+  statusAfterSync,
   updateCreative,
   upsertAssignment,
   type CreativeContent,
@@ -146,6 +146,8 @@ interface CheckedCreative {
   input: CreativeInput
   /** null for a sandbox fixture's format: it is not a spot, and nothing is trafficked for it. */
   format: SpotFormat | null
+  /** false when the storefront could not review it (a sandbox creative on another agent's format). */
+  reviewed: boolean
   content: CreativeContent
   spot: { url: string; durationMs: number | null } | null
 }
@@ -167,8 +169,12 @@ function contentOf(input: CreativeInput, adId: string | null): CreativeContent {
  * The storefront's review of a creative, done when it is synced: a format this agent serves, the
  * spot asset that format needs, and the Ad-ID a TV spot is trafficked with.
  */
-function checkCreative(input: CreativeInput, index: number, formats: BuyerFormat[], agentUrl: string): CheckedCreative | CreativeProblem[] {
+function checkCreative(input: CreativeInput, index: number, formats: BuyerFormat[], agentUrl: string, sandbox: boolean): CheckedCreative | CreativeProblem[] {
   const at = `creatives[${index}]`
+  // A sandbox key's creative may name another creative agent's format (the storyboards' display
+  // creatives do): the sandbox keeps it as sent, as it does a seeded format, since nothing of a
+  // sandbox is trafficked. A live key's creative is trafficked, so it must be a format served here.
+  if (sandbox && input.format.agentUrl !== agentUrl) return { input, format: null, spot: null, reviewed: false, content: contentOf(input, null) }
   const format = input.format.agentUrl === agentUrl ? formats.find((candidate) => candidate.id === input.format.id) : undefined
   if (!format) {
     return [{
@@ -179,7 +185,7 @@ function checkCreative(input: CreativeInput, index: number, formats: BuyerFormat
   }
   // A format the sandbox's comply_test_controller seeded (a display or image format of a
   // storyboard) takes the creative as sent: it has no spot to check and is never trafficked.
-  if (isSeededFormat(format)) return { input, format: null, spot: null, content: contentOf(input, null) }
+  if (isSeededFormat(format)) return { input, format: null, spot: null, reviewed: true, content: contentOf(input, null) }
   const problems: CreativeProblem[] = []
   const spot = spotAsset(input.assets, format)
   const durationMs = format.durationSeconds * 1000
@@ -203,7 +209,7 @@ function checkCreative(input: CreativeInput, index: number, formats: BuyerFormat
     }
   }
   if (problems.length > 0 || !spot) return problems
-  return { input, format, spot, content: contentOf(input, adIds[0]?.value ?? null) }
+  return { input, format, spot, reviewed: true, content: contentOf(input, adIds[0]?.value ?? null) }
 }
 
 function decodeCursor(cursor: string | undefined): number | undefined {
@@ -290,7 +296,7 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
     input.creatives.forEach((creative, index) => {
       // Two rows with one id cannot both be reported: the request is refused as a whole.
       if (results.has(creative.creativeId)) throw fail.invalidField(`creatives[${index}].creative_id`, `${creative.creativeId} is sent twice in this sync`)
-      const outcome = checkCreative(creative, index, formats, input.agentUrl)
+      const outcome = checkCreative(creative, index, formats, input.agentUrl, principal.sandbox)
       if (Array.isArray(outcome)) {
         results.set(creative.creativeId, { creativeId: creative.creativeId, action: 'failed', errors: outcome })
       } else {
@@ -309,10 +315,11 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
         const result = results.get(creativeId)!
         let existing = byId.get(creativeId)
         if (!existing) {
-          const inserted = await insertCreative(trx, owner, { creativeId, buyerAccountId: input.buyerAccountId, content: creative.content, status: 'approved' }, now)
+          const status = statusAfterSync(null, creative.reviewed)
+          const inserted = await insertCreative(trx, owner, { creativeId, buyerAccountId: input.buyerAccountId, content: creative.content, status }, now)
           if (inserted) {
             byId.set(creativeId, inserted)
-            Object.assign(result, { action: 'created', status: 'approved' })
+            Object.assign(result, { action: 'created', status })
             continue
           }
           // A concurrent sync of this key created it first: this one compares against that row.
@@ -323,7 +330,7 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
           result.status = existing.status
           continue
         }
-        const status = statusAfterResync(existing.status)
+        const status = statusAfterSync(existing.status, creative.reviewed)
         byId.set(creativeId, await updateCreative(trx, existing.id, { buyerAccountId: input.buyerAccountId, content: creative.content, status }, now))
         Object.assign(result, { action: 'updated', status, changes })
       }

@@ -46,6 +46,21 @@ describe('sandbox creatives: what comply_test_controller seed_creative and force
     assert.deepEqual(await ctx.services.creatives.forceCreativeStatus(sandboxCaller, 'comply-test-nonexistent-000000000000', 'approved'), { ok: false, reason: 'NOT_FOUND' })
   })
 
+  it("keeps a creative on another creative agent's format as sent, unreviewed (pending_review), for the controller to approve and archive", async () => {
+    const format = { agent_url: 'https://your-platform.example.com', id: 'display_300x250' }
+    const { isError, payload } = await callTool(client, 'sync_creatives', {
+      account: ACCOUNT,
+      idempotency_key: 'creatives-sandbox-foreign-0001',
+      creatives: [{ creative_id: 'sandbox_foreign_banner', name: 'Banner', format_id: format, assets: { image: { asset_type: 'image', url: 'https://cdn.example.com/b.png', width: 300, height: 250 } } }],
+    })
+    assert.equal(isError, false, JSON.stringify(payload))
+    assert.deepEqual((payload.creatives as Array<{ creative_id: string; action: string; status: string }>).map((row) => [row.creative_id, row.action, row.status]), [['sandbox_foreign_banner', 'created', 'pending_review']])
+    const listed = await callTool(client, 'list_creatives', { account: ACCOUNT, filters: { creative_ids: ['sandbox_foreign_banner'] } })
+    assert.deepEqual((listed.payload.creatives as Array<{ format_id: unknown }>).map((row) => row.format_id), [format])
+    assert.deepEqual(await ctx.services.creatives.forceCreativeStatus(sandboxCaller, 'sandbox_foreign_banner', 'approved'), { ok: true, previous: 'pending_review', current: 'approved' })
+    assert.deepEqual(await ctx.services.creatives.forceCreativeStatus(sandboxCaller, 'sandbox_foreign_banner', 'archived'), { ok: true, previous: 'approved', current: 'archived' })
+  })
+
   it('never lets a live key seed or force', async () => {
     await assert.rejects(ctx.services.creatives.forceCreativeStatus(liveCaller, 'pagination_integrity_creative_2', 'archived'), /sandbox buyer key/)
     await assert.rejects(ctx.services.creatives.seedCreative(liveCaller, {

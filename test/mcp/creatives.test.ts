@@ -95,7 +95,7 @@ describe('sync_creatives and list_creatives over MCP', () => {
       assert.deepEqual([stored.name, stored.ad_id, stored.format_key, stored.buyer_account_id > 0], ['Renamed spot', 'ACME0042000H', 'video_spot_30s', true])
     })
 
-    it('fails a creative whose format this agent does not serve, naming format_id, and still takes the others of the sync', async () => {
+    it('fails a live key\'s creative whose format this agent does not serve (another agent\'s, or an unknown id), naming format_id, and still takes the others of the sync', async () => {
       const rows = await syncOk(buyerA, {
         creatives: [
           spot('lib_foreign', { format_id: { agent_url: 'https://your-platform.example.com', id: 'display_300x250' } }),

@@ -21,13 +21,19 @@ export function isLegalCreativeTransition(from: CreativeStatus, to: CreativeStat
 }
 
 /**
- * The status a re-synced creative takes. The storefront reviews a creative when it is synced (the
- * format and Ad-ID checks), so an accepted one is approved; an archived one comes back approved.
+ * The status a synced creative takes. The storefront reviews a creative when it is synced (the
+ * format and Ad-ID checks), so a reviewed one is approved, and an archived one comes back approved.
  * A creative the seller rejected goes back to the seller's review (pending_review): resending it
- * does not overrule the seller.
+ * does not overrule the seller. One the storefront could not review (a sandbox creative on another
+ * creative agent's format) waits in pending_review for whoever reviews it (the test controller).
+ * `current` is null for a creative the sync creates.
  */
-export function statusAfterResync(current: CreativeStatus): CreativeStatus {
-  if (current === 'approved') return 'approved'
+export function statusAfterSync(current: CreativeStatus | null, reviewed: boolean): CreativeStatus {
+  if (!reviewed) {
+    if (current === null) return 'pending_review'
+    return isLegalCreativeTransition(current, 'pending_review') ? 'pending_review' : current
+  }
+  if (current === null || current === 'approved') return 'approved'
   if (isLegalCreativeTransition(current, 'approved')) return 'approved'
   return isLegalCreativeTransition(current, 'pending_review') ? 'pending_review' : current
 }

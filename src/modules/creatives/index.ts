@@ -13,4 +13,4 @@ export {
   type CreativeListFilter,
   type CreativeOwner,
 } from './creative-store.ts'
-export { CREATIVE_STATUSES, isLegalCreativeTransition, statusAfterResync } from './creative-status.ts'
+export { CREATIVE_STATUSES, isLegalCreativeTransition, statusAfterSync } from './creative-status.ts'
