@@ -1,5 +1,5 @@
 import type { Database, Transaction } from '../db/database.ts'
-import type { BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
+import type { BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow, WorkItemRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import { readDelivery, type Delivery } from '../modules/delivery/index.ts'
 import {
@@ -61,6 +61,28 @@ export interface ExecutionWorkflowDeps {
   /** Replaces every provider's send, for tests that need to count or fail calls without a server. */
   send?: DispatchSender | undefined
 }
+
+/**
+ * What the seller decides on when a source has no execution module to book a media buy's line:
+ * the buy, the line and its price, beside the hold's own fields.
+ */
+export interface ApprovalRequest {
+  reservationId: string
+  mediaBuyId: string
+  packageId: string
+  productId: string
+  /** The AdCP account the buy is for (buyer_account.account_id). */
+  buyerAccountId: string
+  campaignName: string
+  advertiserName: string
+  pricing: { cpm: number; budget: number; currency: string }
+  /** The buy's flight (the line fields carry the avail's); the item is due when it starts. */
+  flight: { start: Date; end: Date }
+  poNumber: string | null
+}
+
+/** The seller's instructions on an APPROVE_MEDIA_BUY item. */
+const APPROVAL_INSTRUCTIONS = 'A buyer agent bought this line and waits for the seller. Complete the item to approve: the hold is booked, and the buy is confirmed to the buyer once every package is. Cancel it with a reason to decline: the hold is released and the buy is rejected with that reason.'
 
 /** A hand-off prepared inside a caller's transaction: its booking, and the dispatch to send after COMMIT. */
 export interface PreparedHandoff {
@@ -163,6 +185,42 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       bookingId: booking.id,
       dispatch: dispatch ? { provider: dispatch, url: plan.dispatchTo!, payload: plan.traffickingPayload!, idempotencyKey: booking.endpoint_idempotency_key } : null,
     }
+  }
+
+  /**
+   * A HELD reservation on a source without an execution module waits on the seller's approval:
+   * its expiry is suspended and one APPROVE_MEDIA_BUY item (on the reservation, with no module)
+   * asks the seller to book it, by completing the item, or decline it, by cancelling it
+   * (src/workflows/completion-effects.ts). In the caller's transaction, like `prepareHandoff`.
+   */
+  async function requestApproval(trx: Transaction, source: InventorySourceRow, request: ApprovalRequest, actor: Actor): Promise<WorkItemRow> {
+    const now = clock.now()
+    await ledger.suspendExpiry(trx, { sourceRowId: source.id, reservationId: request.reservationId, mediaBuyId: request.mediaBuyId, packageId: request.packageId })
+    const reservation = await ledger.readRow(trx, Number(request.reservationId))
+    const avail = await ledger.readAvail(trx, reservation.avail_row_id)
+    const { pricing, flight } = request
+    return openWorkItem(trx, {
+      storefrontId: source.storefront_id,
+      inventorySourceId: source.id,
+      moduleRowId: null,
+      kind: 'APPROVE_MEDIA_BUY',
+      title: `Approve "${request.campaignName}" (${request.mediaBuyId} ${request.packageId}): ${reservation.requested_impressions} impressions of ${avail.name} at ${pricing.cpm} ${pricing.currency} CPM`,
+      description: APPROVAL_INSTRUCTIONS,
+      resourceType: RESERVATION_RESOURCE,
+      resourceId: String(reservation.id),
+      mediaBuyId: reservation.media_buy_id,
+      buyerCustomerId: reservation.buyer_customer_id,
+      dueAt: flight.start,
+      payload: {
+        ...handoffPayload(reservation, avail, request),
+        productId: request.productId,
+        buyerAccountId: request.buyerAccountId,
+        poNumber: request.poNumber,
+        pricing,
+        mediaBuyFlight: { startTime: flight.start.toISOString(), endTime: flight.end.toISOString() },
+      },
+      requiredResultKeys: [],
+    }, actor, now)
   }
 
   /** A repeated finalize re-sends only a dispatch whose claim went stale (its process died). */
@@ -376,6 +434,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
      */
     prepareHandoff: prepare,
     dispatchHandoff,
+    requestApproval,
   }
 }
 

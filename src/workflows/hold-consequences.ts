@@ -22,6 +22,9 @@ import { queueTaskNotices, settleSubmittedBuys } from './media-buy-workflows.ts'
  * - BOOKED: the booking is BOOKED; any other open hand-off item is cancelled (the line is trafficked).
  * - Then the submitted media buy of the holds, if any: its AdCP task completes or fails.
  *
+ * The items are found by the reservations, not their bookings: a hold on a source without an
+ * execution module has no booking, only the seller's APPROVE_MEDIA_BUY item.
+ *
  * Lock order: the ledger holds the reservation rows; this locks their work items, then their
  * bookings, the order a work-item completion takes them in.
  */
@@ -44,17 +47,13 @@ function noteOf(resolution: HoldResolution): string {
 
 export function createHoldConsequences(options: { secrets?: SecretBox | undefined } = {}): OnHoldResolved {
   return async (trx: Transaction, resolution: HoldResolution) => {
-    // Items are only opened for a finalized reservation, so the bookings name every source concerned.
-    const bookings = await findBookingsByReservations(trx, resolution.reservationIds)
-    const actor = ACTORS[resolution.to]
-    const note = noteOf(resolution)
-    for (const booking of bookings) {
-      await cancelOpenWorkItems(trx, {
-        inventorySourceId: booking.inventory_source_id,
-        resourceType: RESERVATION_RESOURCE,
-        resourceId: String(booking.reservation_id),
-        ...(resolution.to === 'BOOKED' ? { kinds: HAND_OFF_KINDS, exceptId: resolution.workItemId } : {}),
-      }, actor, resolution.now, note)
+    await cancelOpenWorkItems(trx, {
+      inventorySourceId: resolution.sourceRowIds,
+      resourceType: RESERVATION_RESOURCE,
+      resourceId: resolution.reservationIds.map(String),
+      ...(resolution.to === 'BOOKED' ? { kinds: HAND_OFF_KINDS, exceptId: resolution.workItemId } : {}),
+    }, ACTORS[resolution.to], resolution.now, noteOf(resolution))
+    for (const booking of await findBookingsByReservations(trx, resolution.reservationIds)) {
       if (resolution.to === 'BOOKED') await markBooked(trx, booking.id, {}, resolution.now)
       else await markEndedByReservation(trx, booking.reservation_id, resolution.to, resolution.now)
     }

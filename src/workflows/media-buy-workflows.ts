@@ -42,7 +42,7 @@ import type { Actor } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail, isStorefrontError, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
-import type { ExecutionWorkflows, PreparedHandoff } from './execution-workflows.ts'
+import type { ApprovalRequest, ExecutionWorkflows, PreparedHandoff } from './execution-workflows.ts'
 import type { CreativeWorkflows } from './creative-workflows.ts'
 import { SANDBOX_SOURCE_ID, type SandboxWorkflows } from './sandbox-workflows.ts'
 
@@ -138,7 +138,7 @@ export interface MediaBuyWorkflowDeps {
   db: Database
   clock: Clock
   ledger: LedgerService
-  execution: Pick<ExecutionWorkflows, 'prepareHandoff' | 'dispatchHandoff'>
+  execution: Pick<ExecutionWorkflows, 'prepareHandoff' | 'dispatchHandoff' | 'requestApproval'>
   secrets: SecretBox
   /** A sandbox key's one-shot force_create_media_buy_arm directive, taken by the next create. */
   sandbox: Pick<SandboxWorkflows, 'takeCreateDirective'>
@@ -148,6 +148,32 @@ export interface MediaBuyWorkflowDeps {
 
 export const BUYS_PAGE_MAX = 100
 const BUYER_ACTOR = (principal: BuyPrincipal): Actor => ({ type: 'BUYER', id: `api_key:${principal.apiKeyId}` })
+
+/** The campaign a buy's line is trafficked or approved under. */
+function campaignNameOf(buy: Pick<MediaBuyRow, 'po_number' | 'media_buy_id'>, brandDomain: string): string {
+  return buy.po_number ? `${brandDomain} ${buy.po_number}` : `${brandDomain} ${buy.media_buy_id}`
+}
+
+/** What the seller approves when the line's source has no execution module. */
+function approvalOf(
+  principal: BuyPrincipal,
+  buy: MediaBuyRow,
+  line: { reservationId: string; packageId: string; productId: string; budget: number; cpm: number },
+  brandDomain: string,
+): ApprovalRequest {
+  return {
+    reservationId: line.reservationId,
+    mediaBuyId: buy.media_buy_id,
+    packageId: line.packageId,
+    productId: line.productId,
+    buyerAccountId: principal.accountId,
+    campaignName: campaignNameOf(buy, brandDomain),
+    advertiserName: brandDomain,
+    pricing: { cpm: line.cpm, budget: line.budget, currency: buy.currency },
+    flight: { start: buy.start_time, end: buy.end_time },
+    poNumber: buy.po_number,
+  }
+}
 
 function reasonOf(error: unknown): string | undefined {
   return isStorefrontError(error) ? error.details?.reason : undefined
@@ -238,9 +264,11 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
 
   /**
    * Every package's hold, in ascending avail row order (the order concurrent buys lock avails in,
-   * so two buys of the same avails cannot deadlock), then each hold's hand-off, in `trx`.
+   * so two buys of the same avails cannot deadlock), then each hold's hand-off, in `trx`. A buy
+   * that waits on people asks the seller to approve each line whose source has no execution
+   * module; a buy booked at once needs nobody's approval.
    */
-  async function holdAndHandOff(trx: Transaction, principal: BuyPrincipal, buy: MediaBuyRow, planned: Array<NewPackage & { source: InventorySourceRow; availId: string }>, brandDomain: string): Promise<Array<{ source: InventorySourceRow; prepared: PreparedHandoff | null; reservationId: string }>> {
+  async function holdAndHandOff(trx: Transaction, principal: BuyPrincipal, buy: MediaBuyRow, planned: Array<NewPackage & { source: InventorySourceRow; availId: string }>, brandDomain: string, waitsOnPeople: boolean): Promise<Array<{ source: InventorySourceRow; prepared: PreparedHandoff | null; reservationId: string }>> {
     const order = planned.map((pkg, index) => ({ pkg, index })).sort((a, b) => a.pkg.availRowId - b.pkg.availRowId || a.index - b.index)
     const held: Array<{ pkg: (typeof planned)[number]; reservationId: string }> = []
     for (const { pkg, index } of order) {
@@ -263,8 +291,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
     for (const { pkg, reservationId } of held) {
       const trafficking = await findActiveModule(trx, pkg.source.id, 'TRAFFICKING')
       if (!trafficking) {
-        // No execution module: the seller approves by booking; the hold waits without expiring.
-        await ledger.suspendExpiry(trx, { sourceRowId: pkg.source.id, reservationId })
+        if (waitsOnPeople) await execution.requestApproval(trx, pkg.source, approvalOf(principal, buy, { reservationId, ...pkg }, brandDomain), BUYER_ACTOR(principal))
         handoffs.push({ source: pkg.source, prepared: null, reservationId })
         continue
       }
@@ -273,7 +300,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         availId: pkg.availId,
         packageId: pkg.packageId,
         buyerCustomerId: principal.accountRowId,
-        campaignName: buy.po_number ? `${brandDomain} ${buy.po_number}` : `${brandDomain} ${buy.media_buy_id}`,
+        campaignName: campaignNameOf(buy, brandDomain),
         advertiserName: brandDomain,
         creative: null,
       }, BUYER_ACTOR(principal))
@@ -323,7 +350,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       // The key already bought with this idempotency_key: the SDK's replay cache missed a race.
       if (!buy) return null
       await insertPackages(trx, buy.id, planned, now)
-      const handoffs = await holdAndHandOff(trx, principal, buy, planned, input.brandDomain)
+      const handoffs = await holdAndHandOff(trx, principal, buy, planned, input.brandDomain, waitsOnPeople)
       if (!waitsOnPeople) {
         for (const handoff of handoffs) await ledger.book(trx, { sourceRowId: handoff.source.id, reservationId: handoff.reservationId })
       } else {
@@ -375,7 +402,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
   /**
    * A package's new size: its hold is released and a new one placed for the new amount in the same
    * transaction, so a refusal (not enough capacity) leaves the old hold as it was. A booked line
-   * stays booked at its new size: the people already trafficked it.
+   * stays booked at its new size: the people already trafficked (or approved) it.
    */
   async function resizePackage(trx: Transaction, principal: BuyPrincipal, buy: MediaBuyRow, pkg: PackageWithHold, current: ReservationRow | undefined, impressions: number, index: number): Promise<void> {
     if (!current) throw fail.invalidField(`packages[${index}]`, 'has no live hold to resize')

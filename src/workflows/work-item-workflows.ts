@@ -28,7 +28,7 @@ import {
   type WorkItemListQuery,
 } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
-import { completionEffectFor, type CommitAvailsPreview } from './completion-effects.ts'
+import { cancellationEffectFor, completionEffectFor, holdsToLock, type CommitAvailsPreview } from './completion-effects.ts'
 // Work items whose completion books the reservation: while one is open, the hold does not expire.
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
@@ -105,9 +105,7 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
       // Lock order is reservation, then its work items, then its booking: the order a release
       // takes them in (it cancels the items), so a completion and a release cannot deadlock.
       const peek = await findWorkItem(trx, source.id, workItemId)
-      if (peek.resource_type === RESERVATION_RESOURCE && peek.resource_id && /^\d{1,15}$/.test(peek.resource_id)) {
-        await lockReservation(trx, Number(peek.resource_id))
-      }
+      for (const reservationId of await holdsToLock(trx, peek)) await lockReservation(trx, reservationId)
       const row = await findWorkItem(trx, source.id, workItemId, { forUpdate: true })
       assertWorkItemOpen(row)
       const updated = await change(trx, source, row, now)
@@ -129,7 +127,10 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     cancel: (storefrontId: number, sourceId: string, workItemId: string, body: CancelWorkItem, actor: Actor) =>
       transition(storefrontId, sourceId, workItemId, async (trx, source, row, now) => {
         const cancelled = await cancelWorkItem(trx, row, body, actor, now)
-        await resumeExpiryWhenHandOffEnds(trx, source, row, now)
+        // After the item is CANCELLED: a release it causes then finds no open item of its own to cancel.
+        const effect = cancellationEffectFor(row.kind)
+        if (effect) await effect({ trx, source, item: row, reason: body.reason, actor, now, ledger })
+        else await resumeExpiryWhenHandOffEnds(trx, source, row, now)
         return cancelled
       }),
     /**

@@ -47,7 +47,7 @@ describe('module catalog', () => {
     assert.deepEqual(new Set(workItemKinds()), new Set([...PLATFORM_WORK_ITEM_KINDS, ...declaredByProviders]))
     // The built-in catalog, read through that one list.
     assert.deepEqual([...workItemKinds()].filter((kind) => WIRE_WORK_ITEM_KINDS.includes(kind as never)).sort(), [
-      'CONFIRM_AVAILS', 'EXECUTE_UPSTREAM_BOOKING', 'MAP_CREATIVE_REF', 'RESOLVE_SOURCE_HEALTH',
+      'APPROVE_MEDIA_BUY', 'CONFIRM_AVAILS', 'EXECUTE_UPSTREAM_BOOKING', 'MAP_CREATIVE_REF', 'RESOLVE_SOURCE_HEALTH',
       'RESOLVE_TRAFFICKING_ERROR', 'TRAFFIC_TO_CADENT', 'UPLOAD_FINAL_REPORT',
     ])
   })

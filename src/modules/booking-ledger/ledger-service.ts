@@ -37,6 +37,8 @@ export interface HoldResolution {
   to: 'BOOKED' | 'RELEASED' | 'EXPIRED'
   /** reservation.id of every hold this transition moved; never empty. */
   reservationIds: number[]
+  /** inventory_source.id of the sources those holds are on, each once: what hangs on a hold is found by its source. */
+  sourceRowIds: number[]
   /** The release reason, when one was given. */
   reason: string | null
   /** The work item whose completion books the hold: its caller closes it. */
@@ -216,7 +218,7 @@ function expireTransition(now: Date) {
       UPDATE reservation SET status = 'EXPIRED', expired_at = ${now}, updated_at = ${now}
       FROM due
       WHERE reservation.id = due.id AND reservation.status = 'HELD'
-      RETURNING reservation.id, reservation.avail_row_id, reservation.requested_impressions
+      RETURNING reservation.id, reservation.inventory_source_id, reservation.avail_row_id, reservation.requested_impressions
     ), entry AS (
       INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
       SELECT id, avail_row_id, 'EXPIRE', requested_impressions, -requested_impressions, 0, NULL, ${now}::timestamptz
@@ -257,21 +259,29 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * a hold to BOOKED, RELEASED or EXPIRED (the API, the lazy expiry, the sweeper, the work queue)
    * ends here in its own transaction, so nothing attached to a hold outlives its resolution.
    */
-  async function resolved(trx: Transaction, to: HoldResolution['to'], reservationIds: number[], now: Date, extra: { reason?: string | null; workItemId?: number | null } = {}): Promise<void> {
-    if (!onResolved || reservationIds.length === 0) return
-    await onResolved(trx, { to, reservationIds, reason: extra.reason ?? null, workItemId: extra.workItemId ?? null, now })
+  async function resolved(trx: Transaction, to: HoldResolution['to'], holds: ReadonlyArray<Pick<ReservationRow, 'id' | 'inventory_source_id'>>, now: Date, extra: { reason?: string | null; workItemId?: number | null } = {}): Promise<void> {
+    if (!onResolved || holds.length === 0) return
+    await onResolved(trx, {
+      to,
+      reservationIds: holds.map((hold) => hold.id),
+      sourceRowIds: [...new Set(holds.map((hold) => hold.inventory_source_id))],
+      reason: extra.reason ?? null,
+      workItemId: extra.workItemId ?? null,
+      now,
+    })
   }
 
   /** HELD -> EXPIRED of one locked, due hold (a release or a book found it past its expiry). */
   async function expireOne(trx: Transaction, row: ReservationRow, now: Date): Promise<ReservationRow | undefined> {
     const moved = await transition(trx, row.id, 'HELD', 'EXPIRED', EXPIRE, now, null)
-    if (moved) await resolved(trx, 'EXPIRED', [moved.id], now)
+    if (moved) await resolved(trx, 'EXPIRED', [moved], now)
     return moved
   }
 
-  /** The avail's due holds -> EXPIRED, in the caller's transaction (the lazy expiry). */
-  async function expireDueOnAvailWithConsequences(trx: Transaction, availRowId: number, now: Date): Promise<void> {
-    await resolved(trx, 'EXPIRED', await expireDueOnAvail(trx, availRowId, now), now)
+  /** The avail's due holds -> EXPIRED, in the caller's transaction (the lazy expiry); the avail is on `sourceRowId`. */
+  async function expireDueOnAvailWithConsequences(trx: Transaction, availRowId: number, sourceRowId: number, now: Date): Promise<void> {
+    const ids = await expireDueOnAvail(trx, availRowId, now)
+    await resolved(trx, 'EXPIRED', ids.map((id) => ({ id, inventory_source_id: sourceRowId })), now)
   }
 
   /** Runs `work` in its own transaction, retrying a deadlock victim a bounded number of times. */
@@ -325,8 +335,8 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
     // so the lookup's has_due is enough to skip this statement on the common path.
     if (found.has_due) {
       // Its consequences (booking, work items) are several statements: one transaction for all.
-      if (trx) await expireDueOnAvailWithConsequences(trx, availRowId, now)
-      else await inTransaction((trx) => expireDueOnAvailWithConsequences(trx, availRowId, now))
+      if (trx) await expireDueOnAvailWithConsequences(trx, availRowId, input.sourceRowId, now)
+      else await inTransaction((trx) => expireDueOnAvailWithConsequences(trx, availRowId, input.sourceRowId, now))
       found = await lookupForReserve(handle, input, now)
     }
     if (found.live) return replayOrRefuse(handle, reviveReservation(found.live), input.requestedImpressions)
@@ -554,7 +564,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       const reason = target.reason ?? null
       if (row.status === 'HELD') moved = await transition(handle, row.id, 'HELD', 'RELEASED', RELEASE_HELD, now, reason)
       else if (row.status === 'BOOKED') moved = await transition(handle, row.id, 'BOOKED', 'RELEASED', RELEASE_BOOKED, now, reason)
-      if (moved) await resolved(handle, 'RELEASED', [moved.id], now, { reason })
+      if (moved) await resolved(handle, 'RELEASED', [moved], now, { reason })
       return { released: moved !== undefined, reservation: toReservation(moved ?? row), avail: await readAvail(handle, row.avail_row_id) }
     }
     return trx ? run(trx) : inTransaction(run)
@@ -574,7 +584,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
     if (row.status === 'BOOKED') return { booked: false, reservation: toReservation(row) }
     if (row.status === 'HELD' && !isDue(row, now)) {
       const moved = await transition(trx, row.id, 'HELD', 'BOOKED', BOOK, now, null)
-      await resolved(trx, 'BOOKED', [moved!.id], now, { workItemId: options.workItemId ?? null })
+      await resolved(trx, 'BOOKED', [moved!], now, { workItemId: options.workItemId ?? null })
       return { booked: true, reservation: toReservation(moved!) }
     }
     throw fail.conflict('NO_HELD_RESERVATION', `Reservation ${row.id} is ${isDue(row, now) ? 'past its hold expiry' : row.status}, not HELD`, {
@@ -667,7 +677,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
     for (let batch = 0; batch < maxBatches; batch++) {
       const count = await inTransaction(async (trx) => {
         const now = clock.now()
-        const moved = await sql<{ avail_row_id: number; impressions: number; expired: number; ids: number[] }>`
+        const moved = await sql<{ avail_row_id: number; inventory_source_id: number; impressions: number; expired: number; ids: number[] }>`
           WITH due AS (
             SELECT id FROM reservation
             WHERE status = 'HELD' AND expires_at <= ${now}
@@ -676,9 +686,9 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
             LIMIT ${batchSize}
             FOR NO KEY UPDATE SKIP LOCKED
           ), ${expireTransition(now)}
-          SELECT avail_row_id, sum(requested_impressions)::bigint AS impressions, count(*)::bigint AS expired,
+          SELECT avail_row_id, inventory_source_id, sum(requested_impressions)::bigint AS impressions, count(*)::bigint AS expired,
             array_agg(id ORDER BY id) AS ids
-          FROM moved GROUP BY avail_row_id ORDER BY avail_row_id
+          FROM moved GROUP BY avail_row_id, inventory_source_id ORDER BY avail_row_id
         `.execute(trx)
         if (moved.rows.length === 0) return 0
         const availIds = moved.rows.map((r) => Number(r.avail_row_id))
@@ -691,7 +701,8 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
             .execute()
         }
         // Reservations, then avails, then what hangs on the holds: the order every path keeps.
-        await resolved(trx, 'EXPIRED', moved.rows.flatMap((row) => row.ids.map(Number)).sort((a, b) => a - b), now)
+        const holds = moved.rows.flatMap((row) => row.ids.map((id) => ({ id: Number(id), inventory_source_id: Number(row.inventory_source_id) })))
+        await resolved(trx, 'EXPIRED', holds.sort((a, b) => a.id - b.id), now)
         return moved.rows.reduce((sum, row) => sum + Number(row.expired), 0)
       })
       expired += count

@@ -13,7 +13,8 @@ export function referenceValue(result: Record<string, unknown>, key: string): st
   throw fail.invalidField(`result.${key}`, 'must be a string of 1-255 characters')
 }
 
-function reservationIdOf(item: WorkItemRow): number {
+/** The reservation an item is opened on (resource `reservation`), else 409 NO_BOOKING_FOR_ITEM. */
+export function reservationIdOf(item: WorkItemRow): number {
   if (item.resource_type === RESERVATION_RESOURCE && item.resource_id && /^\d{1,15}$/.test(item.resource_id)) return Number(item.resource_id)
   throw fail.conflict('NO_BOOKING_FOR_ITEM', `Work item ${item.id} is not tied to a reservation`, { workItemId: String(item.id) })
 }

@@ -17,4 +17,4 @@ export {
   type EndpointAttempt,
 } from './booking-store.ts'
 export { finalizeAvailId, FinalizeRequestSchema, type FinalizeRequest } from './finalize.schema.ts'
-export { bookingOf, bookReservation, storeBookingRef } from './handoff-effects.ts'
+export { bookingOf, bookReservation, reservationIdOf, storeBookingRef } from './handoff-effects.ts'

@@ -6,8 +6,11 @@
  * refuses a kind nobody declared.
  */
 
-/** Kinds the platform itself opens, whatever providers are installed. */
-export const PLATFORM_WORK_ITEM_KINDS = ['RESOLVE_SOURCE_HEALTH'] as const
+/**
+ * Kinds the platform itself opens, whatever providers are installed: a module's health, and the
+ * seller's approval of a media buy's line on a source that has no execution module to book it.
+ */
+export const PLATFORM_WORK_ITEM_KINDS = ['RESOLVE_SOURCE_HEALTH', 'APPROVE_MEDIA_BUY'] as const
 
 /**
  * The kinds the REST contract lists (interchange-api.md, "work item kind"): still accepted as a

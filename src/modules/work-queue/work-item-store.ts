@@ -84,10 +84,12 @@ export async function appendWorkItemEvent(
 }
 
 export interface WorkItemFilter {
-  inventorySourceId: number
+  /** One source, or several (the sources of the holds one ledger transition resolved). */
+  inventorySourceId: number | readonly number[]
   kind?: WorkItemKind
   resourceType?: string
-  resourceId?: string
+  /** One resource, or any of several. */
+  resourceId?: string | readonly string[]
   mediaBuyId?: string
   /** Only these kinds. */
   kinds?: readonly WorkItemKind[]
@@ -97,18 +99,21 @@ export interface WorkItemFilter {
 
 /** Cancels every open item matching the filter, each with its CANCELLED event; returns them. */
 export async function cancelOpenWorkItems(trx: Transaction, filter: WorkItemFilter, actor: Actor, now: Date, reason: string): Promise<WorkItemRow[]> {
+  const sources = typeof filter.inventorySourceId === 'number' ? [filter.inventorySourceId] : [...filter.inventorySourceId]
+  const resources = filter.resourceId === undefined ? undefined : typeof filter.resourceId === 'string' ? [filter.resourceId] : [...filter.resourceId]
+  if (sources.length === 0 || resources?.length === 0) return []
   let query = trx
     .updateTable('work_item')
     .set({ status: 'CANCELLED', updated_at: now })
-    .where('inventory_source_id', '=', filter.inventorySourceId)
+    .where('inventory_source_id', 'in', sources)
     .where('status', 'in', OPEN_STATUSES)
   if (filter.kind) query = query.where('kind', '=', filter.kind)
   if (filter.resourceType) query = query.where('resource_type', '=', filter.resourceType)
-  if (filter.resourceId) query = query.where('resource_id', '=', filter.resourceId)
+  if (resources) query = query.where('resource_id', 'in', resources)
   if (filter.mediaBuyId) query = query.where('media_buy_id', '=', filter.mediaBuyId)
   if (filter.kinds) query = query.where('kind', 'in', [...filter.kinds])
   if (filter.exceptId != null) query = query.where('id', '<>', filter.exceptId)
-  const cancelled = await query.returningAll().execute()
+  const cancelled = (await query.returningAll().execute()).sort((a, b) => a.id - b.id)
   for (const item of cancelled) {
     await appendWorkItemEvent(trx, { workItemId: item.id, eventType: 'CANCELLED', actor, now, notes: reason })
   }
