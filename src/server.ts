@@ -63,7 +63,10 @@ export async function startServer(
       ledger: services.ledger,
       intervalMs: config.sweepIntervalMs,
       logger: app.log,
-      reconcile: () => services.execution.reconcileHandoffs(),
+      reconcilers: [
+        { name: 'interrupted hand-offs handed to work items', run: async () => (await services.execution.reconcileHandoffs()).opened },
+        { name: 'released the lines of rejected media buys', run: async () => (await services.mediaBuys.releaseLinesOfRejectedBuys()).released },
+      ],
     })
     background.push(() => expirySweeper.stop())
     const sweep = setInterval(() => {

@@ -92,6 +92,8 @@ export interface MediaBuyTable {
   canceled_at: Timestamp | null
   canceled_by: 'buyer' | 'seller' | null
   cancellation_reason: string | null
+  /** Rejected while other lines were live: the sweep releases them (migration 0016). */
+  lines_to_release: Generated<boolean>
   created_at: Timestamp
   updated_at: Timestamp
 }

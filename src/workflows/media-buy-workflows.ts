@@ -15,6 +15,7 @@ import {
   insertMediaBuy,
   insertPackages,
   insertTask,
+  listBuysWithLinesToRelease,
   listLiveReservationsOfBuy,
   listOwnBuys,
   listPackagesWithHolds,
@@ -509,7 +510,35 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
     return { mediaBuys: rows.map((row) => toMediaBuyResponse(row, packages.filter((pkg) => pkg.media_buy_row_id === row.id))), total }
   }
 
-  return { create, list, update, listForOperator }
+  /**
+   * The sweep's reconciler of all-or-none buys: a submitted buy rejected because one line ended
+   * (settleSubmittedBuys) still has its other lines live, held or booked, with their work items
+   * open. Each such buy's lines are released in one transaction per buy (their items cancelled by
+   * the releases), locking the reservations in id order before the buy, as update_media_buy does;
+   * two processes sweeping one buy both find the lines released, which is no error.
+   */
+  async function releaseLinesOfRejectedBuys(options: { limit?: number } = {}): Promise<{ released: number }> {
+    let released = 0
+    for (const marked of await listBuysWithLinesToRelease(db, options.limit ?? 100)) {
+      released += await db.transaction().execute(async (trx) => {
+        let count = 0
+        for (const line of await listLiveReservationsOfBuy(trx, marked)) {
+          const outcome = await ledger.release({
+            sourceRowId: line.inventory_source_id,
+            reservationId: String(line.id),
+            reason: `media buy ${marked.media_buy_id} was rejected: another of its lines ended`,
+          }, trx)
+          if (outcome.released) count++
+        }
+        const buy = await lockBuyByRowId(trx, marked.id)
+        if (buy?.lines_to_release) await updateBuy(trx, buy.id, { lines_to_release: false }, clock.now())
+        return count
+      })
+    }
+    return { released }
+  }
+
+  return { create, list, update, listForOperator, releaseLinesOfRejectedBuys }
 }
 
 export type MediaBuyWorkflows = ReturnType<typeof createMediaBuyWorkflows>
@@ -564,7 +593,9 @@ export async function settleSubmittedBuys(trx: Transaction, resolution: HoldReso
       payload = taskWebhookPayload({ task_id: buy.task_id, task_type: 'create_media_buy', status: 'completed', timestamp: now, result, token })
     } else {
       const error = { code: 'PRODUCT_UNAVAILABLE', message: `The seller did not book the media buy: a hold was ${resolution.to.toLowerCase()}${resolution.reason ? ` (${resolution.reason})` : ''}`, recovery: 'terminal' }
-      await updateBuy(trx, buy.id, { status: 'rejected' }, now)
+      // Its other lines are released by the sweep (releaseLinesOfRejectedBuys): not here, where the
+      // ending line's lock is held (migration 0016).
+      await updateBuy(trx, buy.id, { status: 'rejected', lines_to_release: true }, now)
       await settleTask(trx, buy.task_id, { status: 'failed', error }, now)
       payload = taskWebhookPayload({ task_id: buy.task_id, task_type: 'create_media_buy', status: 'failed', timestamp: now, error, token })
     }

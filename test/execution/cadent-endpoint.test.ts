@@ -270,7 +270,7 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
       ledger: ctx.services.ledger,
       intervalMs: 5,
       logger: { info: () => undefined, error: () => undefined },
-      reconcile: () => ctx.services.execution.reconcileHandoffs(),
+      reconcilers: [{ name: 'hand-offs', run: async () => (await ctx.services.execution.reconcileHandoffs()).opened }],
     })
     try {
       for (let i = 0; i < 400 && (await listItems(ctx, 'kind=TRAFFIC_TO_CADENT', 'demo-swept')).total === 0; i++) {

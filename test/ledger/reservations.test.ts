@@ -261,6 +261,28 @@ describe('POST /inventory-sources/{sourceId}/modular/reservations', () => {
     ctx.clock.set(NOW)
   })
 
+  it('runs its reconcilers after each sweep, logging what each mended; one that fails does not stop the next', async () => {
+    const logged: Array<[string, object]> = []
+    const ran: string[] = []
+    const sweeper = startExpirySweeper({
+      ledger: ctx.services.ledger,
+      intervalMs: 10,
+      logger: { info: (object, message) => logged.push([message, object]), error: (object, message) => logged.push([message, object]) },
+      reconcilers: [
+        { name: 'first', run: async () => { ran.push('first'); throw new Error('boom') } },
+        { name: 'second mended', run: async () => { ran.push('second'); return 2 } },
+        { name: 'third mended', run: async () => { ran.push('third'); return 0 } },
+      ],
+    })
+    const deadline = Date.now() + 5_000
+    while (ran.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    await sweeper.stop()
+    assert.deepEqual(ran.slice(0, 3), ['first', 'second', 'third'])
+    assert.ok(logged.some(([message]) => message === 'reconciler failed: first'))
+    assert.ok(logged.some(([message, object]) => message === 'second mended' && (object as { mended: number }).mended === 2))
+    assert.ok(!logged.some(([message]) => message === 'third mended'))
+  })
+
   it('runs the periodic sweeper until stopped', async () => {
     const availId = await freshAvail(100)
     const held = await reserve({ availId, mediaBuyId: 'mb-timer', requestedImpressions: 100, holdMinutes: 1 })

@@ -166,6 +166,35 @@ describe('create_media_buy over MCP', () => {
     assert.ok(listed!.confirmed_at)
   })
 
+  it('a live buy that loses one line is rejected, and the sweep releases its other lines and closes their items', async () => {
+    const [a, b] = products
+    const beforeA = await available(a!.availId)
+    const beforeB = await available(b!.availId)
+    const { isError, payload } = await create(live, [pkg(a!, a!.cpm * 2), pkg(b!, b!.cpm * 3)])
+    assert.equal(isError, false, JSON.stringify(payload))
+    const taskId = String(payload.task_id)
+    const buy = await ctx.db.selectFrom('media_buy').selectAll().where('task_id', '=', taskId).executeTakeFirstOrThrow()
+    const holds = await ctx.db.selectFrom('reservation').selectAll().where('media_buy_id', '=', buy.media_buy_id).orderBy('id').execute()
+
+    const released = await ctx.api('POST', `/inventory-sources/${DEMO}/modular/bookings/release`, { reservationId: String(holds[0]!.id), reason: 'line withdrawn' })
+    assert.equal(released.statusCode, 200, released.body)
+    const failed = await callTool(live, 'tasks_get', { task_id: taskId, account: ACCOUNT })
+    assert.equal(failed.payload.status, 'failed', JSON.stringify(failed.payload))
+    assert.equal((await ctx.db.selectFrom('media_buy').select('status').where('id', '=', buy.id).executeTakeFirstOrThrow()).status, 'rejected')
+    // The other line waits for the sweep: it cannot be released under the first line's lock.
+    assert.equal((await ctx.db.selectFrom('reservation').select('status').where('id', '=', holds[1]!.id).executeTakeFirstOrThrow()).status, 'HELD')
+
+    assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys(), { released: 1 })
+    const after = await ctx.db.selectFrom('reservation').select(['status', 'release_reason']).where('id', '=', holds[1]!.id).executeTakeFirstOrThrow()
+    assert.equal(after.status, 'RELEASED')
+    assert.match(after.release_reason ?? '', /was rejected/)
+    assert.deepEqual(await workItems(buy.media_buy_id), [])
+    assert.equal(await available(a!.availId), beforeA)
+    assert.equal(await available(b!.availId), beforeB)
+    assert.equal((await ctx.db.selectFrom('media_buy').select('lines_to_release').where('id', '=', buy.id).executeTakeFirstOrThrow()).lines_to_release, false)
+    assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys(), { released: 0 })
+  })
+
   it('holds all packages or none: a second package without capacity leaves nothing held or inserted', async () => {
     const [a, b] = products
     const beforeA = await available(a!.availId)

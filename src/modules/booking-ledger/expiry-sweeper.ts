@@ -21,13 +21,21 @@ export interface ExpirySweeperOptions {
   intervalMs: number
   logger: SweeperLogger
   /**
-   * Run after each sweep: the workflows' hand-off reconciler (holds whose hand-off was interrupted
-   * get their fallback work item). A port, so the ledger does not depend on the execution module.
+   * Run after each sweep, in order: the workflows' reconcilers (holds whose hand-off was
+   * interrupted get their fallback work item; lines of rejected buys are released). Ports, so the
+   * ledger depends on neither the execution module nor media buys. Each answers how many rows it
+   * mended, logged under its name when not 0; one that fails does not stop the next.
    */
-  reconcile?: (() => Promise<{ opened: number }>) | undefined
+  reconcilers?: ReadonlyArray<SweepReconciler> | undefined
 }
 
-export function startExpirySweeper({ ledger, intervalMs, logger, reconcile }: ExpirySweeperOptions): ExpirySweeper {
+export interface SweepReconciler {
+  /** What it mends, for the log: 'interrupted hand-offs handed to work items'. */
+  name: string
+  run(): Promise<number>
+}
+
+export function startExpirySweeper({ ledger, intervalMs, logger, reconcilers = [] }: ExpirySweeperOptions): ExpirySweeper {
   let stopped = false
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
@@ -39,12 +47,13 @@ export function startExpirySweeper({ ledger, intervalMs, logger, reconcile }: Ex
     } catch (error) {
       logger.error({ err: error }, 'reservation expiry sweep failed')
     }
-    if (!reconcile) return
-    try {
-      const { opened } = await reconcile()
-      if (opened > 0) logger.info({ opened }, 'handed interrupted execution hand-offs to work items')
-    } catch (error) {
-      logger.error({ err: error }, 'hand-off reconciliation failed')
+    for (const reconciler of reconcilers) {
+      try {
+        const mended = await reconciler.run()
+        if (mended > 0) logger.info({ mended }, reconciler.name)
+      } catch (error) {
+        logger.error({ err: error }, `reconciler failed: ${reconciler.name}`)
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 // The public surface of booking-ledger/: other folders import it from here, never from its files (eslint.config.js).
-export { startExpirySweeper } from './expiry-sweeper.ts'
+export { startExpirySweeper, type SweepReconciler } from './expiry-sweeper.ts'
 export {
   createLedgerService,
   lockReservation,

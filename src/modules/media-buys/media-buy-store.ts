@@ -238,7 +238,7 @@ export async function listPackagesWithHolds(db: Queryable, buys: Pick<MediaBuyRo
 export async function updateBuy(
   trx: Transaction,
   buyRowId: number,
-  patch: Partial<Pick<MediaBuyRow, 'status' | 'confirmed_at' | 'canceled_at' | 'canceled_by' | 'cancellation_reason'>> & { bumpRevision?: boolean },
+  patch: Partial<Pick<MediaBuyRow, 'status' | 'confirmed_at' | 'canceled_at' | 'canceled_by' | 'cancellation_reason' | 'lines_to_release'>> & { bumpRevision?: boolean },
   now: Date,
 ): Promise<MediaBuyRow> {
   const { bumpRevision, ...fields } = patch
@@ -283,6 +283,11 @@ export async function findBuysOfReservations(trx: Transaction, reservationIds: n
       .where('r.id', 'in', reservationIds)))
     .orderBy('b.id')
     .execute()
+}
+
+/** Rejected buys whose other lines are still to be released (migration 0016), oldest first. */
+export async function listBuysWithLinesToRelease(db: Queryable, limit: number): Promise<MediaBuyRow[]> {
+  return db.selectFrom('media_buy').selectAll().where('lines_to_release', '=', true).orderBy('id').limit(limit).execute()
 }
 
 /** The live (HELD or BOOKED) reservations of a buy's packages, in reservation id order. */
