@@ -213,6 +213,31 @@ describe('create_media_buy over MCP', () => {
     assert.equal(Number(after.n), Number(buys.n))
   })
 
+  it('holds across sources all or none: packages on two sources are held together, or neither when one lacks capacity', async () => {
+    const SECOND = 'demo-second'
+    assert.equal((await ctx.api('POST', '/inventory-sources/modular/cadent-demo', { sourceId: SECOND, name: 'Second demo' })).statusCode, 201)
+    const [a] = products
+    const [c] = await productsOf(ctx, SECOND)
+    const beforeA = await available(a!.availId)
+    const beforeC = await available(c!.availId, SECOND)
+
+    const refused = await create(live, [pkg(a!, a!.cpm), { ...pkg(c!, 1), impressions: beforeC + 1 }])
+    assert.equal(refused.isError, true)
+    assert.equal(errorCode(refused.payload), 'PRODUCT_UNAVAILABLE')
+    assert.equal((refused.payload.adcp_error as { field: string }).field, 'packages[1]')
+    assert.equal(await available(a!.availId), beforeA)
+    assert.equal(await available(c!.availId, SECOND), beforeC)
+
+    const { isError, payload } = await create(live, [pkg(a!, a!.cpm * 2), pkg(c!, c!.cpm * 2)])
+    assert.equal(isError, false, JSON.stringify(payload))
+    const buy = await ctx.db.selectFrom('media_buy').selectAll().where('task_id', '=', String(payload.task_id)).executeTakeFirstOrThrow()
+    const holds = await ctx.db.selectFrom('reservation as r').innerJoin('inventory_source as s', 's.id', 'r.inventory_source_id')
+      .select(['s.source_id as sourceId', 'r.status', 'r.requested_impressions as impressions']).where('r.media_buy_id', '=', buy.media_buy_id).orderBy('s.source_id').execute()
+    assert.deepEqual(holds.map((hold) => [hold.sourceId, hold.status, Number(hold.impressions)]), [[SECOND, 'HELD', 2000], [DEMO, 'HELD', 2000]].sort())
+    assert.equal(await available(a!.availId), beforeA - 2000)
+    assert.equal(await available(c!.availId, SECOND), beforeC - 2000)
+  })
+
   it('refuses bad input with the AdCP code naming the field, and writes nothing', async () => {
     const [a] = products
     const countBuys = async () => Number((await ctx.db.selectFrom('media_buy').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
