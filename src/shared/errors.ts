@@ -34,6 +34,13 @@ export const errorReasons = {
   AGENT_NOT_COMPLIANT: 'The agent answered but is not a compliant AdCP sales agent.',
   UNSUPPORTED_EXECUTION_TYPE: 'This operation is not available for the source execution type.',
   SOURCE_HAS_LIVE_RESERVATIONS: 'The source still has HELD or BOOKED reservations.',
+  // Managed sales-agent tenants (the tenant-management API of the reference sales agent)
+  UPSTREAM_UNREACHABLE: 'The managed sales agent could not be reached: connection refused or reset, DNS or TLS failure.',
+  UPSTREAM_TIMEOUT: 'The managed sales agent did not answer within the time budget.',
+  UPSTREAM_CREDENTIAL_REJECTED: 'The tenant-management API refused the stored apiKey (HTTP 401 or 403).',
+  TENANT_NOT_FOUND: 'The managed sales agent has no tenant with this tenantId (HTTP 404).',
+  UPSTREAM_HTTP_ERROR: 'The managed sales agent answered with another non-2xx HTTP status.',
+  UPSTREAM_MALFORMED: 'The managed sales agent answered something that is not a tenant status: not JSON, too large, or not its shape.',
   // Modules
   MODULE_NOT_IN_CATALOG: 'No built-in module has this kind and provider.',
   DUPLICATE_MODULE_INSTANCE_ID: 'Another module on this source already uses the moduleInstanceId.',
