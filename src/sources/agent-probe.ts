@@ -8,9 +8,23 @@ export interface AgentProbeTarget {
   auth: AgentAuth | null
 }
 
+/** The steps of a probe, in order; a connection test reports each. */
+export const PROBE_CHECKS = ['reachability', 'authentication', 'adcp_compliance'] as const
+export type ProbeCheck = (typeof PROBE_CHECKS)[number]
+
 export type AgentProbeResult =
   | { ok: true; checkedAt: Date }
-  | { ok: false; checkedAt: Date; reason: 'AGENT_UNREACHABLE' | 'AGENT_NOT_COMPLIANT' | 'AGENT_NOT_PROBED'; message: string }
+  | {
+    ok: false
+    checkedAt: Date
+    reason: 'AGENT_UNREACHABLE' | 'AGENT_NOT_COMPLIANT' | 'AGENT_NOT_PROBED'
+    message: string
+    /**
+     * The check that failed; the earlier ones passed. Absent: reachability for AGENT_UNREACHABLE,
+     * adcp_compliance for AGENT_NOT_COMPLIANT, none for AGENT_NOT_PROBED (nothing was checked).
+     */
+    failedCheck?: ProbeCheck
+  }
 
 /**
  * A live check that an agent is a compliant AdCP sales agent. Injected, so tests can use a

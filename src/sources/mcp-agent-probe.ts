@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
-import type { AgentProbe, AgentProbeResult, AgentProbeTarget } from './agent-probe.ts'
+import type { AgentProbe, AgentProbeResult, AgentProbeTarget, ProbeCheck } from './agent-probe.ts'
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 10_000
 
@@ -42,6 +42,7 @@ class ProbeFailure extends Error {
   constructor(
     readonly reason: FailureReason,
     message: string,
+    readonly failedCheck?: ProbeCheck,
   ) {
     super(message)
   }
@@ -76,7 +77,13 @@ export function createLiveAgentProbe(options: LiveAgentProbeOptions = {}): Agent
       return { ok: true, checkedAt: new Date() }
     } catch (error) {
       const failure = error instanceof ProbeFailure ? error : new ProbeFailure('AGENT_UNREACHABLE', 'The probe failed unexpectedly while talking to the agent.')
-      return { ok: false, checkedAt: new Date(), reason: failure.reason, message: redact(failure.message, secrets) }
+      return {
+        ok: false,
+        checkedAt: new Date(),
+        reason: failure.reason,
+        message: redact(failure.message, secrets),
+        ...(failure.failedCheck ? { failedCheck: failure.failedCheck } : {}),
+      }
     }
   }
 }
@@ -197,7 +204,7 @@ function capabilityProblems(result: Awaited<ReturnType<Client['callTool']>>): st
   const payload = capabilitiesPayload(result)
   const adcpError = adcpErrorIn(payload)
   if (adcpError && CREDENTIAL_ERROR_CODES.has(adcpError.code)) {
-    throw new ProbeFailure('AGENT_UNREACHABLE', `The agent rejected the credential: get_adcp_capabilities answered ${adcpError.code}.`)
+    throw new ProbeFailure('AGENT_UNREACHABLE', `The agent rejected the credential: get_adcp_capabilities answered ${adcpError.code}.`, 'authentication')
   }
   if (result.isError === true) {
     const detail = adcpError ? adcpError.code : truncate(textOf(result) ?? 'no detail')
@@ -265,10 +272,10 @@ function classify(
   if (error instanceof StreamableHTTPError) {
     const status = error.code ?? -1
     if ((status === 401 || status === 403) && !context.sentCredential) {
-      return new ProbeFailure('AGENT_UNREACHABLE', `The agent requires a credential (HTTP ${status}) and this source sends none; set authenticationType and auth.`)
+      return new ProbeFailure('AGENT_UNREACHABLE', `The agent requires a credential (HTTP ${status}) and this source sends none; set authenticationType and auth.`, 'authentication')
     }
     if (status === 401 || status === 403) {
-      return new ProbeFailure('AGENT_UNREACHABLE', `The agent rejected the credential (HTTP ${status}); check the source's auth.`)
+      return new ProbeFailure('AGENT_UNREACHABLE', `The agent rejected the credential (HTTP ${status}); check the source's auth.`, 'authentication')
     }
     if (status === -1) {
       return new ProbeFailure('AGENT_NOT_COMPLIANT', `The endpoint at ${where} answered ${context.stage} with a content type that is not MCP Streamable HTTP.`)
