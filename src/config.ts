@@ -30,6 +30,7 @@ const EnvSchema = z.object({
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   AGENT_PROBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   CADENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  MANAGED_AGENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 })
 
 export type Env = z.infer<typeof EnvSchema>
@@ -52,6 +53,7 @@ export interface Config {
   sweepIntervalMs: number
   agentProbeTimeoutMs: number
   cadentTimeoutMs: number
+  managedAgentTimeoutMs: number
 }
 
 export class ConfigError extends Error {}
@@ -82,5 +84,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     agentProbeTimeoutMs: e.AGENT_PROBE_TIMEOUT_MS,
     cadentTimeoutMs: e.CADENT_TIMEOUT_MS,
+    managedAgentTimeoutMs: e.MANAGED_AGENT_TIMEOUT_MS,
   }
 }

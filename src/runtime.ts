@@ -87,6 +87,7 @@ export async function openRuntime(
       webhookSigningKey,
       probeAgent: options.probeAgent ?? createLiveAgentProbe({ timeoutMs: config.agentProbeTimeoutMs }),
       cadentTimeoutMs: config.cadentTimeoutMs,
+      managedAgentTimeoutMs: config.managedAgentTimeoutMs,
     })
     const opened = handle
     const heldLock = lock

@@ -9,6 +9,7 @@ import type { Clock } from './shared/clock.ts'
 import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
+import { createTenantManagementClient } from './sources/tenant-management-client.ts'
 import { commitAvailsPreview, createAvailsFeedWorkflows } from './workflows/avails-feed-workflows.ts'
 import { createBuyerDeliveryWorkflows } from './workflows/buyer-delivery-workflows.ts'
 import { createBuyerWorkflows } from './workflows/buyer-workflows.ts'
@@ -33,6 +34,8 @@ export interface ServiceDeps {
   webhookSigningKey?: WebhookSigningKey | null | undefined
   /** Per-attempt timeout of the POST to a Cadent endpoint; default 10 s. */
   cadentTimeoutMs?: number | undefined
+  /** Time budget of one call to a managed sales agent's tenant-management API; default 5 s. */
+  managedAgentTimeoutMs?: number | undefined
 }
 
 /**
@@ -42,7 +45,10 @@ export interface ServiceDeps {
 export function createServices(deps: ServiceDeps) {
   const { db, clock } = deps
   const access = createAccessService(db, clock)
-  const sources = createSourceService(deps)
+  // The one client of managed tenants in this process: creation, PUT, test-connection and status share it.
+  const tenants = createTenantManagementClient({ timeoutMs: deps.managedAgentTimeoutMs })
+  const sources = createSourceService({ ...deps, tenants })
+  const sourceStatus = createSourceStatusWorkflows({ db, clock, sources, tenants })
   const idempotency = createIdempotencyStore(db, clock)
   const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences({ secrets: deps.secrets }) })
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
@@ -73,7 +79,7 @@ export function createServices(deps: ServiceDeps) {
     sources,
     idempotency,
     ledger,
-    sourceWorkflows: createSourceWorkflows({ db, sources, ledger }),
+    sourceWorkflows: createSourceWorkflows({ db, sources, ledger, forgetCached: sourceStatus.forget }),
     ledgerWorkflows: createLedgerWorkflows({ db, clock, ledger }),
     execution,
     /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
@@ -92,7 +98,7 @@ export function createServices(deps: ServiceDeps) {
     buyerWebhooks,
     /** The pg.Pool-like handle @adcp/sdk's own stores (idempotency, tasks) run their SQL on. */
     sdkPool: sqlPoolOf(db),
-    sourceStatus: createSourceStatusWorkflows({ db, clock }),
+    sourceStatus,
     modularSources: createModularSourceWorkflows({ db, clock }),
     /** Readiness: the database answers and every migration is applied. */
     async checkReady(): Promise<void> {

@@ -2,22 +2,25 @@ import type { Database } from '../db/database.ts'
 import { isUniqueViolation, json } from '../db/database.ts'
 import type { InventorySourceRow, InventorySourceUpdate } from '../db/tables.ts'
 import type { Clock } from '../shared/clock.ts'
-import { toIso } from '../shared/clock.ts'
-import { slugify, SOURCE_ID_PATTERN } from '../shared/common.schema.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
-import { refuseClearTextSecrets } from '../shared/secret-names.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import type { AgentProbe, AgentProbeTarget } from './agent-probe.ts'
+import { createManagedSources } from './managed-sources.ts'
+import { assertStatusTransition, duplicateSourceId, refuseCredentialsInUrl, resolveSourceId, toSourceResponse } from './source-rules.ts'
 import { deleteSourceRow, findSourceRow } from './source-store.ts'
+import type { TenantManagementClient } from './tenant-management-client.ts'
 import type {
   AgentAuth,
   AuthenticationType,
   CreateAgentSource,
-  InventorySourceResponse,
   SourceStatus,
+  TestConnectionResponse,
   UpdateAgentSource,
 } from './source.schema.ts'
+import { agentConnectionTest } from './connection-test.ts'
+
+const AGENT_CREDENTIAL_HINT = 'send the credential in auth (write-only, never shown) with the matching authenticationType'
 
 /** Which `auth.type` values belong to which authenticationType. */
 const AUTH_TYPES_BY_AUTHENTICATION: Record<AuthenticationType, readonly string[]> = {
@@ -28,67 +31,12 @@ const AUTH_TYPES_BY_AUTHENTICATION: Record<AuthenticationType, readonly string[]
   OAUTH: [],
 }
 
-const ALLOWED_TRANSITIONS: Record<SourceStatus, readonly SourceStatus[]> = {
-  PENDING: ['ACTIVE', 'DISABLED'],
-  ACTIVE: ['DISABLED'],
-  DISABLED: ['ACTIVE'],
-}
-
 export interface SourceServiceDeps {
   db: Database
   clock: Clock
   secrets: SecretBox
   probeAgent: AgentProbe
-}
-
-export function toSourceResponse(row: InventorySourceRow): InventorySourceResponse {
-  const isAgent = row.execution_type === 'AGENT'
-  return {
-    id: String(row.id),
-    sourceId: row.source_id,
-    name: row.name,
-    executionType: row.execution_type,
-    status: row.status,
-    agentId: row.agent_id,
-    type: row.agent_type as InventorySourceResponse['type'],
-    endpointUrl: row.endpoint_url,
-    protocol: row.protocol as InventorySourceResponse['protocol'],
-    authenticationType: row.authentication_type as InventorySourceResponse['authenticationType'],
-    authConfigured: row.auth_ciphertext !== null,
-    description: row.description,
-    oauth: row.authentication_type === 'OAUTH' ? { authorizationUrl: null, agentId: row.agent_id, agentName: row.name } : null,
-    reportingType: isAgent ? (row.reporting_type as InventorySourceResponse['reportingType']) : null,
-    reportingPollingCadence: isAgent ? (row.reporting_polling_cadence as InventorySourceResponse['reportingPollingCadence']) : null,
-    isAdapterSource: false,
-    managedSa: null,
-    linkedStorefront: null,
-    lastError: row.last_error,
-    lastCheckedAt: toIso(row.last_checked_at),
-    createdAt: toIso(row.created_at)!,
-    updatedAt: toIso(row.updated_at)!,
-  }
-}
-
-/** endpointUrl is shown in every answer: its credential goes in the write-only auth. */
-function refuseCredentialsInEndpointUrl(endpointUrl: string | undefined): void {
-  if (endpointUrl === undefined) return
-  refuseClearTextSecrets({ endpointUrl }, {
-    pathPrefix: '',
-    where: 'endpointUrl',
-    credentialHint: 'send the credential in auth (write-only, never shown) with the matching authenticationType',
-  })
-}
-
-export function resolveSourceId(sourceId: string | undefined, name: string): string {
-  const resolved = sourceId ?? slugify(name)
-  if (!SOURCE_ID_PATTERN.test(resolved)) {
-    throw fail.invalidField('sourceId', `cannot derive a valid sourceId from name "${name}"; send sourceId explicitly`)
-  }
-  return resolved
-}
-
-export function duplicateSourceId(sourceId: string): StorefrontError {
-  return fail.conflict('DUPLICATE_SOURCE_ID', `Another source on this storefront already uses sourceId ${sourceId}`, { sourceId })
+  tenants: TenantManagementClient
 }
 
 function assertAuthMatches(authenticationType: AuthenticationType, auth: AgentAuth | undefined, path = 'auth'): void {
@@ -103,7 +51,9 @@ function assertAuthMatches(authenticationType: AuthenticationType, auth: AgentAu
   }
 }
 
-export function createSourceService({ db, clock, secrets, probeAgent }: SourceServiceDeps) {
+export { duplicateSourceId, resolveSourceId, toSourceResponse } from './source-rules.ts'
+
+export function createSourceService({ db, clock, secrets, probeAgent, tenants }: SourceServiceDeps) {
   const probe = (target: AgentProbeTarget) => probeAgent(target)
 
   function probeFailure(result: Extract<Awaited<ReturnType<AgentProbe>>, { ok: false }>): StorefrontError {
@@ -135,7 +85,7 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
 
   async function createAgent(storefrontId: number, input: CreateAgentSource) {
     const sourceId = resolveSourceId(input.sourceId, input.name)
-    refuseCredentialsInEndpointUrl(input.endpointUrl)
+    refuseCredentialsInUrl('endpointUrl', input.endpointUrl, AGENT_CREDENTIAL_HINT)
     assertAuthMatches(input.authenticationType, input.auth)
     if (input.reportingPollingCadence && input.reportingType !== 'POLLING') {
       throw fail.invalidField('reportingPollingCadence', 'is only meaningful when reportingType is POLLING')
@@ -184,15 +134,24 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
     }
   }
 
-  async function updateAgent(storefrontId: number, sourceId: string, input: UpdateAgentSource) {
+  const managed = createManagedSources({ db, clock, secrets, tenants })
+
+  /** PUT /inventory-sources/{sourceId}: AGENT and MANAGED_SALES_AGENT sources; the others have their own flows. */
+  async function update(storefrontId: number, sourceId: string, input: UpdateAgentSource) {
     if (Object.keys(input).length === 0) throw fail.validation('Send at least one field to update', { issues: [{ path: '', message: 'no fields supplied' }] })
-    refuseCredentialsInEndpointUrl(input.endpointUrl)
     const current = await findSourceRow(db, storefrontId, sourceId)
-    if (current.execution_type !== 'AGENT') {
-      throw new StorefrontError('VALIDATION_ERROR', `${current.execution_type} sources are changed through their own flows, not PUT`, {
-        reason: 'UNSUPPORTED_EXECUTION_TYPE',
-      })
+    if (current.execution_type === 'AGENT') return updateAgent(current, input)
+    if (current.execution_type === 'MANAGED_SALES_AGENT') return managed.update(current, input)
+    throw new StorefrontError('VALIDATION_ERROR', `${current.execution_type} sources are changed through their own flows, not PUT`, {
+      reason: 'UNSUPPORTED_EXECUTION_TYPE',
+    })
+  }
+
+  async function updateAgent(current: InventorySourceRow, input: UpdateAgentSource) {
+    if (input.apiKey !== undefined) {
+      throw fail.invalidField('apiKey', 'is the tenant-management key of MANAGED_SALES_AGENT sources; an AGENT source rotates its credential with auth')
     }
+    refuseCredentialsInUrl('endpointUrl', input.endpointUrl, AGENT_CREDENTIAL_HINT)
     const authenticationType = (input.authenticationType ?? current.authentication_type) as AuthenticationType
     const storedAuth = current.auth_ciphertext ? secrets.openJson<AgentAuth>(current.auth_ciphertext) : undefined
     // A new authenticationType invalidates a stored credential of another shape.
@@ -207,12 +166,7 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
     }
 
     const nextStatus = input.status ?? current.status
-    if (nextStatus !== current.status && !ALLOWED_TRANSITIONS[current.status].includes(nextStatus)) {
-      throw new StorefrontError('VALIDATION_ERROR', `Cannot move a ${current.status} source to ${nextStatus}`, {
-        reason: 'INVALID_STATUS_TRANSITION',
-        issues: [{ path: 'status', message: `allowed from ${current.status}: ${ALLOWED_TRANSITIONS[current.status].join(', ') || 'none'}` }],
-      })
-    }
+    assertStatusTransition(current.status, nextStatus)
 
     const connectionChanged =
       input.endpointUrl !== undefined || input.protocol !== undefined || input.authenticationType !== undefined || input.auth !== undefined
@@ -261,7 +215,53 @@ export function createSourceService({ db, clock, secrets, probeAgent }: SourceSe
       toSourceResponse(await trx.updateTable('inventory_source').set(changes).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()))
   }
 
-  return { list, get, createAgent, updateAgent, remove: deleteSourceRow }
+  /**
+   * POST /{sourceId}/test-connection of an AGENT (the live probe) or a managed source (one read of
+   * the tenant status). The outcome is recorded on the source (lastCheckedAt, lastError) and is
+   * what GET /status reports; the source's status does not change.
+   */
+  async function testConnection(storefrontId: number, sourceId: string): Promise<TestConnectionResponse> {
+    const current = await findSourceRow(db, storefrontId, sourceId)
+    let outcome: { response: TestConnectionResponse; passed: boolean }
+    if (current.execution_type === 'AGENT') {
+      const result = await probe({
+        endpointUrl: current.endpoint_url!,
+        protocol: current.protocol as 'MCP' | 'A2A',
+        authenticationType: current.authentication_type!,
+        auth: current.auth_ciphertext ? secrets.openJson<AgentAuth>(current.auth_ciphertext) : null,
+      })
+      outcome = agentConnectionTest(result, clock.now())
+    } else if (current.execution_type === 'MANAGED_SALES_AGENT') {
+      outcome = await managed.testConnection(current)
+    } else {
+      throw fail.notFound(`Connection test of ${current.execution_type} source ${sourceId}`)
+    }
+    const testedAt = new Date(outcome.response.testedAt)
+    return outcomeTransaction(db, async (trx) => {
+      await trx
+        .updateTable('inventory_source')
+        .set({
+          last_checked_at: testedAt,
+          last_error: outcome.passed ? null : outcome.response.error,
+          ...(outcome.passed ? { probe_passed_at: testedAt } : {}),
+        })
+        .where('id', '=', current.id)
+        .execute()
+      return outcome.response
+    })
+  }
+
+  return {
+    list,
+    get,
+    createAgent,
+    createManaged: managed.create,
+    update,
+    testConnection,
+    /** Where a managed source's tenant lives, with its key opened: for the status read (and the fan-out). */
+    managedConnection: managed.connectionOf,
+    remove: deleteSourceRow,
+  }
 }
 
 export type SourceService = ReturnType<typeof createSourceService>

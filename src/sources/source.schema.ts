@@ -64,6 +64,28 @@ export const CreateAgentSourceSchema = z
   .meta({ id: 'CreateInventorySourceRequest' })
 export type CreateAgentSource = z.infer<typeof CreateAgentSourceSchema>
 
+/**
+ * The X-Tenant-Management-API-Key of a managed tenant: write-only, sealed at rest, sent only to
+ * its upstreamUrl. One visible header value: no spaces or control characters.
+ */
+export const TenantApiKeySchema = z.string().min(1).max(4096).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+
+/** The sales agent's tenant id, as its tenant-management API names it. */
+export const TenantIdSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, dots, colons, dashes or underscores')
+
+export const CreateManagedSourceSchema = z
+  .object({
+    name: nameSchema(255),
+    sourceId: SourceIdSchema.optional(),
+    upstreamUrl: EndpointUrlSchema.describe('Base URL of the sales agent that serves /api/v1/tenant-management.'),
+    tenantId: TenantIdSchema,
+    apiKey: TenantApiKeySchema.describe('Its tenant-management API key (write-only; the answer says authConfigured: true).'),
+    description: noteSchema(2000).optional(),
+  })
+  .strict()
+  .meta({ id: 'CreateManagedSourceRequest' })
+export type CreateManagedSource = z.infer<typeof CreateManagedSourceSchema>
+
 export const UpdateAgentSourceSchema = z
   .object({
     name: nameSchema(255).optional(),
@@ -77,6 +99,7 @@ export const UpdateAgentSourceSchema = z
     oauthAudience: z.string().min(1).max(2048).nullable().optional(),
     reportingType: caseInsensitiveEnum(REPORTING_TYPES).nullable().optional(),
     reportingPollingCadence: caseInsensitiveEnum(POLLING_CADENCES).nullable().optional(),
+    apiKey: TenantApiKeySchema.optional().describe('MANAGED_SALES_AGENT only: a rotated tenant-management API key (write-only).'),
   })
   .strict()
   .meta({ id: 'UpdateInventorySourceRequest' })
@@ -102,7 +125,15 @@ export const InventorySourceResponseSchema = z
     reportingType: z.enum(REPORTING_TYPES).nullable(),
     reportingPollingCadence: z.enum(POLLING_CADENCES).nullable(),
     isAdapterSource: z.boolean(),
-    managedSa: z.null(),
+    managedSa: z
+      .object({
+        upstreamUrl: z.string(),
+        tenantId: z.string(),
+        lastError: z.string().nullable(),
+        lastTestedAt: TimestampSchema.nullable(),
+      })
+      .nullable()
+      .describe('MANAGED_SALES_AGENT only: where the tenant lives and its last validation; the key is never shown.'),
     linkedStorefront: z.null(),
     lastError: z.string().nullable(),
     lastCheckedAt: TimestampSchema.nullable(),
@@ -111,3 +142,48 @@ export const InventorySourceResponseSchema = z
   })
   .meta({ id: 'InventorySourceResponse' })
 export type InventorySourceResponse = z.infer<typeof InventorySourceResponseSchema>
+
+export const CAPABILITY_CHECK_STATUSES = ['passed', 'failed', 'not_checked'] as const
+/** The reference's test-connection error codes (T-test), shared with the managed ESA connection. */
+export const CONNECTION_ERROR_CODES = [
+  'ADAPTER_NETWORK_NOT_FOUND',
+  'ADAPTER_PERMISSION_DENIED',
+  'ADAPTER_INVALID_CREDENTIALS',
+  'ADAPTER_INVALID_CONFIG',
+  'ADAPTER_CONNECTION_FAILED',
+  'INTERNAL_ERROR',
+] as const
+export type ConnectionErrorCode = (typeof CONNECTION_ERROR_CODES)[number]
+
+const CapabilityCheckSchema = z.object({
+  capability: z.string(),
+  status: z.enum(CAPABILITY_CHECK_STATUSES),
+  message: z.string().optional(),
+  errorCode: z.enum(CONNECTION_ERROR_CODES).optional(),
+  remediation: z.string().optional(),
+})
+export type CapabilityCheck = z.infer<typeof CapabilityCheckSchema>
+
+/** POST /{sourceId}/test-connection: a failed probe is success false in a 200, not an HTTP error. */
+export const TestConnectionResponseSchema = z
+  .object({
+    success: z.boolean(),
+    error: z.string().nullable(),
+    errorCode: z.enum(CONNECTION_ERROR_CODES).nullable(),
+    remediation: z.string().nullable(),
+    details: z.object({ reason: z.string() }).optional().describe('The storefront\'s precise reason (AGENT_UNREACHABLE, TENANT_NOT_FOUND…).'),
+    capabilityChecks: z.array(CapabilityCheckSchema),
+    testedAt: TimestampSchema,
+  })
+  .meta({ id: 'TestConnectionResponse' })
+export type TestConnectionResponse = z.infer<typeof TestConnectionResponseSchema>
+
+/** POST /{sourceId}/refresh of a managed source. */
+export const RefreshResponseSchema = z
+  .object({
+    sourceId: z.string(),
+    cachedStatusDropped: z.boolean().describe('Whether a cached tenant status was forgotten; the next GET /status reads the tenant.'),
+    refreshedAt: TimestampSchema,
+  })
+  .meta({ id: 'RefreshInventorySourceResponse' })
+export type RefreshResponse = z.infer<typeof RefreshResponseSchema>

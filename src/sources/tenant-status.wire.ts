@@ -58,11 +58,8 @@ export const TenantStatusWireSchema = z.looseObject({
     last_tested_at: WireTimestampSchema.nullable().optional(),
     last_test_error: z.string().nullable().optional(),
   }),
-  syncs: z.looseObject({
-    inventory: SyncRunSchema.optional(),
-    custom_targeting: SyncRunSchema.optional(),
-    advertisers: SyncRunSchema.optional(),
-  }),
+  // Newer agents add sync types (reporting, signal_coverage, pricing_availability): each is a run block too.
+  syncs: z.object({ inventory: SyncRunSchema, custom_targeting: SyncRunSchema, advertisers: SyncRunSchema }).catchall(SyncRunSchema),
   workflows: z.looseObject({
     open_count: Count,
     oldest_opened_at: WireTimestampSchema.nullable().optional(),

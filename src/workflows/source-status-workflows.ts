@@ -1,37 +1,84 @@
 import type { Database } from '../db/database.ts'
+import type { InventorySourceRow } from '../db/tables.ts'
 import { loadProjection } from '../modules/readiness/index.ts'
-import { computeModularStatus, loadModularStatusInput, type SourceStatus } from '../modules/source-status/index.ts'
+import {
+  computeModularStatus,
+  knownSourceStatus,
+  loadModularStatusInput,
+  managedStatusFromWire,
+  storefrontSetupTasks,
+  withStorefrontSetupTasks,
+  type InventorySourceStatus,
+} from '../modules/source-status/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
+import { createSingleFlightCache } from '../shared/single-flight-cache.ts'
+import type { SourceService } from '../sources/source-service.ts'
+import type { RefreshResponse } from '../sources/source.schema.ts'
 import { findSourceRow } from '../sources/source-store.ts'
+import type { TenantManagementClient } from '../sources/tenant-management-client.ts'
+
+/** How long a managed tenant's status is reused, like the sales agent's own cache of it. */
+export const TENANT_STATUS_TTL_MS = 5_000
 
 export interface SourceStatusWorkflowDeps {
   db: Database
   clock: Clock
+  sources: SourceService
+  tenants: TenantManagementClient
 }
 
 /**
- * GET /inventory-sources/{sourceId}/status. A MODULAR_SOURCE answers from local state; the
- * upstream tenant status of a MANAGED_SALES_AGENT is not built yet (400); AGENT and
- * LINKED_STOREFRONT sources have no status resource (404, like /esa on a non-managed source).
+ * GET /inventory-sources/{sourceId}/status: one shape for every kind. A MODULAR_SOURCE answers
+ * from local state; a MANAGED_SALES_AGENT from its tenant (read at most once per 5 s per source
+ * in this process, a burst of reads sharing one call), with the storefront's own setup tasks
+ * merged in; AGENT and LINKED_STOREFRONT sources from what the storefront recorded of them.
  */
-export function createSourceStatusWorkflows({ db, clock }: SourceStatusWorkflowDeps) {
-  async function status(storefrontId: number, sourceId: string): Promise<SourceStatus> {
-    const source = await findSourceRow(db, storefrontId, sourceId)
-    if (source.execution_type === 'MANAGED_SALES_AGENT') {
-      throw new StorefrontError('VALIDATION_ERROR', 'The upstream tenant status of MANAGED_SALES_AGENT sources is not available yet', {
-        reason: 'UNSUPPORTED_EXECUTION_TYPE',
-        executionType: source.execution_type,
-      })
+export function createSourceStatusWorkflows({ db, clock, sources, tenants }: SourceStatusWorkflowDeps) {
+  // Keyed by the row id, which is never reused: a deleted source's entry can only expire.
+  const tenantStatuses = createSingleFlightCache<number, InventorySourceStatus>({ ttlMs: TENANT_STATUS_TTL_MS, clock })
+
+  async function readTenant(source: InventorySourceRow): Promise<InventorySourceStatus> {
+    const read = await tenants.readTenantStatus(sources.managedConnection(source))
+    if (!read.ok) {
+      throw new StorefrontError('UPSTREAM_ERROR', `The tenant status could not be read: ${read.message}`, { reason: read.reason })
     }
-    if (source.execution_type !== 'MODULAR_SOURCE') throw fail.notFound(`Status of inventory source ${sourceId}`)
-    const now = clock.now()
-    const projection = await loadProjection(db, source, now)
-    const extra = await loadModularStatusInput(db, source, now)
-    return computeModularStatus({ source, projection, now, ...extra })
+    return managedStatusFromWire(read.value, clock.now())
   }
 
-  return { status }
+  async function status(storefrontId: number, sourceId: string): Promise<InventorySourceStatus> {
+    const source = await findSourceRow(db, storefrontId, sourceId)
+    switch (source.execution_type) {
+      case 'MODULAR_SOURCE': {
+        const now = clock.now()
+        const projection = await loadProjection(db, source, now)
+        const extra = await loadModularStatusInput(db, source, now)
+        return computeModularStatus({ source, projection, now, ...extra })
+      }
+      case 'MANAGED_SALES_AGENT': {
+        const tenant = await tenantStatuses.get(source.id, () => readTenant(source))
+        // The storefront's tasks come from the row as it is now, not as it was when the tenant was read.
+        return withStorefrontSetupTasks(tenant, storefrontSetupTasks(source))
+      }
+      case 'AGENT':
+      case 'LINKED_STOREFRONT':
+        return knownSourceStatus(source, clock.now())
+    }
+  }
+
+  /** POST /{sourceId}/refresh: the next status read goes to the tenant. Managed sources only. */
+  async function refresh(storefrontId: number, sourceId: string): Promise<RefreshResponse> {
+    const source = await findSourceRow(db, storefrontId, sourceId)
+    if (source.execution_type !== 'MANAGED_SALES_AGENT') throw fail.notFound(`Cached tenant status of ${source.execution_type} source ${sourceId}`)
+    return { sourceId, cachedStatusDropped: tenantStatuses.drop(source.id), refreshedAt: clock.now().toISOString() }
+  }
+
+  /** A change to the source (its key, its status) or its deletion: its cached tenant status is stale. */
+  function forget(sourceRowId: number): void {
+    tenantStatuses.drop(sourceRowId)
+  }
+
+  return { status, refresh, forget }
 }
 
 export type SourceStatusWorkflows = ReturnType<typeof createSourceStatusWorkflows>

@@ -1,21 +1,39 @@
 import type { Database } from '../db/database.ts'
 import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import type { SourceService } from '../sources/source-service.ts'
+import type { InventorySourceResponse, UpdateAgentSource } from '../sources/source.schema.ts'
 import { findSourceRow } from '../sources/source-store.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
-export function createSourceWorkflows({ db, sources, ledger }: { db: Database; sources: SourceService; ledger: LedgerService }) {
+export interface SourceWorkflowDeps {
+  db: Database
+  sources: SourceService
+  ledger: LedgerService
+  /** Forgets what this process cached about a source (its tenant status) once it changed. */
+  forgetCached: (sourceRowId: number) => void
+}
+
+export function createSourceWorkflows({ db, sources, ledger, forgetCached }: SourceWorkflowDeps) {
+  /** PUT /inventory-sources/{sourceId}: a new key or status makes a cached tenant status stale. */
+  async function updateSource(storefrontId: number, sourceId: string, input: UpdateAgentSource): Promise<InventorySourceResponse> {
+    const updated = await sources.update(storefrontId, sourceId, input)
+    forgetCached(Number(updated.id))
+    return updated
+  }
+
   /**
    * Deleting a source removes its modules, avails and work items with it; it is refused while
    * the source still holds or has booked capacity for a buyer.
    */
   async function deleteSource(storefrontId: number, sourceId: string): Promise<void> {
-    await outcomeTransaction(db, async (trx) => {
+    const rowId = await outcomeTransaction(db, async (trx) => {
       const row = await findSourceRow(trx, storefrontId, sourceId)
       await ledger.assertNoLiveReservations(trx, row.id)
       await sources.remove(trx, row.id)
+      return row.id
     })
+    forgetCached(rowId)
   }
 
-  return { deleteSource }
+  return { updateSource, deleteSource }
 }

@@ -6,7 +6,7 @@ import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { createFeedSource } from '../modular/helpers.ts'
 import { createDemo, DEMO, errorOf, finalize, ok, reserve } from './helpers.ts'
 
-async function insertSource(ctx: TestContext, sourceId: string, executionType: 'AGENT' | 'MANAGED_SALES_AGENT'): Promise<void> {
+async function insertSource(ctx: TestContext, sourceId: string, executionType: 'AGENT'): Promise<void> {
   const storefront = await ctx.db.selectFrom('storefront').select('id').where('name', '=', 'acme').executeTakeFirstOrThrow()
   const now = ctx.clock.now()
   await ctx.db.insertInto('inventory_source').values({
@@ -24,7 +24,6 @@ describe('GET /inventory-sources/{sourceId}/status', () => {
     ok(await finalize(ctx))
     await createFeedSource(ctx)
     await insertSource(ctx, 'some-agent', 'AGENT')
-    await insertSource(ctx, 'managed-gam', 'MANAGED_SALES_AGENT')
   })
   after(async () => ctx.close())
 
@@ -61,10 +60,10 @@ describe('GET /inventory-sources/{sourceId}/status', () => {
     assert.equal(status.syncs.inventory.status, 'never')
   })
 
-  it('answers 400 UNSUPPORTED_EXECUTION_TYPE for a managed sales agent and 404 for other types and strangers', async () => {
-    const managed = errorOf(await ctx.api('GET', '/inventory-sources/managed-gam/status'), 400)
-    assert.equal(managed.details?.reason, 'UNSUPPORTED_EXECUTION_TYPE')
-    errorOf(await ctx.api('GET', '/inventory-sources/some-agent/status'), 404)
+  it('answers an AGENT source from what the storefront knows, and 404 for strangers', async () => {
+    const agent = ok<Record<string, unknown>>(await ctx.api('GET', '/inventory-sources/some-agent/status'))
+    assert.deepEqual(agent.adapter, { type: 'adcp_mcp', connected: false, lastTestedAt: null, lastTestError: null })
+    assert.ok(!('packages' in agent), 'no buyer traffic is routed to agents yet')
     errorOf(await ctx.api('GET', '/inventory-sources/nope/status'), 404)
     errorOf(await ctx.api('GET', `/inventory-sources/${DEMO}/status`, undefined, { key: ctx.otherKey }), 404)
   })

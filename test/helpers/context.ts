@@ -31,6 +31,8 @@ export interface TestContextOptions {
   logStream?: NodeJS.WritableStream
   /** Per-attempt timeout of Cadent endpoint POSTs (the hanging-endpoint test shortens it). */
   cadentTimeoutMs?: number
+  /** Time budget of calls to managed tenants (the slow-tenant tests shorten it). */
+  managedAgentTimeoutMs?: number
   /** The agent's webhook signing key: a fresh one unless given; null runs without (PostgreSQL with none set). */
   webhookSigningKey?: WebhookSigningKey | null
 }
@@ -46,6 +48,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     secrets: new SecretBox(TEST_SECRET_KEY),
     probeAgent: options.probeAgent ?? refuseUnprobedAgents,
     cadentTimeoutMs: options.cadentTimeoutMs,
+    managedAgentTimeoutMs: options.managedAgentTimeoutMs,
     webhookSigningKey: options.webhookSigningKey === undefined ? generateWebhookSigningKey() : options.webhookSigningKey,
   })
   const app = await buildApp({

@@ -3,7 +3,6 @@ import { z } from 'zod'
 import { DeliverySchema } from '../../modules/delivery/index.ts'
 import { FinalizeRequestSchema } from '../../modules/execution/index.ts'
 import { FinalizeResponseSchema } from '../../modules/readiness/index.ts'
-import { SourceStatusSchema } from '../../modules/source-status/index.ts'
 import { ErrorBodySchema, idSchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import { operatorOf } from '../plugins/actor.ts'
@@ -12,7 +11,7 @@ import { SourceParamsSchema } from './inventory-sources.ts'
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
 
-/** Execution hand-off, delivery and the source status (SPEC §2, §3). */
+/** Execution hand-off and delivery (SPEC §2, §3). */
 export const executionRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.post('/inventory-sources/:sourceId/modular/bookings/finalize', {
     schema: {
@@ -33,13 +32,4 @@ export const executionRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       response: { 200: DeliverySchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
     },
   }, async (request) => services.execution.delivery(callerOf(request).storefrontId, request.params.sourceId, request.query.mediaBuyId))
-
-  app.get('/inventory-sources/:sourceId/status', {
-    schema: {
-      tags: ['Inventory sources'],
-      summary: 'Operational status: computed from local state for a MODULAR_SOURCE',
-      params: SourceParamsSchema,
-      response: { 200: SourceStatusSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
-    },
-  }, async (request) => services.sourceStatus.status(callerOf(request).storefrontId, request.params.sourceId))
 }

@@ -2,9 +2,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { ErrorBodySchema, idSchema, PaginationQuerySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
+import { InventorySourceStatusSchema } from '../../modules/source-status/index.ts'
 import {
   CreateAgentSourceSchema,
+  CreateManagedSourceSchema,
   InventorySourceResponseSchema,
+  RefreshResponseSchema,
+  TestConnectionResponseSchema,
   UpdateAgentSourceSchema,
 } from '../../sources/source.schema.ts'
 import { callerOf } from '../plugins/caller.ts'
@@ -13,6 +17,7 @@ export const SourceParamsSchema = z.object({ sourceId: idSchema(255) })
 
 const tags = ['Inventory sources']
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
+const readErrors = { 401: ErrorBodySchema, 404: ErrorBodySchema }
 
 export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.get('/inventory-sources', {
@@ -40,6 +45,18 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
     return services.sources.createAgent(callerOf(request).storefrontId, request.body)
   })
 
+  app.post('/inventory-sources/managed', {
+    schema: {
+      tags,
+      summary: 'Register a managed sales-agent tenant (MANAGED_SALES_AGENT), ACTIVE once one live read of its status succeeds',
+      body: CreateManagedSourceSchema,
+      response: { 201: InventorySourceResponseSchema, ...errors },
+    },
+  }, async (request, reply) => {
+    reply.code(201)
+    return services.sources.createManaged(callerOf(request).storefrontId, request.body)
+  })
+
   app.get('/inventory-sources/:sourceId', {
     schema: {
       tags,
@@ -52,12 +69,12 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
   app.put('/inventory-sources/:sourceId', {
     schema: {
       tags,
-      summary: 'Update an AGENT source: fields, status transition or credential rotation',
+      summary: 'Update an AGENT source (fields, status, auth) or a managed source (name, description, status, apiKey)',
       params: SourceParamsSchema,
       body: UpdateAgentSourceSchema,
       response: { 200: InventorySourceResponseSchema, ...errors },
     },
-  }, async (request) => services.sources.updateAgent(callerOf(request).storefrontId, request.params.sourceId, request.body))
+  }, async (request) => services.sourceWorkflows.updateSource(callerOf(request).storefrontId, request.params.sourceId, request.body))
 
   app.delete('/inventory-sources/:sourceId', {
     schema: {
@@ -72,4 +89,31 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
     await services.sourceWorkflows.deleteSource(callerOf(request).storefrontId, request.params.sourceId)
     return reply.send(null)
   })
+
+  app.get('/inventory-sources/:sourceId/status', {
+    schema: {
+      tags,
+      summary: 'Operational status in one shape for every kind: local state, the managed tenant (cached 5 s), or the last probe',
+      params: SourceParamsSchema,
+      response: { 200: InventorySourceStatusSchema, 400: ErrorBodySchema, ...readErrors, 502: ErrorBodySchema },
+    },
+  }, async (request) => services.sourceStatus.status(callerOf(request).storefrontId, request.params.sourceId))
+
+  app.post('/inventory-sources/:sourceId/refresh', {
+    schema: {
+      tags,
+      summary: 'Drop the cached tenant status of a managed source: the next GET /status reads the tenant',
+      params: SourceParamsSchema,
+      response: { 200: RefreshResponseSchema, 400: ErrorBodySchema, ...readErrors },
+    },
+  }, async (request) => services.sourceStatus.refresh(callerOf(request).storefrontId, request.params.sourceId))
+
+  app.post('/inventory-sources/:sourceId/test-connection', {
+    schema: {
+      tags,
+      summary: 'Test an AGENT (live probe) or managed source (tenant status); a failed test is 200 with success false',
+      params: SourceParamsSchema,
+      response: { 200: TestConnectionResponseSchema, 400: ErrorBodySchema, ...readErrors },
+    },
+  }, async (request) => services.sources.testConnection(callerOf(request).storefrontId, request.params.sourceId))
 }

@@ -1,7 +1,15 @@
 // The public surface of source-status/: other folders import it from here, never from its files (eslint.config.js).
+export { knownSourceStatus, storefrontSetupTasks } from './known-status.ts'
+export { camelCaseKey, managedStatusFromWire, withStorefrontSetupTasks } from './managed-status.ts'
 export {
   computeModularStatus,
   loadModularStatusInput,
-  SourceStatusSchema,
   type SourceStatus,
 } from './modular-status.ts'
+export {
+  InventorySourceStatusSchema,
+  rollUpSetupTasks,
+  type InventorySourceStatus,
+  type ModularStatus,
+  type SetupTask,
+} from './status.schema.ts'

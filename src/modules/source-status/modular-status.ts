@@ -1,12 +1,11 @@
 import { sql } from 'kysely'
-import { z } from 'zod'
 import type { Queryable } from '../../db/database.ts'
 import type { InventorySourceRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
-import { TimestampSchema } from '../../shared/common.schema.ts'
 import type { LifecycleStage } from '../contract.ts'
 import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/index.ts'
 import type { ProjectionIssue, RuntimeProjection } from '../readiness/index.ts'
+import { rollUpSetupTasks, type ModularStatus, type SetupTask } from './status.schema.ts'
 
 /**
  * GET /inventory-sources/{sourceId}/status for a MODULAR_SOURCE: the managed-source status shape
@@ -14,77 +13,8 @@ import type { ProjectionIssue, RuntimeProjection } from '../readiness/index.ts'
  * `packages`, sellable avails its `products`, and module setup gaps its `setupTasks`.
  */
 
-const SyncSchema = z.object({
-  status: z.string(),
-  lastRunAt: TimestampSchema.nullable(),
-  itemCount: z.number().int().min(0),
-  error: z.string().nullable(),
-})
-
-const SetupTaskSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  severity: z.enum(['blocker', 'warning']),
-  scope: z.enum(['platform', 'module']),
-  description: z.string(),
-  isComplete: z.boolean(),
-  configurePath: z.string(),
-})
-
-export const SourceStatusSchema = z
-  .object({
-    adapter: z.object({
-      type: z.string().describe('The trafficking provider (cadent, manual) or none.'),
-      connected: z.boolean(),
-      lastTestedAt: TimestampSchema.nullable(),
-      lastTestError: z.string().nullable(),
-    }),
-    syncs: z.object({ inventory: SyncSchema, customTargeting: SyncSchema, advertisers: SyncSchema }),
-    workflows: z.object({
-      openCount: z.number().int().min(0),
-      oldestOpenedAt: TimestampSchema.nullable(),
-      byKind: z.record(z.string(), z.number().int().min(0)),
-    }),
-    packages: z.object({
-      activeCount: z.number().int().min(0),
-      pausedCount: z.number().int().min(0),
-      last24hImpressions: z.number().int().min(0),
-    }),
-    creatives: z.object({
-      activeCount: z.number().int().min(0),
-      pendingReviewCount: z.number().int().min(0),
-      rejectedLast24hCount: z.number().int().min(0),
-    }),
-    webhooks: z.object({
-      last24h: z.object({ delivered: z.number().int().min(0), failed: z.number().int().min(0), successRate: z.number() }),
-      lastFailureAt: TimestampSchema.nullable(),
-    }),
-    fetchedAt: TimestampSchema,
-    products: z.object({
-      activeCount: z.number().int().min(0),
-      draftCount: z.number().int().min(0),
-      archivedCount: z.number().int().min(0),
-    }),
-    setupTasks: z.object({
-      blockerCount: z.number().int().min(0),
-      warningCount: z.number().int().min(0),
-      items: z.array(SetupTaskSchema),
-    }),
-    operational: z.object({
-      isLive: z.boolean(),
-      discoveryDegraded: z.boolean(),
-      deliveryDegraded: z.boolean(),
-      summary: z.string(),
-      issues: z.array(z.object({
-        code: z.string(),
-        severity: z.enum(['warning', 'critical']),
-        message: z.string(),
-        affects: z.array(z.enum(['discovery', 'delivery', 'setup'])),
-      })),
-    }),
-  })
-  .meta({ id: 'InventorySourceStatus' })
-export type SourceStatus = z.output<typeof SourceStatusSchema>
+/** The modular source's answer: the shared status shape with every block present. */
+export type SourceStatus = ModularStatus
 
 export interface ModularStatusInput {
   source: InventorySourceRow
@@ -124,7 +54,7 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
   const trafficking = projection.modules.find((module) => module.kind === 'TRAFFICKING' && module.status !== 'DISABLED')
   const hasLedger = projection.modules.some((module) => module.kind === 'BOOKING_LEDGER' && module.status === 'ACTIVE')
 
-  const items: z.output<typeof SetupTaskSchema>[] = [
+  const items: SetupTask[] = [
     {
       id: 'source:avails',
       name: 'Ingest avails',
@@ -177,7 +107,6 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
       })
     }
   }
-  const open = items.filter((task) => !task.isComplete)
 
   const issues = projection.issues.map((issue) => ({ code: issue.code, severity: issue.severity, message: issue.message, affects: affectsOf(issue) }))
   const blockedStages = projection.lifecycleSummary.filter((row) => row.status === 'BLOCKED').map((row) => row.stage)
@@ -223,11 +152,7 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
     webhooks: { last24h: { delivered: 0, failed: 0, successRate: 100 }, lastFailureAt: null },
     fetchedAt: input.now.toISOString(),
     products: { activeCount: projection.activeAvailCount, draftCount: 0, archivedCount: input.archivedAvails },
-    setupTasks: {
-      blockerCount: open.filter((task) => task.severity === 'blocker').length,
-      warningCount: open.filter((task) => task.severity === 'warning').length,
-      items,
-    },
+    setupTasks: rollUpSetupTasks(items),
     operational: { isLive, discoveryDegraded, deliveryDegraded, summary, issues },
   }
 }

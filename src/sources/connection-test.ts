@@ -1,0 +1,129 @@
+import { PROBE_CHECKS, type AgentProbeResult, type ProbeCheck } from './agent-probe.ts'
+import type { CapabilityCheck, ConnectionErrorCode, TestConnectionResponse } from './source.schema.ts'
+import type { TenantStatusWire } from './tenant-status.wire.ts'
+import type { UpstreamFailureReason, UpstreamResult } from './tenant-management-client.ts'
+
+/**
+ * POST /{sourceId}/test-connection answers (reference T-test): one capability check per step,
+ * in order; the first failed one is the answer's error, the ones after it were not checked.
+ */
+
+export interface ConnectionTestOutcome {
+  response: TestConnectionResponse
+  /** Every check passed: the source may be recorded as connected. */
+  passed: boolean
+}
+
+const MAX_UPSTREAM_TEXT = 200
+
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length > MAX_UPSTREAM_TEXT ? `${line.slice(0, MAX_UPSTREAM_TEXT)}…` : line
+}
+
+function answer(checks: CapabilityCheck[], testedAt: Date, reason?: string): ConnectionTestOutcome {
+  const failed = checks.find((check) => check.status === 'failed')
+  const unchecked = checks.every((check) => check.status === 'not_checked')
+  const first = failed ?? (unchecked ? checks[0] : undefined)
+  const passed = first === undefined
+  return {
+    passed,
+    response: {
+      success: passed,
+      error: first?.message ?? null,
+      errorCode: first?.errorCode ?? null,
+      remediation: first?.remediation ?? null,
+      ...(reason ? { details: { reason } } : {}),
+      capabilityChecks: checks,
+      testedAt: testedAt.toISOString(),
+    },
+  }
+}
+
+const AGENT_FAILURES: Record<ProbeCheck, { errorCode: ConnectionErrorCode; remediation: string }> = {
+  reachability: {
+    errorCode: 'ADAPTER_CONNECTION_FAILED',
+    remediation: 'Check endpointUrl and that the agent is running and reachable from the storefront, then test again.',
+  },
+  authentication: {
+    errorCode: 'ADAPTER_INVALID_CREDENTIALS',
+    remediation: 'Rotate the credential with PUT /inventory-sources/{sourceId} and auth, then test again.',
+  },
+  adcp_compliance: {
+    errorCode: 'ADAPTER_INVALID_CONFIG',
+    remediation: 'Point endpointUrl at the agent\'s AdCP MCP endpoint: it must list the media-buy tools and declare media_buy in get_adcp_capabilities (docs/agent-probe.md).',
+  },
+}
+
+/** An AGENT source's test: the live probe, reported as reachability, authentication, AdCP compliance. */
+export function agentConnectionTest(result: AgentProbeResult, testedAt: Date): ConnectionTestOutcome {
+  if (result.ok) return answer(PROBE_CHECKS.map((capability) => ({ capability, status: 'passed' })), testedAt)
+  if (result.reason === 'AGENT_NOT_PROBED') {
+    const checks: CapabilityCheck[] = PROBE_CHECKS.map((capability) => ({ capability, status: 'not_checked' }))
+    checks[0] = {
+      ...checks[0]!,
+      message: result.message,
+      errorCode: 'ADAPTER_INVALID_CONFIG',
+      remediation: 'Register the agent over MCP with an API key, Basic credentials or no auth (docs/agent-probe.md).',
+    }
+    return answer(checks, testedAt, result.reason)
+  }
+  const failedCheck = result.failedCheck ?? (result.reason === 'AGENT_NOT_COMPLIANT' ? 'adcp_compliance' : 'reachability')
+  const failedAt = PROBE_CHECKS.indexOf(failedCheck)
+  const checks = PROBE_CHECKS.map((capability, index): CapabilityCheck => {
+    if (index < failedAt) return { capability, status: 'passed' }
+    if (index > failedAt) return { capability, status: 'not_checked' }
+    return { capability, status: 'failed', message: result.message, ...AGENT_FAILURES[failedCheck] }
+  })
+  return answer(checks, testedAt, result.reason)
+}
+
+const TENANT_FAILURES: Record<UpstreamFailureReason, { errorCode: ConnectionErrorCode; remediation: string }> = {
+  UPSTREAM_UNREACHABLE: {
+    errorCode: 'ADAPTER_CONNECTION_FAILED',
+    remediation: 'Check upstreamUrl and that the sales agent is running and reachable from the storefront.',
+  },
+  UPSTREAM_TIMEOUT: {
+    errorCode: 'ADAPTER_CONNECTION_FAILED',
+    remediation: 'The sales agent is slow or stuck: check its health, then test again.',
+  },
+  UPSTREAM_CREDENTIAL_REJECTED: {
+    errorCode: 'ADAPTER_INVALID_CREDENTIALS',
+    remediation: 'Rotate the key with PUT /inventory-sources/{sourceId} and apiKey (the sales agent\'s TENANT_MANAGEMENT_API_KEY).',
+  },
+  TENANT_NOT_FOUND: {
+    errorCode: 'ADAPTER_INVALID_CONFIG',
+    remediation: 'Check tenantId against the sales agent\'s tenants (it may have been deleted), and that upstreamUrl is the agent\'s base URL.',
+  },
+  UPSTREAM_HTTP_ERROR: {
+    errorCode: 'ADAPTER_CONNECTION_FAILED',
+    remediation: 'The sales agent failed to answer; check its logs, then test again.',
+  },
+  UPSTREAM_MALFORMED: {
+    errorCode: 'ADAPTER_INVALID_CONFIG',
+    remediation: 'upstreamUrl must be the base URL of a sales agent that serves /api/v1/tenant-management.',
+  },
+}
+
+/** A managed source's test: one read of the tenant status, then the tenant's own ad-server connection. */
+export function managedConnectionTest(read: UpstreamResult<TenantStatusWire>, testedAt: Date): ConnectionTestOutcome {
+  if (!read.ok) {
+    const failure = TENANT_FAILURES[read.reason]
+    const errorCode = read.reason === 'UPSTREAM_CREDENTIAL_REJECTED' && read.httpStatus === 403 ? 'ADAPTER_PERMISSION_DENIED' : failure.errorCode
+    return answer([
+      { capability: 'tenant_status', status: 'failed', message: read.message, errorCode, remediation: failure.remediation },
+      { capability: 'ad_server', status: 'not_checked' },
+    ], testedAt, read.reason)
+  }
+  const { adapter } = read.value
+  const adServer: CapabilityCheck = adapter.connected
+    ? { capability: 'ad_server', status: 'passed', message: `The tenant's ad server (${oneLine(adapter.type)}) is connected.` }
+    : {
+      capability: 'ad_server',
+      status: 'failed',
+      message: `The tenant's ad server (${oneLine(adapter.type)}) is not connected${adapter.last_test_error ? `: ${oneLine(adapter.last_test_error)}` : ''}.`,
+      errorCode: 'ADAPTER_CONNECTION_FAILED',
+      remediation: 'Connect the ad server in the sales agent (its adapter settings), then test again.',
+    }
+  return answer([{ capability: 'tenant_status', status: 'passed' }, adServer], testedAt)
+}

@@ -1,0 +1,151 @@
+import type { Database } from '../db/database.ts'
+import { isUniqueViolation, json } from '../db/database.ts'
+import type { InventorySourceRow, InventorySourceUpdate } from '../db/tables.ts'
+import type { Clock } from '../shared/clock.ts'
+import { fail, StorefrontError } from '../shared/errors.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
+import { managedConnectionTest } from './connection-test.ts'
+import {
+  assertStatusTransition,
+  duplicateSourceId,
+  managedSetupOf,
+  refuseCredentialsInUrl,
+  resolveSourceId,
+  toSourceResponse,
+} from './source-rules.ts'
+import type { CreateManagedSource, TestConnectionResponse, UpdateAgentSource } from './source.schema.ts'
+import { lookupSourceRow } from './source-store.ts'
+import type { ManagedConnection, TenantManagementClient, UpstreamFailure } from './tenant-management-client.ts'
+
+/** The sealed credential of a managed source: the key of its tenant-management API. */
+interface ManagedCredential {
+  type: 'tenant_management_key'
+  apiKey: string
+}
+
+/** What PUT may change on a managed source; where it lives (upstreamUrl, tenantId) is fixed at creation. */
+const UPDATABLE_FIELDS = new Set(['name', 'description', 'status', 'apiKey'])
+
+const URL_CREDENTIAL_HINT = 'send the tenant-management key in apiKey (write-only, never shown)'
+
+function validationFailure(failure: UpstreamFailure): StorefrontError {
+  return new StorefrontError('VALIDATION_ERROR', `Tenant validation failed: ${failure.message}`, { reason: failure.reason })
+}
+
+/** upstreamUrl is a base URL: the storefront appends the tenant-management path to it. */
+function assertBaseUrl(upstreamUrl: string): void {
+  refuseCredentialsInUrl('upstreamUrl', upstreamUrl, URL_CREDENTIAL_HINT)
+  const url = new URL(upstreamUrl)
+  if (url.search || url.hash) throw fail.invalidField('upstreamUrl', 'must be a base URL without a query or fragment')
+}
+
+export interface ManagedSourceDeps {
+  db: Database
+  clock: Clock
+  secrets: SecretBox
+  tenants: TenantManagementClient
+}
+
+/**
+ * MANAGED_SALES_AGENT sources: a tenant of a reference sales agent, registered by its base URL,
+ * tenant id and tenant-management key. Becoming ACTIVE (at creation, or again after DISABLED)
+ * and keeping ACTIVE with a rotated key both take one live read of the tenant status.
+ */
+export function createManagedSources({ db, clock, secrets, tenants }: ManagedSourceDeps) {
+  function connectionOf(row: InventorySourceRow): ManagedConnection {
+    if (row.execution_type !== 'MANAGED_SALES_AGENT' || row.auth_ciphertext === null) {
+      throw new Error(`Source ${row.id} is not a managed source with a stored key`)
+    }
+    return { ...managedSetupOf(row), apiKey: secrets.openJson<ManagedCredential>(row.auth_ciphertext).apiKey }
+  }
+
+  async function create(storefrontId: number, input: CreateManagedSource) {
+    const sourceId = resolveSourceId(input.sourceId, input.name)
+    assertBaseUrl(input.upstreamUrl)
+    // Refused before the live call: a taken sourceId needs no upstream round trip.
+    if (await lookupSourceRow(db, storefrontId, sourceId)) throw duplicateSourceId(sourceId)
+    const read = await tenants.readTenantStatus({ upstreamUrl: input.upstreamUrl, tenantId: input.tenantId, apiKey: input.apiKey })
+    if (!read.ok) throw validationFailure(read)
+    const now = clock.now()
+    const credential: ManagedCredential = { type: 'tenant_management_key', apiKey: input.apiKey }
+    try {
+      return await outcomeTransaction(db, async (trx) => toSourceResponse(await trx
+        .insertInto('inventory_source')
+        .values({
+          storefront_id: storefrontId,
+          source_id: sourceId,
+          name: input.name,
+          execution_type: 'MANAGED_SALES_AGENT',
+          status: 'ACTIVE',
+          description: input.description ?? null,
+          agent_type: 'SALES',
+          authentication_type: 'API_KEY',
+          auth_ciphertext: secrets.sealJson(credential),
+          probe_passed_at: now,
+          last_checked_at: now,
+          setup_metadata: json({ upstreamUrl: input.upstreamUrl, tenantId: input.tenantId }),
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow()))
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateSourceId(sourceId)
+      throw error
+    }
+  }
+
+  /**
+   * PUT of a managed source. A rotated key is checked live whenever the source is, or becomes,
+   * ACTIVE, so an ACTIVE source never holds a key the tenant refused; on failure nothing changes
+   * but the recorded check. On a PENDING or DISABLED source it is stored unchecked and checked
+   * on activation.
+   */
+  async function update(current: InventorySourceRow, input: UpdateAgentSource) {
+    for (const [field, value] of Object.entries(input)) {
+      if (value !== undefined && !UPDATABLE_FIELDS.has(field)) {
+        throw fail.invalidField(field, 'is not a field of MANAGED_SALES_AGENT sources; PUT takes name, description, status and apiKey')
+      }
+    }
+    const nextStatus = input.status ?? current.status
+    assertStatusTransition(current.status, nextStatus)
+    const activating = nextStatus === 'ACTIVE' && current.status !== 'ACTIVE'
+    const rotating = input.apiKey !== undefined
+    const changes: InventorySourceUpdate = { updated_at: clock.now() }
+
+    if (nextStatus === 'ACTIVE' && (activating || rotating)) {
+      const connection = { ...connectionOf(current), ...(rotating ? { apiKey: input.apiKey! } : {}) }
+      const read = await tenants.readTenantStatus(connection)
+      if (!read.ok) {
+        await db
+          .updateTable('inventory_source')
+          .set({ last_checked_at: clock.now(), last_error: `Tenant validation failed: ${read.message}` })
+          .where('id', '=', current.id)
+          .execute()
+        throw validationFailure(read)
+      }
+      const checkedAt = clock.now()
+      changes.probe_passed_at = checkedAt
+      changes.last_checked_at = checkedAt
+      changes.last_error = null
+    } else if (rotating) {
+      changes.probe_passed_at = null
+    }
+
+    if (input.name !== undefined) changes.name = input.name
+    if (input.description !== undefined) changes.description = input.description
+    if (rotating) changes.auth_ciphertext = secrets.sealJson({ type: 'tenant_management_key', apiKey: input.apiKey! } satisfies ManagedCredential)
+    changes.status = nextStatus
+
+    return outcomeTransaction(db, async (trx) =>
+      toSourceResponse(await trx.updateTable('inventory_source').set(changes).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()))
+  }
+
+  async function testConnection(row: InventorySourceRow): Promise<{ response: TestConnectionResponse; passed: boolean }> {
+    const read = await tenants.readTenantStatus(connectionOf(row))
+    return managedConnectionTest(read, clock.now())
+  }
+
+  return { create, update, testConnection, connectionOf }
+}
