@@ -42,10 +42,9 @@ const SyncRunSchema = z.looseObject({
 export const TenantSetupTaskWireSchema = z.looseObject({
   id: z.string().min(1),
   name: z.string(),
-  // blocker, warning or info today; another value is kept and counted as neither.
-  severity: z.string(),
-  // platform or publisher today.
-  scope: z.string(),
+  // The reference's Literals: the storefront recounts by severity, so another value is not a status it can show.
+  severity: z.enum(['blocker', 'warning', 'info']),
+  scope: z.enum(['platform', 'publisher']),
   description: z.string(),
   is_complete: z.boolean(),
   configure_path: z.string().nullable().optional(),

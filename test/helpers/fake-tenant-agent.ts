@@ -31,6 +31,8 @@ export type FakeTenantMode =
   | 'malformed'
   /** HTTP 200 with JSON that is not a tenant status. */
   | 'not-a-status'
+  /** HTTP 200 with a tenant status padded past 1 MiB. */
+  | 'oversized'
 
 export interface FakeTenantAgentOptions {
   tenantId?: string
@@ -126,6 +128,8 @@ export async function startFakeTenantAgent(options: FakeTenantAgentOptions = {})
         return
       case 'not-a-status':
         return json(res, 200, { detail: UPSTREAM_BODY_MARKER, adapter: { type: UPSTREAM_BODY_MARKER, connected: 'yes' } })
+      case 'oversized':
+        return json(res, 200, { ...agent.status, padding: UPSTREAM_BODY_MARKER.repeat(60_000) })
     }
   }
 

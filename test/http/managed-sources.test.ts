@@ -212,6 +212,7 @@ describe('managed sales-agent sources', () => {
       ['HTTP 500', 'http500', 'UPSTREAM_HTTP_ERROR'],
       ['malformed JSON', 'malformed', 'UPSTREAM_MALFORMED'],
       ['JSON that is not a tenant status', 'not-a-status', 'UPSTREAM_MALFORMED'],
+      ['answering more than 1 MiB', 'oversized', 'UPSTREAM_MALFORMED'],
       ['refusing the key', 'rotated', 'UPSTREAM_CREDENTIAL_REJECTED'],
     ]
     for (const [name, mode, reason] of faults) {
@@ -228,6 +229,18 @@ describe('managed sales-agent sources', () => {
         for (const secret of SECRETS) assert.ok(!res.body.includes(secret))
       })
     }
+
+    it('answers 502 UPSTREAM_MALFORMED naming the field, not a 500, for a setup task severity outside the reference enum', async () => {
+      const tasks = WIRE.setup_tasks as { items: Record<string, unknown>[] }
+      tenant.status = { ...tenant.status, setup_tasks: { ...tasks, items: [{ ...tasks.items[0], severity: 'critical' }] } }
+      try {
+        const failure = error(await api('GET', '/inventory-sources/retail-gam/status'), 502)
+        assert.equal(failure.details?.reason, 'UPSTREAM_MALFORMED')
+        assert.match(failure.message, /setup_tasks\.items\.0\.severity/)
+      } finally {
+        tenant.status = { ...tenant.status, setup_tasks: tasks }
+      }
+    })
 
     it('keeps no failure: once the tenant recovers the next read answers', async () => {
       tenant.mode = 'http500'

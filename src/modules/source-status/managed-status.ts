@@ -29,13 +29,15 @@ export function camelCaseKey(key: string): string {
 function camelizeKeys(value: unknown, path: string): unknown {
   if (Array.isArray(value)) return value.map((item) => camelizeKeys(item, path))
   if (value === null || typeof value !== 'object') return value
-  return Object.fromEntries(
-    Object.entries(value)
-      // JSON.parse makes "__proto__" an own key; it is never a field, and as one it would be a trap.
-      .filter(([key]) => key !== '__proto__')
-      .map(([key, inner]) => {
-        const innerPath = path ? `${path}.${key}` : key
-        return [camelCaseKey(key), DATA_KEYED_MAPS.has(innerPath) ? inner : camelizeKeys(inner, innerPath)]
-      }),
-  )
+  const converted = new Map<string, unknown>()
+  for (const [key, inner] of Object.entries(value)) {
+    // JSON.parse makes "__proto__" an own key; it is never a field, and as one it would be a trap.
+    if (key === '__proto__') continue
+    const camel = camelCaseKey(key)
+    // A key already in camelCase never hides the snake_case field the wire schema checked (fetchedAt vs fetched_at).
+    if (key === camel && converted.has(camel)) continue
+    const innerPath = path ? `${path}.${key}` : key
+    converted.set(camel, DATA_KEYED_MAPS.has(innerPath) ? inner : camelizeKeys(inner, innerPath))
+  }
+  return Object.fromEntries(converted)
 }
