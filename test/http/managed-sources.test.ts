@@ -375,8 +375,12 @@ describe('managed sales-agent sources', () => {
       const status = ok<Record<string, unknown>>(await api('GET', '/inventory-sources/tested-agent/status'))
       assert.deepEqual(status.adapter, { type: 'adcp_mcp', connected: true, lastTestedAt: ctx.clock.now().toISOString(), lastTestError: null })
       for (const block of ['syncs', 'workflows', 'packages', 'creatives', 'products', 'webhooks']) assert.ok(!(block in status), `${block}: no traffic is routed yet`)
-      const tasks = status.setupTasks as { blockerCount: number; items: { id: string; isComplete: boolean }[] }
-      assert.deepEqual(tasks.items.map((task) => [task.id, task.isComplete]), [['source:credential', true], ['source:probe', true], ['source:active', false]])
+      const tasks = status.setupTasks as { blockerCount: number; items: { id: string; isComplete: boolean; description: string }[] }
+      assert.deepEqual(tasks.items.map((task) => [task.id, task.isComplete, task.description]), [
+        ['source:credential', true, 'The credential is stored (write-only).'],
+        ['source:probe', true, 'The last probe passed.'],
+        ['source:active', false, 'The source is PENDING; set status ACTIVE with PUT.'],
+      ])
       assert.equal(tasks.blockerCount, 1)
     })
 

@@ -11,16 +11,18 @@ export function storefrontSetupTasks(source: InventorySourceRow): SetupTask[] {
   const base = `/inventory-sources/${source.source_id}`
   const tasks: SetupTask[] = []
   if (source.execution_type === 'AGENT') {
-    const needsCredential = source.authentication_type !== 'NO_AUTH'
+    const oauth = source.authentication_type === 'OAUTH'
+    const credentialComplete = source.authentication_type === 'NO_AUTH' || (!oauth && source.auth_ciphertext !== null)
     tasks.push({
       id: 'source:credential',
       name: 'Store the agent credential',
       severity: 'blocker',
       scope: 'platform',
-      description: source.authentication_type === 'OAUTH'
+      description: oauth
         ? 'OAuth agents cannot be authorized yet: the storefront has no OAuth flow.'
-        : needsCredential ? `Send auth for this ${source.authentication_type} agent with PUT.` : 'The agent takes no credential.',
-      isComplete: !needsCredential || (source.auth_ciphertext !== null && source.authentication_type !== 'OAUTH'),
+        : source.authentication_type === 'NO_AUTH' ? 'The agent takes no credential.'
+          : credentialComplete ? 'The credential is stored (write-only).' : `Send auth for this ${source.authentication_type} agent with PUT.`,
+      isComplete: credentialComplete,
       configurePath: base,
     })
     tasks.push({
