@@ -6,6 +6,7 @@ import { fail, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import type { AgentProbe, AgentProbeTarget } from './agent-probe.ts'
+import { agentConnectionTest } from './connection-test.ts'
 import { createManagedSources } from './managed-sources.ts'
 import { assertStatusTransition, duplicateSourceId, refuseCredentialsInUrl, resolveSourceId, toSourceResponse } from './source-rules.ts'
 import { deleteSourceRow, findSourceRow } from './source-store.ts'
@@ -18,7 +19,6 @@ import type {
   TestConnectionResponse,
   UpdateAgentSource,
 } from './source.schema.ts'
-import { agentConnectionTest } from './connection-test.ts'
 
 const AGENT_CREDENTIAL_HINT = 'send the credential in auth (write-only, never shown) with the matching authenticationType'
 
@@ -50,8 +50,6 @@ function assertAuthMatches(authenticationType: AuthenticationType, auth: AgentAu
     throw fail.invalidField(`${path}.type`, `must be one of ${allowed.join(', ')} when authenticationType is ${authenticationType}`)
   }
 }
-
-export { duplicateSourceId, resolveSourceId, toSourceResponse } from './source-rules.ts'
 
 export function createSourceService({ db, clock, secrets, probeAgent, tenants }: SourceServiceDeps) {
   const probe = (target: AgentProbeTarget) => probeAgent(target)

@@ -18,7 +18,7 @@ import {
 import { loadProjection, type ModularSourceCreated, type RuntimeProjection } from '../modules/readiness/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
-import { duplicateSourceId, resolveSourceId } from '../sources/source-service.ts'
+import { duplicateSourceId, resolveSourceId } from '../sources/source-rules.ts'
 import { deleteSourceRow, lookupSourceRow } from '../sources/source-store.ts'
 import { demoAvails } from './cadent-demo-avails.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
