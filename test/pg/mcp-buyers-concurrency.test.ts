@@ -207,7 +207,7 @@ describe('create_media_buy from 32 buyer agents on two server processes', { skip
 
     const started = Date.now()
     const { accepted, refused } = split(await Promise.all(buyers.map((buyer) => buy(buyer, size))))
-    console.log(`# ${BUYERS} concurrent create_media_buy of ${size} on ${availId} (${startAvailable} available) in ${Date.now() - started} ms: ${accepted.length} submitted, ${refused.length} refused`)
+    console.log(`${BUYERS} concurrent create_media_buy of ${size} on ${availId} (${startAvailable} available) in ${Date.now() - started} ms: ${accepted.length} submitted, ${refused.length} refused`)
     assert.equal(accepted.length, fits)
     assert.equal(refused.length, BUYERS - fits)
 
