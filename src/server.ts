@@ -65,7 +65,12 @@ export async function startServer(
       logger: app.log,
       reconcilers: [
         { name: 'interrupted hand-offs handed to work items', run: async () => (await services.execution.reconcileHandoffs()).opened },
-        { name: 'released the lines of rejected media buys', run: async () => (await services.mediaBuys.releaseLinesOfRejectedBuys()).released },
+        {
+          name: 'released the lines of rejected media buys',
+          run: async () => (await services.mediaBuys.releaseLinesOfRejectedBuys({
+            onError: (mediaBuyId, error) => app?.log.error({ err: error, mediaBuyId }, 'releasing the lines of a rejected media buy failed; retried next sweep'),
+          })).released,
+        },
       ],
     })
     background.push(() => expirySweeper.stop())

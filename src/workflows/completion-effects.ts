@@ -78,8 +78,9 @@ async function liveHoldsOfItsBuy(trx: Transaction, reservationId: number) {
  * has no execution module), so its hold is released now rather than left to expire, and the buy's
  * task fails with the seller's reason through the ledger's consequences. A buy still waiting on
  * its task is bought whole or not at all, so its other lines are released with it (their open
- * items are cancelled by those releases); a confirmed buy's line waiting on approval again after a
- * resize loses only that line.
+ * items are cancelled by those releases). A buy no longer waiting (rejected, its lines left to the
+ * sweep) loses only this line. A booked hold has no open approval (booking cancels it), so a
+ * decline never takes back a booked line.
  */
 async function releaseDeclinedHold(context: CancellationContext): Promise<void> {
   const own = reservationIdOf(context.item)

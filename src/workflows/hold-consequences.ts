@@ -19,7 +19,7 @@ import { queueTaskNotices, settleSubmittedBuys } from './media-buy-workflows.ts'
  *
  * - RELEASED: every open item of the reservation is cancelled; its booking is RELEASED.
  * - EXPIRED: the same, and the booking is EXPIRED.
- * - BOOKED: the booking is BOOKED; any other open hand-off item is cancelled (the line is trafficked).
+ * - BOOKED: the booking is BOOKED; any other open hand-off or approval item is cancelled (the line is booked).
  * - Then the submitted media buy of the holds, if any: its AdCP task completes or fails.
  *
  * The items are found by the reservations, not their bookings: a hold on a source without an
@@ -31,6 +31,14 @@ import { queueTaskNotices, settleSubmittedBuys } from './media-buy-workflows.ts'
 
 /** Work items whose completion books the reservation: the providers' `handOffKinds`, a live list of the registry. */
 export const HAND_OFF_KINDS: readonly WorkItemKind[] = bookingHandOffKinds()
+/**
+ * Work items whose completion books the reservation, the seller's approval among them: once the
+ * hold is booked by one, the others have nothing left to do and are cancelled. Read at each
+ * resolution, since HAND_OFF_KINDS grows as providers register.
+ */
+function bookingKinds(): WorkItemKind[] {
+  return [...HAND_OFF_KINDS, 'APPROVE_MEDIA_BUY']
+}
 /** The default hold time of a new reservation, given back to a hold whose hand-off ended without booking. */
 export { HOLD_MINUTES_DEFAULT as RESUMED_HOLD_MINUTES } from '../modules/booking-ledger/index.ts'
 
@@ -51,7 +59,7 @@ export function createHoldConsequences(options: { secrets?: SecretBox | undefine
       inventorySourceId: resolution.sourceRowIds,
       resourceType: RESERVATION_RESOURCE,
       resourceId: resolution.reservationIds.map(String),
-      ...(resolution.to === 'BOOKED' ? { kinds: HAND_OFF_KINDS, exceptId: resolution.workItemId } : {}),
+      ...(resolution.to === 'BOOKED' ? { kinds: bookingKinds(), exceptId: resolution.workItemId } : {}),
     }, ACTORS[resolution.to], resolution.now, noteOf(resolution))
     for (const booking of await findBookingsByReservations(trx, resolution.reservationIds)) {
       if (resolution.to === 'BOOKED') await markBooked(trx, booking.id, {}, resolution.now)

@@ -517,25 +517,36 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
    * the releases), locking the reservations in id order before the buy, as update_media_buy does;
    * two processes sweeping one buy both find the lines released, which is no error.
    */
-  async function releaseLinesOfRejectedBuys(options: { limit?: number } = {}): Promise<{ released: number }> {
+  async function releaseLinesOfRejectedBuys(options: { limit?: number; onError?: (mediaBuyId: string, error: unknown) => void } = {}): Promise<{ released: number; failed: number }> {
     let released = 0
+    let failed = 0
     for (const marked of await listBuysWithLinesToRelease(db, options.limit ?? 100)) {
-      released += await db.transaction().execute(async (trx) => {
-        let count = 0
-        for (const line of await listLiveReservationsOfBuy(trx, marked)) {
-          const outcome = await ledger.release({
-            sourceRowId: line.inventory_source_id,
-            reservationId: String(line.id),
-            reason: `media buy ${marked.media_buy_id} was rejected: another of its lines ended`,
-          }, trx)
-          if (outcome.released) count++
-        }
-        const buy = await lockBuyByRowId(trx, marked.id)
-        if (buy?.lines_to_release) await updateBuy(trx, buy.id, { lines_to_release: false }, clock.now())
-        return count
-      })
+      // One buy that fails (a deadlock victim, a lost connection) is retried next sweep; the rest go on.
+      try {
+        released += await releaseLinesOf(marked)
+      } catch (error) {
+        failed += 1
+        options.onError?.(marked.media_buy_id, error)
+      }
     }
-    return { released }
+    return { released, failed }
+  }
+
+  async function releaseLinesOf(marked: MediaBuyRow): Promise<number> {
+    return db.transaction().execute(async (trx) => {
+      let count = 0
+      for (const line of await listLiveReservationsOfBuy(trx, marked)) {
+        const outcome = await ledger.release({
+          sourceRowId: line.inventory_source_id,
+          reservationId: String(line.id),
+          reason: `media buy ${marked.media_buy_id} was rejected: another of its lines ended`,
+        }, trx)
+        if (outcome.released) count++
+      }
+      const buy = await lockBuyByRowId(trx, marked.id)
+      if (buy?.lines_to_release) await updateBuy(trx, buy.id, { lines_to_release: false }, clock.now())
+      return count
+    })
   }
 
   return { create, list, update, listForOperator, releaseLinesOfRejectedBuys }

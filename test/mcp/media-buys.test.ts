@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { sql } from 'kysely'
 import { callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
 
 const DEMO = 'talpa-cadent-demo'
@@ -184,7 +185,7 @@ describe('create_media_buy over MCP', () => {
     // The other line waits for the sweep: it cannot be released under the first line's lock.
     assert.equal((await ctx.db.selectFrom('reservation').select('status').where('id', '=', holds[1]!.id).executeTakeFirstOrThrow()).status, 'HELD')
 
-    assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys(), { released: 1 })
+    assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys(), { released: 1, failed: 0 })
     const after = await ctx.db.selectFrom('reservation').select(['status', 'release_reason']).where('id', '=', holds[1]!.id).executeTakeFirstOrThrow()
     assert.equal(after.status, 'RELEASED')
     assert.match(after.release_reason ?? '', /was rejected/)
@@ -192,7 +193,33 @@ describe('create_media_buy over MCP', () => {
     assert.equal(await available(a!.availId), beforeA)
     assert.equal(await available(b!.availId), beforeB)
     assert.equal((await ctx.db.selectFrom('media_buy').select('lines_to_release').where('id', '=', buy.id).executeTakeFirstOrThrow()).lines_to_release, false)
-    assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys(), { released: 0 })
+    assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys(), { released: 0, failed: 0 })
+  })
+
+  it("the sweep releases the other rejected buys' lines when one buy's release fails, and retries that one next time", async () => {
+    const [a, b] = products
+    const rejected: Array<{ mediaBuyId: string; otherLine: number }> = []
+    for (let n = 0; n < 2; n++) {
+      const { payload } = await create(live, [pkg(a!, a!.cpm), pkg(b!, b!.cpm)])
+      const buy = await ctx.db.selectFrom('media_buy').selectAll().where('task_id', '=', String(payload.task_id)).executeTakeFirstOrThrow()
+      const holds = await ctx.db.selectFrom('reservation').selectAll().where('media_buy_id', '=', buy.media_buy_id).orderBy('id').execute()
+      assert.equal((await ctx.api('POST', `/inventory-sources/${DEMO}/modular/bookings/release`, { reservationId: String(holds[0]!.id) })).statusCode, 200)
+      rejected.push({ mediaBuyId: buy.media_buy_id, otherLine: holds[1]!.id })
+    }
+    // The first buy's release fails in the database (as a deadlock victim's would).
+    await sql.raw(`CREATE FUNCTION refuse_line() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+      CREATE TRIGGER refuse_line BEFORE UPDATE ON reservation FOR EACH ROW WHEN (OLD.id = ${rejected[0]!.otherLine}) EXECUTE FUNCTION refuse_line()`).execute(ctx.db)
+    const failures: string[] = []
+    try {
+      assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys({ onError: (mediaBuyId) => failures.push(mediaBuyId) }), { released: 1, failed: 1 })
+    } finally {
+      await sql.raw('DROP TRIGGER refuse_line ON reservation; DROP FUNCTION refuse_line()').execute(ctx.db)
+    }
+    assert.deepEqual(failures, [rejected[0]!.mediaBuyId])
+    const status = async (id: number) => (await ctx.db.selectFrom('reservation').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status
+    assert.deepEqual([await status(rejected[0]!.otherLine), await status(rejected[1]!.otherLine)], ['HELD', 'RELEASED'])
+    assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys(), { released: 1, failed: 0 })
+    assert.equal(await status(rejected[0]!.otherLine), 'RELEASED')
   })
 
   it('holds all packages or none: a second package without capacity leaves nothing held or inserted', async () => {

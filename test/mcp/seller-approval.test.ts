@@ -104,6 +104,17 @@ describe('create_media_buy on a source without an execution module: the seller a
     return ctx.api('POST', `/inventory-sources/${SOURCE}/modular/work-items/${id}/${action}`, body)
   }
 
+  it('a line booked by another path closes its approval, so a later cancel of that item cannot take a booked line back', async () => {
+    const { row } = await buy()
+    const [first] = await holdsOf(row.media_buy_id)
+    await ctx.db.transaction().execute((trx) => ctx.services.ledger.book(trx, { sourceRowId: first!.inventory_source_id, reservationId: String(first!.id) }))
+    const approval = (await itemsOf(row.media_buy_id)).find((item) => item.resourceId === String(first!.id))!
+    assert.equal(approval.status, 'CANCELLED')
+    const cancel = await workItem(approval.id, 'cancel', { reason: 'clean-up' })
+    assert.equal(cancel.statusCode, 409, cancel.body)
+    assert.equal((await holdsOf(row.media_buy_id))[0]!.status, 'BOOKED')
+  })
+
   it('answers submitted with a task and opens one APPROVE_MEDIA_BUY item per package, on its hold, naming the buy', async () => {
     const { taskId, row } = await buy()
     assert.equal((await task(taskId)).status, 'submitted')
