@@ -32,7 +32,7 @@ import { systemClock } from '../src/shared/clock.ts'
 import { SecretBox } from '../src/shared/secret-box.ts'
 import { refuseUnprobedAgents } from '../src/sources/agent-probe.ts'
 import type { BuyPrincipal } from '../src/workflows/media-buy-workflows.ts'
-import { dropScratchDatabase } from '../test/helpers/database.ts'
+import { withScratchDatabase } from '../test/helpers/database.ts'
 import { startServerProcess } from '../test/helpers/processes.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -124,21 +124,6 @@ async function measure(path: string, operation: string, workload: string, once: 
     failures: failures.length === 0 ? '0' : `${failures.length} (${[...new Set(failures)].slice(0, 2).join('; ')})`,
   })
   console.log(`# ${path}, ${operation}, ${workload}: done`)
-}
-
-async function withScratchPostgres<T>(work: (url: string) => Promise<T>): Promise<T> {
-  const name = `sf_bench_adcp_${process.pid}_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = new URL(adminUrl!)
-  url.pathname = `/${name}`
-  try {
-    return await work(url.toString())
-  } finally {
-    await dropScratchDatabase(adminUrl!, name)
-  }
 }
 
 async function rest(serverUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -272,5 +257,5 @@ if (!adminUrl) {
   process.exit(1)
 }
 console.log(`# AdCP buyer-surface benchmark: ${CLIENTS} concurrent clients, ${SECONDS} s per row, 1 server process (pool ${POOL_SIZE}), node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`)
-await withScratchPostgres(bench)
+await withScratchDatabase(adminUrl!, 'sf_bench_adcp', bench)
 printTable()

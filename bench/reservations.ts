@@ -16,14 +16,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import pg from 'pg'
 import { openDatabase, type DatabaseHandle } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { createLedgerService } from '../src/modules/booking-ledger/ledger-service.ts'
 import { systemClock } from '../src/shared/clock.ts'
 import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
 import { seedModularSource } from '../test/ledger/ledger-fixtures.ts'
-import { dropScratchDatabase } from '../test/helpers/database.ts'
+import { withScratchDatabase } from '../test/helpers/database.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = 64
@@ -162,24 +161,9 @@ async function benchPglite(): Promise<void> {
   }
 }
 
-async function withScratchPostgres<T>(work: (url: string) => Promise<T>): Promise<T> {
-  const name = `sf_bench_${process.pid}_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = new URL(adminUrl!)
-  url.pathname = `/${name}`
-  try {
-    return await work(url.toString())
-  } finally {
-    await dropScratchDatabase(adminUrl!, name)
-  }
-}
-
 async function benchPostgres(): Promise<void> {
   for (const processes of [1, 2]) {
-    await withScratchPostgres(async (url) => {
+    await withScratchDatabase(adminUrl!, 'sf_bench', async (url) => {
       const handle = await openDatabase({ databaseUrl: url, poolSize: 4 })
       await migrate(handle.db)
       await seed(handle)
@@ -193,7 +177,7 @@ async function benchPostgres(): Promise<void> {
       }
     })
   }
-  await withScratchPostgres(async (url) => {
+  await withScratchDatabase(adminUrl!, 'sf_bench', async (url) => {
     const handle = await openDatabase({ databaseUrl: url, poolSize: CONNECTIONS })
     try {
       await migrate(handle.db)

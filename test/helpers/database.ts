@@ -60,19 +60,38 @@ async function pgliteTemplate(): Promise<Buffer> {
   }
 }
 
-async function openPostgresTestDatabase(adminUrl: string) {
-  const name = `sf_test_${process.pid}_${randomBytes(4).toString('hex')}`
+/** A new, empty database on the server of `adminUrl`, named `<prefix>_<pid>_<random>`: its name and URL. */
+export async function createScratchDatabase(adminUrl: string, prefix: string): Promise<{ name: string; url: string }> {
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
+  try {
+    await admin.query(`CREATE DATABASE ${name}`)
+  } finally {
+    await admin.end()
+  }
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
-  const handle = await openDatabase({ databaseUrl: url.toString(), poolSize: 20 })
+  return { name, url: url.toString() }
+}
+
+/** Runs `work` on a scratch database (createScratchDatabase), dropped afterwards whatever happens. */
+export async function withScratchDatabase<T>(adminUrl: string, prefix: string, work: (url: string) => Promise<T>): Promise<T> {
+  const { name, url } = await createScratchDatabase(adminUrl, prefix)
+  try {
+    return await work(url)
+  } finally {
+    await dropScratchDatabase(adminUrl, name)
+  }
+}
+
+async function openPostgresTestDatabase(adminUrl: string) {
+  const { name, url } = await createScratchDatabase(adminUrl, 'sf_test')
+  const handle = await openDatabase({ databaseUrl: url, poolSize: 20 })
   await migrate(handle.db)
   return {
     ...handle,
-    url: url.toString(),
+    url,
     async close() {
       await handle.close()
       await dropScratchDatabase(adminUrl, name)
