@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   AGENT_PROBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   CADENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   MANAGED_AGENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  UPSTREAM_AGENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 })
 
 export type Env = z.infer<typeof EnvSchema>
@@ -54,6 +55,7 @@ export interface Config {
   agentProbeTimeoutMs: number
   cadentTimeoutMs: number
   managedAgentTimeoutMs: number
+  upstreamAgentTimeoutMs: number
 }
 
 export class ConfigError extends Error {}
@@ -85,5 +87,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentProbeTimeoutMs: e.AGENT_PROBE_TIMEOUT_MS,
     cadentTimeoutMs: e.CADENT_TIMEOUT_MS,
     managedAgentTimeoutMs: e.MANAGED_AGENT_TIMEOUT_MS,
+    upstreamAgentTimeoutMs: e.UPSTREAM_AGENT_TIMEOUT_MS,
   }
 }

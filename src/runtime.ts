@@ -88,6 +88,7 @@ export async function openRuntime(
       probeAgent: options.probeAgent ?? createLiveAgentProbe({ timeoutMs: config.agentProbeTimeoutMs }),
       cadentTimeoutMs: config.cadentTimeoutMs,
       managedAgentTimeoutMs: config.managedAgentTimeoutMs,
+      upstreamAgentTimeoutMs: config.upstreamAgentTimeoutMs,
     })
     const opened = handle
     const heldLock = lock

@@ -10,6 +10,7 @@ import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
 import { createTenantManagementClient } from './sources/tenant-management-client.ts'
+import { createUpstreamAgentClient } from './sources/upstream-agent-client.ts'
 import { commitAvailsPreview, createAvailsFeedWorkflows } from './workflows/avails-feed-workflows.ts'
 import { createBuyerDeliveryWorkflows } from './workflows/buyer-delivery-workflows.ts'
 import { createBuyerWorkflows } from './workflows/buyer-workflows.ts'
@@ -22,6 +23,7 @@ import { createModularSourceWorkflows } from './workflows/modular-source-workflo
 import { createSandboxWorkflows } from './workflows/sandbox-workflows.ts'
 import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
 import { createSourceWorkflows } from './workflows/source-workflows.ts'
+import { createUpstreamSupplyWorkflows } from './workflows/upstream-supply-workflows.ts'
 import { createWorkItemWorkflows } from './workflows/work-item-workflows.ts'
 
 export interface ServiceDeps {
@@ -36,6 +38,8 @@ export interface ServiceDeps {
   cadentTimeoutMs?: number | undefined
   /** Time budget of one call to a managed sales agent's tenant-management API; default 5 s. */
   managedAgentTimeoutMs?: number | undefined
+  /** Time bound of one task on an upstream AdCP agent (an ACTIVE AGENT source sold at /mcp); default 5 s. */
+  upstreamAgentTimeoutMs?: number | undefined
 }
 
 /**
@@ -100,6 +104,8 @@ export function createServices(deps: ServiceDeps) {
     sdkPool: sqlPoolOf(db),
     sourceStatus,
     modularSources: createModularSourceWorkflows({ db, clock }),
+    /** ACTIVE AGENT sources sold at /mcp: their products listed, buys of them forwarded. */
+    upstreamSupply: createUpstreamSupplyWorkflows({ db, clock, secrets: deps.secrets, call: createUpstreamAgentClient({ timeoutMs: deps.upstreamAgentTimeoutMs }) }),
     /** Readiness: the database answers and every migration is applied. */
     async checkReady(): Promise<void> {
       // The migration files are this release's and never change while it runs: read them once.

@@ -406,12 +406,31 @@ export interface DB {
   buyer_account: BuyerAccountTable
   media_buy: MediaBuyTable
   media_buy_package: MediaBuyPackageTable
+  forwarded_media_buy: ForwardedMediaBuyTable
   creative: CreativeTable
   creative_assignment: CreativeAssignmentTable
   sandbox_creative_format: SandboxCreativeFormatTable
   sandbox_create_arm: SandboxCreateArmTable
   adcp_idempotency: AdcpIdempotencyTable
   adcp_decisioning_tasks: AdcpDecisioningTaskTable
+}
+
+/** A media buy that lives on an upstream AGENT source (migration 0017). */
+export interface ForwardedMediaBuyTable {
+  id: Generated<number>
+  storefront_id: number
+  api_key_id: number
+  buyer_account_id: number
+  inventory_source_id: number
+  media_buy_id: string
+  upstream_media_buy_id: string | null
+  upstream_task_id: string | null
+  task_id: string | null
+  idempotency_key: string
+  upstream_brand_domain: string
+  upstream_operator: string
+  created_at: Timestamp
+  updated_at: Timestamp
 }
 
 /** SDK-owned (migration 0011); the storefront only deletes a sandbox key's rows on sandbox reset. */
@@ -445,6 +464,7 @@ export type AvailsPreviewRowRow = Selectable<AvailsPreviewRowTable>
 export type BuyerAccountRow = Selectable<BuyerAccountTable>
 export type MediaBuyRow = Selectable<MediaBuyTable>
 export type MediaBuyPackageRow = Selectable<MediaBuyPackageTable>
+export type ForwardedMediaBuyRow = Selectable<ForwardedMediaBuyTable>
 export type CreativeRow = Selectable<CreativeTable>
 export type CreativeAssignmentRow = Selectable<CreativeAssignmentTable>
 export type SandboxCreativeFormatRow = Selectable<SandboxCreativeFormatTable>

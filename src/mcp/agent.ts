@@ -25,7 +25,7 @@ import type { Caller } from '../access/access-service.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { AccountRef, BuyerAccountStatus } from '../workflows/buyer-workflows.ts'
-import { adcpAccount, adcpFormat, adcpProduct, sandboxKeyAccount, type AccountMeta, type AdcpFormatId } from './adcp-wire.ts'
+import { adcpAccount, adcpFormat, adcpProduct, sandboxKeyAccount, type AccountMeta, type AdcpFormatId, type AdcpProduct } from './adcp-wire.ts'
 import { creativeTools } from './creative-tools.ts'
 import { deliveryToolsFor } from './delivery-tools.ts'
 import type { ToolCall } from './mcp-routes.ts'
@@ -106,7 +106,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
   // answered by another process (or after a restart) replays the same response.
   const pool = services.sdkPool
   const idempotency = createIdempotencyStore({ backend: pgBackend(pool), ttlSeconds: 86_400 })
-  const tasks = storeOwnedTasks(createPostgresTaskRegistry({ pool }))
+  const tasks = storeOwnedTasks(createPostgresTaskRegistry({ pool }), services.upstreamSupply.followTask)
   const taskRegistry = tasks.registry
   // ctx.store, the SDK's per-handler scratch state: no handler here uses it (all state is in our
   // tables), so an explicit per-process store only satisfies the SDK's production guard.
@@ -195,15 +195,25 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
         ...deliveryToolsFor(services, caller),
         ...mediaBuyTools(services, caller, tasks),
         async getProducts(request: GetProductsRequest): Promise<GetProductsResponse> {
-          // Every product is guaranteed; a buyer asking for non-guaranteed inventory gets none.
-          if (request.filters?.delivery_type === 'non_guaranteed') return { products: [] }
-          const page = await buyer.listCatalog(caller, pageOf(request.pagination, PRODUCTS_PAGE_DEFAULT)).catch(toAdcpError)
+          const { limit, cursor } = pageOf(request.pagination, PRODUCTS_PAGE_DEFAULT)
           const wanted = request.filters?.channels
+          const keep = (product: AdcpProduct) => !wanted?.length || product.channels?.some((channel) => wanted.includes(channel))
+          // Upstream agents' products lead the first page (their own later pages are not followed);
+          // the modular catalog fills the rest and pages on with its cursor.
+          const { pagination: _pagination, context: _context, ext: _ext, account: _account, ...asked } = request as GetProductsRequest & { context?: unknown; ext?: unknown; account?: unknown }
+          const upstream = cursor === undefined ? await services.upstreamSupply.listProducts(caller, asked, limit) : []
+          const upstreamProducts = upstream.map((entry) => entry.product as unknown as AdcpProduct).filter(keep)
+          // Every modular product is guaranteed; a buyer asking for non-guaranteed inventory gets none of them.
+          if (request.filters?.delivery_type === 'non_guaranteed') return { products: upstreamProducts, pagination: { has_more: false } }
+          const room = limit - upstream.length
+          const page = room > 0
+            ? await buyer.listCatalog(caller, { limit: room, cursor }).catch(toAdcpError)
+            : { entries: [], nextCursor: await buyer.firstCatalogCursor(caller) }
           const products = page.entries
             .map((entry) => adcpProduct(entry, agentUrl, fallbackPublisherDomain))
             .filter((product) => product !== null)
-            .filter((product) => !wanted?.length || product.channels?.some((channel) => wanted.includes(channel)))
-          return { products, pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
+            .filter(keep)
+          return { products: [...upstreamProducts, ...products], pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
         },
         async listCreativeFormats(request: ListCreativeFormatsRequest): Promise<ListCreativeFormatsResponse> {
           let formats = (await buyer.listFormats(caller)).map((format) => adcpFormat(format, agentUrl))

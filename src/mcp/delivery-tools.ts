@@ -85,6 +85,12 @@ function toAdcpError(error: unknown): never {
 export function deliveryToolsFor(services: Services, caller: Caller) {
   return {
     async getMediaBuyDelivery(request: GetMediaBuyDeliveryRequest): Promise<GetMediaBuyDeliveryResponse> {
+      // Delivery of a buy forwarded to an upstream agent is not read from it yet: said, not answered wrongly.
+      for (const id of request.media_buy_ids ?? []) {
+        if (await services.upstreamSupply.findForwarded(caller, id)) {
+          throw new AdcpError('UNSUPPORTED_FEATURE', { message: `Media buy ${id} lives on an upstream agent; its delivery is not followed there yet`, field: 'media_buy_ids', recovery: 'terminal' })
+        }
+      }
       const filter = request.status_filter
       const statuses = filter === undefined ? undefined : (Array.isArray(filter) ? filter : [filter])
       const { deliveries, missing } = await services.buyerDelivery

@@ -45,6 +45,9 @@ const ADCP_CODES: Record<string, string> = {
   INVALID_MEDIA_BUY_TRANSITION: 'INVALID_STATE',
   REVISION_MISMATCH: 'CONFLICT',
   TERMS_REJECTED: 'TERMS_REJECTED',
+  PACKAGES_SPAN_SOURCES: 'INVALID_REQUEST',
+  UPSTREAM_AGENT_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  NOT_FOLLOWED_UPSTREAM: 'UNSUPPORTED_FEATURE',
 }
 
 function snake(details: Record<string, unknown>): Record<string, unknown> {
@@ -55,7 +58,10 @@ export function toMediaBuyError(error: unknown): never {
   if (!isStorefrontError(error)) throw error
   const { reason, issues, field: detailField, ...rest } = error.details ?? {}
   const field = (typeof detailField === 'string' ? detailField : undefined) ?? issues?.[0]?.path
-  const code = (reason && ADCP_CODES[reason]) ?? (error.code === 'VALIDATION_ERROR' ? 'INVALID_REQUEST' : undefined)
+  // An upstream agent's refusal keeps the agent's own AdCP code: it is the buyer's to read.
+  const upstreamCode = reason === 'UPSTREAM_AGENT_REFUSED' && typeof rest.upstreamCode === 'string' ? rest.upstreamCode : undefined
+  if (upstreamCode) delete rest.upstreamCode
+  const code = upstreamCode ?? (reason && ADCP_CODES[reason]) ?? (error.code === 'VALIDATION_ERROR' ? 'INVALID_REQUEST' : undefined)
   if (!code) throw error
   const details = Object.keys(rest).length > 0 ? snake(rest) : undefined
   throw new AdcpError(code, { message: error.message, recovery: 'correctable', ...(field ? { field } : {}), ...(details ? { details } : {}) })
@@ -115,7 +121,7 @@ type BackgroundRegistry = TaskRegistry & { _registerBackground(taskId: string, c
  * by whichever process books the holds. The framework's `create` for such a task finds it already
  * there, and its process-local background arm is left unregistered: nothing of this process waits.
  */
-export function storeOwnedTasks(registryOfSdk: TaskRegistry) {
+export function storeOwnedTasks(registryOfSdk: TaskRegistry, followUpstream?: (taskId: string) => Promise<void>) {
   const inner = registryOfSdk as BackgroundRegistry
   const owned = new Set<string>()
   const registry: BackgroundRegistry = {
@@ -123,7 +129,11 @@ export function storeOwnedTasks(registryOfSdk: TaskRegistry) {
       if (opts.overrideTaskId !== undefined && owned.has(opts.overrideTaskId)) return { taskId: opts.overrideTaskId }
       return inner.create(opts)
     },
-    getTask: (taskId) => inner.getTask(taskId),
+    // A forwarded buy's task is settled from the upstream agent's before it is read.
+    async getTask(taskId) {
+      if (followUpstream) await followUpstream(taskId)
+      return inner.getTask(taskId)
+    },
     complete: (taskId, result) => inner.complete(taskId, result),
     fail: (taskId, error) => inner.fail(taskId, error),
     updateProgress: (taskId, progress) => inner.updateProgress(taskId, progress),
@@ -149,11 +159,22 @@ export type StoreOwnedTasks = ReturnType<typeof storeOwnedTasks>
 type PushConfig = { url: string } & Record<string, unknown>
 
 export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOwnedTasks) {
-  const { mediaBuys } = services
+  const { mediaBuys, upstreamSupply } = services
   return {
     async createMediaBuy(request: CreateMediaBuyRequest, ctx: Ctx) {
       const principal = principalOf(caller, ctx)
       if (!request.packages?.length) throw new AdcpError('INVALID_REQUEST', { message: 'packages: at least one package is required', field: 'packages', recovery: 'correctable' })
+      const upstream = await upstreamSupply.upstreamSourceOf(caller, request.packages.map((pkg) => pkg.product_id)).catch(toMediaBuyError)
+      if (upstream) {
+        const forwarded = await upstreamSupply.createForwarded(principal, upstream, {
+          idempotencyKey: request.idempotency_key,
+          brandDomain: ctx.account.brand?.domain ?? request.brand?.domain ?? 'unknown',
+          operator: ctx.account.operator ?? 'unknown',
+          request: request as unknown as Parameters<typeof upstreamSupply.createForwarded>[2]['request'],
+        }).catch(toMediaBuyError)
+        if (forwarded.kind === 'submitted') return tasks.submitted(ctx, forwarded.taskId)
+        return { ...forwarded.result, idempotency_key: request.idempotency_key } as unknown as CreateMediaBuySuccess
+      }
       const outcome = await mediaBuys.create(principal, {
         idempotencyKey: request.idempotency_key,
         brandDomain: request.brand?.domain ?? ctx.account.brand?.domain ?? 'unknown',
@@ -194,14 +215,23 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         limit: request.pagination?.max_results ?? BUYS_PAGE_DEFAULT,
         cursor: request.pagination?.cursor,
       }).catch(toMediaBuyError)
+      // Buys forwarded to upstream agents follow the storefront's own, on the last page.
+      const forwarded = page.nextCursor === null
+        ? await upstreamSupply.listForwarded(caller, ids, statuses).catch(toMediaBuyError)
+        : []
       return {
-        media_buys: page.buys.map(wireBuy),
-        pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}), total_count: page.total },
+        media_buys: [...page.buys.map(wireBuy), ...(forwarded as unknown as GetMediaBuysResponse['media_buys'])],
+        pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}), total_count: page.total + forwarded.length },
       }
     },
 
     async updateMediaBuy(mediaBuyId: string, patch: UpdateMediaBuyRequest, ctx: Ctx): Promise<UpdateMediaBuySuccess> {
       const principal = principalOf(caller, ctx)
+      const forwarded = await upstreamSupply.findForwarded(caller, mediaBuyId)
+      if (forwarded) {
+        const { media_buy_id: _id, account: _account, ...asked } = patch as UpdateMediaBuyRequest & { account?: unknown }
+        return await upstreamSupply.updateForwarded(caller, forwarded, asked).catch(toMediaBuyError) as unknown as UpdateMediaBuySuccess
+      }
       const request = patch as UpdateMediaBuyRequest & { canceled?: boolean; cancellation_reason?: string; paused?: boolean; revision?: number }
       const { buy, affectedPackageIds } = await mediaBuys.update(principal, mediaBuyId, {
         revision: request.revision,

@@ -38,7 +38,7 @@ type Failure = Extract<AgentProbeResult, { ok: false }>
 type FailureReason = Failure['reason']
 
 /** A probe outcome decided somewhere deep in the call chain; caught once at the top. */
-class ProbeFailure extends Error {
+export class ProbeFailure extends Error {
   constructor(
     readonly reason: FailureReason,
     message: string,
@@ -50,7 +50,7 @@ class ProbeFailure extends Error {
 
 class ProbeTimeout extends Error {}
 
-interface Credential {
+export interface Credential {
   headers: Record<string, string>
   /** Every form in which the secret could travel, so no message can ever carry it. */
   secrets: string[]
@@ -89,7 +89,7 @@ export function createLiveAgentProbe(options: LiveAgentProbeOptions = {}): Agent
 }
 
 /** Headers as the AdCP convention wants them, or a refusal when this credential cannot be probed. */
-function credentialFor(target: AgentProbeTarget): Credential {
+export function credentialFor(target: AgentProbeTarget): Credential {
   const { auth, authenticationType } = target
   if (authenticationType === 'OAUTH') {
     throw new ProbeFailure('AGENT_NOT_PROBED', 'OAuth agents cannot be probed yet: the storefront has no OAuth authorization flow to obtain a token with.')
@@ -201,7 +201,7 @@ function missingRequiredTools(tools: Set<string>): string[] {
 
 /** What is wrong with a get_adcp_capabilities result; throws when the answer means the credential was refused. */
 function capabilityProblems(result: Awaited<ReturnType<Client['callTool']>>): string[] {
-  const payload = capabilitiesPayload(result)
+  const payload = toolPayload(result)
   const adcpError = adcpErrorIn(payload)
   if (adcpError && CREDENTIAL_ERROR_CODES.has(adcpError.code)) {
     throw new ProbeFailure('AGENT_UNREACHABLE', `The agent rejected the credential: get_adcp_capabilities answered ${adcpError.code}.`, 'authentication')
@@ -228,7 +228,7 @@ function capabilityProblems(result: Awaited<ReturnType<Client['callTool']>>): st
 }
 
 /** AdCP over MCP puts the response in structuredContent; older agents send it as JSON text. */
-function capabilitiesPayload(result: Awaited<ReturnType<Client['callTool']>>): Record<string, unknown> | null {
+export function toolPayload(result: Awaited<ReturnType<Client['callTool']>>): Record<string, unknown> | null {
   if (isRecord(result.structuredContent)) return result.structuredContent
   const text = textOf(result)
   if (text === undefined) return null
@@ -249,7 +249,7 @@ function textOf(result: Awaited<ReturnType<Client['callTool']>>): string | undef
 }
 
 /** The first AdCP error code in a payload: `adcp_error`, `error` or `errors[]`. */
-function adcpErrorIn(payload: Record<string, unknown> | null): { code: string } | null {
+export function adcpErrorIn(payload: Record<string, unknown> | null): { code: string } | null {
   if (!payload) return null
   const candidates: unknown[] = [payload.adcp_error, payload.error, ...(Array.isArray(payload.errors) ? payload.errors : [])]
   for (const candidate of candidates) {
@@ -306,7 +306,7 @@ function classify(
 }
 
 /** Node's fetch hides the socket error code in a chain of causes. */
-function networkErrorCode(error: unknown): string | undefined {
+export function networkErrorCode(error: unknown): string | undefined {
   let current: unknown = error
   for (let depth = 0; depth < 6 && isRecord(current); depth++) {
     if (typeof current.code === 'string') return current.code
@@ -326,7 +326,7 @@ function raceDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   })
 }
 
-function redact(message: string, secrets: string[]): string {
+export function redact(message: string, secrets: string[]): string {
   let safe = message
   for (const secret of secrets) {
     if (secret.length > 0) safe = safe.split(secret).join('[redacted]')
@@ -334,12 +334,12 @@ function redact(message: string, secrets: string[]): string {
   return safe
 }
 
-function truncate(text: string, max = MAX_UPSTREAM_TEXT): string {
+export function truncate(text: string, max = MAX_UPSTREAM_TEXT): string {
   const oneLine = text.replace(/\s+/g, ' ').trim()
   return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine
 }
 
-function formatSeconds(ms: number): string {
+export function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
 }
 

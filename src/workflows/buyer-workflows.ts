@@ -161,6 +161,15 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
     return { entries, nextCursor: null }
   }
 
+  /** The cursor of the catalog's first product, or null when it has none: for a page that upstream products filled. */
+  async function firstCatalogCursor(principal: BuyerPrincipal): Promise<string | null> {
+    for (const source of await sourcesOf(principal)) {
+      const { products } = await availsFeed.listProducts(principal.storefrontId, source.source_id, { limit: 1 })
+      if (products.length > 0) return encodeCatalogCursor({ s: source.source_id, c: null })
+    }
+    return null
+  }
+
   /** Every format the storefront's ACTIVE modular sources can traffic, each once, in id order. */
   async function listFormats(principal: BuyerPrincipal): Promise<BuyerFormat[]> {
     const byId = new Map<string, BuyerFormat>()
@@ -218,7 +227,7 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
     return row
   }
 
-  return { listCatalog, listFormats, syncAccounts, listOwnAccounts, resolveAccount }
+  return { listCatalog, firstCatalogCursor, listFormats, syncAccounts, listOwnAccounts, resolveAccount }
 }
 
 export type BuyerWorkflows = ReturnType<typeof createBuyerWorkflows>

@@ -33,6 +33,8 @@ export interface TestContextOptions {
   cadentTimeoutMs?: number
   /** Time budget of calls to managed tenants (the slow-tenant tests shorten it). */
   managedAgentTimeoutMs?: number
+  /** Time bound of one task on an upstream AdCP agent (the slow-agent tests shorten it). */
+  upstreamAgentTimeoutMs?: number
   /** The agent's webhook signing key: a fresh one unless given; null runs without (PostgreSQL with none set). */
   webhookSigningKey?: WebhookSigningKey | null
 }
@@ -49,6 +51,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     probeAgent: options.probeAgent ?? refuseUnprobedAgents,
     cadentTimeoutMs: options.cadentTimeoutMs,
     managedAgentTimeoutMs: options.managedAgentTimeoutMs,
+    upstreamAgentTimeoutMs: options.upstreamAgentTimeoutMs,
     webhookSigningKey: options.webhookSigningKey === undefined ? generateWebhookSigningKey() : options.webhookSigningKey,
   })
   const app = await buildApp({

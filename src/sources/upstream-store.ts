@@ -1,0 +1,126 @@
+import type { Queryable } from '../db/database.ts'
+import type { ForwardedMediaBuyRow, InventorySourceRow } from '../db/tables.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import type { AgentProbeTarget } from './agent-probe.ts'
+import type { AgentAuth } from './source.schema.ts'
+
+/**
+ * What the storefront keeps of the supply it sells from upstream AdCP agents: which AGENT sources
+ * are sold, what each last answered, and where each forwarded media buy lives.
+ */
+
+/** The ACTIVE AGENT sources of a storefront, in sourceId order: the upstream agents a live key buys from. */
+export async function listActiveAgentSources(db: Queryable, storefrontId: number): Promise<InventorySourceRow[]> {
+  return db
+    .selectFrom('inventory_source')
+    .selectAll()
+    .where('storefront_id', '=', storefrontId)
+    .where('execution_type', '=', 'AGENT')
+    .where('status', '=', 'ACTIVE')
+    .where('sandbox', '=', false)
+    .orderBy('source_id')
+    .execute()
+}
+
+/** How to reach an AGENT source, its credential opened. */
+export function agentTargetOf(source: InventorySourceRow, secrets: SecretBox): AgentProbeTarget {
+  return {
+    endpointUrl: source.endpoint_url!,
+    protocol: source.protocol as 'MCP' | 'A2A',
+    authenticationType: source.authentication_type!,
+    auth: source.auth_ciphertext ? secrets.openJson<AgentAuth>(source.auth_ciphertext) : null,
+  }
+}
+
+/**
+ * Records what an upstream agent answered buyer traffic with, where GET /status and the source
+ * read it (lastCheckedAt, lastError). A success only writes when it clears an earlier error, so a
+ * healthy agent costs no write per get_products.
+ */
+export async function recordUpstreamOutcome(db: Queryable, source: InventorySourceRow, at: Date, error: string | null): Promise<void> {
+  if (error === null && source.last_error === null) return
+  await db.updateTable('inventory_source').set({ last_checked_at: at, last_error: error }).where('id', '=', source.id).execute()
+}
+
+export interface ForwardedBuyOwner {
+  storefrontId: number
+  apiKeyId: number
+}
+
+export interface NewForwardedBuy {
+  storefrontId: number
+  apiKeyId: number
+  accountRowId: number
+  sourceRowId: number
+  mediaBuyId: string
+  upstreamMediaBuyId: string | null
+  upstreamTaskId: string | null
+  taskId: string | null
+  idempotencyKey: string
+  brandDomain: string
+  operator: string
+  now: Date
+}
+
+export async function insertForwardedBuy(db: Queryable, input: NewForwardedBuy): Promise<ForwardedMediaBuyRow> {
+  return db
+    .insertInto('forwarded_media_buy')
+    .values({
+      storefront_id: input.storefrontId,
+      api_key_id: input.apiKeyId,
+      buyer_account_id: input.accountRowId,
+      inventory_source_id: input.sourceRowId,
+      media_buy_id: input.mediaBuyId,
+      upstream_media_buy_id: input.upstreamMediaBuyId,
+      upstream_task_id: input.upstreamTaskId,
+      task_id: input.taskId,
+      idempotency_key: input.idempotencyKey,
+      upstream_brand_domain: input.brandDomain,
+      upstream_operator: input.operator,
+      created_at: input.now,
+      updated_at: input.now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+export async function findForwardedBuyByIdempotencyKey(db: Queryable, owner: ForwardedBuyOwner, idempotencyKey: string): Promise<ForwardedMediaBuyRow | undefined> {
+  return db
+    .selectFrom('forwarded_media_buy')
+    .selectAll()
+    .where('storefront_id', '=', owner.storefrontId)
+    .where('api_key_id', '=', owner.apiKeyId)
+    .where('idempotency_key', '=', idempotencyKey)
+    .executeTakeFirst()
+}
+
+/** The key's forwarded buys with these storefront ids; another key's are as absent as missing ones. */
+export async function listOwnForwardedBuys(db: Queryable, owner: ForwardedBuyOwner, mediaBuyIds?: string[]): Promise<ForwardedMediaBuyRow[]> {
+  let query = db
+    .selectFrom('forwarded_media_buy')
+    .selectAll()
+    .where('storefront_id', '=', owner.storefrontId)
+    .where('api_key_id', '=', owner.apiKeyId)
+  if (mediaBuyIds !== undefined) {
+    if (mediaBuyIds.length === 0) return []
+    query = query.where('media_buy_id', 'in', mediaBuyIds)
+  }
+  return query.orderBy('id').execute()
+}
+
+export async function findForwardedBuyByTask(db: Queryable, taskId: string): Promise<ForwardedMediaBuyRow | undefined> {
+  return db.selectFrom('forwarded_media_buy').selectAll().where('task_id', '=', taskId).executeTakeFirst()
+}
+
+export async function setUpstreamMediaBuyId(db: Queryable, rowId: number, upstreamMediaBuyId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('forwarded_media_buy')
+    .set({ upstream_media_buy_id: upstreamMediaBuyId, updated_at: now })
+    .where('id', '=', rowId)
+    .where('upstream_media_buy_id', 'is', null)
+    .execute()
+}
+
+export async function findSourceByRowId(db: Queryable, sourceRowId: number): Promise<InventorySourceRow | undefined> {
+  return db.selectFrom('inventory_source').selectAll().where('id', '=', sourceRowId).executeTakeFirst()
+}

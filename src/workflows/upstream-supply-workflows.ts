@@ -1,0 +1,318 @@
+import { createHash } from 'node:crypto'
+import type { Database } from '../db/database.ts'
+import type { ForwardedMediaBuyRow, InventorySourceRow } from '../db/tables.ts'
+import { insertTask, newMediaBuyId, newTaskId, settleTask } from '../modules/media-buys/index.ts'
+import { adcpProductId, parseAdcpProductId } from '../modules/products/index.ts'
+import type { Clock } from '../shared/clock.ts'
+import { fail, StorefrontError } from '../shared/errors.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import type { UpstreamAgentClient, UpstreamCallResult } from '../sources/upstream-agent-client.ts'
+import { upstreamProductsOf } from '../sources/upstream-products.ts'
+import {
+  agentTargetOf,
+  findForwardedBuyByIdempotencyKey,
+  findForwardedBuyByTask,
+  findSourceByRowId,
+  insertForwardedBuy,
+  listActiveAgentSources,
+  listOwnForwardedBuys,
+  recordUpstreamOutcome,
+  setUpstreamMediaBuyId,
+} from '../sources/upstream-store.ts'
+import type { BuyerPrincipal } from './buyer-workflows.ts'
+import type { BuyPrincipal } from './media-buy-workflows.ts'
+
+/**
+ * Upstream AdCP agents (ACTIVE AGENT sources) as supply of the storefront's one buyer-facing
+ * agent: their products are listed next to the modular sources' under the source's namespace
+ * (`<sourceId>:<upstream product_id>`), and a buy of their products is forwarded to the agent,
+ * where it lives; the storefront keeps only its own media_buy_id for it (forwarded_media_buy).
+ *
+ * The storefront is the upstream's buyer, with the source's stored credential; the upstream
+ * account of a forwarded buy is the buyer account's brand + operator, synced upstream before
+ * the buy. Payloads stay AdCP: the storefront only renames ids on the way back.
+ */
+
+export interface UpstreamSupplyDeps {
+  db: Database
+  clock: Clock
+  secrets: SecretBox
+  call: UpstreamAgentClient
+}
+
+export interface UpstreamProduct {
+  sourceId: string
+  /** The upstream's AdCP product, its product_id namespaced by the source. */
+  product: Record<string, unknown> & { product_id: string }
+}
+
+export interface ForwardedCreateInput {
+  idempotencyKey: string
+  brandDomain: string
+  operator: string
+  /** The AdCP create_media_buy request as the buyer sent it; packages name storefront product ids. */
+  request: Record<string, unknown> & { packages: Array<Record<string, unknown> & { product_id: string }> }
+}
+
+export type ForwardedCreateOutcome =
+  | { kind: 'confirmed'; result: Record<string, unknown> }
+  | { kind: 'submitted'; taskId: string }
+
+type Payload = Record<string, unknown>
+
+function isRecord(value: unknown): value is Payload {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The idempotency_key sent upstream: one per (storefront, buyer key, buyer's key), so a retry
+ * after a lost answer replays upstream too, and nothing of the buyer's key travels.
+ */
+function upstreamKeyOf(principal: { storefrontId: number; apiKeyId: number }, idempotencyKey: string, purpose: string): string {
+  return `sf_${createHash('sha256').update(`${principal.storefrontId}:${principal.apiKeyId}:${purpose}:${idempotencyKey}`).digest('hex').slice(0, 40)}`
+}
+
+function unavailable(source: InventorySourceRow, message: string): StorefrontError {
+  return new StorefrontError('UPSTREAM_ERROR', `The agent of source ${source.source_id} could not complete the task: ${message}`, { reason: 'UPSTREAM_AGENT_UNAVAILABLE' })
+}
+
+function refusal(result: Extract<UpstreamCallResult, { ok: false }>, source: InventorySourceRow): StorefrontError {
+  if (result.kind === 'unavailable') return unavailable(source, result.message)
+  return new StorefrontError('VALIDATION_ERROR', `The agent of source ${source.source_id} refused: ${result.message}`, {
+    reason: 'UPSTREAM_AGENT_REFUSED',
+    upstreamCode: result.code,
+    ...(result.field ? { field: result.field } : {}),
+  })
+}
+
+/** An upstream buy or package payload with the storefront's ids: its media_buy_id, namespaced product ids. */
+function renamed(payload: Payload, sourceId: string, mediaBuyId: string): Payload {
+  const rename = (pkg: unknown) => (isRecord(pkg) && typeof pkg.product_id === 'string' ? { ...pkg, product_id: adcpProductId(sourceId, pkg.product_id) } : pkg)
+  return {
+    ...payload,
+    media_buy_id: mediaBuyId,
+    ...(Array.isArray(payload.packages) ? { packages: payload.packages.map(rename) } : {}),
+    ...(Array.isArray(payload.affected_packages) ? { affected_packages: payload.affected_packages.map(rename) } : {}),
+  }
+}
+
+export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: UpstreamSupplyDeps) {
+  async function ask(source: InventorySourceRow, tool: string, args: Payload): Promise<UpstreamCallResult> {
+    const result = await call(agentTargetOf(source, secrets), tool, args)
+    // An agent that cannot be reached is the source's health; a refusal of one buyer's request is not.
+    if (!result.ok && result.kind === 'unavailable') await recordUpstreamOutcome(db, source, clock.now(), `${tool}: ${result.message}`)
+    return result
+  }
+
+  function accountOf(row: Pick<ForwardedMediaBuyRow, 'upstream_brand_domain' | 'upstream_operator'>) {
+    return { brand: { domain: row.upstream_brand_domain }, operator: row.upstream_operator }
+  }
+
+  /**
+   * get_products of every ACTIVE AGENT source, asked in parallel, each within the client's time
+   * bound; an agent that fails or times out is left out and recorded on its source. A sandbox
+   * key sees only the sandbox source, never an upstream.
+   */
+  async function listProducts(principal: BuyerPrincipal, request: Payload, limit: number): Promise<UpstreamProduct[]> {
+    if (principal.sandbox) return []
+    const sources = await listActiveAgentSources(db, principal.storefrontId)
+    const lists = await Promise.all(sources.map(async (source): Promise<UpstreamProduct[]> => {
+      const result = await call(agentTargetOf(source, secrets), 'get_products', { ...request, pagination: { max_results: limit } })
+      const now = clock.now()
+      if (!result.ok) {
+        await recordUpstreamOutcome(db, source, now, `get_products: ${result.kind === 'adcp_error' ? `${result.code}: ${result.message}` : result.message}`)
+        return []
+      }
+      const { products, rejected } = upstreamProductsOf(result.payload)
+      await recordUpstreamOutcome(db, source, now, rejected > 0 ? `get_products: ${rejected} products are not AdCP products and are not sold` : null)
+      return products.map((product) => ({ sourceId: source.source_id, product: { ...product, product_id: adcpProductId(source.source_id, product.product_id) } }))
+    }))
+    return lists.flat().slice(0, limit)
+  }
+
+  /**
+   * The upstream agent a buy's packages live on, or null when none is upstream. One buy lives in
+   * one place: packages on an upstream agent and on another source (or another agent) are refused.
+   */
+  async function upstreamSourceOf(principal: BuyerPrincipal, productIds: string[]): Promise<InventorySourceRow | null> {
+    if (principal.sandbox) return null
+    const agents = new Map((await listActiveAgentSources(db, principal.storefrontId)).map((source) => [source.source_id, source]))
+    if (agents.size === 0) return null
+    let upstream: { source: InventorySourceRow; index: number } | null = null
+    let local: number | null = null
+    for (const [index, productId] of productIds.entries()) {
+      const ids = parseAdcpProductId(productId, null)
+      const source = ids ? agents.get(ids.sourceId) : undefined
+      if (!source) {
+        local ??= index
+        continue
+      }
+      if (upstream && upstream.source.id !== source.id) {
+        throw fail.invalidField(`packages[${index}].product_id`, `is a product of upstream agent ${source.source_id}, while packages[${upstream.index}] is one of ${upstream.source.source_id}; one media buy lives on one agent`, 'PACKAGES_SPAN_SOURCES')
+      }
+      upstream ??= { source, index }
+    }
+    if (upstream && local !== null) {
+      const index = Math.max(local, upstream.index)
+      throw fail.invalidField(`packages[${index}].product_id`, `mixes products of upstream agent ${upstream.source.source_id} with products of this storefront's own sources; one media buy lives in one place`, 'PACKAGES_SPAN_SOURCES')
+    }
+    return upstream?.source ?? null
+  }
+
+  /**
+   * create_media_buy forwarded to the agent its packages live on. A confirmed upstream buy is
+   * mapped at once; a submitted one gets a storefront task the buyer polls, which follows the
+   * upstream's task (followTask).
+   */
+  async function createForwarded(principal: BuyPrincipal, source: InventorySourceRow, input: ForwardedCreateInput): Promise<ForwardedCreateOutcome> {
+    if (input.request.push_notification_config !== undefined) {
+      throw fail.invalidField('push_notification_config', `is not relayed for products of upstream agent ${source.source_id} yet; poll tasks/get instead`)
+    }
+    const account = { brand: { domain: input.brandDomain }, operator: input.operator }
+    const synced = await ask(source, 'sync_accounts', { accounts: [account], idempotency_key: upstreamKeyOf(principal, input.idempotencyKey, 'sync_accounts') })
+    if (!synced.ok) throw refusal(synced, source)
+
+    const { request } = input
+    const packages = request.packages.map((pkg) => ({ ...pkg, product_id: parseAdcpProductId(pkg.product_id, null)!.availId }))
+    const forwarded: Payload = {
+      idempotency_key: upstreamKeyOf(principal, input.idempotencyKey, 'create_media_buy'),
+      account,
+      brand: request.brand ?? { domain: input.brandDomain },
+      start_time: request.start_time,
+      end_time: request.end_time,
+      ...(request.po_number !== undefined ? { po_number: request.po_number } : {}),
+      packages,
+    }
+    const created = await ask(source, 'create_media_buy', forwarded)
+    if (!created.ok) throw refusal(created, source)
+    const payload = created.payload
+    const owner = { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId }
+    // A retry the SDK's replay cache missed: the upstream replayed its answer, and so do we.
+    const existing = await findForwardedBuyByIdempotencyKey(db, owner, input.idempotencyKey)
+    const now = clock.now()
+    const base = {
+      storefrontId: principal.storefrontId,
+      apiKeyId: principal.apiKeyId,
+      accountRowId: principal.accountRowId,
+      sourceRowId: source.id,
+      idempotencyKey: input.idempotencyKey,
+      brandDomain: input.brandDomain,
+      operator: input.operator,
+      now,
+    }
+    if (typeof payload.media_buy_id === 'string') {
+      const row = existing ?? await insertForwardedBuy(db, { ...base, mediaBuyId: newMediaBuyId(), upstreamMediaBuyId: payload.media_buy_id, upstreamTaskId: null, taskId: null })
+      return { kind: 'confirmed', result: renamed(payload, source.source_id, row.media_buy_id) }
+    }
+    if (payload.status === 'submitted' && typeof payload.task_id === 'string') {
+      if (existing?.task_id) return { kind: 'submitted', taskId: existing.task_id }
+      const taskId = newTaskId()
+      const upstreamTaskId = payload.task_id
+      await db.transaction().execute(async (trx) => {
+        await insertTask(trx, { taskId, tool: 'create_media_buy', accountId: principal.accountId, hasWebhook: false, now })
+        await insertForwardedBuy(trx, { ...base, mediaBuyId: newMediaBuyId(), upstreamMediaBuyId: null, upstreamTaskId, taskId })
+      })
+      return { kind: 'submitted', taskId }
+    }
+    throw unavailable(source, 'create_media_buy answered neither a media_buy_id nor a submitted task')
+  }
+
+  /**
+   * Before the storefront answers tasks/get for a forwarded buy's task, the upstream's task is
+   * read: once it completed (or failed) the storefront's task settles with the same outcome, ids
+   * renamed. An upstream that cannot be asked leaves the task as it was (still submitted).
+   */
+  async function followTask(taskId: string): Promise<void> {
+    const row = await findForwardedBuyByTask(db, taskId)
+    if (!row || row.upstream_media_buy_id !== null || row.upstream_task_id === null) return
+    const source = await findSourceByRowId(db, row.inventory_source_id)
+    if (!source) return
+    const result = await ask(source, 'tasks_get', { task_id: row.upstream_task_id, account: accountOf(row) })
+    if (!result.ok) return
+    const { status, result: body, error } = result.payload
+    const now = clock.now()
+    if (status === 'completed' && isRecord(body) && typeof body.media_buy_id === 'string') {
+      const upstreamId = body.media_buy_id
+      await db.transaction().execute(async (trx) => {
+        await setUpstreamMediaBuyId(trx, row.id, upstreamId, now)
+        await settleTask(trx, taskId, { status: 'completed', result: renamed(body, source.source_id, row.media_buy_id) }, now)
+      })
+    } else if (status === 'failed' || status === 'canceled' || status === 'rejected') {
+      const detail = isRecord(error) ? error : {}
+      await db.transaction().execute(async (trx) => {
+        await settleTask(trx, taskId, {
+          status: 'failed',
+          error: {
+            code: typeof detail.code === 'string' ? detail.code : 'SERVICE_UNAVAILABLE',
+            message: typeof detail.message === 'string' ? detail.message : `The upstream agent's task ended ${String(status)}`,
+            recovery: 'terminal',
+          },
+        }, now)
+      })
+    }
+  }
+
+  /**
+   * get_media_buys of the key's forwarded buys (all of them, or these ids), read from the agents
+   * they live on. A buy whose upstream task is still open has no media_buy_id yet and is not listed.
+   */
+  async function listForwarded(principal: BuyerPrincipal, mediaBuyIds: string[] | undefined, statuses: string[] | undefined): Promise<Payload[]> {
+    if (principal.sandbox) return []
+    const rows = (await listOwnForwardedBuys(db, principal, mediaBuyIds)).filter((row) => row.upstream_media_buy_id !== null)
+    const bySource = new Map<number, ForwardedMediaBuyRow[]>()
+    for (const row of rows) bySource.set(row.inventory_source_id, [...(bySource.get(row.inventory_source_id) ?? []), row])
+    const lists = await Promise.all([...bySource.entries()].map(async ([sourceRowId, group]) => {
+      const source = (await findSourceByRowId(db, sourceRowId))!
+      // One upstream account per brand + operator: each account's buys are read under it.
+      const byAccount = new Map<string, ForwardedMediaBuyRow[]>()
+      for (const row of group) {
+        const key = `${row.upstream_brand_domain}\n${row.upstream_operator}`
+        byAccount.set(key, [...(byAccount.get(key) ?? []), row])
+      }
+      const found: Payload[] = []
+      for (const accountRows of byAccount.values()) {
+        const ours = new Map(accountRows.map((row) => [row.upstream_media_buy_id!, row]))
+        const result = await ask(source, 'get_media_buys', { account: accountOf(accountRows[0]!), media_buy_ids: [...ours.keys()] })
+        if (!result.ok) throw refusal(result, source)
+        const buys = Array.isArray(result.payload.media_buys) ? result.payload.media_buys : []
+        for (const buy of buys) {
+          const row = isRecord(buy) && typeof buy.media_buy_id === 'string' ? ours.get(buy.media_buy_id) : undefined
+          if (row) found.push(renamed(buy as Payload, source.source_id, row.media_buy_id))
+        }
+      }
+      return found
+    }))
+    const order = new Map(rows.map((row, index) => [row.media_buy_id, index]))
+    return lists
+      .flat()
+      .filter((buy) => !statuses?.length || statuses.includes(String(buy.status)))
+      .sort((a, b) => order.get(String(a.media_buy_id))! - order.get(String(b.media_buy_id))!)
+  }
+
+  /** The key's forwarded buy with this id, or null when it is not a forwarded buy of the key. */
+  async function findForwarded(principal: BuyerPrincipal, mediaBuyId: string): Promise<ForwardedMediaBuyRow | null> {
+    if (principal.sandbox) return null
+    return (await listOwnForwardedBuys(db, principal, [mediaBuyId]))[0] ?? null
+  }
+
+  /** update_media_buy forwarded to the agent the buy lives on; the answer carries the storefront's ids. */
+  async function updateForwarded(principal: BuyerPrincipal, row: ForwardedMediaBuyRow, request: Payload): Promise<Payload> {
+    if (row.upstream_media_buy_id === null) throw new StorefrontError('NOT_FOUND', `Media buy ${row.media_buy_id} not found`, { reason: 'MEDIA_BUY_NOT_FOUND' })
+    const source = (await findSourceByRowId(db, row.inventory_source_id))!
+    const key = typeof request.idempotency_key === 'string' ? request.idempotency_key : `${row.media_buy_id}:${clock.now().toISOString()}`
+    const { push_notification_config: push, ...rest } = request
+    if (push !== undefined) throw fail.invalidField('push_notification_config', `is not relayed for buys on upstream agent ${source.source_id} yet`)
+    const result = await ask(source, 'update_media_buy', {
+      ...rest,
+      account: accountOf(row),
+      media_buy_id: row.upstream_media_buy_id,
+      idempotency_key: upstreamKeyOf(principal, key, `update_media_buy:${row.media_buy_id}`),
+    })
+    if (!result.ok) throw refusal(result, source)
+    return renamed(result.payload, source.source_id, row.media_buy_id)
+  }
+
+  return { listProducts, upstreamSourceOf, createForwarded, followTask, listForwarded, findForwarded, updateForwarded }
+}
+
+export type UpstreamSupplyWorkflows = ReturnType<typeof createUpstreamSupplyWorkflows>
