@@ -30,7 +30,7 @@ import type { BuyPrincipal } from './media-buy-workflows.ts'
  *
  * The storefront is the upstream's buyer, with the source's stored credential; the upstream
  * account of a forwarded buy is the buyer account's brand + operator, synced upstream before
- * the buy. Payloads stay AdCP: the storefront only renames ids on the way back.
+ * the buy, billed to the agent (the storefront). Payloads stay AdCP: the storefront only renames ids on the way back.
  */
 
 export interface UpstreamSupplyDeps {
@@ -169,7 +169,8 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
       throw fail.invalidField('push_notification_config', `is not relayed for products of upstream agent ${source.source_id} yet; poll tasks/get instead`)
     }
     const account = { brand: { domain: input.brandDomain }, operator: input.operator }
-    const synced = await ask(source, 'sync_accounts', { accounts: [account], idempotency_key: upstreamKeyOf(principal, input.idempotencyKey, 'sync_accounts') })
+    // Billed to the agent: the upstream's buyer is the storefront, whose credential places the buy.
+    const synced = await ask(source, 'sync_accounts', { accounts: [{ ...account, billing: 'agent' }], idempotency_key: upstreamKeyOf(principal, input.idempotencyKey, 'sync_accounts') })
     if (!synced.ok) throw refusal(synced, source)
 
     const { request } = input

@@ -1,0 +1,295 @@
+import assert from 'node:assert/strict'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { createLiveAgentProbe } from '../../src/sources/mcp-agent-probe.ts'
+import { callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
+
+/**
+ * The storefront selling the supply of upstream AdCP agents. The healthy upstream is another
+ * storefront of this project (its /mcp is the @adcp/sdk agent) with the Cadent demo source, and
+ * the storefront talks to it with a buyer key of that upstream, stored as the AGENT source's
+ * credential. The faulty upstream is a relay to the same agent that can be told to hang or 500.
+ */
+
+const DEMO = 'talpa-cadent-demo'
+const ACCOUNT = { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' }
+const TIMEOUT_MS = 1_000
+
+let keySeq = 0
+function idempotencyKey(): string {
+  return `upstream-test-${String(++keySeq).padStart(8, '0')}`
+}
+
+function flight(): { start_time: string; end_time: string } {
+  const start = new Date(Date.now() + 86_400_000)
+  return { start_time: start.toISOString(), end_time: new Date(start.getTime() + 7 * 86_400_000).toISOString() }
+}
+
+function errorOf(payload: Record<string, unknown>): { code?: string; field?: string; message?: string } {
+  return (payload.adcp_error ?? {}) as { code?: string; field?: string; message?: string }
+}
+
+type RelayMode = 'pass' | 'hang' | 'fail'
+
+/** A relay to a real agent that can be made to hang (never answer) or answer HTTP 500. */
+async function startRelay(target: string): Promise<{ url: string; mode: RelayMode; close(): Promise<void> }> {
+  const state = { mode: 'pass' as RelayMode }
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    if (state.mode === 'hang') return
+    if (state.mode === 'fail') {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('upstream exploded')
+      return
+    }
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !['host', 'content-length', 'connection'].includes(name)).map(([name, value]) => [name, String(value)]))
+      fetch(target, { method: req.method, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) })
+        .then(async (answer) => {
+          const out: Record<string, string> = {}
+          answer.headers.forEach((value, name) => {
+            if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(name)) out[name] = value
+          })
+          res.writeHead(answer.status, out)
+          res.end(Buffer.from(await answer.arrayBuffer()))
+        })
+        .catch(() => res.writeHead(502).end())
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    get mode() {
+      return state.mode
+    },
+    set mode(mode: RelayMode) {
+      state.mode = mode
+    },
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+describe('upstream AdCP agents sold through /mcp', () => {
+  let upstream: McpTestContext
+  let storefront: McpTestContext
+  let relay: Awaited<ReturnType<typeof startRelay>>
+  let buyer: Client
+  let otherBuyer: Client
+  let upstreamProductIds: string[]
+
+  async function registerAgent(sourceId: string, endpointUrl: string): Promise<void> {
+    const created = await storefront.api('POST', '/inventory-sources', {
+      sourceId,
+      name: `Upstream ${sourceId}`,
+      type: 'SALES',
+      endpointUrl,
+      protocol: 'MCP',
+      authenticationType: 'API_KEY',
+      auth: { type: 'bearer', token: upstream.buyerKey },
+    })
+    assert.equal(created.statusCode, 201, created.body)
+    const activated = await storefront.api('PUT', `/inventory-sources/${sourceId}`, { status: 'ACTIVE' })
+    assert.equal(activated.statusCode, 200, activated.body)
+  }
+
+  async function getProducts(client: Client, args: Record<string, unknown> = {}) {
+    const { isError, payload } = await callTool(client, 'get_products', { buying_mode: 'wholesale', ...args })
+    assert.equal(isError, false, JSON.stringify(payload))
+    return payload as { products: Array<{ product_id: string; pricing_options: Array<{ pricing_option_id: string; fixed_price: number }> }>; pagination: { has_more: boolean; cursor?: string } }
+  }
+
+  async function buy(client: Client, productIds: string[], key = idempotencyKey()) {
+    const { products } = await getProducts(client)
+    const packages = productIds.map((productId) => {
+      const product = products.find((candidate) => candidate.product_id === productId)
+      assert.ok(product, `get_products lists ${productId}`)
+      return { product_id: productId, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price }
+    })
+    return callTool(client, 'create_media_buy', { account: ACCOUNT, brand: ACCOUNT.brand, idempotency_key: key, ...flight(), packages })
+  }
+
+  /** The upstream seller books every open traffic item (its people's work), so its task completes. */
+  async function upstreamBooksEverything(): Promise<void> {
+    const open = (await upstream.api('GET', `/inventory-sources/${DEMO}/modular/work-items?status=OPEN`)).json().items as Array<{ id: string; kind: string }>
+    const items = open.filter((item) => item.kind === 'TRAFFIC_TO_CADENT')
+    assert.ok(items.length > 0, 'the forwarded buy opened work upstream')
+    for (const [index, item] of items.entries()) {
+      const done = await upstream.api('POST', `/inventory-sources/${DEMO}/modular/work-items/${item.id}/complete`, { result: { cadentCampaignId: `CAD-UP-${index}` } })
+      assert.equal(done.statusCode, 200, done.body)
+    }
+  }
+
+  before(async () => {
+    upstream = await createMcpTestContext()
+    assert.equal((await upstream.api('POST', '/inventory-sources/modular/cadent-demo', {})).statusCode, 201)
+    storefront = await createMcpTestContext({ probeAgent: createLiveAgentProbe({ timeoutMs: 5_000 }), upstreamAgentTimeoutMs: TIMEOUT_MS })
+    assert.equal((await storefront.api('POST', '/inventory-sources/modular/cadent-demo', {})).statusCode, 201)
+    await registerAgent('upstream-healthy', upstream.mcpUrl)
+    relay = await startRelay(upstream.mcpUrl)
+    // Registered while the relay passes (activation probes it), then made faulty per test.
+    await registerAgent('upstream-faulty', relay.url)
+    buyer = await storefront.connect(storefront.buyerKey)
+    otherBuyer = await storefront.connect(storefront.otherBuyerKey)
+    for (const client of [buyer, otherBuyer]) {
+      const synced = await callTool(client, 'sync_accounts', { accounts: [{ ...ACCOUNT, billing: 'operator' }], idempotency_key: idempotencyKey() })
+      assert.equal(synced.isError, false, JSON.stringify(synced.payload))
+    }
+    const upstreamBuyer = await upstream.connect(upstream.buyerKey)
+    upstreamProductIds = (await getProducts(upstreamBuyer)).products.map((product) => product.product_id)
+    assert.ok(upstreamProductIds.length >= 2, 'the upstream sells the demo products')
+  })
+  after(async () => {
+    await storefront?.close()
+    await relay?.close()
+    await upstream?.close()
+  })
+
+  describe('get_products', () => {
+    it('merges every ACTIVE agent\'s products, namespaced by its source, with the modular ones', async () => {
+      relay.mode = 'pass'
+      const { products } = await getProducts(buyer, { pagination: { max_results: 100 } })
+      const ids = products.map((product) => product.product_id)
+      for (const id of upstreamProductIds) {
+        assert.ok(ids.includes(`upstream-healthy:${id}`), `lists upstream-healthy:${id}`)
+        assert.ok(ids.includes(`upstream-faulty:${id}`), `lists upstream-faulty:${id}`)
+      }
+      assert.ok(ids.some((id) => id.startsWith(`${DEMO}:`)), 'and its own modular products')
+      assert.ok(!JSON.stringify(products).includes(upstream.buyerKey), 'no upstream credential in the answer')
+    })
+
+    it('leaves out an agent that hangs, within the time bound, and records it on the source', async () => {
+      relay.mode = 'hang'
+      const started = Date.now()
+      const { products } = await getProducts(buyer, { pagination: { max_results: 100 } })
+      const elapsed = Date.now() - started
+      assert.ok(elapsed < TIMEOUT_MS + 2_500, `answered in ${elapsed} ms`)
+      const ids = products.map((product) => product.product_id)
+      assert.ok(ids.some((id) => id.startsWith('upstream-healthy:')))
+      assert.ok(!ids.some((id) => id.startsWith('upstream-faulty:')))
+      const source = (await storefront.api('GET', '/inventory-sources/upstream-faulty')).json()
+      assert.match(source.lastError, /get_products: .*did not answer get_products within 1 s/)
+      assert.equal(source.status, 'ACTIVE')
+    })
+
+    it('leaves out an agent that answers HTTP 500 and records it; its next good answer clears the error', async () => {
+      relay.mode = 'fail'
+      const { products } = await getProducts(buyer, { pagination: { max_results: 100 } })
+      assert.ok(!products.some((product) => product.product_id.startsWith('upstream-faulty:')))
+      const failed = (await storefront.api('GET', '/inventory-sources/upstream-faulty')).json()
+      assert.match(failed.lastError, /HTTP 500/)
+      assert.ok(!failed.lastError.includes('exploded'), 'the upstream body is not repeated')
+      relay.mode = 'pass'
+      await getProducts(buyer, { pagination: { max_results: 100 } })
+      assert.equal((await storefront.api('GET', '/inventory-sources/upstream-faulty')).json().lastError, null)
+    })
+
+    it('pages past a first page the upstream products filled, into the modular catalog', async () => {
+      relay.mode = 'pass'
+      const upstreamCount = upstreamProductIds.length * 2
+      const first = await getProducts(buyer, { pagination: { max_results: upstreamCount } })
+      assert.equal(first.products.length, upstreamCount)
+      assert.ok(first.products.every((product) => product.product_id.startsWith('upstream-')))
+      assert.equal(first.pagination.has_more, true)
+      const next = await getProducts(buyer, { pagination: { max_results: 100, cursor: first.pagination.cursor } })
+      assert.ok(next.products.length > 0)
+      assert.ok(next.products.every((product) => !product.product_id.startsWith('upstream-')), 'upstream products are on the first page only')
+    })
+
+    it('shows a sandbox key only the sandbox source, never an upstream', async () => {
+      const { key } = await storefront.services.access.createKey({ storefront: 'acme', role: 'buyer', sandbox: true, label: 'sandbox' })
+      const sandbox = await storefront.connect(key)
+      const { products } = await getProducts(sandbox)
+      assert.ok(products.length > 0)
+      assert.ok(products.every((product) => !product.product_id.includes(':')), JSON.stringify(products.map((p) => p.product_id)))
+    })
+  })
+
+  describe('create_media_buy of an upstream product', () => {
+    it('refuses packages spanning an upstream agent and another source, naming the field', async () => {
+      relay.mode = 'pass'
+      const own = (await getProducts(buyer, { pagination: { max_results: 100 } })).products.find((product) => product.product_id.startsWith(`${DEMO}:`))!
+      const mixed = await buy(buyer, [`upstream-healthy:${upstreamProductIds[0]}`, own.product_id])
+      assert.equal(mixed.isError, true)
+      assert.equal(errorOf(mixed.payload).code, 'INVALID_REQUEST')
+      assert.equal(errorOf(mixed.payload).field, 'packages[1].product_id')
+      const twoAgents = await buy(buyer, [`upstream-healthy:${upstreamProductIds[0]}`, `upstream-faulty:${upstreamProductIds[1]}`])
+      assert.equal(twoAgents.isError, true)
+      assert.equal(errorOf(twoAgents.payload).field, 'packages[1].product_id')
+    })
+
+    it('is forwarded to the agent, polled through tasks_get, listed and cancelled there under the storefront\'s own id', async () => {
+      relay.mode = 'pass'
+      const created = await buy(buyer, [`upstream-healthy:${upstreamProductIds[0]}`])
+      assert.equal(created.isError, false, JSON.stringify(created.payload))
+      // The upstream storefront's people book a live buy: the answer is its submitted task, as ours.
+      assert.equal(created.payload.status, 'submitted')
+      const taskId = String(created.payload.task_id)
+      const pending = await callTool(buyer, 'tasks_get', { task_id: taskId, account: ACCOUNT, include_result: true })
+      assert.equal(pending.payload.status, 'submitted', JSON.stringify(pending.payload))
+
+      // The buy lives upstream: placed under the buyer's brand and operator, with the storefront's key.
+      const upstreamBuys = await upstream.db.selectFrom('media_buy').selectAll().execute()
+      assert.equal(upstreamBuys.length, 1)
+      const upstreamId = upstreamBuys[0]!.media_buy_id
+
+      await upstreamBooksEverything()
+      const done = await callTool(buyer, 'tasks_get', { task_id: taskId, account: ACCOUNT, include_result: true })
+      assert.equal(done.payload.status, 'completed', JSON.stringify(done.payload))
+      const result = done.payload.result as { media_buy_id: string; packages: Array<{ product_id: string }> }
+      assert.match(result.media_buy_id, /^mb_/)
+      assert.notEqual(result.media_buy_id, upstreamId, 'the buyer never sees the upstream id')
+      assert.equal(result.packages[0]!.product_id, `upstream-healthy:${upstreamProductIds[0]}`)
+      const mediaBuyId = result.media_buy_id
+
+      const listed = await callTool(buyer, 'get_media_buys', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
+      assert.equal(listed.isError, false, JSON.stringify(listed.payload))
+      const buys = listed.payload.media_buys as Array<{ media_buy_id: string; status: string; packages: Array<{ product_id: string }> }>
+      assert.equal(buys.length, 1)
+      assert.equal(buys[0]!.media_buy_id, mediaBuyId)
+      assert.equal(buys[0]!.packages[0]!.product_id, `upstream-healthy:${upstreamProductIds[0]}`)
+      assert.ok(!JSON.stringify(listed.payload).includes(upstreamId))
+
+      // Another buyer of the storefront sees nothing of it, and cannot change it.
+      const foreign = await callTool(otherBuyer, 'get_media_buys', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
+      assert.deepEqual(foreign.payload.media_buys, [])
+      const foreignCancel = await callTool(otherBuyer, 'update_media_buy', { account: ACCOUNT, media_buy_id: mediaBuyId, canceled: true, idempotency_key: idempotencyKey() })
+      assert.equal(foreignCancel.isError, true)
+      assert.equal(errorOf(foreignCancel.payload).code, 'MEDIA_BUY_NOT_FOUND')
+
+      const canceled = await callTool(buyer, 'update_media_buy', { account: ACCOUNT, media_buy_id: mediaBuyId, canceled: true, cancellation_reason: 'plan changed', idempotency_key: idempotencyKey() })
+      assert.equal(canceled.isError, false, JSON.stringify(canceled.payload))
+      assert.equal(canceled.payload.media_buy_id, mediaBuyId)
+      assert.equal(canceled.payload.status, 'canceled')
+      const upstreamRow = await upstream.db.selectFrom('media_buy').select(['status']).where('media_buy_id', '=', upstreamId).executeTakeFirstOrThrow()
+      assert.equal(upstreamRow.status, 'canceled', 'the cancel reached the upstream')
+
+      const delivery = await callTool(buyer, 'get_media_buy_delivery', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
+      assert.equal(delivery.isError, true)
+      assert.equal(errorOf(delivery.payload).code, 'UNSUPPORTED_FEATURE')
+    })
+
+    it('answers SERVICE_UNAVAILABLE when the agent holding the product hangs, and places nothing', async () => {
+      relay.mode = 'hang'
+      const before = await storefront.db.selectFrom('forwarded_media_buy').select('id').execute()
+      relay.mode = 'pass'
+      const { products } = await getProducts(buyer, { pagination: { max_results: 100 } })
+      const product = products.find((candidate) => candidate.product_id === `upstream-faulty:${upstreamProductIds[1]}`)!
+      relay.mode = 'hang'
+      const attempt = await callTool(buyer, 'create_media_buy', {
+        account: ACCOUNT, brand: ACCOUNT.brand, idempotency_key: idempotencyKey(), ...flight(),
+        packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price }],
+      })
+      relay.mode = 'pass'
+      assert.equal(attempt.isError, true)
+      assert.equal(errorOf(attempt.payload).code, 'SERVICE_UNAVAILABLE')
+      assert.ok(!JSON.stringify(attempt.payload).includes(upstream.buyerKey))
+      assert.equal((await storefront.db.selectFrom('forwarded_media_buy').select('id').execute()).length, before.length)
+    })
+  })
+})
