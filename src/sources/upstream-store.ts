@@ -121,6 +121,12 @@ export async function setUpstreamMediaBuyId(db: Queryable, rowId: number, upstre
     .execute()
 }
 
+/** Whether any buyer's media buy lives on this source: the storefront's ids for them point there. */
+export async function hasForwardedBuys(db: Queryable, sourceRowId: number): Promise<boolean> {
+  const row = await db.selectFrom('forwarded_media_buy').select('id').where('inventory_source_id', '=', sourceRowId).limit(1).executeTakeFirst()
+  return row !== undefined
+}
+
 export async function findSourceByRowId(db: Queryable, sourceRowId: number): Promise<InventorySourceRow | undefined> {
   return db.selectFrom('inventory_source').selectAll().where('id', '=', sourceRowId).executeTakeFirst()
 }

@@ -3,6 +3,8 @@ import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import type { SourceService } from '../sources/source-service.ts'
 import type { InventorySourceResponse, UpdateAgentSource } from '../sources/source.schema.ts'
 import { findSourceRow } from '../sources/source-store.ts'
+import { hasForwardedBuys } from '../sources/upstream-store.ts'
+import { fail } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 
 export interface SourceWorkflowDeps {
@@ -23,12 +25,15 @@ export function createSourceWorkflows({ db, sources, ledger, forgetCached }: Sou
 
   /**
    * Deleting a source removes its modules, avails and work items with it; it is refused while
-   * the source still holds or has booked capacity for a buyer.
+   * the source still holds or has booked capacity for a buyer, or buyers' media buys live on it.
    */
   async function deleteSource(storefrontId: number, sourceId: string): Promise<void> {
     const rowId = await outcomeTransaction(db, async (trx) => {
       const row = await findSourceRow(trx, storefrontId, sourceId)
       await ledger.assertNoLiveReservations(trx, row.id)
+      if (await hasForwardedBuys(trx, row.id)) {
+        throw fail.conflict('SOURCE_HAS_FORWARDED_BUYS', `Source ${sourceId} holds media buys forwarded to it; disable it instead of deleting it`)
+      }
       await sources.remove(trx, row.id)
       return row.id
     })

@@ -269,6 +269,10 @@ describe('upstream AdCP agents sold through /mcp', () => {
       const upstreamRow = await upstream.db.selectFrom('media_buy').select(['status']).where('media_buy_id', '=', upstreamId).executeTakeFirstOrThrow()
       assert.equal(upstreamRow.status, 'canceled', 'the cancel reached the upstream')
 
+      const removal = await storefront.api('DELETE', '/inventory-sources/upstream-healthy')
+      assert.equal(removal.statusCode, 409, removal.body)
+      assert.equal(removal.json().error.details.reason, 'SOURCE_HAS_FORWARDED_BUYS')
+
       const delivery = await callTool(buyer, 'get_media_buy_delivery', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
       assert.equal(delivery.isError, true)
       assert.equal(errorOf(delivery.payload).code, 'UNSUPPORTED_FEATURE')
