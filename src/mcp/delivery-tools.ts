@@ -5,6 +5,7 @@ import type { MediaBuyStatus } from '../db/tables.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { BuyDelivery } from '../workflows/buyer-delivery-workflows.ts'
+import { toMediaBuyError } from './media-buy-tools.ts'
 
 /**
  * get_media_buy_delivery: each of the key's buys with its packages' delivery (spend, impressions,
@@ -85,22 +86,21 @@ function toAdcpError(error: unknown): never {
 export function deliveryToolsFor(services: Services, caller: Caller) {
   return {
     async getMediaBuyDelivery(request: GetMediaBuyDeliveryRequest): Promise<GetMediaBuyDeliveryResponse> {
-      // Delivery of a buy forwarded to an upstream agent is not read from it yet: said, not answered wrongly.
-      for (const id of request.media_buy_ids ?? []) {
-        if (await services.upstreamSupply.findForwarded(caller, id)) {
-          throw new AdcpError('UNSUPPORTED_FEATURE', { message: `Media buy ${id} lives on an upstream agent; its delivery is not followed there yet`, field: 'media_buy_ids', recovery: 'terminal' })
-        }
-      }
       const filter = request.status_filter
       const statuses = filter === undefined ? undefined : (Array.isArray(filter) ? filter : [filter])
-      const { deliveries, missing } = await services.buyerDelivery
+      const { deliveries, missing: missingHere } = await services.buyerDelivery
         .readDelivery(caller, { mediaBuyIds: request.media_buy_ids, statuses, from: request.start_date, to: request.end_date })
         .catch(toAdcpError)
-      if (missing.length > 0 && deliveries.length === 0) {
+      // Buys forwarded to upstream agents: their delivery is the agent's, read there with our ids.
+      const { account: _account, context: _context, ext: _ext, media_buy_ids: _ids, ...asked } = request as GetMediaBuyDeliveryRequest & { account?: unknown; context?: unknown; ext?: unknown }
+      const forwarded = await services.upstreamSupply.deliveryOfForwarded(caller, request.media_buy_ids, asked).catch(toMediaBuyError)
+      const upstreamDeliveries = forwarded.deliveries as unknown as Delivery[]
+      const missing = missingHere.filter((id) => !forwarded.found.includes(id))
+      if (missing.length > 0 && deliveries.length === 0 && upstreamDeliveries.length === 0) {
         throw new AdcpError('MEDIA_BUY_NOT_FOUND', { message: `Media buy ${missing[0]} not found`, field: 'media_buy_ids', recovery: 'correctable' })
       }
       const withDaily = request.include_package_daily_breakdown === true
-      const mediaBuyDeliveries = deliveries.map((delivery) => deliveryOf(delivery, withDaily))
+      const mediaBuyDeliveries = [...deliveries.map((delivery) => deliveryOf(delivery, withDaily)), ...upstreamDeliveries]
       const now = services.clock.now()
       const earliest = deliveries.reduce<Date>((min, { buy }) => (buy.start_time < min ? buy.start_time : min), now)
       const start = request.start_date ? new Date(`${request.start_date}T00:00:00.000Z`) : earliest

@@ -47,7 +47,6 @@ const ADCP_CODES: Record<string, string> = {
   TERMS_REJECTED: 'TERMS_REJECTED',
   PACKAGES_SPAN_SOURCES: 'INVALID_REQUEST',
   UPSTREAM_AGENT_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
-  NOT_FOLLOWED_UPSTREAM: 'UNSUPPORTED_FEATURE',
 }
 
 function snake(details: Record<string, unknown>): Record<string, unknown> {

@@ -259,35 +259,62 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
    */
   async function listForwarded(principal: BuyerPrincipal, mediaBuyIds: string[] | undefined, statuses: string[] | undefined): Promise<Payload[]> {
     if (principal.sandbox) return []
-    const rows = (await listOwnForwardedBuys(db, principal, mediaBuyIds)).filter((row) => row.upstream_media_buy_id !== null)
-    const bySource = new Map<number, ForwardedMediaBuyRow[]>()
-    for (const row of rows) bySource.set(row.inventory_source_id, [...(bySource.get(row.inventory_source_id) ?? []), row])
-    const lists = await Promise.all([...bySource.entries()].map(async ([sourceRowId, group]) => {
-      const source = (await findSourceByRowId(db, sourceRowId))!
-      // One upstream account per brand + operator: each account's buys are read under it.
-      const byAccount = new Map<string, ForwardedMediaBuyRow[]>()
-      for (const row of group) {
-        const key = `${row.upstream_brand_domain}\n${row.upstream_operator}`
-        byAccount.set(key, [...(byAccount.get(key) ?? []), row])
-      }
-      const found: Payload[] = []
-      for (const accountRows of byAccount.values()) {
-        const ours = new Map(accountRows.map((row) => [row.upstream_media_buy_id!, row]))
-        const result = await ask(source, 'get_media_buys', { account: accountOf(accountRows[0]!), media_buy_ids: [...ours.keys()] })
-        if (!result.ok) throw refusal(result, source)
-        const buys = Array.isArray(result.payload.media_buys) ? result.payload.media_buys : []
-        for (const buy of buys) {
-          const row = isRecord(buy) && typeof buy.media_buy_id === 'string' ? ours.get(buy.media_buy_id) : undefined
-          if (row) found.push(renamed(buy as Payload, source.source_id, row.media_buy_id))
-        }
-      }
-      return found
+    const { rows, groups } = await forwardedGroups(principal, mediaBuyIds)
+    // One call per agent and upstream account: each account's buys are read under it.
+    const lists = await Promise.all(groups.map(async (group) => {
+      const source = (await findSourceByRowId(db, group.sourceRowId))!
+      const ours = new Map(group.rows.map((row) => [row.upstream_media_buy_id!, row]))
+      const result = await ask(source, 'get_media_buys', { account: accountOf(group.rows[0]!), media_buy_ids: [...ours.keys()] })
+      if (!result.ok) throw refusal(result, source)
+      const buys = Array.isArray(result.payload.media_buys) ? result.payload.media_buys : []
+      return buys.flatMap((buy) => {
+        const row = isRecord(buy) && typeof buy.media_buy_id === 'string' ? ours.get(buy.media_buy_id) : undefined
+        return row ? [renamed(buy as Payload, source.source_id, row.media_buy_id)] : []
+      })
     }))
     const order = new Map(rows.map((row, index) => [row.media_buy_id, index]))
     return lists
       .flat()
       .filter((buy) => !statuses?.length || statuses.includes(String(buy.status)))
       .sort((a, b) => order.get(String(a.media_buy_id))! - order.get(String(b.media_buy_id))!)
+  }
+
+  /**
+   * The key's forwarded buys (these ids, or all that the upstream named) grouped by the agent and
+   * upstream account they live under: the one walk get_media_buys and delivery share.
+   */
+  async function forwardedGroups(principal: BuyerPrincipal, mediaBuyIds: string[] | undefined) {
+    const rows = (await listOwnForwardedBuys(db, principal, mediaBuyIds)).filter((row) => row.upstream_media_buy_id !== null)
+    const groups = new Map<string, { sourceRowId: number; rows: ForwardedMediaBuyRow[] }>()
+    for (const row of rows) {
+      const key = `${row.inventory_source_id}\n${row.upstream_brand_domain}\n${row.upstream_operator}`
+      const group = groups.get(key) ?? { sourceRowId: row.inventory_source_id, rows: [] }
+      group.rows.push(row)
+      groups.set(key, group)
+    }
+    return { rows, groups: [...groups.values()] }
+  }
+
+  /**
+   * get_media_buy_delivery of the key's forwarded buys, read from the agents they live on, with
+   * the storefront's media_buy_ids; `found` names the storefront ids answered.
+   */
+  async function deliveryOfForwarded(principal: BuyerPrincipal, mediaBuyIds: string[] | undefined, query: Payload): Promise<{ deliveries: Payload[]; found: string[] }> {
+    if (principal.sandbox) return { deliveries: [], found: [] }
+    const { groups } = await forwardedGroups(principal, mediaBuyIds)
+    const lists = await Promise.all(groups.map(async (group) => {
+      const source = (await findSourceByRowId(db, group.sourceRowId))!
+      const ours = new Map(group.rows.map((row) => [row.upstream_media_buy_id!, row]))
+      const result = await ask(source, 'get_media_buy_delivery', { ...query, account: accountOf(group.rows[0]!), media_buy_ids: [...ours.keys()] })
+      if (!result.ok) throw refusal(result, source)
+      const deliveries = Array.isArray(result.payload.media_buy_deliveries) ? result.payload.media_buy_deliveries : []
+      return deliveries.flatMap((delivery) => {
+        const row = isRecord(delivery) && typeof delivery.media_buy_id === 'string' ? ours.get(delivery.media_buy_id) : undefined
+        return row ? [{ ...delivery as Payload, media_buy_id: row.media_buy_id }] : []
+      })
+    }))
+    const deliveries = lists.flat()
+    return { deliveries, found: deliveries.map((delivery) => String(delivery.media_buy_id)) }
   }
 
   /** The key's forwarded buy with this id, or null when it is not a forwarded buy of the key. */
@@ -313,7 +340,7 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     return renamed(result.payload, source.source_id, row.media_buy_id)
   }
 
-  return { listProducts, upstreamSourceOf, createForwarded, followTask, listForwarded, findForwarded, updateForwarded }
+  return { listProducts, upstreamSourceOf, createForwarded, followTask, listForwarded, deliveryOfForwarded, findForwarded, updateForwarded }
 }
 
 export type UpstreamSupplyWorkflows = ReturnType<typeof createUpstreamSupplyWorkflows>

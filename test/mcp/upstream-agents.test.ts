@@ -223,7 +223,7 @@ describe('upstream AdCP agents sold through /mcp', () => {
       assert.equal(errorOf(twoAgents.payload).field, 'packages[1].product_id')
     })
 
-    it('is forwarded to the agent, polled through tasks_get, listed and cancelled there under the storefront\'s own id', async () => {
+    it('is forwarded to the agent, polled through tasks_get, listed, cancelled and its delivery read there under the storefront\'s own id', async () => {
       relay.mode = 'pass'
       const created = await buy(buyer, [`upstream-healthy:${upstreamProductIds[0]}`])
       assert.equal(created.isError, false, JSON.stringify(created.payload))
@@ -274,8 +274,12 @@ describe('upstream AdCP agents sold through /mcp', () => {
       assert.equal(removal.json().error.details.reason, 'SOURCE_HAS_FORWARDED_BUYS')
 
       const delivery = await callTool(buyer, 'get_media_buy_delivery', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
-      assert.equal(delivery.isError, true)
-      assert.equal(errorOf(delivery.payload).code, 'UNSUPPORTED_FEATURE')
+      assert.equal(delivery.isError, false, JSON.stringify(delivery.payload))
+      const deliveries = delivery.payload.media_buy_deliveries as Array<{ media_buy_id: string; totals: { impressions: number } }>
+      assert.deepEqual(deliveries.map((d) => [d.media_buy_id, d.totals.impressions]), [[mediaBuyId, 0]])
+      assert.ok(!JSON.stringify(delivery.payload).includes(upstreamId))
+      const foreignDelivery = await callTool(otherBuyer, 'get_media_buy_delivery', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
+      assert.equal(errorOf(foreignDelivery.payload).code, 'MEDIA_BUY_NOT_FOUND')
     })
 
     it('answers SERVICE_UNAVAILABLE when the agent holding the product hangs, and places nothing', async () => {
