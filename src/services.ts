@@ -50,7 +50,7 @@ export function createServices(deps: ServiceDeps) {
   const { db, clock } = deps
   const access = createAccessService(db, clock)
   // The one client of managed tenants in this process: creation, PUT, test-connection and status share it.
-  const tenants = createTenantManagementClient({ timeoutMs: deps.managedAgentTimeoutMs })
+  const tenants = createTenantManagementClient({ clock, timeoutMs: deps.managedAgentTimeoutMs })
   const sources = createSourceService({ ...deps, tenants })
   const sourceStatus = createSourceStatusWorkflows({ db, clock, sources, tenants })
   const idempotency = createIdempotencyStore(db, clock)

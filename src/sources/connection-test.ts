@@ -1,7 +1,6 @@
 import { PROBE_CHECKS, type AgentProbeResult, type ProbeCheck } from './agent-probe.ts'
 import type { CapabilityCheck, ConnectionErrorCode, TestConnectionResponse } from './source.schema.ts'
-import type { TenantStatusWire } from './tenant-status.wire.ts'
-import type { UpstreamFailureReason, UpstreamResult } from './tenant-management-client.ts'
+import type { TenantStatusRead, UpstreamFailureReason, UpstreamResult } from './tenant-management-client.ts'
 
 /**
  * POST /{sourceId}/test-connection answers (reference T-test): one capability check per step,
@@ -106,7 +105,7 @@ const TENANT_FAILURES: Record<UpstreamFailureReason, { errorCode: ConnectionErro
 }
 
 /** A managed source's test: one read of the tenant status, then the tenant's own ad-server connection. */
-export function managedConnectionTest(read: UpstreamResult<TenantStatusWire>, testedAt: Date): ConnectionTestOutcome {
+export function managedConnectionTest(read: UpstreamResult<TenantStatusRead>, testedAt: Date): ConnectionTestOutcome {
   if (!read.ok) {
     const failure = TENANT_FAILURES[read.reason]
     const errorCode = read.reason === 'UPSTREAM_CREDENTIAL_REJECTED' && read.httpStatus === 403 ? 'ADAPTER_PERMISSION_DENIED' : failure.errorCode
@@ -115,7 +114,7 @@ export function managedConnectionTest(read: UpstreamResult<TenantStatusWire>, te
       { capability: 'ad_server', status: 'not_checked' },
     ], testedAt, read.reason)
   }
-  const { adapter } = read.value
+  const { adapter } = read.value.wire
   const adServer: CapabilityCheck = adapter.connected
     ? { capability: 'ad_server', status: 'passed', message: `The tenant's ad server (${oneLine(adapter.type)}) is connected.` }
     : {

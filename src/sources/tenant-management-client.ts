@@ -1,4 +1,6 @@
 import type { z } from 'zod'
+import { InventorySourceStatusSchema, managedStatusFromWire, type InventorySourceStatus } from '../modules/source-status/index.ts'
+import type { Clock } from '../shared/clock.ts'
 import type { ErrorReason } from '../shared/errors.ts'
 import { TenantStatusWireSchema, type TenantStatusWire } from './tenant-status.wire.ts'
 
@@ -153,13 +155,21 @@ function shapeProblems(error: z.ZodError): string {
     .join('; ')
 }
 
+/** A tenant status as the agent sent it and as the storefront shows it, both checked. */
+export interface TenantStatusRead {
+  wire: TenantStatusWire
+  /** In the storefront's shape, `fetchedAt` the time of the read. */
+  status: InventorySourceStatus
+}
+
 export interface TenantManagementClient {
-  /** One live read of the tenant's status: validated wire shape, or why not. */
-  readTenantStatus(connection: ManagedConnection): Promise<UpstreamResult<TenantStatusWire>>
+  /** One live read of the tenant's status, checked as sent and as it will be shown, or why not. */
+  readTenantStatus(connection: ManagedConnection): Promise<UpstreamResult<TenantStatusRead>>
 }
 
 /** The storefront's client of the reference sales agent's tenant-management API. */
-export function createTenantManagementClient(options: { timeoutMs?: number | undefined } = {}): TenantManagementClient {
+export function createTenantManagementClient(options: { clock: Clock; timeoutMs?: number | undefined }): TenantManagementClient {
+  const { clock } = options
   const timeoutMs = options.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS
   return {
     async readTenantStatus(connection) {
@@ -177,14 +187,18 @@ export function createTenantManagementClient(options: { timeoutMs?: number | und
       })
       if (!read.ok) return read
       const parsed = TenantStatusWireSchema.safeParse(read.value)
-      if (!parsed.success) {
-        return {
-          ok: false,
-          reason: 'UPSTREAM_MALFORMED',
-          message: `The sales agent at ${url.host} answered JSON that is not a tenant status (${shapeProblems(parsed.error)}).`,
-        }
-      }
-      return { ok: true, value: parsed.data }
+      const malformed = (error: z.ZodError): UpstreamFailure => ({
+        ok: false,
+        reason: 'UPSTREAM_MALFORMED',
+        message: `The sales agent at ${url.host} answered JSON that is not a tenant status (${shapeProblems(error)}).`,
+      })
+      if (!parsed.success) return malformed(parsed.error)
+      // Fields the wire schema passes through unchecked (a newer agent's blocks) must still fit the
+      // answer's schema: checked here, a misfit is this upstream's malformed answer, never a 500 later,
+      // and creation, PUT and test-connection refuse what GET /status could not show.
+      const shown = InventorySourceStatusSchema.safeParse(managedStatusFromWire(parsed.data, clock.now()))
+      if (!shown.success) return malformed(shown.error)
+      return { ok: true, value: { wire: parsed.data, status: shown.data } }
     },
   }
 }

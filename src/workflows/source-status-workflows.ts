@@ -5,7 +5,6 @@ import {
   computeModularStatus,
   knownSourceStatus,
   loadModularStatusInput,
-  managedStatusFromWire,
   storefrontSetupTasks,
   withStorefrontSetupTasks,
   type InventorySourceStatus,
@@ -43,7 +42,7 @@ export function createSourceStatusWorkflows({ db, clock, sources, tenants }: Sou
     if (!read.ok) {
       throw new StorefrontError('UPSTREAM_ERROR', `The tenant status could not be read: ${read.message}`, { reason: read.reason })
     }
-    return managedStatusFromWire(read.value, clock.now())
+    return read.value.status
   }
 
   async function status(storefrontId: number, sourceId: string): Promise<InventorySourceStatus> {

@@ -242,6 +242,60 @@ describe('managed sales-agent sources', () => {
       }
     })
 
+    const unshowable: [string, (wire: Record<string, unknown>) => Record<string, unknown>, RegExp][] = [
+      ['an operational block without the fields the reference gives it', (wire) => ({ ...wire, operational: { is_live: true, summary: 'x', issues: [] } }), /operational\.\w+/],
+      ['media_buys that is not a block', (wire) => ({ ...wire, media_buys: 'x' }), /media_buys/],
+      ['adapter.last_tested_at that is not a time', (wire) => ({ ...wire, adapter: { ...(wire.adapter as object), last_tested_at: 5 } }), /adapter\.last_tested_at/],
+    ]
+    for (const [name, change, path] of unshowable) {
+      it(`answers 502 UPSTREAM_MALFORMED naming the path, not a 500, and caches nothing, for ${name}`, async () => {
+        const original = tenant.status
+        tenant.status = change(original)
+        try {
+          const failure = error(await api('GET', '/inventory-sources/retail-gam/status'), 502)
+          assert.equal(failure.code, 'UPSTREAM_ERROR')
+          assert.equal(failure.details?.reason, 'UPSTREAM_MALFORMED')
+          assert.match(failure.message, path)
+          const reads = tenant.statusReads()
+          error(await api('GET', '/inventory-sources/retail-gam/status'), 502)
+          assert.equal(tenant.statusReads(), reads + 1, 'the malformed status was not cached')
+        } finally {
+          tenant.status = original
+        }
+      })
+    }
+
+    it('passes a well-formed operational block through camelCased', async () => {
+      const original = tenant.status
+      const operational = {
+        is_live: false, discovery_degraded: true, delivery_degraded: false, summary: 'Inventory sync failing',
+        issues: [{ code: 'INVENTORY_SYNC_FAILED', severity: 'critical', message: 'The last sync failed.', affects: ['discovery'] }],
+      }
+      tenant.status = { ...original, operational }
+      try {
+        const status = ok<Record<string, unknown>>(await api('GET', '/inventory-sources/retail-gam/status'))
+        assert.deepEqual(status.operational, {
+          isLive: false, discoveryDegraded: true, deliveryDegraded: false, summary: 'Inventory sync failing',
+          issues: [{ code: 'INVENTORY_SYNC_FAILED', severity: 'critical', message: 'The last sync failed.', affects: ['discovery'] }],
+        })
+      } finally {
+        tenant.status = original
+      }
+    })
+
+    it('drops a camelCase key that shadows a known field, whichever comes first and with no snake_case twin', async () => {
+      const original = tenant.status
+      const { last_tested_at: _lastTestedAt, ...adapter } = original.adapter as Record<string, unknown>
+      tenant.status = { ...original, fetchedAt: 'garbage', adapter: { lastTestError: 7, ...adapter, lastTestedAt: 5 } }
+      try {
+        const status = ok<{ adapter: Record<string, unknown> }>(await api('GET', '/inventory-sources/retail-gam/status'))
+        const { lastTestedAt: _dropped, ...expected } = (GOLDEN as { adapter: Record<string, unknown> }).adapter
+        assert.deepEqual(status.adapter, expected)
+      } finally {
+        tenant.status = original
+      }
+    })
+
     it('keeps no failure: once the tenant recovers the next read answers', async () => {
       tenant.mode = 'http500'
       error(await api('GET', '/inventory-sources/retail-gam/status'), 502)
