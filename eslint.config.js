@@ -93,4 +93,17 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // src/sources builds on the domain modules (source-status, readiness…), never the other way round.
+    files: ['src/modules/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/workflows/*', '**/http/*', '**/cli/*', '**/mcp/*', '**/console/*'], message: 'Domain modules never import workflows or entry points.' },
+          // source-store is the one lookup of a source row, which modular-sources shares (to be moved down).
+          { group: ['**/sources/*', '!**/sources/source-store.ts'], message: 'Domain modules never import src/sources: it depends on them.' },
+        ],
+      }],
+    },
+  },
 )

@@ -1,8 +1,13 @@
 import type { z } from 'zod'
-import { InventorySourceStatusSchema, managedStatusFromWire, type InventorySourceStatus } from '../modules/source-status/index.ts'
+import {
+  InventorySourceStatusSchema,
+  managedStatusFromWire,
+  TenantStatusWireSchema,
+  type InventorySourceStatus,
+  type TenantStatusWire,
+} from '../modules/source-status/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import type { ErrorReason } from '../shared/errors.ts'
-import { TenantStatusWireSchema, type TenantStatusWire } from './tenant-status.wire.ts'
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000
 /** A tenant status is a few kilobytes; anything near this is not one. */

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { camelCaseKey, managedStatusFromWire, withStorefrontSetupTasks } from '../../src/modules/source-status/index.ts'
-import { TenantStatusWireSchema, WireTimestampSchema } from '../../src/sources/tenant-status.wire.ts'
+import {
+  camelCaseKey,
+  managedStatusFromWire,
+  TenantStatusWireSchema,
+  WireTimestampSchema,
+  withStorefrontSetupTasks,
+} from '../../src/modules/source-status/index.ts'
 import { TENANT_STATUS_WIRE } from '../helpers/fake-tenant-agent.ts'
 
 describe('the tenant status wire format', () => {

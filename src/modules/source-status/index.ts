@@ -6,6 +6,7 @@ export {
   loadModularStatusInput,
   type SourceStatus,
 } from './modular-status.ts'
+export { TenantStatusWireSchema, WireTimestampSchema, type TenantStatusWire } from './tenant-status.wire.ts'
 export {
   InventorySourceStatusSchema,
   rollUpSetupTasks,

@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { DATA_KEYED_MAPS, TenantStatusWireSchema, type TenantStatusWire } from '../../sources/tenant-status.wire.ts'
+import { DATA_KEYED_MAPS, TenantStatusWireSchema, type TenantStatusWire } from './tenant-status.wire.ts'
 import { rollUpSetupTasks, type InventorySourceStatus, type SetupTask } from './status.schema.ts'
 
 /**

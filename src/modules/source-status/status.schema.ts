@@ -48,7 +48,10 @@ export const WebhooksBlockSchema = z.looseObject({
 export const ProductsBlockSchema = z.looseObject({ activeCount: Count, draftCount: Count, archivedCount: Count })
 
 export const SETUP_TASK_SEVERITIES = ['blocker', 'warning', 'info'] as const
-export const SETUP_TASK_SCOPES = ['platform', 'publisher', 'module'] as const
+/** The scopes a managed tenant's own tasks have (the reference's Literal). */
+export const TENANT_SETUP_TASK_SCOPES = ['platform', 'publisher'] as const
+/** module: the storefront's own tasks of a modular source's modules. */
+export const SETUP_TASK_SCOPES = [...TENANT_SETUP_TASK_SCOPES, 'module'] as const
 
 export const SetupTaskSchema = z.looseObject({
   id: z.string().describe('source:… and module:… are the storefront\'s own tasks; other ids are the managed tenant\'s.'),
@@ -76,6 +79,9 @@ export function rollUpSetupTasks(items: SetupTask[]): { blockerCount: number; wa
   }
 }
 
+export const OPERATIONAL_ISSUE_SEVERITIES = ['warning', 'critical'] as const
+export const OPERATIONAL_ISSUE_AFFECTS = ['discovery', 'delivery', 'setup'] as const
+
 export const OperationalBlockSchema = z.object({
   isLive: z.boolean(),
   discoveryDegraded: z.boolean(),
@@ -83,9 +89,9 @@ export const OperationalBlockSchema = z.object({
   summary: z.string(),
   issues: z.array(z.object({
     code: z.string(),
-    severity: z.enum(['warning', 'critical']),
+    severity: z.enum(OPERATIONAL_ISSUE_SEVERITIES),
     message: z.string(),
-    affects: z.array(z.enum(['discovery', 'delivery', 'setup'])),
+    affects: z.array(z.enum(OPERATIONAL_ISSUE_AFFECTS)),
   })),
 })
 

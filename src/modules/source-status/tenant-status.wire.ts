@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { SETUP_TASK_SEVERITIES, TENANT_SETUP_TASK_SCOPES } from './status.schema.ts'
 
 /**
  * The reference sales agent's `TenantStatusResponse` as it travels (GET
@@ -43,8 +44,8 @@ export const TenantSetupTaskWireSchema = z.looseObject({
   id: z.string().min(1),
   name: z.string(),
   // The reference's Literals: the storefront recounts by severity, so another value is not a status it can show.
-  severity: z.enum(['blocker', 'warning', 'info']),
-  scope: z.enum(['platform', 'publisher']),
+  severity: z.enum(SETUP_TASK_SEVERITIES),
+  scope: z.enum(TENANT_SETUP_TASK_SCOPES),
   description: z.string(),
   is_complete: z.boolean(),
   configure_path: z.string().nullable().optional(),
