@@ -243,7 +243,7 @@ describe('managed sales-agent sources', () => {
     })
 
     const unshowable: [string, (wire: Record<string, unknown>) => Record<string, unknown>, RegExp][] = [
-      ['an operational block without the fields the reference gives it', (wire) => ({ ...wire, operational: { is_live: true, summary: 'x', issues: [] } }), /operational\.\w+/],
+      ['an operational block without the fields the reference gives it', (wire) => ({ ...wire, operational: { is_live: true, summary: 'x', issues: [] } }), /operational\.discovery_degraded/],
       ['media_buys that is not a block', (wire) => ({ ...wire, media_buys: 'x' }), /media_buys/],
       ['adapter.last_tested_at that is not a time', (wire) => ({ ...wire, adapter: { ...(wire.adapter as object), last_tested_at: 5 } }), /adapter\.last_tested_at/],
     ]

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { SETUP_TASK_SEVERITIES, TENANT_SETUP_TASK_SCOPES } from './status.schema.ts'
+import { OPERATIONAL_ISSUE_AFFECTS, OPERATIONAL_ISSUE_SEVERITIES, SETUP_TASK_SEVERITIES, TENANT_SETUP_TASK_SCOPES } from './status.schema.ts'
 
 /**
  * The reference sales agent's `TenantStatusResponse` as it travels (GET
@@ -9,7 +9,7 @@ import { SETUP_TASK_SEVERITIES, TENANT_SETUP_TASK_SCOPES } from './status.schema
  * is checked, because the storefront recounts setup tasks and shows these values as facts.
  *
  * Required are the blocks every version of the agent emits (adapter, syncs, workflows, packages,
- * creatives, fetched_at); media_buys, products, setup_tasks and webhooks came later or may be
+ * creatives, fetched_at); media_buys, products, setup_tasks, webhooks and operational came later or may be
  * null, and stay absent when the agent leaves them out.
  */
 
@@ -78,6 +78,21 @@ export const TenantStatusWireSchema = z.looseObject({
     .optional(),
   setup_tasks: z
     .looseObject({ blocker_count: Count, warning_count: Count, items: z.array(TenantSetupTaskWireSchema) })
+    .optional(),
+  // The reference's own /status has it (interchange-api §2.8); an agent that sends it is checked like the rest.
+  operational: z
+    .looseObject({
+      is_live: z.boolean(),
+      discovery_degraded: z.boolean(),
+      delivery_degraded: z.boolean(),
+      summary: z.string(),
+      issues: z.array(z.looseObject({
+        code: z.string(),
+        severity: z.enum(OPERATIONAL_ISSUE_SEVERITIES),
+        message: z.string(),
+        affects: z.array(z.enum(OPERATIONAL_ISSUE_AFFECTS)),
+      })),
+    })
     .optional(),
   fetched_at: WireTimestampSchema,
 })
