@@ -34,6 +34,7 @@ export const errorReasons = {
   AGENT_NOT_COMPLIANT: 'The agent answered but is not a compliant AdCP sales agent.',
   UNSUPPORTED_EXECUTION_TYPE: 'This operation is not available for the source execution type.',
   SOURCE_HAS_LIVE_RESERVATIONS: 'The source still has HELD or BOOKED reservations.',
+  SOURCE_CHANGED_CONCURRENTLY: 'Another request changed the source\'s status while this update was being checked; read it and send the update again.',
   // Managed sales-agent tenants (the tenant-management API of the reference sales agent)
   UPSTREAM_UNREACHABLE: 'The managed sales agent could not be reached: connection refused or reset, DNS or TLS failure.',
   UPSTREAM_TIMEOUT: 'The managed sales agent did not answer within the time budget.',

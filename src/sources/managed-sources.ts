@@ -15,7 +15,7 @@ import {
   toSourceResponse,
 } from './source-rules.ts'
 import type { CreateManagedSource, TestConnectionResponse, UpdateAgentSource } from './source.schema.ts'
-import { lookupSourceRow } from './source-store.ts'
+import { lookupSourceRow, writeSourceUpdate } from './source-store.ts'
 import type { ManagedConnection, TenantManagementClient, UpstreamFailure } from './tenant-management-client.ts'
 
 /** The sealed credential of a managed source: the key of its tenant-management API. */
@@ -136,10 +136,9 @@ export function createManagedSources({ db, clock, secrets, tenants }: ManagedSou
     if (input.name !== undefined) changes.name = input.name
     if (input.description !== undefined) changes.description = input.description
     if (rotating) changes.auth_ciphertext = secrets.sealJson({ type: 'tenant_management_key', apiKey: input.apiKey! } satisfies ManagedCredential)
-    changes.status = nextStatus
 
-    return outcomeTransaction(db, async (trx) =>
-      toSourceResponse(await trx.updateTable('inventory_source').set(changes).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()))
+    // A rotated key was checked live, or stored unchecked, because of the status seen before the read.
+    return toSourceResponse(await writeSourceUpdate(db, { decidedOn: current, status: input.status, dependsOnStatus: rotating, changes }))
   }
 
   async function testConnection(row: InventorySourceRow): Promise<{ response: TestConnectionResponse; passed: boolean }> {

@@ -9,7 +9,7 @@ import type { AgentProbe, AgentProbeTarget } from './agent-probe.ts'
 import { agentConnectionTest } from './connection-test.ts'
 import { createManagedSources } from './managed-sources.ts'
 import { assertStatusTransition, duplicateSourceId, refuseCredentialsInUrl, resolveSourceId, toSourceResponse } from './source-rules.ts'
-import { deleteSourceRow, findSourceRow } from './source-store.ts'
+import { deleteSourceRow, findSourceRow, writeSourceUpdate } from './source-store.ts'
 import type { TenantManagementClient } from './tenant-management-client.ts'
 import type {
   AgentAuth,
@@ -207,10 +207,9 @@ export function createSourceService({ db, clock, secrets, probeAgent, tenants }:
     if (input.reportingPollingCadence !== undefined) changes.reporting_polling_cadence = input.reportingPollingCadence
     if (input.auth !== undefined) changes.auth_ciphertext = secrets.sealJson(input.auth)
     else if (!storedStillFits && current.auth_ciphertext !== null) changes.auth_ciphertext = null
-    changes.status = nextStatus
 
-    return outcomeTransaction(db, async (trx) =>
-      toSourceResponse(await trx.updateTable('inventory_source').set(changes).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()))
+    // A new connection was probed, or stored unprobed, because of the status seen before the probe.
+    return toSourceResponse(await writeSourceUpdate(db, { decidedOn: current, status: input.status, dependsOnStatus: connectionChanged, changes }))
   }
 
   /**

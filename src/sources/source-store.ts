@@ -1,6 +1,9 @@
-import type { Queryable } from '../db/database.ts'
-import type { InventorySourceRow } from '../db/tables.ts'
+import type { Database, Queryable } from '../db/database.ts'
+import type { InventorySourceRow, InventorySourceUpdate } from '../db/tables.ts'
 import { fail } from '../shared/errors.ts'
+import { outcomeTransaction } from '../shared/unit-of-work.ts'
+import type { SourceStatus } from './source.schema.ts'
+import { assertStatusTransition } from './source-rules.ts'
 
 /**
  * The one lookup of an inventory source by (storefront, sourceId): every narrower find (a
@@ -40,4 +43,39 @@ export async function lockSourceRow(trx: Queryable, sourceRowId: number): Promis
 /** Deletes the row and, by cascade, everything it owns. Callers check cross-module preconditions first. */
 export async function deleteSourceRow(trx: Queryable, sourceRowId: number): Promise<void> {
   await trx.deleteFrom('inventory_source').where('id', '=', sourceRowId).execute()
+}
+
+export interface SourceUpdateWrite {
+  /** The row the update was decided against, read before any upstream call. */
+  decidedOn: InventorySourceRow
+  /** The status the input asks for; absent, the status is not written. */
+  status?: SourceStatus | undefined
+  /** Whether what was decided depends on the status seen (a live check, a credential stored unchecked). */
+  dependsOnStatus: boolean
+  changes: InventorySourceUpdate
+}
+
+/**
+ * The one write of a PUT that was decided before a slow upstream call (a probe, a tenant read):
+ * the row is locked and checked again, so a status another request set meanwhile is neither
+ * overwritten nor built on. Gone: 404. Status changed under a decision that depended on it: 409.
+ */
+export async function writeSourceUpdate(db: Database, { decidedOn, status, dependsOnStatus, changes }: SourceUpdateWrite): Promise<InventorySourceRow> {
+  return outcomeTransaction(db, async (trx) => {
+    const locked = await trx.selectFrom('inventory_source').selectAll().where('id', '=', decidedOn.id).forUpdate().executeTakeFirst()
+    if (!locked) throw fail.notFound(`Inventory source ${decidedOn.source_id}`)
+    if (locked.status !== decidedOn.status && (status !== undefined || dependsOnStatus)) {
+      throw fail.conflict(
+        'SOURCE_CHANGED_CONCURRENTLY',
+        `Source ${decidedOn.source_id} moved from ${decidedOn.status} to ${locked.status} while this update was being checked; read it and send the update again`,
+      )
+    }
+    if (status !== undefined) assertStatusTransition(locked.status, status)
+    return trx
+      .updateTable('inventory_source')
+      .set(status === undefined ? changes : { ...changes, status })
+      .where('id', '=', locked.id)
+      .returningAll()
+      .executeTakeFirstOrThrow()
+  })
 }

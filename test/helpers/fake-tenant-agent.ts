@@ -54,6 +54,11 @@ export interface FakeTenantAgent {
   requests: { method: string; path: string; headers: IncomingHttpHeaders }[]
   /** How many tenant status reads reached the agent. */
   statusReads(): number
+  /**
+   * Holds the answers of status reads accepted from now on until `release()`: `arrived` settles
+   * when the first one reaches the agent, so a test can act while a storefront request waits upstream.
+   */
+  holdAnswers(): { arrived: Promise<void>; release: () => void }
   /** Stops listening: connections are refused until comeBack(). */
   goDown(): Promise<void>
   comeBack(): Promise<void>
@@ -71,6 +76,7 @@ export function withoutOptionalBlocks(status: Record<string, unknown>): Record<s
 /** A local HTTP server speaking the reference sales agent's tenant-management API, with fault modes. */
 export async function startFakeTenantAgent(options: FakeTenantAgentOptions = {}): Promise<FakeTenantAgent> {
   const timers = new Set<NodeJS.Timeout>()
+  let held: { gate: Promise<void>; arrive: () => void } | null = null
   let server: Server | null = null
   let port = 0
 
@@ -82,6 +88,20 @@ export async function startFakeTenantAgent(options: FakeTenantAgentOptions = {})
     status: structuredClone(TENANT_STATUS_WIRE),
     requests: [],
     statusReads: () => agent.requests.filter((request) => STATUS_PATH.test(new URL(request.path, 'http://fake').pathname)).length,
+    holdAnswers: () => {
+      let release!: () => void
+      let arrive!: () => void
+      const gate = new Promise<void>((resolve) => { release = resolve })
+      const arrived = new Promise<void>((resolve) => { arrive = resolve })
+      held = { gate, arrive }
+      return {
+        arrived,
+        release: () => {
+          held = null
+          release()
+        },
+      }
+    },
     goDown: () => stop(),
     comeBack: () => listen(port),
     close: async () => {
@@ -104,6 +124,16 @@ export async function startFakeTenantAgent(options: FakeTenantAgentOptions = {})
       return json(res, 401, { error: 'Invalid or missing X-Tenant-Management-API-Key', hint: UPSTREAM_BODY_MARKER })
     }
     if (decodeURIComponent(match[1]!) !== agent.tenantId) return json(res, 404, { error: `Tenant not found ${UPSTREAM_BODY_MARKER}` })
+    if (held) {
+      const { gate, arrive } = held
+      arrive()
+      void gate.then(() => answer(res))
+      return
+    }
+    answer(res)
+  }
+
+  function answer(res: ServerResponse): void {
     switch (agent.mode) {
       case 'ok':
         return json(res, 200, agent.status)

@@ -358,6 +358,33 @@ describe('managed sales-agent sources', () => {
       ok(await api('PUT', '/inventory-sources/dormant', { apiKey: API_KEY, status: 'ACTIVE' }))
     })
 
+    it('answers 409 and keeps DISABLED when the source is disabled while a key rotation is being checked', async () => {
+      ok(await create({ sourceId: 'race-disable' }), 201)
+      tenant.apiKey = ROTATED_KEY
+      const hold = tenant.holdAnswers()
+      const rotation = api('PUT', '/inventory-sources/race-disable', { apiKey: ROTATED_KEY })
+      await hold.arrived
+      assert.equal(ok<{ status: string }>(await api('PUT', '/inventory-sources/race-disable', { status: 'DISABLED' })).status, 'DISABLED')
+      hold.release()
+      const conflict = error(await rotation, 409)
+      assert.equal(conflict.details?.reason, 'SOURCE_CHANGED_CONCURRENTLY')
+      assert.equal(ok<{ status: string }>(await api('GET', '/inventory-sources/race-disable')).status, 'DISABLED')
+      // The rotated key was not stored: re-activating with the old one reads the tenant with it.
+      tenant.apiKey = API_KEY
+      assert.equal(ok<{ status: string }>(await api('PUT', '/inventory-sources/race-disable', { status: 'ACTIVE' })).status, 'ACTIVE')
+    })
+
+    it('answers 404, not a 500, when the source is deleted while a key rotation is being checked', async () => {
+      ok(await create({ sourceId: 'race-delete' }), 201)
+      tenant.apiKey = ROTATED_KEY
+      const hold = tenant.holdAnswers()
+      const rotation = api('PUT', '/inventory-sources/race-delete', { apiKey: ROTATED_KEY })
+      await hold.arrived
+      assert.equal((await api('DELETE', '/inventory-sources/race-delete')).statusCode, 204)
+      hold.release()
+      assert.equal(error(await rotation, 404).code, 'NOT_FOUND')
+    })
+
     it('refuses the fields of AGENT sources, naming them, and apiKey on an AGENT source', async () => {
       for (const body of [{ endpointUrl: 'https://example.com/mcp' }, { auth: { type: 'bearer', token: AGENT_TOKEN } }, { protocol: 'MCP' }]) {
         const failure = error(await api('PUT', '/inventory-sources/retail-gam', body), 400)
