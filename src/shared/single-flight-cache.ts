@@ -14,6 +14,8 @@ export interface SingleFlightCache<K, V> {
    * result is not kept, so the next read loads again. True when something was forgotten.
    */
   drop(key: K): boolean
+  /** True while a load of `key` is under way. */
+  loading(key: K): boolean
 }
 
 interface Entry<V> {
@@ -52,6 +54,10 @@ export function createSingleFlightCache<K, V>({ ttlMs, clock }: { ttlMs: number;
     },
     drop(key) {
       return entries.delete(key)
+    },
+    loading(key) {
+      const entry = entries.get(key)
+      return entry !== undefined && entry.settledAt === undefined
     },
   }
 }

@@ -178,9 +178,11 @@ export const TestConnectionResponseSchema = z
   .meta({ id: 'TestConnectionResponse' })
 export type TestConnectionResponse = z.infer<typeof TestConnectionResponseSchema>
 
-/** POST /{sourceId}/refresh of a managed source. */
+/** POST /{sourceId}/refresh of a managed source: the reference's `{status, syncRunIds}` (T-refresh), and what was dropped. */
 export const RefreshResponseSchema = z
   .object({
+    status: z.enum(['started', 'already_running']).describe('already_running while a read of this tenant\'s status is in flight in this server process; else started.'),
+    syncRunIds: z.record(z.string(), z.string()).describe('Sync runs started, by sync type: always empty, because the storefront starts no syncs in the sales agent; the next GET /status reads the tenant.'),
     sourceId: z.string(),
     cachedStatusDropped: z.boolean().describe('Whether a cached tenant status was forgotten; the next GET /status reads the tenant.'),
     refreshedAt: TimestampSchema,

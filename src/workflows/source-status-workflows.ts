@@ -65,11 +65,22 @@ export function createSourceStatusWorkflows({ db, clock, sources, tenants }: Sou
     }
   }
 
-  /** POST /{sourceId}/refresh: the next status read goes to the tenant. Managed sources only. */
+  /**
+   * POST /{sourceId}/refresh: the next status read goes to the tenant. Managed sources only. The
+   * reference's answer (T-refresh): `already_running` while a read of this tenant is in flight in
+   * this process, else `started`; `syncRunIds` is empty because the storefront starts no syncs.
+   */
   async function refresh(storefrontId: number, sourceId: string): Promise<RefreshResponse> {
     const source = await findSourceRow(db, storefrontId, sourceId)
     if (source.execution_type !== 'MANAGED_SALES_AGENT') throw fail.notFound(`Cached tenant status of ${source.execution_type} source ${sourceId}`)
-    return { sourceId, cachedStatusDropped: tenantStatuses.drop(source.id), refreshedAt: clock.now().toISOString() }
+    const running = tenantStatuses.loading(source.id)
+    return {
+      status: running ? 'already_running' : 'started',
+      syncRunIds: {},
+      sourceId,
+      cachedStatusDropped: tenantStatuses.drop(source.id),
+      refreshedAt: clock.now().toISOString(),
+    }
   }
 
   /** A change to the source (its key, its status) or its deletion: its cached tenant status is stale. */

@@ -183,7 +183,7 @@ describe('managed sales-agent sources', () => {
     it('makes one upstream call for 100 concurrent reads, and reads again 5 s later by the clock', async () => {
       const reads = tenant.statusReads()
       const answers = await Promise.all(Array.from({ length: 100 }, () => api('GET', '/inventory-sources/retail-gam/status')))
-      assert.ok(answers.every((res) => res.statusCode === 200))
+      assert.ok(answers.every((res) => res.statusCode === 200), answers.find((res) => res.statusCode !== 200)?.body)
       assert.equal(new Set(answers.map((res) => res.body)).size, 1)
       assert.equal(tenant.statusReads(), reads + 1)
       ctx.clock.advance(4999)
@@ -198,11 +198,27 @@ describe('managed sales-agent sources', () => {
     it('POST /refresh drops the cached status: the next read calls the tenant', async () => {
       ok(await api('GET', '/inventory-sources/retail-gam/status'))
       const reads = tenant.statusReads()
-      const dropped = ok<{ sourceId: string; cachedStatusDropped: boolean; refreshedAt: string }>(await api('POST', '/inventory-sources/retail-gam/refresh'))
-      assert.deepEqual(dropped, { sourceId: 'retail-gam', cachedStatusDropped: true, refreshedAt: ctx.clock.now().toISOString() })
+      const dropped = ok(await api('POST', '/inventory-sources/retail-gam/refresh'))
+      assert.deepEqual(dropped, {
+        status: 'started', syncRunIds: {}, sourceId: 'retail-gam', cachedStatusDropped: true, refreshedAt: ctx.clock.now().toISOString(),
+      })
       assert.equal(ok<{ cachedStatusDropped: boolean }>(await api('POST', '/inventory-sources/retail-gam/refresh')).cachedStatusDropped, false)
       ok(await api('GET', '/inventory-sources/retail-gam/status'))
       assert.equal(tenant.statusReads(), reads + 1)
+    })
+
+    it('POST /refresh answers already_running while a read of the tenant is in flight, and the read after it calls again', async () => {
+      const hold = tenant.holdAnswers()
+      const reading = api('GET', '/inventory-sources/retail-gam/status')
+      await hold.arrived
+      const refreshed = ok<{ status: string; syncRunIds: unknown }>(await api('POST', '/inventory-sources/retail-gam/refresh'))
+      assert.deepEqual([refreshed.status, refreshed.syncRunIds], ['already_running', {}])
+      hold.release()
+      ok(await reading)
+      const reads = tenant.statusReads()
+      ok(await api('GET', '/inventory-sources/retail-gam/status'))
+      assert.equal(tenant.statusReads(), reads + 1, 'the read in flight at the refresh was not kept')
+      assert.equal(ok<{ status: string }>(await api('POST', '/inventory-sources/retail-gam/refresh')).status, 'started')
     })
 
     const faults: [string, FakeTenantMode | 'down' | 'rotated', string][] = [

@@ -27,6 +27,18 @@ describe('single-flight cache', () => {
     assert.equal(loads, 1)
   })
 
+  it('says a key is loading only while its load is under way', async () => {
+    const cache = createSingleFlightCache<string, number>({ ttlMs: 5000, clock: new ManualClock() })
+    const gate = deferred<number>()
+    assert.equal(cache.loading('a'), false)
+    const read = cache.get('a', () => gate.promise)
+    assert.equal(cache.loading('a'), true)
+    assert.equal(cache.loading('b'), false)
+    gate.resolve(1)
+    await read
+    assert.equal(cache.loading('a'), false)
+  })
+
   it('keeps a value for the TTL from when its load settled, by the injected clock', async () => {
     const clock = new ManualClock()
     const cache = createSingleFlightCache<string, number>({ ttlMs: 5000, clock })
