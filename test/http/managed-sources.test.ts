@@ -65,7 +65,7 @@ describe('managed sales-agent sources', () => {
         done()
       },
     })
-    ctx = await createTestContext({ logStream, managedAgentTimeoutMs: 300, probeAgent: createLiveAgentProbe({ timeoutMs: 2000 }) })
+    ctx = await createTestContext({ logStream, managedAgentTimeoutMs: 2500, probeAgent: createLiveAgentProbe({ timeoutMs: 2000 }) })
     ok(await create(), 201)
   })
   after(async () => {
