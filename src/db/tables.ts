@@ -407,6 +407,7 @@ export interface DB {
   media_buy: MediaBuyTable
   media_buy_package: MediaBuyPackageTable
   forwarded_media_buy: ForwardedMediaBuyTable
+  forwarded_package: ForwardedPackageTable
   creative: CreativeTable
   creative_assignment: CreativeAssignmentTable
   sandbox_creative_format: SandboxCreativeFormatTable
@@ -431,6 +432,15 @@ export interface ForwardedMediaBuyTable {
   upstream_operator: string
   created_at: Timestamp
   updated_at: Timestamp
+}
+
+/** A forwarded buy's package: the storefront's package_id for the upstream's (migration 0018). */
+export interface ForwardedPackageTable {
+  id: Generated<number>
+  forwarded_media_buy_id: number
+  package_id: string
+  upstream_package_id: string
+  created_at: Timestamp
 }
 
 /** SDK-owned (migration 0011); the storefront only deletes a sandbox key's rows on sandbox reset. */
@@ -465,6 +475,7 @@ export type BuyerAccountRow = Selectable<BuyerAccountTable>
 export type MediaBuyRow = Selectable<MediaBuyTable>
 export type MediaBuyPackageRow = Selectable<MediaBuyPackageTable>
 export type ForwardedMediaBuyRow = Selectable<ForwardedMediaBuyTable>
+export type ForwardedPackageRow = Selectable<ForwardedPackageTable>
 export type CreativeRow = Selectable<CreativeTable>
 export type CreativeAssignmentRow = Selectable<CreativeAssignmentTable>
 export type SandboxCreativeFormatRow = Selectable<SandboxCreativeFormatTable>

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import type { Queryable } from '../db/database.ts'
-import type { ForwardedMediaBuyRow, InventorySourceRow } from '../db/tables.ts'
+import type { ForwardedMediaBuyRow, ForwardedPackageRow, InventorySourceRow } from '../db/tables.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
 import type { AgentProbeTarget } from './agent-probe.ts'
 import type { AgentAuth } from './source.schema.ts'
@@ -119,6 +120,34 @@ export async function setUpstreamMediaBuyId(db: Queryable, rowId: number, upstre
     .where('id', '=', rowId)
     .where('upstream_media_buy_id', 'is', null)
     .execute()
+}
+
+/** A forwarded buy's package mappings, the storefront's package_id next to the upstream's. */
+export async function listForwardedPackages(db: Queryable, forwardedRowId: number): Promise<ForwardedPackageRow[]> {
+  return db.selectFrom('forwarded_package').selectAll().where('forwarded_media_buy_id', '=', forwardedRowId).orderBy('id').execute()
+}
+
+/**
+ * Gives each upstream package id of a forwarded buy a storefront package_id, the first time an
+ * upstream answer names it; concurrent answers naming the same package agree on one (the unique
+ * constraint decides). Answers every mapping of the buy.
+ */
+export async function ensureForwardedPackages(db: Queryable, forwardedRowId: number, upstreamPackageIds: string[], now: Date): Promise<ForwardedPackageRow[]> {
+  const known = await listForwardedPackages(db, forwardedRowId)
+  const mapped = new Set(known.map((row) => row.upstream_package_id))
+  const fresh = [...new Set(upstreamPackageIds)].filter((id) => !mapped.has(id))
+  if (fresh.length === 0) return known
+  await db
+    .insertInto('forwarded_package')
+    .values(fresh.map((upstreamPackageId) => ({
+      forwarded_media_buy_id: forwardedRowId,
+      package_id: `pkg_${randomBytes(9).toString('base64url')}`,
+      upstream_package_id: upstreamPackageId,
+      created_at: now,
+    })))
+    .onConflict((conflict) => conflict.columns(['forwarded_media_buy_id', 'upstream_package_id']).doNothing())
+    .execute()
+  return listForwardedPackages(db, forwardedRowId)
 }
 
 /** Whether any buyer's media buy lives on this source: the storefront's ids for them point there. */

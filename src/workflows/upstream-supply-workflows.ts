@@ -10,11 +10,13 @@ import type { UpstreamAgentClient, UpstreamCallResult } from '../sources/upstrea
 import { upstreamProductsOf } from '../sources/upstream-products.ts'
 import {
   agentTargetOf,
+  ensureForwardedPackages,
   findForwardedBuyByIdempotencyKey,
   findForwardedBuyByTask,
   findSourceByRowId,
   insertForwardedBuy,
   listActiveAgentSources,
+  listForwardedPackages,
   listOwnForwardedBuys,
   recordUpstreamOutcome,
   setUpstreamMediaBuyId,
@@ -96,6 +98,22 @@ function renamed(payload: Payload, sourceId: string, mediaBuyId: string): Payloa
   }
 }
 
+/**
+ * The payload with every package id (`package_id`, `package_ids`, at any depth) passed through
+ * rename, which is told where it stands: packages are named in packages, affected_packages,
+ * by_package and more, and none may slip through unrenamed.
+ */
+function withPackageIds(value: unknown, rename: (id: string, path: string) => string, path = ''): unknown {
+  if (Array.isArray(value)) return value.map((item, index) => withPackageIds(item, rename, `${path}[${index}]`))
+  if (!isRecord(value)) return value
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => {
+    const at = path ? `${path}.${key}` : key
+    if (key === 'package_id' && typeof item === 'string') return [key, rename(item, at)]
+    if (key === 'package_ids' && Array.isArray(item)) return [key, item.map((id, index) => (typeof id === 'string' ? rename(id, `${at}[${index}]`) : id))]
+    return [key, withPackageIds(item, rename, at)]
+  }))
+}
+
 export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: UpstreamSupplyDeps) {
   async function ask(source: InventorySourceRow, tool: string, args: Payload): Promise<UpstreamCallResult> {
     const result = await call(agentTargetOf(source, secrets), tool, args)
@@ -106,6 +124,21 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
 
   function accountOf(row: Pick<ForwardedMediaBuyRow, 'upstream_brand_domain' | 'upstream_operator'>) {
     return { brand: { domain: row.upstream_brand_domain }, operator: row.upstream_operator }
+  }
+
+  /**
+   * An upstream answer about a forwarded buy as its buyer sees it: the storefront's media_buy_id
+   * and package ids (each upstream package mapped the first time it is named), namespaced
+   * product ids.
+   */
+  async function ours(payload: Payload, source: InventorySourceRow, row: ForwardedMediaBuyRow): Promise<Payload> {
+    const upstreamIds: string[] = []
+    withPackageIds(payload, (id) => {
+      upstreamIds.push(id)
+      return id
+    })
+    const mapping = new Map((await ensureForwardedPackages(db, row.id, upstreamIds, clock.now())).map((pkg) => [pkg.upstream_package_id, pkg.package_id]))
+    return renamed(withPackageIds(payload, (id) => mapping.get(id)!) as Payload, source.source_id, row.media_buy_id)
   }
 
   /**
@@ -203,7 +236,7 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     }
     if (typeof payload.media_buy_id === 'string') {
       const row = existing ?? await insertForwardedBuy(db, { ...base, mediaBuyId: newMediaBuyId(), upstreamMediaBuyId: payload.media_buy_id, upstreamTaskId: null, taskId: null })
-      return { kind: 'confirmed', result: renamed(payload, source.source_id, row.media_buy_id) }
+      return { kind: 'confirmed', result: await ours(payload, source, row) }
     }
     if (payload.status === 'submitted' && typeof payload.task_id === 'string') {
       if (existing?.task_id) return { kind: 'submitted', taskId: existing.task_id }
@@ -234,9 +267,10 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     const now = clock.now()
     if (status === 'completed' && isRecord(body) && typeof body.media_buy_id === 'string') {
       const upstreamId = body.media_buy_id
+      const result = await ours(body, source, row)
       await db.transaction().execute(async (trx) => {
         await setUpstreamMediaBuyId(trx, row.id, upstreamId, now)
-        await settleTask(trx, taskId, { status: 'completed', result: renamed(body, source.source_id, row.media_buy_id) }, now)
+        await settleTask(trx, taskId, { status: 'completed', result }, now)
       })
     } else if (status === 'failed' || status === 'canceled' || status === 'rejected') {
       const detail = isRecord(error) ? error : {}
@@ -263,14 +297,14 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     // One call per agent and upstream account: each account's buys are read under it.
     const lists = await Promise.all(groups.map(async (group) => {
       const source = (await findSourceByRowId(db, group.sourceRowId))!
-      const ours = new Map(group.rows.map((row) => [row.upstream_media_buy_id!, row]))
-      const result = await ask(source, 'get_media_buys', { account: accountOf(group.rows[0]!), media_buy_ids: [...ours.keys()] })
+      const byUpstreamId = new Map(group.rows.map((row) => [row.upstream_media_buy_id!, row]))
+      const result = await ask(source, 'get_media_buys', { account: accountOf(group.rows[0]!), media_buy_ids: [...byUpstreamId.keys()] })
       if (!result.ok) throw refusal(result, source)
       const buys = Array.isArray(result.payload.media_buys) ? result.payload.media_buys : []
-      return buys.flatMap((buy) => {
-        const row = isRecord(buy) && typeof buy.media_buy_id === 'string' ? ours.get(buy.media_buy_id) : undefined
-        return row ? [renamed(buy as Payload, source.source_id, row.media_buy_id)] : []
-      })
+      return Promise.all(buys.flatMap((buy) => {
+        const row = isRecord(buy) && typeof buy.media_buy_id === 'string' ? byUpstreamId.get(buy.media_buy_id) : undefined
+        return row ? [ours(buy as Payload, source, row)] : []
+      }))
     }))
     const order = new Map(rows.map((row, index) => [row.media_buy_id, index]))
     return lists
@@ -304,14 +338,14 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     const { groups } = await forwardedGroups(principal, mediaBuyIds)
     const lists = await Promise.all(groups.map(async (group) => {
       const source = (await findSourceByRowId(db, group.sourceRowId))!
-      const ours = new Map(group.rows.map((row) => [row.upstream_media_buy_id!, row]))
-      const result = await ask(source, 'get_media_buy_delivery', { ...query, account: accountOf(group.rows[0]!), media_buy_ids: [...ours.keys()] })
+      const byUpstreamId = new Map(group.rows.map((row) => [row.upstream_media_buy_id!, row]))
+      const result = await ask(source, 'get_media_buy_delivery', { ...query, account: accountOf(group.rows[0]!), media_buy_ids: [...byUpstreamId.keys()] })
       if (!result.ok) throw refusal(result, source)
       const deliveries = Array.isArray(result.payload.media_buy_deliveries) ? result.payload.media_buy_deliveries : []
-      return deliveries.flatMap((delivery) => {
-        const row = isRecord(delivery) && typeof delivery.media_buy_id === 'string' ? ours.get(delivery.media_buy_id) : undefined
-        return row ? [{ ...delivery as Payload, media_buy_id: row.media_buy_id }] : []
-      })
+      return Promise.all(deliveries.flatMap((delivery) => {
+        const row = isRecord(delivery) && typeof delivery.media_buy_id === 'string' ? byUpstreamId.get(delivery.media_buy_id) : undefined
+        return row ? [ours(delivery as Payload, source, row)] : []
+      }))
     }))
     const deliveries = lists.flat()
     return { deliveries, found: deliveries.map((delivery) => String(delivery.media_buy_id)) }
@@ -330,14 +364,23 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     const key = typeof request.idempotency_key === 'string' ? request.idempotency_key : `${row.media_buy_id}:${clock.now().toISOString()}`
     const { push_notification_config: push, ...rest } = request
     if (push !== undefined) throw fail.invalidField('push_notification_config', `is not relayed for buys on upstream agent ${source.source_id} yet`)
+    // The buyer names the storefront's package ids; the upstream knows only its own.
+    const upstreamIds = new Map((await listForwardedPackages(db, row.id)).map((pkg) => [pkg.package_id, pkg.upstream_package_id]))
+    const asked = withPackageIds(rest, (id, path) => {
+      const upstreamId = upstreamIds.get(id)
+      if (upstreamId === undefined) {
+        throw new StorefrontError('NOT_FOUND', `${path}: the media buy has no package ${id}`, { reason: 'PACKAGE_NOT_FOUND', issues: [{ path, message: 'is not a package of this media buy' }] })
+      }
+      return upstreamId
+    }) as Payload
     const result = await ask(source, 'update_media_buy', {
-      ...rest,
+      ...asked,
       account: accountOf(row),
       media_buy_id: row.upstream_media_buy_id,
       idempotency_key: upstreamKeyOf(principal, key, `update_media_buy:${row.media_buy_id}`),
     })
     if (!result.ok) throw refusal(result, source)
-    return renamed(result.payload, source.source_id, row.media_buy_id)
+    return ours(result.payload, source, row)
   }
 
   return { listProducts, upstreamSourceOf, createForwarded, followTask, listForwarded, deliveryOfForwarded, findForwarded, updateForwarded }

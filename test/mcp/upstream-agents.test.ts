@@ -258,6 +258,22 @@ describe('upstream AdCP agents sold through /mcp', () => {
       // Another buyer of the storefront sees nothing of it, and cannot change it.
       const foreign = await callTool(otherBuyer, 'get_media_buys', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
       assert.deepEqual(foreign.payload.media_buys, [])
+      // Its packages carry the storefront's package ids, mapped both ways.
+      const upstreamPackageIds = (await upstream.db.selectFrom('media_buy_package').select('package_id').where('media_buy_row_id', '=', upstreamBuys[0]!.id).execute()).map((pkg) => pkg.package_id)
+      assert.ok(upstreamPackageIds.length > 0)
+      const packageId = (buys[0]!.packages[0] as unknown as { package_id: string }).package_id
+      assert.equal((result.packages[0] as unknown as { package_id: string }).package_id, packageId, 'tasks_get and get_media_buys name the package alike')
+      assert.ok(!upstreamPackageIds.includes(packageId))
+      const paused = await callTool(buyer, 'update_media_buy', { account: ACCOUNT, media_buy_id: mediaBuyId, packages: [{ package_id: packageId, paused: true }], idempotency_key: idempotencyKey() })
+      assert.equal(paused.isError, false, JSON.stringify(paused.payload))
+      assert.deepEqual((paused.payload.affected_packages as Array<{ package_id: string }>).map((pkg) => pkg.package_id), [packageId])
+      const upstreamPackage = await upstream.db.selectFrom('media_buy_package').select('paused').where('package_id', '=', upstreamPackageIds[0]!).executeTakeFirstOrThrow()
+      assert.equal(upstreamPackage.paused, true, 'the package update reached the upstream package')
+      const byUpstreamId = await callTool(buyer, 'update_media_buy', { account: ACCOUNT, media_buy_id: mediaBuyId, packages: [{ package_id: upstreamPackageIds[0], paused: false }], idempotency_key: idempotencyKey() })
+      assert.equal(byUpstreamId.isError, true, 'the upstream\'s package id is not one of the buyer\'s')
+      assert.equal(errorOf(byUpstreamId.payload).code, 'PACKAGE_NOT_FOUND')
+      assert.equal(errorOf(byUpstreamId.payload).field, 'packages[0].package_id')
+
       const foreignCancel = await callTool(otherBuyer, 'update_media_buy', { account: ACCOUNT, media_buy_id: mediaBuyId, canceled: true, idempotency_key: idempotencyKey() })
       assert.equal(foreignCancel.isError, true)
       assert.equal(errorOf(foreignCancel.payload).code, 'MEDIA_BUY_NOT_FOUND')
@@ -278,6 +294,10 @@ describe('upstream AdCP agents sold through /mcp', () => {
       const deliveries = delivery.payload.media_buy_deliveries as Array<{ media_buy_id: string; totals: { impressions: number } }>
       assert.deepEqual(deliveries.map((d) => [d.media_buy_id, d.totals.impressions]), [[mediaBuyId, 0]])
       assert.ok(!JSON.stringify(delivery.payload).includes(upstreamId))
+      const answers = { created: created.payload, pending: pending.payload, done: done.payload, listed: listed.payload, paused: paused.payload, canceled: canceled.payload, delivery: delivery.payload }
+      for (const [tool, answer] of Object.entries(answers)) {
+        for (const id of [upstreamId, ...upstreamPackageIds]) assert.ok(!JSON.stringify(answer).includes(id), `${tool} names upstream id ${id}: ${JSON.stringify(answer)}`)
+      }
       const foreignDelivery = await callTool(otherBuyer, 'get_media_buy_delivery', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
       assert.equal(errorOf(foreignDelivery.payload).code, 'MEDIA_BUY_NOT_FOUND')
     })
