@@ -63,7 +63,8 @@ export interface NewForwardedBuy {
   now: Date
 }
 
-export async function insertForwardedBuy(db: Queryable, input: NewForwardedBuy): Promise<ForwardedMediaBuyRow> {
+/** The new row, or undefined when the key already bought with this idempotency_key (a race the replay cache missed). */
+export async function insertForwardedBuy(db: Queryable, input: NewForwardedBuy): Promise<ForwardedMediaBuyRow | undefined> {
   return db
     .insertInto('forwarded_media_buy')
     .values({
@@ -81,8 +82,9 @@ export async function insertForwardedBuy(db: Queryable, input: NewForwardedBuy):
       created_at: input.now,
       updated_at: input.now,
     })
+    .onConflict((conflict) => conflict.columns(['api_key_id', 'idempotency_key']).doNothing())
     .returningAll()
-    .executeTakeFirstOrThrow()
+    .executeTakeFirst()
 }
 
 export async function findForwardedBuyByIdempotencyKey(db: Queryable, owner: ForwardedBuyOwner, idempotencyKey: string): Promise<ForwardedMediaBuyRow | undefined> {

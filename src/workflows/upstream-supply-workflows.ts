@@ -234,19 +234,28 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
       operator: input.operator,
       now,
     }
+    // The key's buy with this idempotency_key, written by the first of two racing creates: the
+    // second answers as the first did.
+    const replay = async (): Promise<ForwardedCreateOutcome> => {
+      const row = (await findForwardedBuyByIdempotencyKey(db, owner, input.idempotencyKey))!
+      return row.task_id ? { kind: 'submitted', taskId: row.task_id } : { kind: 'confirmed', result: await ours(payload, source, row) }
+    }
     if (typeof payload.media_buy_id === 'string') {
-      const row = existing ?? await insertForwardedBuy(db, { ...base, mediaBuyId: newMediaBuyId(), upstreamMediaBuyId: payload.media_buy_id, upstreamTaskId: null, taskId: null })
-      return { kind: 'confirmed', result: await ours(payload, source, row) }
+      if (existing) return { kind: 'confirmed', result: await ours(payload, source, existing) }
+      const row = await insertForwardedBuy(db, { ...base, mediaBuyId: newMediaBuyId(), upstreamMediaBuyId: payload.media_buy_id, upstreamTaskId: null, taskId: null })
+      return row ? { kind: 'confirmed', result: await ours(payload, source, row) } : replay()
     }
     if (payload.status === 'submitted' && typeof payload.task_id === 'string') {
       if (existing?.task_id) return { kind: 'submitted', taskId: existing.task_id }
       const taskId = newTaskId()
       const upstreamTaskId = payload.task_id
-      await db.transaction().execute(async (trx) => {
-        await insertTask(trx, { taskId, tool: 'create_media_buy', accountId: principal.accountId, hasWebhook: false, now })
-        await insertForwardedBuy(trx, { ...base, mediaBuyId: newMediaBuyId(), upstreamMediaBuyId: null, upstreamTaskId, taskId })
+      const inserted = await db.transaction().execute(async (trx) => {
+        // The buy first: when a racing create wrote it, no task of ours is opened for nothing.
+        const row = await insertForwardedBuy(trx, { ...base, mediaBuyId: newMediaBuyId(), upstreamMediaBuyId: null, upstreamTaskId, taskId })
+        if (row) await insertTask(trx, { taskId, tool: 'create_media_buy', accountId: principal.accountId, hasWebhook: false, now })
+        return row
       })
-      return { kind: 'submitted', taskId }
+      return inserted ? { kind: 'submitted', taskId } : replay()
     }
     throw unavailable(source, 'create_media_buy answered neither a media_buy_id nor a submitted task')
   }

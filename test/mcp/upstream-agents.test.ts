@@ -3,7 +3,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { SecretBox } from '../../src/shared/secret-box.ts'
 import { createLiveAgentProbe } from '../../src/sources/mcp-agent-probe.ts'
+import { createUpstreamAgentClient, type UpstreamAgentClient } from '../../src/sources/upstream-agent-client.ts'
+import { createUpstreamSupplyWorkflows } from '../../src/workflows/upstream-supply-workflows.ts'
+import { TEST_SECRET_KEY } from '../helpers/context.ts'
 import { callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
 
 /**
@@ -300,6 +304,60 @@ describe('upstream AdCP agents sold through /mcp', () => {
       }
       const foreignDelivery = await callTool(otherBuyer, 'get_media_buy_delivery', { account: ACCOUNT, media_buy_ids: [mediaBuyId] })
       assert.equal(errorOf(foreignDelivery.payload).code, 'MEDIA_BUY_NOT_FOUND')
+    })
+
+    it('answers two simultaneous creates with one idempotency_key, past the replay cache, like a replay', async () => {
+      relay.mode = 'pass'
+      const principalRow = await storefront.db
+        .selectFrom('buyer_account as a')
+        .innerJoin('api_key as k', 'k.id', 'a.api_key_id')
+        .select(['a.id as accountRowId', 'a.account_id as accountId', 'k.id as apiKeyId', 'k.storefront_id as storefrontId'])
+        .where('k.label', '=', 'buyer a')
+        .where('a.brand_domain', '=', ACCOUNT.brand.domain)
+        .executeTakeFirstOrThrow()
+      const principal = { ...principalRow, sandbox: false }
+      const source = await storefront.db.selectFrom('inventory_source').selectAll().where('source_id', '=', 'upstream-healthy').executeTakeFirstOrThrow()
+      const product = (await getProducts(buyer, { pagination: { max_results: 100 } })).products.find((candidate) => candidate.product_id === `upstream-healthy:${upstreamProductIds[1]}`)!
+      const key = idempotencyKey()
+      const input = {
+        idempotencyKey: key,
+        brandDomain: ACCOUNT.brand.domain,
+        operator: ACCOUNT.operator,
+        request: {
+          account: ACCOUNT, brand: ACCOUNT.brand, idempotency_key: key, ...flight(),
+          packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price }],
+        },
+      }
+      // Straight to the workflow, past the SDK's replay cache. The upstream answers both (each call
+      // asked once the one before was answered, so the second is a replay there, not in flight),
+      // and both create answers are held until each has one: both then write the buy at once.
+      const client = createUpstreamAgentClient({ timeoutMs: 5_000 })
+      let upstreamTurn: Promise<unknown> = Promise.resolve()
+      let answered = 0
+      let bothAnswered!: () => void
+      const together = new Promise<void>((resolve) => (bothAnswered = resolve))
+      const gated: UpstreamAgentClient = async (target, tool, args) => {
+        const turn = upstreamTurn.then(() => client(target, tool, args))
+        upstreamTurn = turn.catch(() => undefined)
+        const result = await turn
+        if (tool !== 'create_media_buy') return result
+        if (++answered === 2) bothAnswered()
+        await together
+        return result
+      }
+      const workflows = createUpstreamSupplyWorkflows({ db: storefront.db, clock: storefront.clock, secrets: new SecretBox(TEST_SECRET_KEY), call: gated })
+      const answers = await Promise.allSettled([
+        workflows.createForwarded(principal, source, input),
+        workflows.createForwarded(principal, source, input),
+      ])
+      const rows = await storefront.db.selectFrom('forwarded_media_buy').selectAll().where('idempotency_key', '=', key).execute()
+      assert.equal(rows.length, 1, 'one forwarded buy for the key')
+      for (const answer of answers) {
+        assert.equal(answer.status, 'fulfilled', answer.status === 'rejected' ? String(answer.reason) : '')
+        assert.deepEqual(answer.value, { kind: 'submitted', taskId: rows[0]!.task_id })
+      }
+      const tasks = await storefront.db.selectFrom('adcp_decisioning_tasks').select('task_id').where('task_id', '=', rows[0]!.task_id!).execute()
+      assert.equal(tasks.length, 1)
     })
 
     it('answers SERVICE_UNAVAILABLE when the agent holding the product hangs, and places nothing', async () => {
