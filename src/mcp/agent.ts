@@ -37,10 +37,12 @@ import { mediaBuyTools, storeOwnedTasks } from './media-buy-tools.ts'
  * protocol (schema validation of every request and response, idempotency_key replay, error
  * envelopes, get_adcp_capabilities, tasks/get); this file maps each task onto one buyer workflow.
  *
- * Only what the storefront really does is registered: discovery (get_products,
- * list_creative_formats), accounts (sync_accounts, list_accounts) and creatives (sync_creatives,
- * list_creatives: creative-tools.ts). Buying, managing and delivery are not offered yet, so their
- * tools are absent from tools/list rather than stubbed.
+ * Only what the storefront really does is registered: discovery (get_products, with upstream
+ * agents' products, list_creative_formats), accounts (sync_accounts, list_accounts), creatives
+ * (sync_creatives, list_creatives: creative-tools.ts), buying and managing (create_media_buy,
+ * get_media_buys, update_media_buy and their tasks: media-buy-tools.ts, forwarded to an upstream
+ * agent for its products) and delivery (get_media_buy_delivery: delivery-tools.ts). What is not
+ * done is absent from tools/list rather than stubbed.
  */
 
 export const AGENT_NAME = 'storefront'
@@ -182,7 +184,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
 
     return {
       capabilities: {
-        // No specialism yet: every sales-* specialism needs create_media_buy, which is not offered.
+        // No specialism claimed yet, though create_media_buy is offered: claiming one is a separate decision.
         specialisms: [],
         requireOperatorAuth: false,
         config: {},
