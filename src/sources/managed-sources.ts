@@ -15,7 +15,7 @@ import {
   toSourceResponse,
 } from './source-rules.ts'
 import type { CreateManagedSource, TestConnectionResponse, UpdateAgentSource } from './source.schema.ts'
-import { lookupSourceRow, writeSourceUpdate } from './source-store.ts'
+import { lookupSourceRow, passedConnectionCheck, recordConnectionCheck, writeSourceUpdate } from './source-store.ts'
 import type { ManagedConnection, TenantManagementClient, UpstreamFailure } from './tenant-management-client.ts'
 
 /** The sealed credential of a managed source: the key of its tenant-management API. */
@@ -118,17 +118,10 @@ export function createManagedSources({ db, clock, secrets, tenants }: ManagedSou
       const connection = { ...connectionOf(current), ...(rotating ? { apiKey: input.apiKey! } : {}) }
       const read = await tenants.readTenantStatus(connection)
       if (!read.ok) {
-        await db
-          .updateTable('inventory_source')
-          .set({ last_checked_at: clock.now(), last_error: `Tenant validation failed: ${read.message}` })
-          .where('id', '=', current.id)
-          .execute()
+        await recordConnectionCheck(db, current.id, { at: clock.now(), error: `Tenant validation failed: ${read.message}` })
         throw validationFailure(read)
       }
-      const checkedAt = clock.now()
-      changes.probe_passed_at = checkedAt
-      changes.last_checked_at = checkedAt
-      changes.last_error = null
+      Object.assign(changes, passedConnectionCheck(clock.now()))
     } else if (rotating) {
       changes.probe_passed_at = null
     }

@@ -9,7 +9,7 @@ import type { AgentProbe, AgentProbeTarget } from './agent-probe.ts'
 import { agentConnectionTest } from './connection-test.ts'
 import { createManagedSources } from './managed-sources.ts'
 import { assertStatusTransition, duplicateSourceId, refuseCredentialsInUrl, resolveSourceId, toSourceResponse } from './source-rules.ts'
-import { deleteSourceRow, findSourceRow, writeSourceUpdate } from './source-store.ts'
+import { deleteSourceRow, findSourceRow, passedConnectionCheck, recordConnectionCheck, writeSourceUpdate } from './source-store.ts'
 import type { TenantManagementClient } from './tenant-management-client.ts'
 import type {
   AgentAuth,
@@ -182,16 +182,10 @@ export function createSourceService({ db, clock, secrets, probeAgent, tenants }:
       })
       if (!result.ok) {
         // The source stays as it was; only the probe outcome is recorded.
-        await db
-          .updateTable('inventory_source')
-          .set({ last_checked_at: clock.now(), last_error: result.message })
-          .where('id', '=', current.id)
-          .execute()
+        await recordConnectionCheck(db, current.id, { at: clock.now(), error: result.message })
         throw probeFailure(result)
       }
-      changes.probe_passed_at = now
-      changes.last_checked_at = now
-      changes.last_error = null
+      Object.assign(changes, passedConnectionCheck(now))
     } else if (connectionChanged) {
       // A new endpoint or credential has not been probed yet.
       changes.probe_passed_at = null
@@ -235,15 +229,7 @@ export function createSourceService({ db, clock, secrets, probeAgent, tenants }:
     }
     const testedAt = new Date(outcome.response.testedAt)
     return outcomeTransaction(db, async (trx) => {
-      await trx
-        .updateTable('inventory_source')
-        .set({
-          last_checked_at: testedAt,
-          last_error: outcome.passed ? null : outcome.response.error,
-          ...(outcome.passed ? { probe_passed_at: testedAt } : {}),
-        })
-        .where('id', '=', current.id)
-        .execute()
+      await recordConnectionCheck(trx, current.id, { at: testedAt, error: outcome.passed ? null : outcome.response.error, stampsProbe: true })
       return outcome.response
     })
   }

@@ -45,6 +45,27 @@ export async function deleteSourceRow(trx: Queryable, sourceRowId: number): Prom
   await trx.deleteFrom('inventory_source').where('id', '=', sourceRowId).execute()
 }
 
+/**
+ * The columns a passed live check of a source's connection (AGENT probe, tenant status read)
+ * sets: what GET /status and the source show as lastCheckedAt / lastError, and the probe stamp
+ * an ACTIVE AGENT source needs.
+ */
+export function passedConnectionCheck(at: Date): Pick<InventorySourceUpdate, 'probe_passed_at' | 'last_checked_at' | 'last_error'> {
+  return { probe_passed_at: at, last_checked_at: at, last_error: null }
+}
+
+/**
+ * Records the outcome of a live check of a source's connection on its row, apart from any other
+ * change (a refused PUT records its failed check and changes nothing else). A passed check also
+ * stamps the probe when `stampsProbe` (a connection test does; buyer traffic only clears errors).
+ */
+export async function recordConnectionCheck(db: Queryable, sourceRowId: number, check: { at: Date; error: string | null; stampsProbe?: boolean }): Promise<void> {
+  const changes = check.error === null && check.stampsProbe
+    ? passedConnectionCheck(check.at)
+    : { last_checked_at: check.at, last_error: check.error }
+  await db.updateTable('inventory_source').set(changes).where('id', '=', sourceRowId).execute()
+}
+
 export interface SourceUpdateWrite {
   /** The row the update was decided against, read before any upstream call. */
   decidedOn: InventorySourceRow

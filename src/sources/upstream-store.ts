@@ -4,6 +4,7 @@ import type { ForwardedMediaBuyRow, ForwardedPackageRow, InventorySourceRow } fr
 import type { SecretBox } from '../shared/secret-box.ts'
 import type { AgentProbeTarget } from './agent-probe.ts'
 import type { AgentAuth } from './source.schema.ts'
+import { recordConnectionCheck } from './source-store.ts'
 
 /**
  * What the storefront keeps of the supply it sells from upstream AdCP agents: which AGENT sources
@@ -40,7 +41,7 @@ export function agentTargetOf(source: InventorySourceRow, secrets: SecretBox): A
  */
 export async function recordUpstreamOutcome(db: Queryable, source: InventorySourceRow, at: Date, error: string | null): Promise<void> {
   if (error === null && source.last_error === null) return
-  await db.updateTable('inventory_source').set({ last_checked_at: at, last_error: error }).where('id', '=', source.id).execute()
+  await recordConnectionCheck(db, source.id, { at, error })
 }
 
 export interface ForwardedBuyOwner {
