@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
@@ -10,6 +8,7 @@ import { createLiveAgentProbe } from '../../src/sources/mcp-agent-probe.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { startFakeSalesAgent, type FakeSalesAgent } from '../helpers/fake-sales-agent.ts'
 import { startFakeTenantAgent, UPSTREAM_BODY_MARKER, type FakeTenantAgent, type FakeTenantMode } from '../helpers/fake-tenant-agent.ts'
+import { freePort } from '../helpers/free-port.ts'
 
 const GOLDEN = JSON.parse(readFileSync(new URL('../fixtures/managed/tenant-status.storefront.json', import.meta.url), 'utf8')) as Record<string, unknown>
 
@@ -18,15 +17,6 @@ const ROTATED_KEY = 'tm_key_rotated_55aa66bb77cc'
 const WRONG_KEY = 'tm_key_wrong_99zz88yy77xx'
 const AGENT_TOKEN = 'agent_token_secret_3c4d5e'
 const SECRETS = [API_KEY, ROTATED_KEY, WRONG_KEY, AGENT_TOKEN]
-
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe('managed sales-agent sources', () => {
   let ctx: TestContext

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { AgentProbeResult, AgentProbeTarget } from '../../src/sources/agent-probe.ts'
 import { createLiveAgentProbe } from '../../src/sources/mcp-agent-probe.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { COMPLIANT_CAPABILITIES, FULL_SALES_AGENT_TOOLS, startFakeSalesAgent, type FakeSalesAgent } from '../helpers/fake-sales-agent.ts'
+import { freePort } from '../helpers/free-port.ts'
 
 const TOKEN = 'tok_probe_secret_4f9a1c'
 const WRONG_TOKEN = 'tok_wrong_secret_77d0e2'
@@ -31,15 +30,6 @@ function bearer(token: string): Pick<AgentProbeTarget, 'authenticationType' | 'a
 function failure(result: AgentProbeResult) {
   assert.equal(result.ok, false, 'expected the probe to fail')
   return result as Extract<AgentProbeResult, { ok: false }>
-}
-
-/** A port nothing listens on: bound by us, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 describe('live agent probe (MCP)', () => {
