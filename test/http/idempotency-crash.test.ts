@@ -265,10 +265,16 @@ describe('Idempotency-Key takeover racing an open outcome transaction', { skip: 
   })
 })
 
-/** Until some statement waits for a lock: the retry has reached the original's open transaction. */
+/**
+ * Until some statement of this test's database waits for a lock: the retry has reached the
+ * original's open transaction. pg_locks covers the whole server, where other test files run at the
+ * same time on their own databases, so a wait of theirs must not count.
+ */
 async function waitForLockWait(): Promise<void> {
   for (let i = 0; i < 2_000; i++) {
-    const { rows } = await sql<{ waiting: number }>`SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted`.execute(ctx.db)
+    const { rows } = await sql<{ waiting: number }>`
+      SELECT count(*)::int AS waiting FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE NOT l.granted AND a.datname = current_database()`.execute(ctx.db)
     if (rows[0]!.waiting > 0) return
     await new Promise((resolve) => setImmediate(resolve))
   }
