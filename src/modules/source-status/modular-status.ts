@@ -133,7 +133,7 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
     },
     syncs: {
       inventory: {
-        status: input.lastFeedAt ? 'success' : 'never',
+        status: input.lastFeedAt ? 'success' : 'never_run',
         lastRunAt: toIso(input.lastFeedAt),
         itemCount: projection.activeAvailCount,
         error: null,
