@@ -517,19 +517,26 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
    * the releases), locking the reservations in id order before the buy, as update_media_buy does;
    * two processes sweeping one buy both find the lines released, which is no error.
    */
-  async function releaseLinesOfRejectedBuys(options: { limit?: number; onError?: (mediaBuyId: string, error: unknown) => void } = {}): Promise<{ released: number; failed: number }> {
+  async function releaseLinesOfRejectedBuys(options: { pageSize?: number; onError?: (mediaBuyId: string, error: unknown) => void } = {}): Promise<{ released: number; failed: number }> {
     let released = 0
     let failed = 0
-    for (const marked of await listBuysWithLinesToRelease(db, options.limit ?? 100)) {
-      // One buy that fails (a deadlock victim, a lost connection) is retried next sweep; the rest go on.
-      try {
-        released += await releaseLinesOf(marked)
-      } catch (error) {
-        failed += 1
-        options.onError?.(marked.media_buy_id, error)
+    // Every marked buy is tried once per sweep, a page at a time: buys that keep failing must not
+    // fill the one page the sweep reads and starve the buys behind them.
+    let afterRowId = 0
+    for (;;) {
+      const page = await listBuysWithLinesToRelease(db, afterRowId, options.pageSize ?? 100)
+      for (const marked of page) {
+        // One buy that fails (a deadlock victim, a lost connection) is retried next sweep; the rest go on.
+        try {
+          released += await releaseLinesOf(marked)
+        } catch (error) {
+          failed += 1
+          options.onError?.(marked.media_buy_id, error)
+        }
       }
+      if (page.length === 0) return { released, failed }
+      afterRowId = page[page.length - 1]!.id
     }
-    return { released, failed }
   }
 
   async function releaseLinesOf(marked: MediaBuyRow): Promise<number> {

@@ -285,9 +285,15 @@ export async function findBuysOfReservations(trx: Transaction, reservationIds: n
     .execute()
 }
 
-/** Rejected buys whose other lines are still to be released (migration 0016), oldest first. */
-export async function listBuysWithLinesToRelease(db: Queryable, limit: number): Promise<MediaBuyRow[]> {
-  return db.selectFrom('media_buy').selectAll().where('lines_to_release', '=', true).orderBy('id').limit(limit).execute()
+/**
+ * One page of the rejected buys whose other lines are still to be released (migration 0016),
+ * oldest first, after the row id `afterRowId` (keyset paging: a sweep walks every marked buy once).
+ */
+export async function listBuysWithLinesToRelease(db: Queryable, afterRowId: number, limit: number): Promise<MediaBuyRow[]> {
+  return db.selectFrom('media_buy').selectAll()
+    .where('lines_to_release', '=', true)
+    .where('id', '>', afterRowId)
+    .orderBy('id').limit(limit).execute()
 }
 
 /** The live (HELD or BOOKED) reservations of a buy's packages, in reservation id order. */
