@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   FEED_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   FEED_MAX_CONCURRENT: z.coerce.number().int().min(1).max(64).default(2),
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   AGENT_PROBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   CADENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   MANAGED_AGENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
@@ -52,6 +54,10 @@ export interface Config {
   feedBodyLimitBytes: number
   feedMaxConcurrent: number
   sweepIntervalMs: number
+  /** How often each server process looks for due webhooks in the outbox. */
+  webhookPollIntervalMs: number
+  /** Bound of one webhook delivery attempt (its lease is 3 of these + 5 s). */
+  webhookTimeoutMs: number
   agentProbeTimeoutMs: number
   cadentTimeoutMs: number
   managedAgentTimeoutMs: number
@@ -84,6 +90,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     feedBodyLimitBytes: e.FEED_BODY_LIMIT_BYTES,
     feedMaxConcurrent: e.FEED_MAX_CONCURRENT,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    webhookPollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
+    webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
     agentProbeTimeoutMs: e.AGENT_PROBE_TIMEOUT_MS,
     cadentTimeoutMs: e.CADENT_TIMEOUT_MS,
     managedAgentTimeoutMs: e.MANAGED_AGENT_TIMEOUT_MS,

@@ -89,6 +89,7 @@ export async function openRuntime(
       cadentTimeoutMs: config.cadentTimeoutMs,
       managedAgentTimeoutMs: config.managedAgentTimeoutMs,
       upstreamAgentTimeoutMs: config.upstreamAgentTimeoutMs,
+      webhookTimeoutMs: config.webhookTimeoutMs,
     })
     const opened = handle
     const heldLock = lock

@@ -79,6 +79,9 @@ export async function startServer(
     }, config.sweepIntervalMs)
     sweep.unref()
     background.push(() => clearInterval(sweep))
+    // Every process sends the outbox's due webhooks; the claim's lease keeps one event to one sender.
+    services.webhookOutbox.start({ intervalMs: config.webhookPollIntervalMs, logger: app.log })
+    background.push(() => services.webhookOutbox.stop())
 
     const running: RunningServer = {
       app,

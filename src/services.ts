@@ -3,7 +3,7 @@ import type { Database, Engine } from './db/database.ts'
 import { assertSchemaCurrent, loadMigrations, type Migration } from './db/migrate.ts'
 import { sqlPoolOf } from './db/sql-pool.ts'
 import { createIdempotencyStore } from './idempotency/idempotency-store.ts'
-import { createBuyerWebhooks, type WebhookSigningKey } from './modules/buyer-webhooks/index.ts'
+import { createBuyerWebhooks, createWebhookOutbox, type WebhookSigningKey } from './modules/buyer-webhooks/index.ts'
 import { createLedgerService } from './modules/booking-ledger/index.ts'
 import type { Clock } from './shared/clock.ts'
 import type { SecretBox } from './shared/secret-box.ts'
@@ -18,7 +18,7 @@ import { createCreativeWorkflows } from './workflows/creative-workflows.ts'
 import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
 import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
-import { createMediaBuyWorkflows, type TaskNotice } from './workflows/media-buy-workflows.ts'
+import { createMediaBuyWorkflows } from './workflows/media-buy-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
 import { createSandboxWorkflows } from './workflows/sandbox-workflows.ts'
 import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
@@ -40,6 +40,8 @@ export interface ServiceDeps {
   managedAgentTimeoutMs?: number | undefined
   /** Time bound of one task on an upstream AdCP agent (an ACTIVE AGENT source sold at /mcp); default 5 s. */
   upstreamAgentTimeoutMs?: number | undefined
+  /** Bound of one webhook delivery attempt from the outbox; default 10 s. */
+  webhookTimeoutMs?: number | undefined
 }
 
 /**
@@ -62,19 +64,15 @@ export function createServices(deps: ServiceDeps) {
   const creatives = createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats })
   const execution = createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs })
   const buyerWebhooks = createBuyerWebhooks({ signingKey: deps.webhookSigningKey ?? null })
-  // A settled task's webhook, after COMMIT; without a signing key the agent accepted no
-  // push_notification_config, so there is nothing to send.
-  const deliverTaskNotice = buyerWebhooks.signerKey
-    ? async (notice: TaskNotice) => {
-      await buyerWebhooks.sendTaskWebhook({
-        url: notice.url,
-        authentication: notice.authentication,
-        payload: notice.payload,
-        operation_id: notice.operationId,
-        allowPrivateDestination: notice.sandbox,
-      })
-    }
-    : undefined
+  // Events are written by the changes themselves (settleSubmittedBuys); this sends them. Without a
+  // signing key this process sends nothing and the events wait for a process that has one.
+  const webhookOutbox = createWebhookOutbox({
+    db,
+    clock,
+    secrets: deps.secrets,
+    send: buyerWebhooks.signerKey ? buyerWebhooks.sendTaskWebhook : null,
+    attemptTimeoutMs: deps.webhookTimeoutMs,
+  })
   let knownMigrations: Promise<Migration[]> | undefined
   return {
     clock,
@@ -88,7 +86,7 @@ export function createServices(deps: ServiceDeps) {
     execution,
     /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
     mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox, creatives }),
-    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, deliverTaskNotice }),
+    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted: webhookOutbox.kick }),
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */
     buyer,
@@ -100,6 +98,8 @@ export function createServices(deps: ServiceDeps) {
     sandbox,
     /** Signed task webhooks to buyers and the JWKS that verifies them. */
     buyerWebhooks,
+    /** The persistent outbox of buyers' webhooks: its sender loop runs in every server process. */
+    webhookOutbox,
     /** The pg.Pool-like handle @adcp/sdk's own stores (idempotency, tasks) run their SQL on. */
     sdkPool: sqlPoolOf(db),
     sourceStatus,

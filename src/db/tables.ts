@@ -414,6 +414,53 @@ export interface DB {
   sandbox_create_arm: SandboxCreateArmTable
   adcp_idempotency: AdcpIdempotencyTable
   adcp_decisioning_tasks: AdcpDecisioningTaskTable
+  webhook_outbox: WebhookOutboxTable
+  webhook_delivery: WebhookDeliveryTable
+}
+
+export type WebhookOutboxStatus = 'pending' | 'delivered' | 'failed'
+
+/** One buyer webhook event of the persistent outbox (migration 0022). */
+export interface WebhookOutboxTable {
+  id: Generated<number>
+  storefront_id: number
+  media_buy_row_id: number | null
+  operation_id: string
+  idempotency_key: string
+  /** {url, authentication?} sealed with the secret box. */
+  destination_sealed: string
+  /** scheme://host[:port] of the destination: what logs and operators see. */
+  destination_origin: string
+  sandbox: boolean
+  /** The mcp-webhook-payload body as JSON text, without idempotency_key. */
+  payload: string
+  status: ColumnType<WebhookOutboxStatus, WebhookOutboxStatus | undefined, WebhookOutboxStatus>
+  attempts: Generated<number>
+  next_attempt_at: Timestamp
+  claimed_until: Timestamp | null
+  claim_token: string | null
+  first_attempt_at: Timestamp | null
+  last_attempt_at: Timestamp | null
+  last_status_code: number | null
+  last_error: string | null
+  delivered_at: Timestamp | null
+  failed_at: Timestamp | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export type WebhookDeliveryOutcome = 'delivered' | 'retry' | 'failed'
+
+/** The delivery log: one row per attempt (migration 0022). */
+export interface WebhookDeliveryTable {
+  id: Generated<number>
+  outbox_id: number
+  attempt: number
+  outcome: WebhookDeliveryOutcome
+  status_code: number | null
+  error: string | null
+  started_at: Timestamp
+  duration_ms: number
 }
 
 /** A media buy that lives on an upstream AGENT source (migration 0017). */
@@ -480,3 +527,5 @@ export type CreativeRow = Selectable<CreativeTable>
 export type CreativeAssignmentRow = Selectable<CreativeAssignmentTable>
 export type SandboxCreativeFormatRow = Selectable<SandboxCreativeFormatTable>
 export type SandboxCreateArmRow = Selectable<SandboxCreateArmTable>
+export type WebhookOutboxRow = Selectable<WebhookOutboxTable>
+export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>

@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.ts'
 import type { InventorySourceRow } from '../db/tables.ts'
+import { webhookStatsOfSource } from '../modules/buyer-webhooks/index.ts'
 import { loadProjection } from '../modules/readiness/index.ts'
 import {
   computeModularStatus,
@@ -52,7 +53,14 @@ export function createSourceStatusWorkflows({ db, clock, sources, tenants }: Sou
         const now = clock.now()
         const projection = await loadProjection(db, source, now)
         const extra = await loadModularStatusInput(db, source, now)
-        return computeModularStatus({ source, projection, now, ...extra })
+        const webhooks = await webhookStatsOfSource(db, { sourceRowId: source.id, since: new Date(now.getTime() - 24 * 60 * 60 * 1000) })
+        return computeModularStatus({
+          source,
+          projection,
+          now,
+          ...extra,
+          webhooks: { deliveredLast24h: webhooks.delivered, failedLast24h: webhooks.failed, lastFailureAt: webhooks.lastFailureAt },
+        })
       }
       case 'MANAGED_SALES_AGENT': {
         const tenant = await tenantStatuses.get(source.id, () => readTenant(source))
