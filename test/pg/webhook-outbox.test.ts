@@ -47,16 +47,21 @@ describe('the webhook outbox with two server processes', { skip: skipWithoutPost
   })
 
   it('never has two deliveries of one event in flight at once, and sends each event exactly as often as its answers ask', async () => {
-    const keys = await enqueueEvents(handle.db, receiver.url, 60, 'two')
-    const env = { ...outboxServerEnv(), DATABASE_URL: scratch.url, DATABASE_POOL_SIZE: '5' }
-    // Both running before either has sent much: they compete for the same due events.
+    // info: each process logs the failed first attempts it made, which shows both took part.
+    const env = { ...outboxServerEnv(), DATABASE_URL: scratch.url, DATABASE_POOL_SIZE: '5', LOG_LEVEL: 'info' }
     servers.push(...(await Promise.all([startServerProcess(env), startServerProcess(env)])))
+    // Enqueued once both are polling: they compete for the same due events.
+    const keys = await enqueueEvents(handle.db, receiver.url, 60, 'two')
     await waitUntil(async () => {
       const pending = await handle.db.selectFrom('webhook_outbox').select('id').where('status', '<>', 'delivered').limit(1).execute()
       return pending.length === 0
     }, 120_000, `every event delivered (received ${receiver.received.length})\n${servers.map((server) => server.output()).join('\n')}`)
 
     assert.equal(receiver.maxInFlightPerKey(), 1, 'one in-flight delivery per event')
+    const retriedBy = servers.map((server) => server.output().split('\n').filter((line) => line.includes('retried later')).length)
+    console.log(`# first attempts per process: ${JSON.stringify(retriedBy)}`)
+    assert.ok(retriedBy.every((count) => count > 0), `both processes sent: ${JSON.stringify(retriedBy)}`)
+    assert.equal(retriedBy[0]! + retriedBy[1]!, keys.length)
     assert.equal(receiver.distinctKeys().size, keys.length)
     const perKey = new Map<string, number>()
     for (const captured of receiver.received) perKey.set(captured.idempotencyKey!, (perKey.get(captured.idempotencyKey!) ?? 0) + 1)
