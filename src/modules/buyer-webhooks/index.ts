@@ -59,6 +59,8 @@ export interface TaskWebhook {
   idempotency_key?: string | undefined
   /** Bound of one attempt (connect, send, answer); default 10 s. A hanging receiver is a network error. */
   timeoutMs?: number | undefined
+  /** Aborts the attempt (the outbox's sender stopping with its process): a transport error, retried. */
+  signal?: AbortSignal | undefined
 }
 
 export interface TaskWebhookDelivery {
@@ -125,8 +127,8 @@ function scrub(message: string, url: string): string {
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000
 
 /** A fetch whose every call gives up after `timeoutMs`: a receiver that never answers is a transport error. */
-function withTimeout(base: typeof fetch, timeoutMs: number): typeof fetch {
-  return (input, init) => base(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })
+function withTimeout(base: typeof fetch, timeoutMs: number, stop: AbortSignal | undefined): typeof fetch {
+  return (input, init) => base(input, { ...init, signal: stop ? AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]) : AbortSignal.timeout(timeoutMs) })
 }
 
 export function createBuyerWebhooks({ signingKey }: { signingKey: WebhookSigningKey | null }) {
@@ -156,7 +158,7 @@ export function createBuyerWebhooks({ signingKey }: { signingKey: WebhookSigning
       const emitter = createWebhookEmitter({
         signerKey,
         generateIdempotencyKey: () => idempotencyKey,
-        fetch: withTimeout(base, webhook.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
+        fetch: withTimeout(base, webhook.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS, webhook.signal),
         retries: { maxAttempts: webhook.maxAttempts ?? 5 },
         userAgent: 'storefront-adcp-webhooks',
         suppressLegacyWarnings: true,

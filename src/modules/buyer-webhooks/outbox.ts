@@ -87,6 +87,9 @@ export function createWebhookOutbox(options: WebhookOutboxOptions) {
   const giveUpAfterMs = options.giveUpAfterMs ?? WEBHOOK_GIVE_UP_MS
   const backoff = { baseMs: options.backoffBaseMs ?? WEBHOOK_BACKOFF_BASE_MS, capMs: options.backoffCapMs ?? WEBHOOK_BACKOFF_CAP_MS, random: options.random ?? Math.random }
   let logger = options.logger ?? silent
+  // Aborts the deliveries in flight when the process stops: each is recorded as a retry, so a
+  // graceful stop is quick and leaves no lease to wait out.
+  const stopping = new AbortController()
 
   interface Outcome { outcome: WebhookDeliveryOutcome; statusCode: number | null; error: string | null; nextAttemptAt?: Date }
 
@@ -108,6 +111,7 @@ export function createWebhookOutbox(options: WebhookOutboxOptions) {
         allowPrivateDestination: row.sandbox,
         maxAttempts: 1,
         timeoutMs: attemptTimeoutMs,
+        signal: stopping.signal,
       })
     } catch (error) {
       // A legacy scheme the emitter cannot use, a payload that will not parse: no retry mends it.
@@ -232,10 +236,11 @@ export function createWebhookOutbox(options: WebhookOutboxOptions) {
     kick(): void {
       if (started) runNow()
     },
-    /** Resolves once a pass in progress has finished; no pass starts after. */
+    /** Aborts the deliveries in flight (recorded as retries) and resolves once the pass has finished; no pass starts after. */
     async stop(): Promise<void> {
       stopped = true
       if (timer) clearTimeout(timer)
+      stopping.abort()
       await running
     },
   }

@@ -260,6 +260,26 @@ describe('the webhook outbox', () => {
     }
   })
 
+  it('stops quickly with a delivery in flight: the attempt is aborted and recorded as a retry, its lease let go', async () => {
+    const receiver = await startWebhookReceiver({ holdMs: 5_000 })
+    try {
+      const sender = outbox()
+      const { id } = await enqueue(receiver)
+      sender.start({ intervalMs: 50 })
+      const deadline = Date.now() + 10_000
+      while (receiver.open() === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.equal(receiver.open(), 1)
+      const started = Date.now()
+      await sender.stop()
+      assert.ok(Date.now() - started < 2_000, `stopped in ${Date.now() - started} ms`)
+      const row = await eventRow(id)
+      assert.deepEqual([row.status, row.attempts, row.claimed_until, row.last_status_code], ['pending', 1, null, null])
+      assert.deepEqual((await logOf(id)).map((entry) => entry.outcome), ['retry'])
+    } finally {
+      await receiver.close()
+    }
+  })
+
   it('enqueues one event per operation_id: a second enqueue of it is ignored', async () => {
     const receiver = await startWebhookReceiver()
     try {
