@@ -130,6 +130,8 @@ export interface InventorySourceTable {
   protocol: string | null
   authentication_type: string | null
   auth_ciphertext: string | null
+  /** A managed tenant principal's access token for its MCP endpoint (migration 0021); auth_ciphertext is its tenant-management key. */
+  agent_auth_ciphertext: string | null
   oauth_audience: string | null
   reporting_type: string | null
   reporting_polling_cadence: string | null

@@ -7,30 +7,48 @@ import type { AgentAuth } from './source.schema.ts'
 import { recordConnectionCheck } from './source-store.ts'
 
 /**
- * What the storefront keeps of the supply it sells from upstream AdCP agents: which AGENT sources
- * are sold, what each last answered, and where each forwarded media buy lives.
+ * What the storefront keeps of the supply it sells from upstream AdCP agents: which sources are
+ * upstream agents and how to reach them, what each last answered, and where each forwarded media
+ * buy lives.
  */
 
-/** The ACTIVE AGENT sources of a storefront, in sourceId order: the upstream agents a live key buys from. */
-export async function listActiveAgentSources(db: Queryable, storefrontId: number): Promise<InventorySourceRow[]> {
+/**
+ * The upstream AdCP agents a live key buys from, in sourceId order: the storefront's ACTIVE AGENT
+ * sources, and its ACTIVE managed sources whose tenant's MCP endpoint and principal token are
+ * stored (a managed source without them is a tenant the storefront only watches). The one rule of
+ * what is sold from upstream; `agentTargetOf` is how each is reached.
+ */
+export async function listUpstreamAgentSources(db: Queryable, storefrontId: number): Promise<InventorySourceRow[]> {
   return db
     .selectFrom('inventory_source')
     .selectAll()
     .where('storefront_id', '=', storefrontId)
-    .where('execution_type', '=', 'AGENT')
+    .where((eb) => eb.or([
+      eb('execution_type', '=', 'AGENT'),
+      eb.and([
+        eb('execution_type', '=', 'MANAGED_SALES_AGENT'),
+        eb('endpoint_url', 'is not', null),
+        eb('agent_auth_ciphertext', 'is not', null),
+      ]),
+    ]))
     .where('status', '=', 'ACTIVE')
     .where('sandbox', '=', false)
     .orderBy('source_id')
     .execute()
 }
 
-/** How to reach an AGENT source, its credential opened. */
+/**
+ * How to reach an upstream agent, its credential opened: an AGENT source's endpoint and auth; a
+ * managed source's resolved mcpUrl with its tenant principal's token (its auth_ciphertext is the
+ * tenant-management key, which never goes to the MCP endpoint).
+ */
 export function agentTargetOf(source: InventorySourceRow, secrets: SecretBox): AgentProbeTarget {
+  const sealed = source.execution_type === 'MANAGED_SALES_AGENT' ? source.agent_auth_ciphertext : source.auth_ciphertext
   return {
     endpointUrl: source.endpoint_url!,
     protocol: source.protocol as 'MCP' | 'A2A',
     authenticationType: source.authentication_type!,
-    auth: source.auth_ciphertext ? secrets.openJson<AgentAuth>(source.auth_ciphertext) : null,
+    auth: sealed ? secrets.openJson<AgentAuth>(sealed) : null,
   }
 }
 

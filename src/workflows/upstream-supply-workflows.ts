@@ -15,7 +15,7 @@ import {
   findForwardedBuyByTask,
   findSourceByRowId,
   insertForwardedBuy,
-  listActiveAgentSources,
+  listUpstreamAgentSources,
   listForwardedPackages,
   listOwnForwardedBuys,
   recordUpstreamOutcome,
@@ -25,7 +25,8 @@ import type { BuyerPrincipal } from './buyer-workflows.ts'
 import type { BuyPrincipal } from './media-buy-workflows.ts'
 
 /**
- * Upstream AdCP agents (ACTIVE AGENT sources) as supply of the storefront's one buyer-facing
+ * Upstream AdCP agents (ACTIVE AGENT sources, and ACTIVE managed sources with their tenant's MCP
+ * endpoint: listUpstreamAgentSources) as supply of the storefront's one buyer-facing
  * agent: their products are listed next to the modular sources' under the source's namespace
  * (`<sourceId>:<upstream product_id>`), and a buy of their products is forwarded to the agent,
  * where it lives; the storefront keeps only its own media_buy_id for it (forwarded_media_buy).
@@ -142,13 +143,13 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
   }
 
   /**
-   * get_products of every ACTIVE AGENT source, asked in parallel, each within the client's time
+   * get_products of every upstream agent, asked in parallel, each within the client's time
    * bound; an agent that fails or times out is left out and recorded on its source. A sandbox
    * key sees only the sandbox source, never an upstream.
    */
   async function listProducts(principal: BuyerPrincipal, request: Payload, limit: number): Promise<UpstreamProduct[]> {
     if (principal.sandbox) return []
-    const sources = await listActiveAgentSources(db, principal.storefrontId)
+    const sources = await listUpstreamAgentSources(db, principal.storefrontId)
     const lists = await Promise.all(sources.map(async (source): Promise<UpstreamProduct[]> => {
       const result = await call(agentTargetOf(source, secrets), 'get_products', { ...request, pagination: { max_results: limit } })
       const now = clock.now()
@@ -169,7 +170,7 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
    */
   async function upstreamSourceOf(principal: BuyerPrincipal, productIds: string[]): Promise<InventorySourceRow | null> {
     if (principal.sandbox) return null
-    const agents = new Map((await listActiveAgentSources(db, principal.storefrontId)).map((source) => [source.source_id, source]))
+    const agents = new Map((await listUpstreamAgentSources(db, principal.storefrontId)).map((source) => [source.source_id, source]))
     if (agents.size === 0) return null
     let upstream: { source: InventorySourceRow; index: number } | null = null
     let local: number | null = null
