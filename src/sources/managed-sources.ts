@@ -16,10 +16,10 @@ import {
   resolveMcpUrl,
   resolveSourceId,
   toSourceResponse,
+  type ManagedSetup,
 } from './source-rules.ts'
 import type { AgentAuth, CreateManagedSource, TestConnectionResponse, UpdateAgentSource } from './source.schema.ts'
 import { lookupSourceRow, passedConnectionCheck, recordConnectionCheck, writeSourceUpdate } from './source-store.ts'
-import type { ManagedSetup } from './source-rules.ts'
 import type { ManagedConnection, TenantManagementClient, UpstreamFailure } from './tenant-management-client.ts'
 
 /** The sealed credential of a managed source: the key of its tenant-management API. */
@@ -75,7 +75,9 @@ function endpointFailure(result: Extract<AgentProbeResult, { ok: false }>): Stor
 /**
  * MANAGED_SALES_AGENT sources: a tenant of a reference sales agent, registered by its base URL,
  * tenant id and tenant-management key. Becoming ACTIVE (at creation, or again after DISABLED)
- * and keeping ACTIVE with a rotated key both take one live read of the tenant status.
+ * and keeping ACTIVE with a rotated key both take one live read of the tenant status. With its
+ * tenant's MCP endpoint and principal token (mcpUrl, agentAccessToken) it is also an upstream
+ * agent sold at /mcp (listUpstreamAgentSources); the endpoint passes the AGENT probe first.
  */
 export function createManagedSources({ db, clock, secrets, tenants, probeAgent }: ManagedSourceDeps) {
   function connectionOf(row: InventorySourceRow): ManagedConnection {
@@ -198,7 +200,7 @@ export function createManagedSources({ db, clock, secrets, tenants, probeAgent }
     } else if (rotating) {
       changes.probe_passed_at = null
     }
-    if (endpoint && (endpointChanged || (nextStatus === 'ACTIVE' && activating))) {
+    if (endpoint && (endpointChanged || activating)) {
       const probed = await probeEndpoint(endpoint)
       if (!probed.ok) {
         await recordConnectionCheck(db, current.id, { at: clock.now(), error: `Agent probe failed: ${probed.message}` })
