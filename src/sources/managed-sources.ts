@@ -219,7 +219,10 @@ export function createManagedSources({ db, clock, secrets, tenants, probeAgent }
 
   async function testConnection(row: InventorySourceRow): Promise<{ response: TestConnectionResponse; passed: boolean }> {
     const read = await tenants.readTenantStatus(connectionOf(row))
-    return managedConnectionTest(read, clock.now())
+    const endpoint = storedEndpointOf(row)
+    // The endpoint is probed only once the tenant answered: its checks come after the tenant's.
+    const probed = endpoint && read.ok ? await probeEndpoint(endpoint) : null
+    return managedConnectionTest(read, clock.now(), endpoint ? probed : undefined)
   }
 
   return { create, update, testConnection, connectionOf }

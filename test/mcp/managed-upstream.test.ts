@@ -37,6 +37,7 @@ describe('managed sources sold through /mcp', () => {
   let tenant: FakeTenantAgent
   let buyer: Client
   let token: string
+  let tokenId: string
   let rotatedToken: string
   let upstreamProductIds: string[]
   const bodies: string[] = []
@@ -73,7 +74,9 @@ describe('managed sources sold through /mcp', () => {
   before(async () => {
     upstream = await createMcpTestContext()
     assert.equal((await upstream.api('POST', '/inventory-sources/modular/cadent-demo', {})).statusCode, 201)
-    token = (await upstream.services.access.createKey({ storefront: 'acme', label: 'tenant principal', role: 'buyer' })).key
+    const principal = await upstream.services.access.createKey({ storefront: 'acme', label: 'tenant principal', role: 'buyer' })
+    token = principal.key
+    tokenId = principal.id
     rotatedToken = (await upstream.services.access.createKey({ storefront: 'acme', label: 'tenant principal, rotated', role: 'buyer' })).key
     tenant = await startFakeTenantAgent({ apiKey: API_KEY, mcpTarget: upstream.mcpUrl })
     const logStream = new Writable({
@@ -274,6 +277,32 @@ describe('managed sources sold through /mcp', () => {
       for (const field of ['mcpUrl', 'agentAccessToken']) {
         assert.equal(refusal(await api('PUT', '/inventory-sources/plain-agent', { [field]: field === 'mcpUrl' ? '/mcp' : token })).details.issues[0]!.path, field)
       }
+    })
+  })
+
+  describe('POST /inventory-sources/{sourceId}/test-connection', () => {
+    it('probes the tenant\'s MCP endpoint after its status, as the mcp_endpoint check', async () => {
+      const res = await api('POST', '/inventory-sources/retail-tenant/test-connection')
+      assert.equal(res.statusCode, 200, res.body)
+      const body = res.json()
+      assert.equal(body.success, true, res.body)
+      assert.deepEqual(body.capabilityChecks.map((check: { capability: string; status: string }) => [check.capability, check.status]), [['tenant_status', 'passed'], ['ad_server', 'passed'], ['mcp_endpoint', 'passed']])
+      const watched = (await api('POST', '/inventory-sources/watched-tenant/test-connection')).json()
+      assert.ok(!watched.capabilityChecks.some((check: { capability: string }) => check.capability === 'mcp_endpoint'), 'a tenant without an endpoint has no such check')
+    })
+
+    it('reports a token the endpoint no longer accepts as a failed mcp_endpoint check, success false, and records it', async () => {
+      // second-tenant still holds the first principal token; the tenant's agent revokes it.
+      await upstream.services.access.revokeKey(tokenId)
+      const res = await api('POST', '/inventory-sources/second-tenant/test-connection')
+      assert.equal(res.statusCode, 200, res.body)
+      const body = res.json()
+      assert.equal(body.success, false)
+      assert.equal(body.errorCode, 'ADAPTER_INVALID_CREDENTIALS')
+      assert.equal(body.details.reason, 'AGENT_UNREACHABLE')
+      assert.match(body.remediation, /agentAccessToken/)
+      assert.deepEqual(body.capabilityChecks.map((check: { capability: string; status: string }) => [check.capability, check.status]), [['tenant_status', 'passed'], ['ad_server', 'passed'], ['mcp_endpoint', 'failed']])
+      assert.match((await api('GET', '/inventory-sources/second-tenant')).json().lastError, /rejected the credential/)
     })
   })
 
