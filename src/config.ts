@@ -27,6 +27,7 @@ const EnvSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   FEED_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   FEED_MAX_CONCURRENT: z.coerce.number().int().min(1).max(64).default(2),
+  LIVE_EVENTS_MAX_SUBSCRIBERS: z.coerce.number().int().min(1).max(100_000).default(1000),
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
@@ -53,6 +54,7 @@ export interface Config {
   bodyLimitBytes: number
   feedBodyLimitBytes: number
   feedMaxConcurrent: number
+  liveEventsMaxSubscribers: number
   sweepIntervalMs: number
   /** How often each server process looks for due webhooks in the outbox. */
   webhookPollIntervalMs: number
@@ -89,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     feedBodyLimitBytes: e.FEED_BODY_LIMIT_BYTES,
     feedMaxConcurrent: e.FEED_MAX_CONCURRENT,
+    liveEventsMaxSubscribers: e.LIVE_EVENTS_MAX_SUBSCRIBERS,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     webhookPollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
     webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,

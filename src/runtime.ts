@@ -82,6 +82,8 @@ export async function openRuntime(
     const services = createServices({
       db: handle.db,
       engine: handle.engine,
+      notifications: handle.notifications,
+      liveEventsMaxSubscribers: config.liveEventsMaxSubscribers,
       clock: options.clock ?? systemClock,
       secrets: new SecretBox(secretKey),
       webhookSigningKey,

@@ -1,10 +1,12 @@
 import { createAccessService } from './access/access-service.ts'
 import type { Database, Engine } from './db/database.ts'
+import type { Notifications } from './db/notifications.ts'
 import { assertSchemaCurrent, loadMigrations, type Migration } from './db/migrate.ts'
 import { sqlPoolOf } from './db/sql-pool.ts'
 import { createIdempotencyStore } from './idempotency/idempotency-store.ts'
 import { createBuyerWebhooks, createWebhookOutbox, type WebhookSigningKey } from './modules/buyer-webhooks/index.ts'
 import { createLedgerService } from './modules/booking-ledger/index.ts'
+import { createLiveEvents } from './modules/live-events/index.ts'
 import type { Clock } from './shared/clock.ts'
 import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
@@ -29,6 +31,10 @@ import { createWorkItemWorkflows } from './workflows/work-item-workflows.ts'
 export interface ServiceDeps {
   db: Database
   engine: Engine
+  /** The database's NOTIFY of committed transactions (DatabaseHandle.notifications): the live-events feed. */
+  notifications: Notifications
+  /** Live-event subscribers one process serves at once; default 1000. */
+  liveEventsMaxSubscribers?: number | undefined
   clock: Clock
   secrets: SecretBox
   probeAgent: AgentProbe
@@ -87,6 +93,11 @@ export function createServices(deps: ServiceDeps) {
     /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
     mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox, creatives }),
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted: webhookOutbox.kick }),
+    /**
+     * Committed work-item changes of a storefront, pushed to subscribers in this process (the
+     * operator SSE stream, the console); started and stopped by the app that serves them.
+     */
+    liveEvents: createLiveEvents({ notifications: deps.notifications, maxSubscribers: deps.liveEventsMaxSubscribers }),
     availsFeed,
     /** The buyer-facing reads and accounts behind the AdCP agent at /mcp. */
     buyer,

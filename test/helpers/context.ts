@@ -46,6 +46,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const services = createServices({
     db: database.db,
     engine: database.engine,
+    notifications: database.notifications,
     clock,
     secrets: new SecretBox(TEST_SECRET_KEY),
     probeAgent: options.probeAgent ?? refuseUnprobedAgents,
