@@ -98,6 +98,8 @@ export async function startServer(
   } catch (error) {
     for (const stop of background) await stop()
     await app?.close().catch(() => undefined)
+    // An app that failed to build never ran its onClose: its change-feed listener may be open.
+    await services.liveEvents.stop().catch(() => undefined)
     await runtime.close()
     throw error
   }

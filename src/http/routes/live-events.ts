@@ -55,6 +55,10 @@ export const liveEventRoutes: FastifyPluginAsyncZod<LiveEventRouteOptions> = asy
   }, async (request, reply) => {
     const { storefrontId } = callerOf(request)
     const response = reply.raw
+    // Between the server ending a stream and its 'close', nothing more is written.
+    const send = (text: string) => {
+      if (!response.writableEnded) response.write(text)
+    }
     let unsubscribe: () => void
     try {
       unsubscribe = live.subscribe(storefrontId, (event) => {
@@ -63,7 +67,7 @@ export const liveEventRoutes: FastifyPluginAsyncZod<LiveEventRouteOptions> = asy
           response.destroy()
           return
         }
-        response.write(frame(event))
+        send(frame(event))
       })
     } catch (error) {
       if (isStorefrontError(error) && error.code === 'RATE_LIMITED') reply.header('retry-after', String(LIVE_EVENTS_RETRY_AFTER_SECONDS))
@@ -72,7 +76,7 @@ export const liveEventRoutes: FastifyPluginAsyncZod<LiveEventRouteOptions> = asy
 
     reply.hijack()
     open.add(response)
-    const timer = setInterval(() => response.write(': heartbeat\n\n'), heartbeat)
+    const timer = setInterval(() => send(': heartbeat\n\n'), heartbeat)
     const release = () => {
       clearInterval(timer)
       unsubscribe()
