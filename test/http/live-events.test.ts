@@ -78,6 +78,8 @@ describe('GET /work-items/events', () => {
     assert.equal(JSON.parse(asBuyer.body).error.details.reason, 'WRONG_KEY_ROLE')
     const anonymous = await stream(null)
     assert.equal(anonymous.status, 401)
+    // HEAD would hold a subscriber with a stream that never ends: there is none.
+    assert.equal((await fetch(`${ctx.baseUrl}${PATH}`, { method: 'HEAD', headers: { authorization: `Bearer ${ctx.key}` } })).status, 404)
     assert.equal(ctx.services.liveEvents.subscriberCount, 0)
   })
 

@@ -43,6 +43,8 @@ export const liveEventRoutes: FastifyPluginAsyncZod<LiveEventRouteOptions> = asy
   app.addHook('onClose', async () => live.stop())
 
   app.get('/work-items/events', {
+    // A HEAD would open a stream that sends nothing and never ends.
+    exposeHeadRoute: false,
     schema: {
       tags: ['Work items'],
       summary: 'Stream the storefront\'s work-item changes (server-sent events)',
