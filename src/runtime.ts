@@ -100,6 +100,8 @@ export async function openRuntime(
       config,
       lock,
       async close() {
+        // The traffic record queued by the last requests is written while the database is open.
+        await services.sourceDiagnostics.flush()
         await opened.close()
         await heldLock?.release()
       },

@@ -71,6 +71,7 @@ export async function startServer(
             onError: (mediaBuyId, error) => app?.log.error({ err: error, mediaBuyId }, 'releasing the lines of a rejected media buy failed; retried next sweep'),
           })).released,
         },
+        { name: 'deleted source call records older than 720 h', run: () => services.sourceDiagnostics.deleteExpired() },
       ],
     })
     background.push(() => expirySweeper.stop())

@@ -12,6 +12,7 @@ import type { SecretBox } from './shared/secret-box.ts'
 import type { AgentProbe } from './sources/agent-probe.ts'
 import { createSourceService } from './sources/source-service.ts'
 import { createTenantManagementClient } from './sources/tenant-management-client.ts'
+import { createSourceCallRecorder, recordingUpstreamClient } from './sources/source-call-recorder.ts'
 import { createUpstreamAgentClient } from './sources/upstream-agent-client.ts'
 import { commitAvailsPreview, createAvailsFeedWorkflows } from './workflows/avails-feed-workflows.ts'
 import { createBuyerDeliveryWorkflows } from './workflows/buyer-delivery-workflows.ts'
@@ -23,6 +24,7 @@ import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
 import { createMediaBuyWorkflows } from './workflows/media-buy-workflows.ts'
 import { createModularSourceWorkflows } from './workflows/modular-source-workflows.ts'
 import { createSandboxWorkflows } from './workflows/sandbox-workflows.ts'
+import { createSourceDiagnosticsWorkflows } from './workflows/source-diagnostics-workflows.ts'
 import { createSourceStatusWorkflows } from './workflows/source-status-workflows.ts'
 import { createSourceWorkflows } from './workflows/source-workflows.ts'
 import { createUpstreamSupplyWorkflows } from './workflows/upstream-supply-workflows.ts'
@@ -48,6 +50,12 @@ export interface ServiceDeps {
   upstreamAgentTimeoutMs?: number | undefined
   /** Bound of one webhook delivery attempt from the outbox; default 10 s. */
   webhookTimeoutMs?: number | undefined
+  /** Where background failures that no request waits on are reported (a lost traffic record); default stderr. */
+  logError?: ((error: unknown, message: string) => void) | undefined
+}
+
+function logToStderr(error: unknown, message: string): void {
+  process.stderr.write(`${JSON.stringify({ level: 'error', msg: message, err: error instanceof Error ? error.message : String(error) })}\n`)
 }
 
 /**
@@ -60,7 +68,9 @@ export function createServices(deps: ServiceDeps) {
   // The one client of managed tenants in this process: creation, PUT, test-connection and status share it.
   const tenants = createTenantManagementClient({ clock, timeoutMs: deps.managedAgentTimeoutMs })
   const sources = createSourceService({ ...deps, tenants })
-  const sourceStatus = createSourceStatusWorkflows({ db, clock, sources, tenants })
+  // The record of every source's traffic (diagnostics, an AGENT's /status), written off the buyer's path.
+  const sourceCalls = createSourceCallRecorder({ db, onError: deps.logError ?? logToStderr })
+  const sourceStatus = createSourceStatusWorkflows({ db, clock, sources, tenants, sourceCalls })
   const idempotency = createIdempotencyStore(db, clock)
   const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences({ secrets: deps.secrets }) })
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
@@ -116,7 +126,15 @@ export function createServices(deps: ServiceDeps) {
     sourceStatus,
     modularSources: createModularSourceWorkflows({ db, clock }),
     /** ACTIVE AGENT sources sold at /mcp: their products listed, buys of them forwarded. */
-    upstreamSupply: createUpstreamSupplyWorkflows({ db, clock, secrets: deps.secrets, call: createUpstreamAgentClient({ timeoutMs: deps.upstreamAgentTimeoutMs }) }),
+    upstreamSupply: createUpstreamSupplyWorkflows({
+      db,
+      clock,
+      secrets: deps.secrets,
+      // Every call to an upstream agent goes through this client, so it is recorded here once.
+      call: recordingUpstreamClient(createUpstreamAgentClient({ timeoutMs: deps.upstreamAgentTimeoutMs }), { clock, recorder: sourceCalls }),
+    }),
+    /** GET /diagnostics, the modular sources' traffic record (served), its retention. */
+    sourceDiagnostics: createSourceDiagnosticsWorkflows({ db, clock, recorder: sourceCalls, upstreamTimeoutMs: deps.upstreamAgentTimeoutMs }),
     /** Readiness: the database answers and every migration is applied. */
     async checkReady(): Promise<void> {
       // The migration files are this release's and never change while it runs: read them once.

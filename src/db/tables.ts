@@ -410,6 +410,7 @@ export interface DB {
   media_buy_package: MediaBuyPackageTable
   forwarded_media_buy: ForwardedMediaBuyTable
   forwarded_package: ForwardedPackageTable
+  source_call: SourceCallTable
   creative: CreativeTable
   creative_assignment: CreativeAssignmentTable
   sandbox_creative_format: SandboxCreativeFormatTable
@@ -492,6 +493,26 @@ export interface ForwardedPackageTable {
   created_at: Timestamp
 }
 
+export type SourceCallOutcome = 'completed' | 'failed' | 'input_required' | 'timeout'
+
+/** One call of the storefront's traffic with a source, for its diagnostics (migration 0020). */
+export interface SourceCallTable {
+  id: Generated<number>
+  storefront_id: number
+  inventory_source_id: number
+  tool: string
+  outcome: SourceCallOutcome
+  error_code: string | null
+  error_message: string | null
+  latency_ms: number
+  products: number | null
+  packages: number | null
+  budget: number | null
+  currency: string | null
+  media_buy_id: string | null
+  at: Timestamp
+}
+
 /** SDK-owned (migration 0011); the storefront only deletes a sandbox key's rows on sandbox reset. */
 export interface AdcpIdempotencyTable {
   scoped_key: string
@@ -508,6 +529,7 @@ export interface AdcpDecisioningTaskTable {
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
+export type SourceCallRow = Selectable<SourceCallTable>
 export type NewInventorySource = Insertable<InventorySourceTable>
 export type InventorySourceUpdate = Updateable<InventorySourceTable>
 export type ModuleInstanceRow = Selectable<ModuleInstanceTable>

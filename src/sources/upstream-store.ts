@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import type { Queryable } from '../db/database.ts'
 import type { ForwardedMediaBuyRow, ForwardedPackageRow, InventorySourceRow } from '../db/tables.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
-import type { AgentProbeTarget } from './agent-probe.ts'
 import type { AgentAuth } from './source.schema.ts'
 import { recordConnectionCheck } from './source-store.ts'
+import type { UpstreamAgentTarget } from './upstream-agent-client.ts'
 
 /**
  * What the storefront keeps of the supply it sells from upstream AdCP agents: which sources are
@@ -42,9 +42,11 @@ export async function listUpstreamAgentSources(db: Queryable, storefrontId: numb
  * managed source's resolved mcpUrl with its tenant principal's token (its auth_ciphertext is the
  * tenant-management key, which never goes to the MCP endpoint).
  */
-export function agentTargetOf(source: InventorySourceRow, secrets: SecretBox): AgentProbeTarget {
+export function agentTargetOf(source: InventorySourceRow, secrets: SecretBox): UpstreamAgentTarget {
   const sealed = source.execution_type === 'MANAGED_SALES_AGENT' ? source.agent_auth_ciphertext : source.auth_ciphertext
   return {
+    storefrontId: source.storefront_id,
+    sourceRowId: source.id,
     endpointUrl: source.endpoint_url!,
     protocol: source.protocol as 'MCP' | 'A2A',
     authenticationType: source.authentication_type!,

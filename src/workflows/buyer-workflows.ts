@@ -63,6 +63,8 @@ export interface CatalogEntry {
 export interface CatalogPage {
   entries: CatalogEntry[]
   nextCursor: string | null
+  /** The sources whose products this page read, in order (the traffic record: who was asked). */
+  read: string[]
 }
 
 interface CatalogCursor {
@@ -141,10 +143,12 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
     const sources = await sourcesOf(principal)
     // A cursor's source may have been disabled since: the page starts at the next source after it.
     let index = cursor ? sources.findIndex((source) => source.source_id >= cursor.s) : 0
-    if (index === -1) return { entries: [], nextCursor: null }
+    if (index === -1) return { entries: [], nextCursor: null, read: [] }
     const entries: CatalogEntry[] = []
+    const read: string[] = []
     for (; index < sources.length; index++) {
       const source = sources[index]!
+      read.push(source.source_id)
       const resumeAt = cursor && source.source_id === cursor.s ? cursor.c : null
       const { products, nextCursor } = await availsFeed.listProducts(principal.storefrontId, source.source_id, {
         limit: limit - entries.length,
@@ -152,13 +156,13 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
       })
       const described = await catalogSource(source)
       for (const product of products) entries.push({ source: described, product })
-      if (nextCursor) return { entries, nextCursor: encodeCatalogCursor({ s: source.source_id, c: nextCursor }) }
+      if (nextCursor) return { entries, nextCursor: encodeCatalogCursor({ s: source.source_id, c: nextCursor }), read }
       if (entries.length >= limit) {
         const next = sources[index + 1]
-        return { entries, nextCursor: next ? encodeCatalogCursor({ s: next.source_id, c: null }) : null }
+        return { entries, nextCursor: next ? encodeCatalogCursor({ s: next.source_id, c: null }) : null, read }
       }
     }
-    return { entries, nextCursor: null }
+    return { entries, nextCursor: null, read }
   }
 
   /** The cursor of the catalog's first product, or null when it has none: for a page that upstream products filled. */

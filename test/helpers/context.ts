@@ -87,6 +87,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     },
     async close() {
       await app.close()
+      await services.sourceDiagnostics.flush()
       await database.close()
     },
   }

@@ -354,3 +354,21 @@ export async function countBuysOfSource(db: Queryable, inventorySourceId: number
     .execute()
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]))
 }
+
+/**
+ * The sources that hold capacity of these media buys of a storefront, as (media_buy_id,
+ * sourceId) pairs: whom a buyer call about the buys was served by (the traffic record).
+ */
+export async function listSourcesOfBuys(db: Queryable, storefrontId: number, mediaBuyIds: string[]): Promise<Array<{ mediaBuyId: string; sourceId: string }>> {
+  if (mediaBuyIds.length === 0) return []
+  const rows = await db
+    .selectFrom('media_buy as b')
+    .innerJoin('media_buy_package as p', 'p.media_buy_row_id', 'b.id')
+    .innerJoin('inventory_source as s', 's.id', 'p.inventory_source_id')
+    .select(['b.media_buy_id', 's.source_id'])
+    .distinct()
+    .where('b.storefront_id', '=', storefrontId)
+    .where('b.media_buy_id', 'in', [...new Set(mediaBuyIds)])
+    .execute()
+  return rows.map((row) => ({ mediaBuyId: row.media_buy_id, sourceId: row.source_id }))
+}
