@@ -223,8 +223,8 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         cursor: request.pagination?.cursor,
       }).catch(toMediaBuyError)
       // Buys forwarded to upstream agents follow the storefront's own, on the last page.
-      // The sources of the buys listed here served the call (forwarded buys are the upstream client's to record).
-      note.mediaBuyIds = page.buys.map((buy) => buy.row.media_buy_id)
+      // The sources of the buys named or listed here served the call (forwarded buys are the upstream client's to record).
+      note.mediaBuyIds = [...new Set([...(ids ?? []), ...page.buys.map((buy) => buy.row.media_buy_id)])]
       const forwarded = page.nextCursor === null
         ? await upstreamSupply.listForwarded(caller, ids, statuses).catch(toMediaBuyError)
         : []
