@@ -55,6 +55,8 @@ describe('GET /inventory-sources/{sourceId}/diagnostics', () => {
   let relay: Awaited<ReturnType<typeof startRelay>>
   let buyer: Client
   let upstreamProductCount: number
+  /** The modular buy the modular-source test placed. */
+  let modularBuyId: string | undefined
 
   async function registerAgent(sourceId: string, endpointUrl: string): Promise<void> {
     const created = await storefront.api('POST', '/inventory-sources', {
@@ -263,6 +265,7 @@ describe('GET /inventory-sources/{sourceId}/diagnostics', () => {
       assert.equal(refused.isError, true)
       const refusedCode = (refused.payload.adcp_error as { code: string }).code
       const buy = await storefront.db.selectFrom('media_buy').select(['media_buy_id', 'status']).orderBy('id', 'desc').executeTakeFirstOrThrow()
+      modularBuyId = buy.media_buy_id
       const listed = await callTool(buyer, 'get_media_buys', { account: ACCOUNT, media_buy_ids: [buy.media_buy_id] })
       assert.equal(listed.isError, false, JSON.stringify(listed.payload))
 
@@ -290,6 +293,18 @@ describe('GET /inventory-sources/{sourceId}/diagnostics', () => {
       assert.equal(result.source.capabilities.signals, 'unsupported')
       // The agents were asked in the same get_products, but none of this is theirs.
       assert.equal((await diagnostics('agent-healthy')).demandImpact.packages, 0)
+    })
+
+    it('counts update_media_buy and get_media_buy_delivery of a buy against the source holding its capacity', async () => {
+      assert.ok(modularBuyId, 'the previous test placed a buy')
+      freshWindow()
+      await callTool(buyer, 'get_media_buy_delivery', { account: ACCOUNT, media_buy_ids: [modularBuyId] })
+      await callTool(buyer, 'update_media_buy', { account: ACCOUNT, media_buy_id: modularBuyId, paused: true, idempotency_key: idempotencyKey() })
+      const result = await diagnostics(DEMO)
+      assert.deepEqual(result.toolBreakdown.map((row) => [row.tool, row.requestCount]), [['get_media_buy_delivery', 1], ['update_media_buy', 1]])
+      assert.deepEqual(result.recentActivity.map((call) => call.mediaBuyId), [modularBuyId, modularBuyId])
+      assert.equal(result.discoveryParticipation.getProductsCalls, 0)
+      assert.equal((await diagnostics('agent-healthy')).performance.requestCount, 0, 'no upstream was asked about a modular buy')
     })
 
     it('answers an idle window with zeros and nulls, not invented figures', async () => {
