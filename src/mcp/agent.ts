@@ -210,7 +210,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
           if (request.filters?.delivery_type === 'non_guaranteed') return { products: upstreamProducts, pagination: { has_more: false } }
           const room = limit - upstream.length
           const page = room > 0
-            ? await buyer.listCatalog(caller, { limit: room, cursor }).catch(toAdcpError)
+            ? await note.measure(() => buyer.listCatalog(caller, { limit: room, cursor })).catch(toAdcpError)
             : { entries: [], nextCursor: await buyer.firstCatalogCursor(caller), read: [] }
           const products = page.entries
             .map((entry) => adcpProduct(entry, agentUrl, fallbackPublisherDomain))

@@ -90,8 +90,8 @@ export function deliveryToolsFor(services: Services, caller: Caller) {
       note.mediaBuyIds = request.media_buy_ids ?? []
       const filter = request.status_filter
       const statuses = filter === undefined ? undefined : (Array.isArray(filter) ? filter : [filter])
-      const { deliveries, missing: missingHere } = await services.buyerDelivery
-        .readDelivery(caller, { mediaBuyIds: request.media_buy_ids, statuses, from: request.start_date, to: request.end_date })
+      const { deliveries, missing: missingHere } = await note
+        .measure(() => services.buyerDelivery.readDelivery(caller, { mediaBuyIds: request.media_buy_ids, statuses, from: request.start_date, to: request.end_date }))
         .catch(toAdcpError)
       // The sources of the storefront's own buys served it (forwarded buys are the upstream client's to record).
       note.mediaBuyIds = deliveries.map(({ buy }) => buy.media_buy_id)

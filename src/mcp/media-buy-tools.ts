@@ -216,12 +216,12 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
       const statuses = (request.status_filter === undefined
         ? (ids?.length ? undefined : ['active'])
         : Array.isArray(request.status_filter) ? request.status_filter : [request.status_filter]) as AdcpMediaBuyStatus[] | undefined
-      const page = await mediaBuys.list(principal, {
+      const page = await note.measure(() => mediaBuys.list(principal, {
         mediaBuyIds: ids,
         statuses,
         limit: request.pagination?.max_results ?? BUYS_PAGE_DEFAULT,
         cursor: request.pagination?.cursor,
-      }).catch(toMediaBuyError)
+      })).catch(toMediaBuyError)
       // Buys forwarded to upstream agents follow the storefront's own, on the last page.
       // The sources of the buys named or listed here served the call (forwarded buys are the upstream client's to record).
       note.mediaBuyIds = [...new Set([...(ids ?? []), ...page.buys.map((buy) => buy.row.media_buy_id)])]

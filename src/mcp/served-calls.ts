@@ -19,6 +19,12 @@ export interface ServedNote {
   sources: ServedSource[]
   /** Media buys the call was about; their modular sources are looked up when the record is written. */
   mediaBuyIds: string[]
+  /**
+   * Times the part of the call the modular sources served. A call that also waits on upstream
+   * agents (get_products' fan-out, forwarded buys' reads) measures its own part with it, so a slow
+   * agent is not counted as the modular source's latency; without it the whole call is timed.
+   */
+  measure<R>(work: () => Promise<R>): Promise<R>
 }
 
 function errorCodeOf(error: unknown): string {
@@ -33,11 +39,25 @@ function errorMessageOf(error: unknown): string | null {
 }
 
 export async function served<T>(services: Services, caller: Caller, tool: string, run: (note: ServedNote) => Promise<T>): Promise<T> {
-  const note: ServedNote = { submitted: false, sources: [], mediaBuyIds: [] }
+  let measured: number | null = null
+  const note: ServedNote = {
+    submitted: false,
+    sources: [],
+    mediaBuyIds: [],
+    async measure(work) {
+      const began = performance.now()
+      try {
+        return await work()
+      } finally {
+        measured = (measured ?? 0) + performance.now() - began
+      }
+    },
+  }
   const at = services.clock.now()
   const started = performance.now()
   const report = (outcome: 'completed' | 'failed' | 'input_required', errorCode: string | null, errorMessage: string | null) => {
-    services.sourceDiagnostics.served(caller.storefrontId, { tool, outcome, errorCode, errorMessage, latencyMs: performance.now() - started, at, sources: note.sources, mediaBuyIds: note.mediaBuyIds })
+    const latencyMs = measured ?? performance.now() - started
+    services.sourceDiagnostics.served(caller.storefrontId, { tool, outcome, errorCode, errorMessage, latencyMs, at, sources: note.sources, mediaBuyIds: note.mediaBuyIds })
   }
   let result: T
   try {
