@@ -141,6 +141,8 @@ export interface InventorySourceTable {
   setup_metadata: Json<JsonObject>
   /** The storefront's sandbox source (migration 0015): listed only to sandbox buyer keys. */
   sandbox: Generated<boolean>
+  /** An AGENT source serving the storefront's sandbox keys (migration 0019): see docs/sources.md. */
+  sandbox_supply: Generated<boolean>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -480,6 +482,8 @@ export interface ForwardedMediaBuyTable {
   idempotency_key: string
   upstream_brand_domain: string
   upstream_operator: string
+  /** The buyer's push_notification_config, sealed (migration 0019). */
+  push_notification_sealed: Generated<string | null>
   created_at: Timestamp
   updated_at: Timestamp
 }

@@ -30,7 +30,7 @@ import { creativeTools } from './creative-tools.ts'
 import { deliveryToolsFor } from './delivery-tools.ts'
 import type { ToolCall } from './mcp-routes.ts'
 import { complyTestFor, DECLARED_SCENARIOS } from './test-controller.ts'
-import { mediaBuyTools, storeOwnedTasks } from './media-buy-tools.ts'
+import { mediaBuyTools, storeOwnedTasks, toMediaBuyError } from './media-buy-tools.ts'
 import { served, sourceIdOfProduct } from './served-calls.ts'
 
 /**
@@ -226,8 +226,10 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
           return { products: [...upstreamProducts, ...products], pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
         }),
         async listCreativeFormats(request: ListCreativeFormatsRequest): Promise<ListCreativeFormatsResponse> {
-          let formats = (await buyer.listFormats(caller)).map((format) => adcpFormat(format, agentUrl))
           const ids = request.format_ids
+          // A sandbox served by an upstream agent sells its products, whose formats are its own.
+          const upstream = (await services.upstreamSupply.listFormats(caller, ids?.length ? { format_ids: ids } : {}).catch(toMediaBuyError)) as unknown as Array<ReturnType<typeof adcpFormat>>
+          let formats = [...(await buyer.listFormats(caller)).map((format) => adcpFormat(format, agentUrl)), ...upstream]
           if (ids?.length) formats = formats.filter((format) => ids.some((id) => sameFormatId(format.format_id, id)))
           const { limit, cursor } = pageOf(request.pagination, FORMATS_PAGE_DEFAULT)
           // The catalog is a handful of formats: the cursor is the offset of the next page.

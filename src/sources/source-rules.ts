@@ -32,6 +32,7 @@ export function toSourceResponse(row: InventorySourceRow): InventorySourceRespon
     reportingType: isAgent ? (row.reporting_type as InventorySourceResponse['reportingType']) : null,
     reportingPollingCadence: isAgent ? (row.reporting_polling_cadence as InventorySourceResponse['reportingPollingCadence']) : null,
     isAdapterSource: false,
+    sandbox: row.sandbox || row.sandbox_supply,
     managedSa: row.execution_type === 'MANAGED_SALES_AGENT' ? managedSaOf(row) : null,
     linkedStorefront: null,
     lastError: row.last_error,

@@ -121,12 +121,16 @@ export function createSourceService({ db, clock, secrets, probeAgent, tenants }:
           probe_passed_at: probePassedAt,
           last_checked_at: probePassedAt,
           setup_metadata: json({}),
+          sandbox_supply: input.sandbox ?? false,
           created_at: now,
           updated_at: now,
         })
         .returningAll()
         .executeTakeFirstOrThrow()))
     } catch (error) {
+      if (isUniqueViolation(error, 'inventory_source_one_active_sandbox_supply')) {
+        throw fail.conflict('SANDBOX_SUPPLY_TAKEN', `Another AGENT source of this storefront is its ACTIVE sandbox supply; disable it before adding ${sourceId} as an ACTIVE one`)
+      }
       if (isUniqueViolation(error)) throw duplicateSourceId(sourceId)
       throw error
     }

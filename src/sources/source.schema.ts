@@ -59,6 +59,10 @@ export const CreateAgentSourceSchema = z
     oauthAudience: z.string().min(1).max(2048).optional(),
     reportingType: caseInsensitiveEnum(REPORTING_TYPES).optional(),
     reportingPollingCadence: caseInsensitiveEnum(POLLING_CADENCES).optional(),
+    sandbox: z
+      .boolean()
+      .optional()
+      .describe('Sandbox supply: the credential is a sandbox buyer key of the upstream, and while ACTIVE this agent serves the storefront\'s sandbox buyer keys (never live ones). Set at creation only.'),
   })
   .strict()
   .meta({ id: 'CreateInventorySourceRequest' })
@@ -138,6 +142,7 @@ export const InventorySourceResponseSchema = z
     reportingType: z.enum(REPORTING_TYPES).nullable(),
     reportingPollingCadence: z.enum(POLLING_CADENCES).nullable(),
     isAdapterSource: z.boolean(),
+    sandbox: z.boolean().describe('A sandbox source: the storefront\'s own sandbox, or an AGENT source that is its sandbox supply.'),
     managedSa: z
       .object({
         upstreamUrl: z.string(),

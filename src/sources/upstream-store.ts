@@ -13,12 +13,13 @@ import type { UpstreamAgentTarget } from './upstream-agent-client.ts'
  */
 
 /**
- * The upstream AdCP agents a live key buys from, in sourceId order: the storefront's ACTIVE AGENT
- * sources, and its ACTIVE managed sources whose tenant's MCP endpoint and principal token are
- * stored (a managed source without them is a tenant the storefront only watches). The one rule of
- * what is sold from upstream; `agentTargetOf` is how each is reached.
+ * The upstream AdCP agents of a storefront, in sourceId order: what a live key buys from, its
+ * ACTIVE AGENT sources and its ACTIVE managed sources whose tenant's MCP endpoint and principal
+ * token are stored (a managed source without them is a tenant the storefront only watches); or
+ * (`sandbox`) its sandbox supply, at most one ACTIVE AGENT source (migration 0019), which only
+ * sandbox keys buy from. The one rule of what is sold from upstream; `agentTargetOf` is how each is reached.
  */
-export async function listUpstreamAgentSources(db: Queryable, storefrontId: number): Promise<InventorySourceRow[]> {
+export async function listUpstreamAgentSources(db: Queryable, storefrontId: number, options: { sandbox: boolean } = { sandbox: false }): Promise<InventorySourceRow[]> {
   return db
     .selectFrom('inventory_source')
     .selectAll()
@@ -33,6 +34,7 @@ export async function listUpstreamAgentSources(db: Queryable, storefrontId: numb
     ]))
     .where('status', '=', 'ACTIVE')
     .where('sandbox', '=', false)
+    .where('sandbox_supply', '=', options.sandbox)
     .orderBy('source_id')
     .execute()
 }
@@ -81,6 +83,8 @@ export interface NewForwardedBuy {
   idempotencyKey: string
   brandDomain: string
   operator: string
+  /** The buyer's push_notification_config, sealed: the storefront's task webhook goes there. */
+  pushNotificationSealed: string | null
   now: Date
 }
 
@@ -100,6 +104,7 @@ export async function insertForwardedBuy(db: Queryable, input: NewForwardedBuy):
       idempotency_key: input.idempotencyKey,
       upstream_brand_domain: input.brandDomain,
       upstream_operator: input.operator,
+      push_notification_sealed: input.pushNotificationSealed,
       created_at: input.now,
       updated_at: input.now,
     })

@@ -16,6 +16,7 @@ import { PRODUCTS_MAX_LIMIT, type Product } from '../modules/products/index.ts'
 import { formatsOfTraffickingModule } from '../modules/registry.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
+import { listUpstreamAgentSources } from '../sources/upstream-store.ts'
 import type { AvailsFeedWorkflows } from './avails-feed-workflows.ts'
 import type { SandboxWorkflows, SeededFormat } from './sandbox-workflows.ts'
 
@@ -125,9 +126,12 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
 
   /**
    * The sources a key buys from: a live key the live ones, a sandbox key only the sandbox source
-   * (built on its first need), so sandbox buys never take live capacity.
+   * (built on its first need), so sandbox buys never take live capacity; none when the sandbox
+   * has sandbox supply, which then serves sandbox keys alone (upstream-supply-workflows.ts).
    */
   async function sourcesOf(principal: BuyerPrincipal): Promise<InventorySourceRow[]> {
+    // A sandbox served by an upstream agent (sandbox supply) sells only that agent's products.
+    if (principal.sandbox && (await listUpstreamAgentSources(db, principal.storefrontId, { sandbox: true })).length > 0) return []
     if (principal.sandbox) await sandbox.ensureSource(principal.storefrontId)
     return listActiveModularSources(db, principal.storefrontId, { sandbox: principal.sandbox })
   }
