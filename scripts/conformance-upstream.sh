@@ -52,6 +52,9 @@ start_storefront() {
   secret="conformance-secret-$(random)"
   (
     export DATA_DIR="$work/$name-data" PORT="$port" HOST=127.0.0.1 LOG_LEVEL=warn
+    # A forwarded task is up to four upstream calls, each a fresh MCP session to a server on the
+    # same loaded machine: the production bound of 5 s is too tight there (a timeout failed steps).
+    export UPSTREAM_AGENT_TIMEOUT_MS="${UPSTREAM_AGENT_TIMEOUT_MS:-30000}"
     export STOREFRONT_SECRET_KEY="$secret" STOREFRONT_BOOTSTRAP_KEY="$operator" STOREFRONT_DEFAULT_NAME=conformance
     exec node_modules/.bin/tsx src/cli/main.ts serve
   ) >"$out/$name-server.log" 2>&1 &
@@ -76,7 +79,7 @@ rest() {
   local base=$1 key=$2 method=$3 path=$4 body=$5 expect=$6
   node -e '
     const [base, key, method, path, body, expect] = process.argv.slice(1)
-    fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body })
+    fetch(base + "/api/v2/storefront" + path, { method, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body })
       .then(async (r) => { const text = await r.text(); if (String(r.status) !== expect) { console.error(`${method} ${path}: HTTP ${r.status} ${text}`); process.exit(1) } console.log(text) })
       .catch((e) => { console.error(String(e)); process.exit(1) })
   ' "$base" "$key" "$method" "$path" "$body" "$expect"

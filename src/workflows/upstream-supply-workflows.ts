@@ -109,8 +109,8 @@ function refusal(result: Extract<UpstreamCallResult, { ok: false }>, source: Inv
 }
 
 /** An upstream buy or package payload with the storefront's ids: its media_buy_id, namespaced product ids. */
-function renamed(payload: Payload, sourceId: string, mediaBuyId: string): Payload {
-  const rename = (pkg: unknown) => (isRecord(pkg) && typeof pkg.product_id === 'string' ? { ...pkg, product_id: adcpProductId(sourceId, pkg.product_id) } : pkg)
+function renamed(payload: Payload, source: InventorySourceRow, mediaBuyId: string): Payload {
+  const rename = (pkg: unknown) => (isRecord(pkg) && typeof pkg.product_id === 'string' ? { ...pkg, product_id: buyerProductId(source, pkg.product_id) } : pkg)
   return {
     ...payload,
     media_buy_id: mediaBuyId,
@@ -226,7 +226,7 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
       return id
     })
     const mapping = new Map((await ensureForwardedPackages(db, row.id, upstreamIds, clock.now())).map((pkg) => [pkg.upstream_package_id, pkg.package_id]))
-    return renamed(withPackageIds(payload, (id) => mapping.get(id)!) as Payload, source.source_id, row.media_buy_id)
+    return renamed(withPackageIds(payload, (id) => mapping.get(id)!) as Payload, source, row.media_buy_id)
   }
 
   /**
