@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { SecretBox } from '../../src/shared/secret-box.ts'
@@ -33,6 +34,24 @@ function errorOf(payload: Record<string, unknown>): { code?: string; field?: str
   return (payload.adcp_error ?? {}) as { code?: string; field?: string; message?: string }
 }
 
+/** A buyer's webhook receiver on loopback (a sandbox key may name one): collects each POST body. */
+async function startReceiver(): Promise<{ url: string; received: Array<Record<string, unknown>>; close(): Promise<void> }> {
+  const received: Array<Record<string, unknown>> = []
+  const server: Server = createServer((request, response) => {
+    let body = ''
+    request.setEncoding('utf8')
+    request.on('data', (chunk: string) => (body += chunk))
+    request.on('end', () => {
+      received.push(JSON.parse(body) as Record<string, unknown>)
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (!address || typeof address === 'string') throw new Error('receiver not listening')
+  return { url: `http://127.0.0.1:${address.port}/hooks`, received, close: () => new Promise((resolve) => server.close(() => resolve())) }
+}
+
 describe('sandbox supply: a storefront sandbox served by an upstream agent', () => {
   let upstream: McpTestContext
   let front: McpTestContext
@@ -45,8 +64,8 @@ describe('sandbox supply: a storefront sandbox served by an upstream agent', () 
     return (await callTool(sandbox, 'comply_test_controller', { scenario, params })).payload
   }
 
-  async function createBuy(packages: Array<Record<string, unknown>>) {
-    return callTool(sandbox, 'create_media_buy', { account: ACCOUNT, brand: ACCOUNT.brand, idempotency_key: idempotencyKey(), ...flight(), packages })
+  async function createBuy(packages: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}) {
+    return callTool(sandbox, 'create_media_buy', { account: ACCOUNT, brand: ACCOUNT.brand, idempotency_key: idempotencyKey(), ...flight(), packages, ...extra })
   }
 
   /** Every id the upstream holds for buys, packages and tasks: none may reach the front's buyer. */
@@ -129,7 +148,9 @@ describe('sandbox supply: a storefront sandbox served by an upstream agent', () 
       const forced = await controller('force_create_media_buy_arm', { arm: 'submitted', task_id: 'task_async_signed_io_q2', message: 'Awaiting IO signature' })
       assert.equal(forced.success, true, JSON.stringify(forced))
       assert.deepEqual(forced.forced, { arm: 'submitted', task_id: 'task_async_signed_io_q2' })
-      const created = await createBuy([{ product_id: PRODUCT, pricing_option_id: PRICING, budget: 5000 }])
+      const receiver = await startReceiver()
+      after(() => receiver.close())
+      const created = await createBuy([{ product_id: PRODUCT, pricing_option_id: PRICING, budget: 5000 }], { push_notification_config: { url: receiver.url } })
       assert.equal(created.isError, false, JSON.stringify(created.payload))
       assert.equal(created.payload.status, 'submitted')
       assert.equal(created.payload.task_id, 'task_async_signed_io_q2')
@@ -138,6 +159,26 @@ describe('sandbox supply: a storefront sandbox served by an upstream agent', () 
       assert.deepEqual(upstreamTask, [], 'the upstream took its own arm')
       const polled = await callTool(sandbox, 'tasks_get', { task_id: 'task_async_signed_io_q2', account: ACCOUNT })
       assert.equal(polled.payload.status, 'submitted', JSON.stringify(polled.payload))
+
+      // The upstream's people book its forced buy; the front's task follows, and its webhook names the front's ids.
+      const open = (await upstream.api('GET', '/inventory-sources/adcp-sandbox/modular/work-items?status=OPEN')).json().items as Array<{ id: string; kind: string }>
+      const traffic = open.filter((item) => item.kind === 'TRAFFIC_TO_CADENT')
+      assert.ok(traffic.length > 0, JSON.stringify(open))
+      for (const [index, item] of traffic.entries()) {
+        const done = await upstream.api('POST', `/inventory-sources/adcp-sandbox/modular/work-items/${item.id}/complete`, { result: { cadentCampaignId: `CAD-SBX-${index}` } })
+        assert.equal(done.statusCode, 200, done.body)
+      }
+      const completed = await callTool(sandbox, 'tasks_get', { task_id: 'task_async_signed_io_q2', account: ACCOUNT, include_result: true })
+      assert.equal(completed.payload.status, 'completed', JSON.stringify(completed.payload))
+      const mediaBuyId = (completed.payload.result as { media_buy_id: string }).media_buy_id
+      assert.match(mediaBuyId, /^mb_/)
+      for (let i = 0; i < 50 && receiver.received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.equal(receiver.received.length, 1, 'one completion webhook')
+      const hook = receiver.received[0]!
+      assert.equal(hook.task_id, 'task_async_signed_io_q2')
+      assert.equal(hook.status, 'completed')
+      assert.equal((hook.result as { media_buy_id: string }).media_buy_id, mediaBuyId)
+      for (const id of await upstreamIds()) assert.ok(!JSON.stringify([hook, completed.payload]).includes(id), `names upstream id ${id}`)
       // The next create is an ordinary one again.
       const next = await createBuy([{ product_id: PRODUCT, pricing_option_id: PRICING, budget: 5000 }])
       assert.equal(next.isError, false, JSON.stringify(next.payload))
