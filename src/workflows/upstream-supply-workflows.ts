@@ -210,7 +210,9 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
       ...(row.industry_identifiers.length ? { industry_identifiers: row.industry_identifiers } : {}),
       ...(row.tags.length ? { tags: row.tags } : {}),
     }))
-    const synced = await ask(source, 'sync_creatives', { account, creatives, idempotency_key: upstreamKeyOf(principal, key, purpose) })
+    // The content is part of the key: a retry replays upstream, a creative changed since is a new sync.
+    const content = createHash('sha256').update(JSON.stringify(creatives)).digest('hex')
+    const synced = await ask(source, 'sync_creatives', { account, creatives, idempotency_key: upstreamKeyOf(principal, key, `${purpose}:${content}`) })
     if (!synced.ok) throw refusal(synced, source)
   }
 
