@@ -172,7 +172,8 @@ describe('sandbox supply: a storefront sandbox served by an upstream agent', () 
       assert.equal(completed.payload.status, 'completed', JSON.stringify(completed.payload))
       const mediaBuyId = (completed.payload.result as { media_buy_id: string }).media_buy_id
       assert.match(mediaBuyId, /^mb_/)
-      for (let i = 0; i < 50 && receiver.received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      // Settling the task wrote its webhook to the front's outbox; the front's sender sends it.
+      assert.equal((await front.services.webhookOutbox.deliverDue()).delivered, 1)
       assert.equal(receiver.received.length, 1, 'one completion webhook')
       const hook = receiver.received[0]!
       assert.equal(hook.task_id, 'task_async_signed_io_q2')
