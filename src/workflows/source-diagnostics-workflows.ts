@@ -103,6 +103,14 @@ function countsOf(stats: CallStats | undefined) {
   }
 }
 
+/**
+ * The storefront sends buyer traffic to this source as to an upstream AdCP agent: an AGENT source,
+ * or a managed source with its tenant's MCP endpoint (listUpstreamAgentSources sells both).
+ */
+function isSoldAsAgent(source: InventorySourceRow): boolean {
+  return source.execution_type === 'AGENT' || (source.execution_type === 'MANAGED_SALES_AGENT' && source.endpoint_url !== null)
+}
+
 export function createSourceDiagnosticsWorkflows({ db, clock, recorder, upstreamTimeoutMs }: SourceDiagnosticsDeps) {
   const agentLatencyThresholdMs = Math.round((upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS) * AGENT_LATENCY_SHARE_OF_TIMEOUT)
 
@@ -151,7 +159,7 @@ export function createSourceDiagnosticsWorkflows({ db, clock, recorder, upstream
       endpoint: source.endpoint_url,
       protocol: source.protocol,
     }
-    if (source.execution_type === 'AGENT') {
+    if (isSoldAsAgent(source)) {
       const probed = source.probe_passed_at !== null
       const support = probed ? 'supported' as const : 'unknown' as const
       return {
@@ -159,7 +167,9 @@ export function createSourceDiagnosticsWorkflows({ db, clock, recorder, upstream
         auth: {
           type: source.authentication_type,
           required: source.authentication_type !== 'NO_AUTH',
-          configured: source.authentication_type === 'NO_AUTH' || source.auth_ciphertext !== null,
+          // A managed source's auth_ciphertext is its tenant-management key; its buyer token is apart.
+          configured: source.authentication_type === 'NO_AUTH'
+            || (source.execution_type === 'MANAGED_SALES_AGENT' ? source.agent_auth_ciphertext : source.auth_ciphertext) !== null,
         },
         capabilities: {
           tools: probed ? [...REQUIRED_SALES_AGENT_TOOLS] : [],
@@ -210,7 +220,7 @@ export function createSourceDiagnosticsWorkflows({ db, clock, recorder, upstream
   ): SourceDiagnostics['diagnosis'] {
     const base = `/inventory-sources/${source.source_id}`
     const requests = totals?.requests ?? 0
-    const agent = source.execution_type === 'AGENT'
+    const agent = isSoldAsAgent(source)
     if (source.status !== 'ACTIVE') {
       return {
         severity: requests > 0 ? 'warning' : 'info',
@@ -260,10 +270,13 @@ export function createSourceDiagnosticsWorkflows({ db, clock, recorder, upstream
     return { severity, summary, likelyCause, nextSteps, handoffIds }
   }
 
-  /** GET /inventory-sources/{sourceId}/diagnostics: AGENT and MODULAR_SOURCE sources; others 404. */
+  /**
+   * GET /inventory-sources/{sourceId}/diagnostics: AGENT sources, managed sources sold at /mcp
+   * (their tenant's MCP endpoint stored) and MODULAR_SOURCE sources; others get no buyer traffic: 404.
+   */
   async function diagnostics(storefrontId: number, sourceId: string, query: Partial<DiagnosticsQuery>): Promise<SourceDiagnostics> {
     const source = await findSourceRow(db, storefrontId, sourceId)
-    if (source.execution_type !== 'AGENT' && source.execution_type !== 'MODULAR_SOURCE') {
+    if (!isSoldAsAgent(source) && source.execution_type !== 'MODULAR_SOURCE') {
       throw fail.notFound(`Diagnostics of ${source.execution_type} source ${sourceId}`)
     }
     // What this process recorded is written before it is read; other processes' rows are as fresh as their queues.
@@ -281,7 +294,7 @@ export function createSourceDiagnosticsWorkflows({ db, clock, recorder, upstream
     ])
     const totals = stats.find((row) => row.tool === null)
     const requests = totals?.requests ?? 0
-    const latencyLimit = source.execution_type === 'AGENT' ? agentLatencyThresholdMs : MODULAR_LATENCY_P95_THRESHOLD_MS
+    const latencyLimit = isSoldAsAgent(source) ? agentLatencyThresholdMs : MODULAR_LATENCY_P95_THRESHOLD_MS
     const errorRate = rate((totals?.failed ?? 0) + (totals?.timeouts ?? 0), requests)
     const p95 = millis(totals?.p95 ?? null)
     const thresholds = [

@@ -9,7 +9,11 @@ export async function startRelay(target: string): Promise<{ url: string; mode: R
   const server: Server = createServer((req: IncomingMessage, res) => {
     if (state.mode === 'hang') return
     if (state.mode === 'fail') {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end('upstream exploded')
+      // Read the request first and close the connection after the answer, as a server that fails
+      // cleanly does: answering an unread request leaves a socket the client's pool may reuse
+      // just as Node closes it (the next call's ECONNRESET, seen under load).
+      req.resume()
+      req.on('end', () => res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' }).end('upstream exploded'))
       return
     }
     const chunks: Buffer[] = []

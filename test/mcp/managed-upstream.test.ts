@@ -223,6 +223,17 @@ describe('managed sources sold through /mcp', () => {
       assert.equal((await api('DELETE', '/inventory-sources/retail-tenant')).json().error.details.reason, 'SOURCE_HAS_FORWARDED_BUYS')
     })
 
+    it('has diagnostics of the calls it was sent, like an AGENT source; a watched tenant has none (404)', async () => {
+      const res = await api('GET', '/inventory-sources/retail-tenant/diagnostics')
+      assert.equal(res.statusCode, 200, res.body)
+      const diagnostics = res.json()
+      assert.deepEqual(diagnostics.source.auth, { type: 'API_KEY', required: true, configured: true })
+      const tools = (diagnostics.toolBreakdown as Array<{ tool: string; requests: number }>).map((row) => row.tool)
+      for (const tool of ['get_products', 'create_media_buy', 'tasks_get']) assert.ok(tools.includes(tool), `records ${tool}: ${tools.join(', ')}`)
+      assert.ok(diagnostics.performance.requestCount >= 3, JSON.stringify(diagnostics.performance))
+      assert.equal((await api('GET', '/inventory-sources/watched-tenant/diagnostics')).statusCode, 404)
+    })
+
     it('is no longer sold once DISABLED, and again once re-activated (both checks live)', async () => {
       assert.equal((await createManaged({ sourceId: 'second-tenant', name: 'Second tenant', mcpUrl: `${tenant.url}/mcp/`, agentAccessToken: token })).statusCode, 201)
       assert.ok((await productIds()).some((id) => id.startsWith('second-tenant:')))
