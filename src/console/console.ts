@@ -2,17 +2,24 @@ import path from 'node:path'
 import fastifyCsrf from '@fastify/csrf-protection'
 import fastifyFormbody from '@fastify/formbody'
 import fastifyHelmet from '@fastify/helmet'
+import fastifyMultipart from '@fastify/multipart'
 import fastifySecureSession from '@fastify/secure-session'
 import fastifyStatic from '@fastify/static'
 import fastifyView from '@fastify/view'
 import { Eta } from 'eta'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../access/access-service.ts'
+import type { Actor } from '../modules/work-queue/index.ts'
 import { isStorefrontError, type ValidationIssue } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
+import { MULTIPART_FIELD_LIMIT_BYTES } from '../http/feed-uploads.ts'
+import { availsPages, DEFAULT_FEED_BODY_LIMIT_BYTES } from './pages/avails.ts'
+import { buyPages } from './pages/buys.ts'
 import { keyPages } from './pages/keys.ts'
+import { readinessPages } from './pages/readiness.ts'
 import { signInPages } from './pages/sign-in.ts'
 import { sourcePages } from './pages/sources.ts'
+import { workPages } from './pages/work.ts'
 
 /**
  * The operator console at /console (issue 13): server-rendered pages (Eta templates) over the same
@@ -55,6 +62,11 @@ function isPublic(url: string): boolean {
 export function consoleCallerOf(request: FastifyRequest): Caller {
   if (!request.consoleCaller) throw new Error('console route reached without a signed-in operator')
   return request.consoleCaller
+}
+
+/** The operator behind a console request, as work-item events record it: the key that signed in (as on REST). */
+export function consoleActorOf(request: FastifyRequest): Actor {
+  return { type: 'OPERATOR', id: `api_key:${consoleCallerOf(request).apiKeyId}` }
 }
 
 /** Renders a page inside the layout, with what every page needs: the operator, a CSRF token, a notice. */
@@ -102,13 +114,26 @@ export async function consolePlugin(app: FastifyInstance, { services, feedBodyLi
     crossOriginEmbedderPolicy: false,
   })
   await app.register(fastifyFormbody, { bodyLimit: 1024 * 1024 })
+  // Feed uploads and report files; a page reads its parts itself (spooled feeds, small report files).
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: feedBodyLimitBytes ?? DEFAULT_FEED_BODY_LIMIT_BYTES, files: 1, fields: 20, fieldSize: MULTIPART_FIELD_LIMIT_BYTES, parts: 25 },
+  })
   await app.register(fastifySecureSession, {
     key: services.consoleSessionKey,
     cookieName: 'storefront_console',
     expiry: CONSOLE_SESSION_SECONDS,
     cookie: { path: CONSOLE_PREFIX, httpOnly: true, sameSite: 'strict', secure: 'auto', maxAge: CONSOLE_SESSION_SECONDS },
   })
-  await app.register(fastifyCsrf, { sessionPlugin: '@fastify/secure-session' })
+  await app.register(fastifyCsrf, {
+    sessionPlugin: '@fastify/secure-session',
+    // A form field (forms, and multipart uploads whose fields are read before the check) or the header scripts send.
+    getToken: (request) => {
+      const body = request.body as { _csrf?: unknown; kind?: unknown; fields?: Record<string, unknown> } | undefined
+      const field = body?.kind === 'multipart' ? body.fields?._csrf : body?._csrf
+      const header = request.headers['x-csrf-token']
+      return typeof field === 'string' ? field : typeof header === 'string' ? header : undefined
+    },
+  })
   await app.register(fastifyStatic, { root: path.join(import.meta.dirname, 'assets'), prefix: `${CONSOLE_PREFIX}/assets/`, maxAge: 0 })
   await app.register(fastifyStatic, {
     root: path.dirname(new URL(import.meta.resolve('uplot')).pathname),
@@ -165,6 +190,10 @@ export async function consolePlugin(app: FastifyInstance, { services, feedBodyLi
   await app.register(signInPages, pages)
   await app.register(sourcePages, pages)
   await app.register(keyPages, pages)
+  await app.register(readinessPages, pages)
+  await app.register(availsPages, pages)
+  await app.register(workPages, pages)
+  await app.register(buyPages, pages)
 }
 
 function describeError(error: FastifyError): { status: number; message: string; issues: ValidationIssue[] } {

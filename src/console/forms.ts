@@ -1,5 +1,7 @@
-import type { z } from 'zod'
+import type { FastifyRequest } from 'fastify'
+import { z } from 'zod'
 import { formatIssuePath } from '../http/plugins/error-handler.ts'
+import { idSchema } from '../shared/common.schema.ts'
 import { fail } from '../shared/errors.ts'
 
 /**
@@ -35,4 +37,27 @@ export function optionalText(fields: Record<string, string>, name: string): stri
 /** A checkbox: present ("on") or absent. */
 export function checked(fields: Record<string, string>, name: string): boolean {
   return fields[name] !== undefined && fields[name] !== ''
+}
+
+/** A console path's source id, checked like the REST routes' :sourceId. */
+export const SourceParamsSchema = z.object({ sourceId: idSchema(255) })
+
+/** A multipart form read whole: its fields, and its one file as UTF-8 text under the file field's name. */
+export async function readMultipartForm(request: FastifyRequest, maxFileBytes: number): Promise<Record<string, string>> {
+  const fields: Record<string, string> = {}
+  for await (const part of request.parts()) {
+    if (part.type !== 'file') {
+      fields[part.fieldname] = String(part.value)
+      continue
+    }
+    const chunks: Buffer[] = []
+    let bytes = 0
+    for await (const chunk of part.file as AsyncIterable<Buffer>) {
+      bytes += chunk.length
+      if (bytes > maxFileBytes) throw fail.tooLarge(`The file ${part.filename} is larger than ${maxFileBytes} bytes`)
+      chunks.push(chunk)
+    }
+    if (bytes > 0) fields[part.fieldname] = Buffer.concat(chunks).toString('utf8')
+  }
+  return fields
 }

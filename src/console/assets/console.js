@@ -61,25 +61,25 @@ function enhanceUpload(form) {
 }
 
 function drawDeliveryChart(container) {
-  const source = document.getElementById(container.dataset.chartData)
-  if (!source || typeof window.uPlot !== 'function') return
-  const data = JSON.parse(source.textContent)
+  if (typeof window.uPlot !== 'function') return
+  const data = JSON.parse(container.dataset.chart)
   if (data.days.length === 0) return
   const xs = data.days.map((day) => Date.parse(`${day}T00:00:00Z`) / 1000)
-  const goal = data.days.map(() => data.dailyGoal)
-  const width = Math.max(320, Math.min(container.clientWidth - 16, 1100))
+  const goal = data.days.map(() => data.bookedGoal)
+  const width = Math.max(300, Math.min(container.clientWidth - 16, 1100))
   container.textContent = ''
   new window.uPlot({
-    title: 'Delivered impressions per day',
+    title: 'Delivered impressions against the booked goal',
     width,
-    height: 300,
+    height: 320,
     scales: { x: { time: true } },
     series: [
       {},
-      { label: 'Delivered', stroke: '#0b5cad', fill: 'rgba(11,92,173,0.15)', width: 2 },
-      { label: 'Booked goal per day', stroke: '#a4161a', dash: [6, 4], width: 2 },
+      { label: 'Delivered that day', stroke: '#c77700', width: 2, points: { show: true } },
+      { label: 'Delivered to date', stroke: '#0b5cad', fill: 'rgba(11,92,173,0.12)', width: 2 },
+      { label: 'Booked goal', stroke: '#a4161a', dash: [6, 4], width: 2 },
     ],
-  }, [xs, data.impressions, goal], container)
+  }, [xs, data.impressions, data.cumulative, goal], container)
 }
 
 function watchQueue(region) {
@@ -100,7 +100,7 @@ function watchQueue(region) {
 
 function enhance(root) {
   root.querySelectorAll('form[data-upload]').forEach(enhanceUpload)
-  root.querySelectorAll('[data-chart-data]').forEach(drawDeliveryChart)
+  root.querySelectorAll('[data-chart]').forEach(drawDeliveryChart)
   root.querySelectorAll('[data-live-events]').forEach(watchQueue)
 }
 
