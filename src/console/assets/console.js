@@ -73,6 +73,7 @@ function drawDeliveryChart(container) {
     width,
     height: 320,
     scales: { x: { time: true } },
+    axes: [{}, { size: 80, values: (_u, ticks) => ticks.map((tick) => tick.toLocaleString('en')) }],
     series: [
       {},
       { label: 'Delivered that day', stroke: '#c77700', width: 2, points: { show: true } },
