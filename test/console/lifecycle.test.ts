@@ -215,7 +215,7 @@ describe('the operator console runs the modular lifecycle end to end in Chromium
     await noSeriousViolations(page, 'the delivery page')
   })
 
-  it('lists reservations with their buyer and task, and releases one with a reason', async () => {
+  it('lists reservations with their buyer and task, releases one with a reason, and every page fits a tablet', async () => {
     await page.goto(`${h.baseUrl}/console/reservations?mediaBuyId=${mediaBuyId}`)
     await noSeriousViolations(page, 'the reservations page')
     assert.equal(await page.locator('main').innerText().then((text) => /Reservations \(1\)/.test(text) || text), true)
@@ -228,6 +228,13 @@ describe('the operator console runs the modular lifecycle end to end in Chromium
     assert.match(await page.getByRole('status').innerText(), /released/)
     await page.goto(`${h.baseUrl}/console/reservations?mediaBuyId=${mediaBuyId}`)
     assert.match(await page.locator('table').first().innerText(), /RELEASED[\s\S]*Advertiser withdrew/)
+    await page.setViewportSize({ width: 768, height: 1024 })
+    for (const path of ['/console/sources', `/console/sources/${DEMO}`, `/console/sources/${DEMO}/avails`, '/console/work', '/console/reservations', `/console/delivery/${DEMO}/${mediaBuyId}`, '/console/keys']) {
+      await page.goto(`${h.baseUrl}${path}`)
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      assert.ok(overflow <= 0, `${path} fits a 768px tablet without sideways scrolling (overflow ${overflow}px)`)
+      await noSeriousViolations(page, `${path} at tablet width`)
+    }
     // The one refused completion (no cadentCampaignId) answered 400, which Chromium logs as a failed load.
     assert.deepEqual(consoleErrors, ['Failed to load resource: the server responded with a status of 400 (Bad Request)'])
   })
