@@ -24,6 +24,8 @@ export async function signInPages(app: FastifyInstance, { services }: { services
       if (caller.role !== 'operator') {
         refusal = { status: 403, message: 'This is a buyer key: buyer keys open the AdCP agent at /mcp, not the console. Sign in with an operator key.' }
       } else {
+        // A fresh session (and with it a fresh CSRF secret) for the signed-in operator.
+        request.session.regenerate()
         request.session.set('apiKeyId', caller.apiKeyId)
         request.session.set('notice', `Signed in to storefront ${caller.storefrontName}`)
         return reply.code(303).redirect(`${CONSOLE_PREFIX}/sources`)
@@ -51,6 +53,7 @@ export async function signInPages(app: FastifyInstance, { services }: { services
         error: 'That sign-in link was already used, has expired or is unknown. Restart the server for a new one, or paste an operator key.',
       })
     }
+    request.session.regenerate()
     request.session.set('apiKeyId', caller.apiKeyId)
     request.session.set('notice', `Signed in to storefront ${caller.storefrontName}`)
     return reply.code(303).redirect(`${CONSOLE_PREFIX}/sources`)
