@@ -107,9 +107,10 @@ describe('the operator console runs the modular lifecycle end to end in Chromium
     await page.locator('#row-errors').waitFor()
     const errorRows = await page.locator('#row-errors tbody tr').allInnerTexts()
     assert.equal(errorRows.length, 1, errorRows.join('\n'))
-    const [row, column] = errorRows[0]!.split('\t')
+    const [row, column, field] = errorRows[0]!.split('\t')
     assert.equal(row, '3')
-    assert.equal(column, 'impressionsCapacity')
+    assert.equal(column, 'G (Impressions)')
+    assert.equal(field, 'impressionsCapacity')
     assert.equal(await page.getByRole('button', { name: /Confirm/ }).count(), 0, 'a preview with row errors cannot be committed')
     await noSeriousViolations(page, 'a preview with a row error')
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { parseFeedOptions, type AvailsFeedResponse } from '../../modules/avails-feed/index.ts'
+import { feedColumnsOf, parseFeedOptions, type AvailsFeedResponse, type FeedColumn } from '../../modules/avails-feed/index.ts'
 import { ProductListQuerySchema } from '../../modules/products/index.ts'
 import { multipartFeed, removeSpooledFile, spoolMultipart, type MultipartBody } from '../../http/feed-uploads.ts'
 import { fail } from '../../shared/errors.ts'
@@ -12,10 +12,20 @@ export const DEFAULT_FEED_BODY_LIMIT_BYTES = 64 * 1024 * 1024
 
 const ConfirmFormSchema = z.object({ previewId: z.string().min(1).max(64) })
 
-/** The error rows of a preview, grouped so the table can mark each bad cell. */
-function errorsByRow(response: AvailsFeedResponse): Array<{ row: number; issues: Array<{ field: string; message: string }> }> {
-  const rows = new Map<number, Array<{ field: string; message: string }>>()
-  for (const error of response.errors) rows.set(error.row, [...(rows.get(error.row) ?? []), { field: error.field, message: error.message }])
+interface ErrorCell {
+  field: string
+  message: string
+  /** The spreadsheet column the field was read from, when the feed has a header row naming it. */
+  column: FeedColumn | null
+}
+
+/** The error rows of a preview, each error at its spreadsheet column (as the parser planned the header). */
+function errorsByRow(response: AvailsFeedResponse, columns: FeedColumn[]): Array<{ row: number; issues: ErrorCell[] }> {
+  const rows = new Map<number, ErrorCell[]>()
+  for (const error of response.errors) {
+    const column = columns.find((candidate) => candidate.field === error.field || candidate.letter === error.field) ?? null
+    rows.set(error.row, [...(rows.get(error.row) ?? []), { field: error.field, message: error.message, column }])
+  }
   return [...rows.entries()].sort(([a], [b]) => a - b).map(([row, issues]) => ({ row, issues }))
 }
 
@@ -66,12 +76,15 @@ export async function availsPages(app: FastifyInstance, { services, feedBodyLimi
     const input = await multipartFeed(request, body, options)
     if (!input || !body.file || body.file.bytes === 0) throw fail.invalidField('file', 'choose a .csv or .xlsx file to upload')
     const preview = await services.availsFeed.ingest(consoleCallerOf(request).storefrontId, sourceId, { input, defaultInputSource: 'upload', options }, consoleActorOf(request))
+    // The spooled file is read once more, up to its header row, to name each error's column.
+    const reread = preview.errorCount > 0 ? await multipartFeed(request, body, options) : null
+    const columns = reread ? await feedColumnsOf(reread, { columnMapping: options.columnMapping }) : []
     return renderPage(request, reply, 'avails-preview', {
       title: 'Avails preview',
       source: preview.projection.inventorySource,
       preview,
       fileName: body.file.filename,
-      errorRows: errorsByRow(preview),
+      errorRows: errorsByRow(preview, columns),
     })
   })
 
