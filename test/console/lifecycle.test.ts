@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import ExcelJS from 'exceljs'
 import type { Page } from 'playwright-core'
 import { chromiumMissing, seriousViolations, startConsoleHarness, type ConsoleHarness } from './harness.ts'
 
@@ -182,11 +183,19 @@ describe('the operator console runs the modular lifecycle end to end in Chromium
     assert.match(await page.locator('main').innerText(), /COMPLETED/)
   })
 
-  it('blocks and cancels a work item with a reason', async () => {
+  it('previews an .xlsx upload (second sheet) and blocks and cancels its CONFIRM_AVAILS item with a reason', async () => {
+    const workbook = new ExcelJS.Workbook()
+    workbook.addWorksheet('Notes').addRow(['ignore me'])
+    const sheet = workbook.addWorksheet('Avails')
+    sheet.addRow(['Avail ID', 'Collection', 'Name', 'Start', 'End', 'Impressions'])
+    sheet.addRow(['xl-weekend', 'Connected TV', 'Weekend CTV', new Date(`${day(5)}T00:00:00Z`), new Date(`${day(30)}T00:00:00Z`), 900_000])
+    const xlsx = Buffer.from(await workbook.xlsx.writeBuffer())
     await page.goto(`${h.baseUrl}/console/sources/${DEMO}/avails`)
-    await page.getByLabel(/Feed file/).setInputFiles({ name: 'avails.csv', mimeType: 'text/csv', buffer: Buffer.from(availsCsv('"900,000"')) })
+    await page.getByLabel(/Feed file/).setInputFiles({ name: 'avails.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: xlsx })
+    await page.getByLabel(/Worksheet/).fill('Avails')
     await page.getByRole('button', { name: 'Upload and preview' }).click()
     await page.locator('#preview-rows').waitFor()
+    assert.deepEqual(await page.locator('#preview-rows tbody tr code').allInnerTexts(), ['xl-weekend'])
     await page.goto(`${h.baseUrl}/console/work?kind=CONFIRM_AVAILS`)
     await page.getByRole('link', { name: /CONFIRM_AVAILS #/ }).click()
     await page.getByLabel('Reason it is blocked').fill('Waiting for the sales house to confirm')
