@@ -42,7 +42,7 @@ export interface ApiKeyTable {
   revoked_at: Timestamp | null
 }
 
-/** A one-time console sign-in link (migration 0019); only the token's hash is stored. */
+/** A one-time console sign-in link (migration 0023); only the token's hash is stored. */
 export interface ConsoleSignInLinkTable {
   id: Generated<number>
   token_hash: string
