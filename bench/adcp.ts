@@ -158,7 +158,7 @@ async function bench(url: string): Promise<void> {
     if (demo.status !== 201) throw new Error(`cadent-demo: ${demo.status} ${JSON.stringify(demo.json)}`)
     const avails = ((await rest(server.url, 'GET', `/inventory-sources/${DEMO}/modular/products`)).json.products as DemoAvail[])
 
-    const services = createServices({ db: handle.db, engine: handle.engine, clock: systemClock, secrets: new SecretBox(SECRET), probeAgent: refuseUnprobedAgents })
+    const services = createServices({ db: handle.db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox(SECRET), probeAgent: refuseUnprobedAgents })
     const principals: BuyPrincipal[] = []
     const keys: string[] = []
     for (let i = 0; i < CLIENTS; i++) {

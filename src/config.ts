@@ -27,7 +27,10 @@ const EnvSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   FEED_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   FEED_MAX_CONCURRENT: z.coerce.number().int().min(1).max(64).default(2),
+  LIVE_EVENTS_MAX_SUBSCRIBERS: z.coerce.number().int().min(1).max(100_000).default(1000),
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   AGENT_PROBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   CADENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   MANAGED_AGENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
@@ -51,7 +54,12 @@ export interface Config {
   bodyLimitBytes: number
   feedBodyLimitBytes: number
   feedMaxConcurrent: number
+  liveEventsMaxSubscribers: number
   sweepIntervalMs: number
+  /** How often each server process looks for due webhooks in the outbox. */
+  webhookPollIntervalMs: number
+  /** Bound of one webhook delivery attempt (its lease is 3 of these + 5 s). */
+  webhookTimeoutMs: number
   agentProbeTimeoutMs: number
   cadentTimeoutMs: number
   managedAgentTimeoutMs: number
@@ -83,7 +91,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     feedBodyLimitBytes: e.FEED_BODY_LIMIT_BYTES,
     feedMaxConcurrent: e.FEED_MAX_CONCURRENT,
+    liveEventsMaxSubscribers: e.LIVE_EVENTS_MAX_SUBSCRIBERS,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    webhookPollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
+    webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
     agentProbeTimeoutMs: e.AGENT_PROBE_TIMEOUT_MS,
     cadentTimeoutMs: e.CADENT_TIMEOUT_MS,
     managedAgentTimeoutMs: e.MANAGED_AGENT_TIMEOUT_MS,

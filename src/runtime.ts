@@ -82,6 +82,8 @@ export async function openRuntime(
     const services = createServices({
       db: handle.db,
       engine: handle.engine,
+      notifications: handle.notifications,
+      liveEventsMaxSubscribers: config.liveEventsMaxSubscribers,
       clock: options.clock ?? systemClock,
       secrets: new SecretBox(secretKey),
       webhookSigningKey,
@@ -89,6 +91,7 @@ export async function openRuntime(
       cadentTimeoutMs: config.cadentTimeoutMs,
       managedAgentTimeoutMs: config.managedAgentTimeoutMs,
       upstreamAgentTimeoutMs: config.upstreamAgentTimeoutMs,
+      webhookTimeoutMs: config.webhookTimeoutMs,
     })
     const opened = handle
     const heldLock = lock
@@ -97,6 +100,8 @@ export async function openRuntime(
       config,
       lock,
       async close() {
+        // The traffic record queued by the last requests is written while the database is open.
+        await services.sourceDiagnostics.flush()
         await opened.close()
         await heldLock?.release()
       },

@@ -74,6 +74,7 @@ export async function startServer(
             onError: (mediaBuyId, error) => app?.log.error({ err: error, mediaBuyId }, 'releasing the lines of a rejected media buy failed; retried next sweep'),
           })).released,
         },
+        { name: 'deleted source call records older than 720 h', run: () => services.sourceDiagnostics.deleteExpired() },
       ],
     })
     background.push(() => expirySweeper.stop())
@@ -82,6 +83,9 @@ export async function startServer(
     }, config.sweepIntervalMs)
     sweep.unref()
     background.push(() => clearInterval(sweep))
+    // Every process sends the outbox's due webhooks; the claim's lease keeps one event to one sender.
+    services.webhookOutbox.start({ intervalMs: config.webhookPollIntervalMs, logger: app.log })
+    background.push(() => services.webhookOutbox.stop())
 
     const running: RunningServer = {
       app,
@@ -101,6 +105,8 @@ export async function startServer(
   } catch (error) {
     for (const stop of background) await stop()
     await app?.close().catch(() => undefined)
+    // An app that failed to build never ran its onClose: its change-feed listener may be open.
+    await services.liveEvents.stop().catch(() => undefined)
     await runtime.close()
     throw error
   }

@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, type Transaction as KyselyTransaction } from '
 import pg from 'pg'
 import { PGlite } from '@electric-sql/pglite'
 import { createPgConfig } from '@electric-sql/pglite/node-postgres'
+import { pgliteNotifications, postgresNotifications, type Notifications } from './notifications.ts'
 import type { DB } from './tables.ts'
 
 export type Database = Kysely<DB>
@@ -28,6 +29,8 @@ export type Engine = 'pglite' | 'postgres'
 export interface DatabaseHandle {
   db: Database
   engine: Engine
+  /** NOTIFY of committed transactions, heard by this process (src/db/notifications.ts). */
+  notifications: Notifications
   close(): Promise<void>
 }
 
@@ -56,7 +59,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       connectionTimeoutMillis: 10_000,
     })
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
-    return { db, engine: 'postgres', close: () => db.destroy() }
+    return { db, engine: 'postgres', notifications: postgresNotifications(options.databaseUrl), close: () => db.destroy() }
   }
 
   let pglite = options.pglite
@@ -81,6 +84,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return {
     db,
     engine: 'pglite',
+    notifications: pgliteNotifications(instance),
     async close() {
       await db.destroy()
       if (ownsPglite) await instance.close()

@@ -140,6 +140,8 @@ export interface InventorySourceTable {
   protocol: string | null
   authentication_type: string | null
   auth_ciphertext: string | null
+  /** A managed tenant principal's access token for its MCP endpoint (migration 0021); auth_ciphertext is its tenant-management key. */
+  agent_auth_ciphertext: string | null
   oauth_audience: string | null
   reporting_type: string | null
   reporting_polling_cadence: string | null
@@ -149,6 +151,8 @@ export interface InventorySourceTable {
   setup_metadata: Json<JsonObject>
   /** The storefront's sandbox source (migration 0015): listed only to sandbox buyer keys. */
   sandbox: Generated<boolean>
+  /** An AGENT source serving the storefront's sandbox keys (migration 0019): see docs/sources.md. */
+  sandbox_supply: Generated<boolean>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -419,12 +423,60 @@ export interface DB {
   media_buy_package: MediaBuyPackageTable
   forwarded_media_buy: ForwardedMediaBuyTable
   forwarded_package: ForwardedPackageTable
+  source_call: SourceCallTable
   creative: CreativeTable
   creative_assignment: CreativeAssignmentTable
   sandbox_creative_format: SandboxCreativeFormatTable
   sandbox_create_arm: SandboxCreateArmTable
   adcp_idempotency: AdcpIdempotencyTable
   adcp_decisioning_tasks: AdcpDecisioningTaskTable
+  webhook_outbox: WebhookOutboxTable
+  webhook_delivery: WebhookDeliveryTable
+}
+
+export type WebhookOutboxStatus = 'pending' | 'delivered' | 'failed'
+
+/** One buyer webhook event of the persistent outbox (migration 0022). */
+export interface WebhookOutboxTable {
+  id: Generated<number>
+  storefront_id: number
+  media_buy_row_id: number | null
+  operation_id: string
+  idempotency_key: string
+  /** {url, authentication?} sealed with the secret box. */
+  destination_sealed: string
+  /** scheme://host[:port] of the destination: what logs and operators see. */
+  destination_origin: string
+  sandbox: boolean
+  /** The mcp-webhook-payload body as JSON text, without idempotency_key. */
+  payload: string
+  status: ColumnType<WebhookOutboxStatus, WebhookOutboxStatus | undefined, WebhookOutboxStatus>
+  attempts: Generated<number>
+  next_attempt_at: Timestamp
+  claimed_until: Timestamp | null
+  claim_token: string | null
+  first_attempt_at: Timestamp | null
+  last_attempt_at: Timestamp | null
+  last_status_code: number | null
+  last_error: string | null
+  delivered_at: Timestamp | null
+  failed_at: Timestamp | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export type WebhookDeliveryOutcome = 'delivered' | 'retry' | 'failed'
+
+/** The delivery log: one row per attempt (migration 0022). */
+export interface WebhookDeliveryTable {
+  id: Generated<number>
+  outbox_id: number
+  attempt: number
+  outcome: WebhookDeliveryOutcome
+  status_code: number | null
+  error: string | null
+  started_at: Timestamp
+  duration_ms: number
 }
 
 /** A media buy that lives on an upstream AGENT source (migration 0017). */
@@ -441,6 +493,8 @@ export interface ForwardedMediaBuyTable {
   idempotency_key: string
   upstream_brand_domain: string
   upstream_operator: string
+  /** The buyer's push_notification_config, sealed (migration 0019). */
+  push_notification_sealed: Generated<string | null>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -452,6 +506,26 @@ export interface ForwardedPackageTable {
   package_id: string
   upstream_package_id: string
   created_at: Timestamp
+}
+
+export type SourceCallOutcome = 'completed' | 'failed' | 'input_required' | 'timeout'
+
+/** One call of the storefront's traffic with a source, for its diagnostics (migration 0020). */
+export interface SourceCallTable {
+  id: Generated<number>
+  storefront_id: number
+  inventory_source_id: number
+  tool: string
+  outcome: SourceCallOutcome
+  error_code: string | null
+  error_message: string | null
+  latency_ms: number
+  products: number | null
+  packages: number | null
+  budget: number | null
+  currency: string | null
+  media_buy_id: string | null
+  at: Timestamp
 }
 
 /** SDK-owned (migration 0011); the storefront only deletes a sandbox key's rows on sandbox reset. */
@@ -470,6 +544,7 @@ export interface AdcpDecisioningTaskTable {
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>
+export type SourceCallRow = Selectable<SourceCallTable>
 export type NewInventorySource = Insertable<InventorySourceTable>
 export type InventorySourceUpdate = Updateable<InventorySourceTable>
 export type ModuleInstanceRow = Selectable<ModuleInstanceTable>
@@ -491,3 +566,5 @@ export type CreativeRow = Selectable<CreativeTable>
 export type CreativeAssignmentRow = Selectable<CreativeAssignmentTable>
 export type SandboxCreativeFormatRow = Selectable<SandboxCreativeFormatTable>
 export type SandboxCreateArmRow = Selectable<SandboxCreateArmTable>
+export type WebhookOutboxRow = Selectable<WebhookOutboxTable>
+export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>

@@ -29,6 +29,8 @@ export interface AppOptions {
   feedBodyLimitBytes?: number | undefined
   /** Feed requests read at once by this app (FEED_MAX_CONCURRENT); default 2. */
   feedMaxConcurrent?: number | undefined
+  /** Comment lines on idle live-event streams this often; default 15 s (tests shorten it). */
+  liveEventsHeartbeatMs?: number | undefined
   /** Enables the local /admin routes the CLI uses while this server owns the database. */
   adminToken?: string
   version?: string
@@ -90,6 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       services: options.services,
       feedBodyLimitBytes: options.feedBodyLimitBytes,
       feedMaxConcurrent: options.feedMaxConcurrent,
+      liveEventsHeartbeatMs: options.liveEventsHeartbeatMs,
     })
   }, { prefix: API_PREFIX })
 

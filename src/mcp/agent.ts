@@ -30,7 +30,8 @@ import { creativeTools } from './creative-tools.ts'
 import { deliveryToolsFor } from './delivery-tools.ts'
 import type { ToolCall } from './mcp-routes.ts'
 import { complyTestFor, DECLARED_SCENARIOS } from './test-controller.ts'
-import { mediaBuyTools, storeOwnedTasks } from './media-buy-tools.ts'
+import { mediaBuyTools, storeOwnedTasks, toMediaBuyError } from './media-buy-tools.ts'
+import { served, sourceIdOfProduct } from './served-calls.ts'
 
 /**
  * The AdCP sales agent (SPEC §4), built on @adcp/sdk's decisioning platform: the SDK owns the
@@ -196,7 +197,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
         ...creativeTools(services, request),
         ...deliveryToolsFor(services, caller),
         ...mediaBuyTools(services, caller, tasks),
-        async getProducts(request: GetProductsRequest): Promise<GetProductsResponse> {
+        getProducts: (request: GetProductsRequest): Promise<GetProductsResponse> => served(services, caller, 'get_products', async (note) => {
           const { limit, cursor } = pageOf(request.pagination, PRODUCTS_PAGE_DEFAULT)
           const wanted = request.filters?.channels
           const keep = (product: AdcpProduct) => !wanted?.length || product.channels?.some((channel) => wanted.includes(channel))
@@ -209,17 +210,26 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
           if (request.filters?.delivery_type === 'non_guaranteed') return { products: upstreamProducts, pagination: { has_more: false } }
           const room = limit - upstream.length
           const page = room > 0
-            ? await buyer.listCatalog(caller, { limit: room, cursor }).catch(toAdcpError)
-            : { entries: [], nextCursor: await buyer.firstCatalogCursor(caller) }
+            ? await note.measure(() => buyer.listCatalog(caller, { limit: room, cursor })).catch(toAdcpError)
+            : { entries: [], nextCursor: await buyer.firstCatalogCursor(caller), read: [] }
           const products = page.entries
             .map((entry) => adcpProduct(entry, agentUrl, fallbackPublisherDomain))
             .filter((product) => product !== null)
             .filter(keep)
+          // Each modular source the catalog read was asked; what it contributed is what the buyer is shown.
+          const shown = new Map(page.read.map((sourceId) => [sourceId, 0]))
+          for (const product of products) {
+            const sourceId = sourceIdOfProduct(caller, product.product_id)
+            if (sourceId !== null && shown.has(sourceId)) shown.set(sourceId, shown.get(sourceId)! + 1)
+          }
+          note.sources = [...shown].map(([sourceId, count]) => ({ sourceId, products: count }))
           return { products: [...upstreamProducts, ...products], pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) } }
-        },
+        }),
         async listCreativeFormats(request: ListCreativeFormatsRequest): Promise<ListCreativeFormatsResponse> {
-          let formats = (await buyer.listFormats(caller)).map((format) => adcpFormat(format, agentUrl))
           const ids = request.format_ids
+          // A sandbox served by an upstream agent sells its products, whose formats are its own.
+          const upstream = (await services.upstreamSupply.listFormats(caller, ids?.length ? { format_ids: ids } : {}).catch(toMediaBuyError)) as unknown as Array<ReturnType<typeof adcpFormat>>
+          let formats = [...(await buyer.listFormats(caller)).map((format) => adcpFormat(format, agentUrl)), ...upstream]
           if (ids?.length) formats = formats.filter((format) => ids.some((id) => sameFormatId(format.format_id, id)))
           const { limit, cursor } = pageOf(request.pagination, FORMATS_PAGE_DEFAULT)
           // The catalog is a handful of formats: the cursor is the offset of the next page.

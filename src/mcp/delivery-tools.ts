@@ -6,6 +6,7 @@ import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { BuyDelivery } from '../workflows/buyer-delivery-workflows.ts'
 import { toMediaBuyError } from './media-buy-tools.ts'
+import { served } from './served-calls.ts'
 
 /**
  * get_media_buy_delivery: each of the key's buys with its packages' delivery (spend, impressions,
@@ -85,12 +86,15 @@ function toAdcpError(error: unknown): never {
 
 export function deliveryToolsFor(services: Services, caller: Caller) {
   return {
-    async getMediaBuyDelivery(request: GetMediaBuyDeliveryRequest): Promise<GetMediaBuyDeliveryResponse> {
+    getMediaBuyDelivery: (request: GetMediaBuyDeliveryRequest): Promise<GetMediaBuyDeliveryResponse> => served(services, caller, 'get_media_buy_delivery', async (note) => {
+      note.mediaBuyIds = request.media_buy_ids ?? []
       const filter = request.status_filter
       const statuses = filter === undefined ? undefined : (Array.isArray(filter) ? filter : [filter])
-      const { deliveries, missing: missingHere } = await services.buyerDelivery
-        .readDelivery(caller, { mediaBuyIds: request.media_buy_ids, statuses, from: request.start_date, to: request.end_date })
+      const { deliveries, missing: missingHere } = await note
+        .measure(() => services.buyerDelivery.readDelivery(caller, { mediaBuyIds: request.media_buy_ids, statuses, from: request.start_date, to: request.end_date }))
         .catch(toAdcpError)
+      // The sources of the storefront's own buys served it (forwarded buys are the upstream client's to record).
+      note.mediaBuyIds = deliveries.map(({ buy }) => buy.media_buy_id)
       // Buys forwarded to upstream agents: their delivery is the agent's, read there with our ids.
       const { account: _account, context: _context, ext: _ext, media_buy_ids: _ids, ...asked } = request as GetMediaBuyDeliveryRequest & { account?: unknown; context?: unknown; ext?: unknown }
       const forwarded = await services.upstreamSupply.deliveryOfForwarded(caller, request.media_buy_ids, asked).catch(toMediaBuyError)
@@ -118,6 +122,6 @@ export function deliveryToolsFor(services: Services, caller: Caller) {
           ? { errors: missing.map((id) => ({ code: 'MEDIA_BUY_NOT_FOUND', message: `Media buy ${id} not found`, field: 'media_buy_ids' })) }
           : {}),
       }
-    },
+    }),
   }
 }

@@ -19,6 +19,7 @@ import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import { creationResult, type BuyPrincipal, type BuyView } from '../workflows/media-buy-workflows.ts'
 import type { AccountMeta } from './adcp-wire.ts'
+import { served, sourcesOfPackages } from './served-calls.ts'
 
 /**
  * create_media_buy, get_media_buys and update_media_buy: the AdCP shapes of the media-buy
@@ -160,7 +161,7 @@ type PushConfig = { url: string } & Record<string, unknown>
 export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOwnedTasks) {
   const { mediaBuys, upstreamSupply } = services
   return {
-    async createMediaBuy(request: CreateMediaBuyRequest, ctx: Ctx) {
+    createMediaBuy: (request: CreateMediaBuyRequest, ctx: Ctx) => served(services, caller, 'create_media_buy', async (note) => {
       const principal = principalOf(caller, ctx)
       if (!request.packages?.length) throw new AdcpError('INVALID_REQUEST', { message: 'packages: at least one package is required', field: 'packages', recovery: 'correctable' })
       const upstream = await upstreamSupply.upstreamSourceOf(caller, request.packages.map((pkg) => pkg.product_id)).catch(toMediaBuyError)
@@ -174,6 +175,8 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         if (forwarded.kind === 'submitted') return tasks.submitted(ctx, forwarded.taskId)
         return { ...forwarded.result, idempotency_key: request.idempotency_key } as unknown as CreateMediaBuySuccess
       }
+      // The buy's modular sources served the call, whether it is placed or refused.
+      note.sources = sourcesOfPackages(caller, request.packages)
       const outcome = await mediaBuys.create(principal, {
         idempotencyKey: request.idempotency_key,
         brandDomain: request.brand?.domain ?? ctx.account.brand?.domain ?? 'unknown',
@@ -196,25 +199,32 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         })),
         pushNotification: request.push_notification_config as PushConfig | undefined,
       }).catch(toMediaBuyError)
-      if (outcome.kind === 'submitted') return tasks.submitted(ctx, outcome.taskId)
+      note.sources = note.sources.map((source) => ({ ...source, currency: outcome.buy.row.currency, mediaBuyId: outcome.buy.row.media_buy_id }))
+      if (outcome.kind === 'submitted') {
+        note.submitted = true
+        return tasks.submitted(ctx, outcome.taskId)
+      }
       // The key echoed: a buyer (and the idempotency storyboard) ties the answer to the request.
       return { ...creationResult(outcome.buy), packages: wirePackages(outcome.buy), idempotency_key: outcome.buy.row.idempotency_key } as unknown as CreateMediaBuySuccess
-    },
+    }),
 
-    async getMediaBuys(request: GetMediaBuysRequest, ctx: Ctx): Promise<GetMediaBuysResponse> {
+    getMediaBuys: (request: GetMediaBuysRequest, ctx: Ctx): Promise<GetMediaBuysResponse> => served(services, caller, 'get_media_buys', async (note) => {
       const principal = principalOf(caller, ctx)
       const ids = request.media_buy_ids
+      note.mediaBuyIds = ids ?? []
       // AdCP: without ids the default filter is ["active"]; with ids every status is returned.
       const statuses = (request.status_filter === undefined
         ? (ids?.length ? undefined : ['active'])
         : Array.isArray(request.status_filter) ? request.status_filter : [request.status_filter]) as AdcpMediaBuyStatus[] | undefined
-      const page = await mediaBuys.list(principal, {
+      const page = await note.measure(() => mediaBuys.list(principal, {
         mediaBuyIds: ids,
         statuses,
         limit: request.pagination?.max_results ?? BUYS_PAGE_DEFAULT,
         cursor: request.pagination?.cursor,
-      }).catch(toMediaBuyError)
+      })).catch(toMediaBuyError)
       // Buys forwarded to upstream agents follow the storefront's own, on the last page.
+      // The sources of the buys named or listed here served the call (forwarded buys are the upstream client's to record).
+      note.mediaBuyIds = [...new Set([...(ids ?? []), ...page.buys.map((buy) => buy.row.media_buy_id)])]
       const forwarded = page.nextCursor === null
         ? await upstreamSupply.listForwarded(caller, ids, statuses).catch(toMediaBuyError)
         : []
@@ -222,15 +232,16 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         media_buys: [...page.buys.map(wireBuy), ...(forwarded as unknown as GetMediaBuysResponse['media_buys'])],
         pagination: { has_more: page.nextCursor !== null, ...(page.nextCursor ? { cursor: page.nextCursor } : {}), total_count: page.total + forwarded.length },
       }
-    },
+    }),
 
-    async updateMediaBuy(mediaBuyId: string, patch: UpdateMediaBuyRequest, ctx: Ctx): Promise<UpdateMediaBuySuccess> {
+    updateMediaBuy: (mediaBuyId: string, patch: UpdateMediaBuyRequest, ctx: Ctx): Promise<UpdateMediaBuySuccess> => served(services, caller, 'update_media_buy', async (note) => {
       const principal = principalOf(caller, ctx)
       const forwarded = await upstreamSupply.findForwarded(caller, mediaBuyId)
       if (forwarded) {
         const { media_buy_id: _id, account: _account, ...asked } = patch as UpdateMediaBuyRequest & { account?: unknown }
         return await upstreamSupply.updateForwarded(caller, forwarded, asked).catch(toMediaBuyError) as unknown as UpdateMediaBuySuccess
       }
+      note.mediaBuyIds = [mediaBuyId]
       const request = patch as UpdateMediaBuyRequest & { canceled?: boolean; cancellation_reason?: string; paused?: boolean; revision?: number }
       const { buy, affectedPackageIds } = await mediaBuys.update(principal, mediaBuyId, {
         revision: request.revision,
@@ -258,6 +269,6 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         affected_packages: packages,
         valid_actions: validActionsForStatus(buyerStatusOf(buy.row.status)),
       } as UpdateMediaBuySuccess
-    },
+    }),
   }
 }

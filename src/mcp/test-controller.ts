@@ -14,6 +14,10 @@ import type { AccountRef } from '../workflows/buyer-workflows.ts'
  * get_media_buy_delivery read afterwards is what the controller wrote. The SDK registers the
  * tool and admits only calls whose account resolves to a sandbox account; the agent builds this
  * config only for sandbox keys, so a live key has no such tool at all.
+ *
+ * A storefront whose sandbox is served by an upstream agent (sandbox supply, docs/sources.md)
+ * runs the scenarios about what lives there on the upstream's controller: upstreamSupply.controlUpstream
+ * decides which, and translates the ids; the rest run here.
  */
 
 /** The scenarios get_adcp_capabilities may name (its 3.0.6 enum): seeds and the create arm are listed by list_scenarios only. */
@@ -66,7 +70,19 @@ function numberOr(value: unknown, fallback: number | null, path: string): number
 }
 
 export function complyTestFor(services: Services, caller: Caller, agentUrl: string): ComplyControllerConfig {
-  const { sandbox, buyer, creatives } = services
+  const { sandbox, buyer, creatives, upstreamSupply } = services
+
+  /** The scenario run on the sandbox supply's controller, its answer as ours; null: it runs here. */
+  async function upstream<R>(scenario: string, params: object): Promise<R | null> {
+    const answer = await upstreamSupply.controlUpstream(caller, scenario, params as Record<string, unknown>)
+    if (answer === null) return null
+    const { context: _context, ext: _ext, adcp_version: _version, ...rest } = answer
+    if (rest.success !== true) {
+      const code = (typeof rest.error === 'string' ? rest.error : 'INVALID_STATE') as ConstructorParameters<typeof TestControllerError>[0]
+      throw new TestControllerError(code, typeof rest.error_detail === 'string' ? rest.error_detail : 'The upstream agent\'s controller refused', typeof rest.current_state === 'string' ? rest.current_state : null)
+    }
+    return rest as R
+  }
 
   async function accountOf(input: Record<string, unknown>): Promise<BuyerAccountRow> {
     const ref = wireRefOf(input)
@@ -77,10 +93,18 @@ export function complyTestFor(services: Services, caller: Caller, agentUrl: stri
 
   return {
     seed: {
-      product: guarded(async ({ product_id, fixture }) => sandbox.seedProduct(caller, { productId: product_id, fixture })),
-      pricing_option: guarded(async ({ product_id, pricing_option_id, fixture }) =>
-        sandbox.seedPricingOption(caller, { productId: product_id, pricingOptionId: pricing_option_id, fixture })),
-      creative_format: guarded(async ({ format_id, fixture }) => sandbox.seedCreativeFormat(caller, { formatId: format_id, fixture })),
+      product: guarded(async (params) => {
+        if (await upstream('seed_product', params)) return
+        await sandbox.seedProduct(caller, { productId: params.product_id, fixture: params.fixture })
+      }),
+      pricing_option: guarded(async (params) => {
+        if (await upstream('seed_pricing_option', params)) return
+        await sandbox.seedPricingOption(caller, { productId: params.product_id, pricingOptionId: params.pricing_option_id, fixture: params.fixture })
+      }),
+      creative_format: guarded(async (params) => {
+        if (await upstream('seed_creative_format', params)) return
+        await sandbox.seedCreativeFormat(caller, { formatId: params.format_id, fixture: params.fixture })
+      }),
       creative: guarded(async ({ creative_id, fixture }, ctx) => {
         const status = fixture.status ?? 'approved'
         if (!CREATIVE_STATUSES.includes(status as CreativeStatus)) throw new TestControllerError('INVALID_PARAMS', `fixture.status must be one of ${CREATIVE_STATUSES.join(', ')}`)
@@ -112,7 +136,10 @@ export function complyTestFor(services: Services, caller: Caller, agentUrl: stri
         const { previous, current } = await sandbox.forceAccountStatus(caller, account_id, status)
         return { success: true as const, previous_state: previous, current_state: current }
       }),
-      media_buy_status: guarded(async ({ media_buy_id, status, rejection_reason }) => {
+      media_buy_status: guarded(async (params) => {
+        const forwarded = await upstream<{ success: true; previous_state: string; current_state: string }>('force_media_buy_status', params)
+        if (forwarded) return forwarded
+        const { media_buy_id, status, rejection_reason } = params
         const { previous, current } = await sandbox.forceMediaBuyStatus(caller, { mediaBuyId: media_buy_id, status, reason: rejection_reason ?? null }, isLegalEdge)
         return { success: true as const, previous_state: previous, current_state: current }
       }),
@@ -122,13 +149,18 @@ export function complyTestFor(services: Services, caller: Caller, agentUrl: stri
         if (!outcome.ok) throw new TestControllerError('INVALID_TRANSITION', `A creative cannot go from ${outcome.current} to ${status}`, outcome.current ?? null)
         return { success: true as const, previous_state: outcome.previous, current_state: outcome.current }
       }),
-      create_media_buy_arm: guarded(async ({ arm, task_id, message }) => {
+      create_media_buy_arm: guarded(async (params) => {
+        const forwarded = await upstream<{ success: true; forced: { arm: typeof params.arm; task_id?: string } }>('force_create_media_buy_arm', params)
+        if (forwarded) return forwarded
+        const { arm, task_id, message } = params
         await sandbox.forceCreateArm(caller, { arm, taskId: task_id ?? null, message: message ?? null })
         return { success: true as const, forced: { arm, ...(task_id ? { task_id } : {}) }, ...(message ? { message } : {}) }
       }),
     },
     simulate: {
       delivery: guarded(async (params) => {
+        const forwarded = await upstream<{ success: true; simulated: Record<string, unknown> }>('simulate_delivery', params)
+        if (forwarded) return forwarded
         const impressions = numberOr(params.impressions, 0, 'impressions')!
         const clicks = numberOr(params.clicks, null, 'clicks')
         const spend = params.reported_spend === undefined ? null : numberOr(params.reported_spend.amount, null, 'reported_spend.amount')
@@ -139,6 +171,8 @@ export function complyTestFor(services: Services, caller: Caller, agentUrl: stri
         }
       }),
       budget_spend: guarded(async (params) => {
+        const forwarded = await upstream<{ success: true; simulated: Record<string, unknown> }>('simulate_budget_spend', params)
+        if (forwarded) return forwarded
         if (!params.media_buy_id) throw new TestControllerError('INVALID_PARAMS', 'media_buy_id is required: spend is simulated on one buy')
         const percentage = numberOr(params.spend_percentage, null, 'spend_percentage')
         if (percentage === null) throw new TestControllerError('INVALID_PARAMS', 'spend_percentage is required')

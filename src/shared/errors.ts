@@ -80,10 +80,13 @@ export const errorReasons = {
   INVALID_MEDIA_BUY_TRANSITION: 'The media buy status does not allow the requested change.',
   REVISION_MISMATCH: 'The media buy changed since the revision the request names.',
   // Upstream AdCP agents (ACTIVE AGENT sources sold through /mcp)
+  SANDBOX_SUPPLY_TAKEN: 'Another AGENT source of this storefront is its ACTIVE sandbox supply; disable it before activating this one.',
   SOURCE_HAS_FORWARDED_BUYS: 'Media buys were forwarded to this AGENT source; buyers still reach them through it, so it can be disabled but not deleted.',
   PACKAGES_SPAN_SOURCES: 'The packages of one media buy name products of an upstream agent and of another source; one buy lives in one place.',
   UPSTREAM_AGENT_REFUSED: 'The upstream AdCP agent refused the forwarded task; details carry its AdCP error code.',
   UPSTREAM_AGENT_UNAVAILABLE: 'The upstream AdCP agent could not be asked, or did not answer within UPSTREAM_AGENT_TIMEOUT_MS.',
+  // Live events (the work-item change stream)
+  LIVE_EVENTS_FULL: 'This server process already streams live events to as many subscribers as LIVE_EVENTS_MAX_SUBSCRIBERS allows; retry after Retry-After seconds.',
   // Embedded database
   DATA_DIR_LOCKED: 'Another process owns the embedded database directory.',
 } as const

@@ -104,14 +104,42 @@ const TENANT_FAILURES: Record<UpstreamFailureReason, { errorCode: ConnectionErro
   },
 }
 
-/** A managed source's test: one read of the tenant status, then the tenant's own ad-server connection. */
-export function managedConnectionTest(read: UpstreamResult<TenantStatusRead>, testedAt: Date): ConnectionTestOutcome {
+/** The AGENT probe of a managed tenant's MCP endpoint as one check; null: not probed (the tenant read failed). */
+function mcpEndpointCheck(probe: AgentProbeResult | null): CapabilityCheck {
+  if (probe === null) return { capability: 'mcp_endpoint', status: 'not_checked' }
+  if (probe.ok) return { capability: 'mcp_endpoint', status: 'passed' }
+  if (probe.failedCheck === 'authentication') {
+    return {
+      capability: 'mcp_endpoint',
+      status: 'failed',
+      message: probe.message,
+      errorCode: 'ADAPTER_INVALID_CREDENTIALS',
+      remediation: 'Rotate the tenant principal\'s token with PUT /inventory-sources/{sourceId} and agentAccessToken, then test again.',
+    }
+  }
+  return {
+    capability: 'mcp_endpoint',
+    status: 'failed',
+    message: probe.message,
+    errorCode: probe.reason === 'AGENT_NOT_COMPLIANT' ? 'ADAPTER_INVALID_CONFIG' : 'ADAPTER_CONNECTION_FAILED',
+    remediation: 'Check that the tenant\'s sales agent serves AdCP over MCP at mcpUrl (PUT /inventory-sources/{sourceId} moves it), then test again.',
+  }
+}
+
+/**
+ * A managed source's test: one read of the tenant status, then the tenant's own ad-server
+ * connection, then, when the source carries its tenant's MCP endpoint (`endpoint` given), the
+ * AGENT probe of it: it does not depend on the ad server, so it is checked whenever the tenant was read.
+ */
+export function managedConnectionTest(read: UpstreamResult<TenantStatusRead>, testedAt: Date, endpoint?: AgentProbeResult | null): ConnectionTestOutcome {
+  const endpointChecks = endpoint === undefined ? [] : [mcpEndpointCheck(read.ok ? endpoint : null)]
   if (!read.ok) {
     const failure = TENANT_FAILURES[read.reason]
     const errorCode = read.reason === 'UPSTREAM_CREDENTIAL_REJECTED' && read.httpStatus === 403 ? 'ADAPTER_PERMISSION_DENIED' : failure.errorCode
     return answer([
       { capability: 'tenant_status', status: 'failed', message: read.message, errorCode, remediation: failure.remediation },
       { capability: 'ad_server', status: 'not_checked' },
+      ...endpointChecks,
     ], testedAt, read.reason)
   }
   const { adapter } = read.value.wire
@@ -124,5 +152,7 @@ export function managedConnectionTest(read: UpstreamResult<TenantStatusRead>, te
       errorCode: 'ADAPTER_CONNECTION_FAILED',
       remediation: 'Connect the ad server in the sales agent (its adapter settings), then test again.',
     }
-  return answer([{ capability: 'tenant_status', status: 'passed' }, adServer], testedAt)
+  const probe = endpoint ?? null
+  const reason = adServer.status === 'passed' && probe !== null && !probe.ok ? probe.reason : undefined
+  return answer([{ capability: 'tenant_status', status: 'passed' }, adServer, ...endpointChecks], testedAt, reason)
 }

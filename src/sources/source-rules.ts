@@ -32,6 +32,7 @@ export function toSourceResponse(row: InventorySourceRow): InventorySourceRespon
     reportingType: isAgent ? (row.reporting_type as InventorySourceResponse['reportingType']) : null,
     reportingPollingCadence: isAgent ? (row.reporting_polling_cadence as InventorySourceResponse['reportingPollingCadence']) : null,
     isAdapterSource: false,
+    sandbox: row.sandbox || row.sandbox_supply,
     managedSa: row.execution_type === 'MANAGED_SALES_AGENT' ? managedSaOf(row) : null,
     linkedStorefront: null,
     lastError: row.last_error,
@@ -55,9 +56,42 @@ export function managedSetupOf(row: InventorySourceRow): ManagedSetup {
   return { upstreamUrl, tenantId }
 }
 
+/** The tenant's MCP endpoint as registered (absolute or relative), or null when none is. */
+export function managedMcpUrlOf(row: InventorySourceRow): string | null {
+  const { mcpUrl } = row.setup_metadata as { mcpUrl?: unknown }
+  return typeof mcpUrl === 'string' ? mcpUrl : null
+}
+
+/**
+ * The one resolution of a managed tenant's MCP endpoint: absolute, or relative to upstreamUrl (the
+ * reference's provision answer and EsaConnection give `/mcp/`), as a browser resolves a link on the
+ * page at upstreamUrl + '/' (so `mcp/` keeps upstreamUrl's path prefix and `/mcp/` does not). The
+ * result is what is stored in endpoint_url and called; it must be an http(s) URL without a fragment
+ * or a credential (the token goes in agentAccessToken).
+ */
+export function resolveMcpUrl(upstreamUrl: string, mcpUrl: string): string {
+  let resolved: URL
+  try {
+    resolved = new URL(mcpUrl, upstreamUrl.endsWith('/') ? upstreamUrl : `${upstreamUrl}/`)
+  } catch {
+    throw fail.invalidField('mcpUrl', 'must be an http(s) URL or a path relative to upstreamUrl')
+  }
+  if (resolved.protocol !== 'http:' && resolved.protocol !== 'https:') throw fail.invalidField('mcpUrl', 'must be an http(s) URL or a path relative to upstreamUrl')
+  if (resolved.hash) throw fail.invalidField('mcpUrl', 'must not carry a fragment')
+  refuseCredentialsInUrl('mcpUrl', resolved.href, 'send the tenant principal\'s token in agentAccessToken (write-only, never shown)')
+  return resolved.href
+}
+
 function managedSaOf(row: InventorySourceRow): InventorySourceResponse['managedSa'] {
   const { upstreamUrl, tenantId } = managedSetupOf(row)
-  return { upstreamUrl, tenantId, lastError: row.last_error, lastTestedAt: toIso(row.last_checked_at) }
+  return {
+    upstreamUrl,
+    tenantId,
+    mcpUrl: managedMcpUrlOf(row),
+    agentAuthConfigured: row.agent_auth_ciphertext !== null,
+    lastError: row.last_error,
+    lastTestedAt: toIso(row.last_checked_at),
+  }
 }
 
 /** A URL shown in every answer carries no credential: it goes in the write-only field `credentialHint` names. */

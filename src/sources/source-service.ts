@@ -121,18 +121,22 @@ export function createSourceService({ db, clock, secrets, probeAgent, tenants }:
           probe_passed_at: probePassedAt,
           last_checked_at: probePassedAt,
           setup_metadata: json({}),
+          sandbox_supply: input.sandbox ?? false,
           created_at: now,
           updated_at: now,
         })
         .returningAll()
         .executeTakeFirstOrThrow()))
     } catch (error) {
+      if (isUniqueViolation(error, 'inventory_source_one_active_sandbox_supply')) {
+        throw fail.conflict('SANDBOX_SUPPLY_TAKEN', `Another AGENT source of this storefront is its ACTIVE sandbox supply; disable it before adding ${sourceId} as an ACTIVE one`)
+      }
       if (isUniqueViolation(error)) throw duplicateSourceId(sourceId)
       throw error
     }
   }
 
-  const managed = createManagedSources({ db, clock, secrets, tenants })
+  const managed = createManagedSources({ db, clock, secrets, tenants, probeAgent })
 
   /** PUT /inventory-sources/{sourceId}: AGENT and MANAGED_SALES_AGENT sources; the others have their own flows. */
   async function update(storefrontId: number, sourceId: string, input: UpdateAgentSource) {
@@ -148,6 +152,9 @@ export function createSourceService({ db, clock, secrets, probeAgent, tenants }:
   async function updateAgent(current: InventorySourceRow, input: UpdateAgentSource) {
     if (input.apiKey !== undefined) {
       throw fail.invalidField('apiKey', 'is the tenant-management key of MANAGED_SALES_AGENT sources; an AGENT source rotates its credential with auth')
+    }
+    for (const field of ['mcpUrl', 'agentAccessToken'] as const) {
+      if (input[field] !== undefined) throw fail.invalidField(field, 'is a field of MANAGED_SALES_AGENT sources; an AGENT source changes its endpoint with endpointUrl and its credential with auth')
     }
     refuseCredentialsInUrl('endpointUrl', input.endpointUrl, AGENT_CREDENTIAL_HINT)
     const authenticationType = (input.authenticationType ?? current.authentication_type) as AuthenticationType

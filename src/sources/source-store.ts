@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts'
+import { isUniqueViolation, type Database, type Queryable } from '../db/database.ts'
 import type { InventorySourceRow, InventorySourceUpdate } from '../db/tables.ts'
 import { fail } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
@@ -92,11 +92,18 @@ export async function writeSourceUpdate(db: Database, { decidedOn, status, depen
       )
     }
     if (status !== undefined) assertStatusTransition(locked.status, status)
-    return trx
-      .updateTable('inventory_source')
-      .set(status === undefined ? changes : { ...changes, status })
-      .where('id', '=', locked.id)
-      .returningAll()
-      .executeTakeFirstOrThrow()
+    try {
+      return await trx
+        .updateTable('inventory_source')
+        .set(status === undefined ? changes : { ...changes, status })
+        .where('id', '=', locked.id)
+        .returningAll()
+        .executeTakeFirstOrThrow()
+    } catch (error) {
+      if (isUniqueViolation(error, 'inventory_source_one_active_sandbox_supply')) {
+        throw fail.conflict('SANDBOX_SUPPLY_TAKEN', `Another AGENT source of this storefront is its ACTIVE sandbox supply; disable it before activating ${decidedOn.source_id}`)
+      }
+      throw error
+    }
   })
 }

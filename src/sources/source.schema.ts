@@ -59,6 +59,10 @@ export const CreateAgentSourceSchema = z
     oauthAudience: z.string().min(1).max(2048).optional(),
     reportingType: caseInsensitiveEnum(REPORTING_TYPES).optional(),
     reportingPollingCadence: caseInsensitiveEnum(POLLING_CADENCES).optional(),
+    sandbox: z
+      .boolean()
+      .optional()
+      .describe('Sandbox supply: the credential is a sandbox buyer key of the upstream, and while ACTIVE this agent serves the storefront\'s sandbox buyer keys (never live ones). Set at creation only.'),
   })
   .strict()
   .meta({ id: 'CreateInventorySourceRequest' })
@@ -73,6 +77,15 @@ export const TenantApiKeySchema = z.string().min(1).max(4096).regex(/^[\x21-\x7e
 /** The sales agent's tenant id, as its tenant-management API names it. */
 export const TenantIdSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, dots, colons, dashes or underscores')
 
+/**
+ * A managed tenant's MCP endpoint as its provision answer (`mcp_url`) or the EsaConnection gives it:
+ * absolute, or relative to upstreamUrl (`/mcp/`). Resolved once, by resolveMcpUrl.
+ */
+export const McpUrlSchema = z.string().min(1).max(2048).regex(/^[\x21-\x7e]+$/, 'must be a URL without spaces or control characters')
+
+/** The tenant principal's access token (the provision answer's `access_token`): a bearer token for its MCP endpoint. */
+export const AgentAccessTokenSchema = z.string().min(1).max(4096).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+
 export const CreateManagedSourceSchema = z
   .object({
     name: nameSchema(255),
@@ -80,6 +93,8 @@ export const CreateManagedSourceSchema = z
     upstreamUrl: EndpointUrlSchema.describe('Base URL of the sales agent that serves /api/v1/tenant-management.'),
     tenantId: TenantIdSchema,
     apiKey: TenantApiKeySchema.describe('Its tenant-management API key (write-only; the answer says authConfigured: true).'),
+    mcpUrl: McpUrlSchema.optional().describe('The tenant\'s MCP endpoint, absolute or relative to upstreamUrl (its provision answer\'s mcp_url); with agentAccessToken, the source is sold at /mcp.'),
+    agentAccessToken: AgentAccessTokenSchema.optional().describe('The tenant principal\'s access token for mcpUrl (write-only; the answer says managedSa.agentAuthConfigured: true). Sent with mcpUrl.'),
     description: noteSchema(2000).optional(),
   })
   .strict()
@@ -100,6 +115,8 @@ export const UpdateAgentSourceSchema = z
     reportingType: caseInsensitiveEnum(REPORTING_TYPES).nullable().optional(),
     reportingPollingCadence: caseInsensitiveEnum(POLLING_CADENCES).nullable().optional(),
     apiKey: TenantApiKeySchema.optional().describe('MANAGED_SALES_AGENT only: a rotated tenant-management API key (write-only).'),
+    mcpUrl: McpUrlSchema.optional().describe('MANAGED_SALES_AGENT only: the tenant\'s MCP endpoint, absolute or relative to upstreamUrl; probed live.'),
+    agentAccessToken: AgentAccessTokenSchema.optional().describe('MANAGED_SALES_AGENT only: a rotated tenant principal access token for mcpUrl (write-only); probed live.'),
   })
   .strict()
   .meta({ id: 'UpdateInventorySourceRequest' })
@@ -125,15 +142,18 @@ export const InventorySourceResponseSchema = z
     reportingType: z.enum(REPORTING_TYPES).nullable(),
     reportingPollingCadence: z.enum(POLLING_CADENCES).nullable(),
     isAdapterSource: z.boolean(),
+    sandbox: z.boolean().describe('A sandbox source: the storefront\'s own sandbox, or an AGENT source that is its sandbox supply.'),
     managedSa: z
       .object({
         upstreamUrl: z.string(),
         tenantId: z.string(),
+        mcpUrl: z.string().nullable().describe('The tenant\'s MCP endpoint as registered (may be relative); endpointUrl is it resolved.'),
+        agentAuthConfigured: z.boolean().describe('Whether the tenant principal\'s access token is stored (never shown).'),
         lastError: z.string().nullable(),
         lastTestedAt: TimestampSchema.nullable(),
       })
       .nullable()
-      .describe('MANAGED_SALES_AGENT only: where the tenant lives and its last validation; the key is never shown.'),
+      .describe('MANAGED_SALES_AGENT only: where the tenant and its MCP endpoint live and its last validation; the key and token are never shown.'),
     linkedStorefront: z.null(),
     lastError: z.string().nullable(),
     lastCheckedAt: TimestampSchema.nullable(),

@@ -14,10 +14,16 @@ export type UpstreamCallResult =
   | { ok: true; payload: Record<string, unknown> }
   /** The agent answered with an AdCP error: the buyer's to read (code, message, field). */
   | { ok: false; kind: 'adcp_error'; code: string; message: string; field?: string | undefined; recovery?: string | undefined }
-  /** The agent could not be asked, or did not answer in time; the message never holds the credential. */
-  | { ok: false; kind: 'unavailable'; message: string }
+  /** The agent could not be asked, or did not answer in time (timedOut); the message never holds the credential. */
+  | { ok: false; kind: 'unavailable'; message: string; timedOut?: boolean | undefined }
 
-export type UpstreamAgentClient = (target: AgentProbeTarget, tool: string, args: Record<string, unknown>) => Promise<UpstreamCallResult>
+/** An AGENT source as the client asks it: how to reach it, and whose it is (the record of its traffic). */
+export interface UpstreamAgentTarget extends AgentProbeTarget {
+  storefrontId: number
+  sourceRowId: number
+}
+
+export type UpstreamAgentClient = (target: UpstreamAgentTarget, tool: string, args: Record<string, unknown>) => Promise<UpstreamCallResult>
 
 class UpstreamTimeout extends Error {}
 
@@ -32,7 +38,7 @@ export function createUpstreamAgentClient(options: { timeoutMs?: number | undefi
       return await callOnce(target.endpointUrl, credential.headers, tool, args, timeoutMs, secrets)
     } catch (error) {
       if (error instanceof ProbeFailure) return { ok: false, kind: 'unavailable', message: redact(error.message, secrets) }
-      return { ok: false, kind: 'unavailable', message: redact(describe(error, target.endpointUrl, tool, timeoutMs), secrets) }
+      return { ok: false, kind: 'unavailable', message: redact(describe(error, target.endpointUrl, tool, timeoutMs), secrets), ...(error instanceof UpstreamTimeout ? { timedOut: true } : {}) }
     }
   }
 }

@@ -2,35 +2,57 @@ import { randomBytes } from 'node:crypto'
 import type { Queryable } from '../db/database.ts'
 import type { ForwardedMediaBuyRow, ForwardedPackageRow, InventorySourceRow } from '../db/tables.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
-import type { AgentProbeTarget } from './agent-probe.ts'
 import type { AgentAuth } from './source.schema.ts'
 import { recordConnectionCheck } from './source-store.ts'
+import type { UpstreamAgentTarget } from './upstream-agent-client.ts'
 
 /**
- * What the storefront keeps of the supply it sells from upstream AdCP agents: which AGENT sources
- * are sold, what each last answered, and where each forwarded media buy lives.
+ * What the storefront keeps of the supply it sells from upstream AdCP agents: which sources are
+ * upstream agents and how to reach them, what each last answered, and where each forwarded media
+ * buy lives.
  */
 
-/** The ACTIVE AGENT sources of a storefront, in sourceId order: the upstream agents a live key buys from. */
-export async function listActiveAgentSources(db: Queryable, storefrontId: number): Promise<InventorySourceRow[]> {
+/**
+ * The upstream AdCP agents of a storefront, in sourceId order: what a live key buys from, its
+ * ACTIVE AGENT sources and its ACTIVE managed sources whose tenant's MCP endpoint and principal
+ * token are stored (a managed source without them is a tenant the storefront only watches); or
+ * (`sandbox`) its sandbox supply, at most one ACTIVE AGENT source (migration 0019), which only
+ * sandbox keys buy from. The one rule of what is sold from upstream; `agentTargetOf` is how each is reached.
+ */
+export async function listUpstreamAgentSources(db: Queryable, storefrontId: number, options: { sandbox: boolean } = { sandbox: false }): Promise<InventorySourceRow[]> {
   return db
     .selectFrom('inventory_source')
     .selectAll()
     .where('storefront_id', '=', storefrontId)
-    .where('execution_type', '=', 'AGENT')
+    .where((eb) => eb.or([
+      eb('execution_type', '=', 'AGENT'),
+      eb.and([
+        eb('execution_type', '=', 'MANAGED_SALES_AGENT'),
+        eb('endpoint_url', 'is not', null),
+        eb('agent_auth_ciphertext', 'is not', null),
+      ]),
+    ]))
     .where('status', '=', 'ACTIVE')
     .where('sandbox', '=', false)
+    .where('sandbox_supply', '=', options.sandbox)
     .orderBy('source_id')
     .execute()
 }
 
-/** How to reach an AGENT source, its credential opened. */
-export function agentTargetOf(source: InventorySourceRow, secrets: SecretBox): AgentProbeTarget {
+/**
+ * How to reach an upstream agent, its credential opened: an AGENT source's endpoint and auth; a
+ * managed source's resolved mcpUrl with its tenant principal's token (its auth_ciphertext is the
+ * tenant-management key, which never goes to the MCP endpoint).
+ */
+export function agentTargetOf(source: InventorySourceRow, secrets: SecretBox): UpstreamAgentTarget {
+  const sealed = source.execution_type === 'MANAGED_SALES_AGENT' ? source.agent_auth_ciphertext : source.auth_ciphertext
   return {
+    storefrontId: source.storefront_id,
+    sourceRowId: source.id,
     endpointUrl: source.endpoint_url!,
     protocol: source.protocol as 'MCP' | 'A2A',
     authenticationType: source.authentication_type!,
-    auth: source.auth_ciphertext ? secrets.openJson<AgentAuth>(source.auth_ciphertext) : null,
+    auth: sealed ? secrets.openJson<AgentAuth>(sealed) : null,
   }
 }
 
@@ -61,6 +83,8 @@ export interface NewForwardedBuy {
   idempotencyKey: string
   brandDomain: string
   operator: string
+  /** The buyer's push_notification_config, sealed: the storefront's task webhook goes there. */
+  pushNotificationSealed: string | null
   now: Date
 }
 
@@ -80,6 +104,7 @@ export async function insertForwardedBuy(db: Queryable, input: NewForwardedBuy):
       idempotency_key: input.idempotencyKey,
       upstream_brand_domain: input.brandDomain,
       upstream_operator: input.operator,
+      push_notification_sealed: input.pushNotificationSealed,
       created_at: input.now,
       updated_at: input.now,
     })

@@ -16,6 +16,7 @@ import { PRODUCTS_MAX_LIMIT, type Product } from '../modules/products/index.ts'
 import { formatsOfTraffickingModule } from '../modules/registry.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
+import { listUpstreamAgentSources } from '../sources/upstream-store.ts'
 import type { AvailsFeedWorkflows } from './avails-feed-workflows.ts'
 import type { SandboxWorkflows, SeededFormat } from './sandbox-workflows.ts'
 
@@ -63,6 +64,8 @@ export interface CatalogEntry {
 export interface CatalogPage {
   entries: CatalogEntry[]
   nextCursor: string | null
+  /** The sources whose products this page read, in order (the traffic record: who was asked). */
+  read: string[]
 }
 
 interface CatalogCursor {
@@ -123,9 +126,12 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
 
   /**
    * The sources a key buys from: a live key the live ones, a sandbox key only the sandbox source
-   * (built on its first need), so sandbox buys never take live capacity.
+   * (built on its first need), so sandbox buys never take live capacity; none when the sandbox
+   * has sandbox supply, which then serves sandbox keys alone (upstream-supply-workflows.ts).
    */
   async function sourcesOf(principal: BuyerPrincipal): Promise<InventorySourceRow[]> {
+    // A sandbox served by an upstream agent (sandbox supply) sells only that agent's products.
+    if (principal.sandbox && (await listUpstreamAgentSources(db, principal.storefrontId, { sandbox: true })).length > 0) return []
     if (principal.sandbox) await sandbox.ensureSource(principal.storefrontId)
     return listActiveModularSources(db, principal.storefrontId, { sandbox: principal.sandbox })
   }
@@ -141,10 +147,12 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
     const sources = await sourcesOf(principal)
     // A cursor's source may have been disabled since: the page starts at the next source after it.
     let index = cursor ? sources.findIndex((source) => source.source_id >= cursor.s) : 0
-    if (index === -1) return { entries: [], nextCursor: null }
+    if (index === -1) return { entries: [], nextCursor: null, read: [] }
     const entries: CatalogEntry[] = []
+    const read: string[] = []
     for (; index < sources.length; index++) {
       const source = sources[index]!
+      read.push(source.source_id)
       const resumeAt = cursor && source.source_id === cursor.s ? cursor.c : null
       const { products, nextCursor } = await availsFeed.listProducts(principal.storefrontId, source.source_id, {
         limit: limit - entries.length,
@@ -152,13 +160,13 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
       })
       const described = await catalogSource(source)
       for (const product of products) entries.push({ source: described, product })
-      if (nextCursor) return { entries, nextCursor: encodeCatalogCursor({ s: source.source_id, c: nextCursor }) }
+      if (nextCursor) return { entries, nextCursor: encodeCatalogCursor({ s: source.source_id, c: nextCursor }), read }
       if (entries.length >= limit) {
         const next = sources[index + 1]
-        return { entries, nextCursor: next ? encodeCatalogCursor({ s: next.source_id, c: null }) : null }
+        return { entries, nextCursor: next ? encodeCatalogCursor({ s: next.source_id, c: null }) : null, read }
       }
     }
-    return { entries, nextCursor: null }
+    return { entries, nextCursor: null, read }
   }
 
   /** The cursor of the catalog's first product, or null when it has none: for a page that upstream products filled. */

@@ -9,7 +9,7 @@ import {
 import { bookingHandOffKinds } from '../modules/registry.ts'
 import { cancelOpenWorkItems, type Actor, type WorkItemKind } from '../modules/work-queue/index.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
-import { queueTaskNotices, settleSubmittedBuys } from './media-buy-workflows.ts'
+import { settleSubmittedBuys } from './media-buy-workflows.ts'
 
 /**
  * What a hold's resolution means for what hangs on it, filled into the ledger's `onResolved`
@@ -65,7 +65,8 @@ export function createHoldConsequences(options: { secrets?: SecretBox | undefine
       if (resolution.to === 'BOOKED') await markBooked(trx, booking.id, {}, resolution.now)
       else await markEndedByReservation(trx, booking.reservation_id, resolution.to, resolution.now)
     }
-    // A submitted AdCP media buy is confirmed once all its holds are booked, or fails on a lost one.
-    queueTaskNotices(trx, await settleSubmittedBuys(trx, resolution, options.secrets))
+    // A submitted AdCP media buy is confirmed once all its holds are booked, or fails on a lost one;
+    // its buyer's webhook goes into the outbox in this transaction.
+    await settleSubmittedBuys(trx, resolution, options.secrets)
   }
 }

@@ -1,4 +1,4 @@
-import { taskWebhookPayload, type WireWebhookAuthentication } from '../modules/buyer-webhooks/index.ts'
+import { enqueueWebhook, taskWebhookPayload, webhookIdempotencyKey, type WireWebhookAuthentication } from '../modules/buyer-webhooks/index.ts'
 import type { Database, Transaction } from '../db/database.ts'
 import type { InventorySourceRow, ReservationRow } from '../db/tables.ts'
 import { HOLD_MINUTES_DEFAULT, type HoldResolution, type LedgerService } from '../modules/booking-ledger/index.ts'
@@ -121,18 +121,6 @@ export interface BuyListQuery {
   statuses?: AdcpMediaBuyStatus[] | undefined
   limit: number
   cursor?: string | undefined
-}
-
-/** What a settled task tells its buyer: the completion webhook's target and body. */
-export interface TaskNotice {
-  url: string
-  /** The deprecated legacy scheme the buyer registered, used instead of the RFC 9421 signature. */
-  authentication?: WireWebhookAuthentication | undefined
-  /** One logical event: every retry of it carries the same idempotency_key. */
-  operationId: string
-  /** A sandbox key's buy: its buyer may run a loopback receiver. */
-  sandbox: boolean
-  payload: Record<string, unknown>
 }
 
 export interface MediaBuyWorkflowDeps {
@@ -517,19 +505,26 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
    * the releases), locking the reservations in id order before the buy, as update_media_buy does;
    * two processes sweeping one buy both find the lines released, which is no error.
    */
-  async function releaseLinesOfRejectedBuys(options: { limit?: number; onError?: (mediaBuyId: string, error: unknown) => void } = {}): Promise<{ released: number; failed: number }> {
+  async function releaseLinesOfRejectedBuys(options: { pageSize?: number; onError?: (mediaBuyId: string, error: unknown) => void } = {}): Promise<{ released: number; failed: number }> {
     let released = 0
     let failed = 0
-    for (const marked of await listBuysWithLinesToRelease(db, options.limit ?? 100)) {
-      // One buy that fails (a deadlock victim, a lost connection) is retried next sweep; the rest go on.
-      try {
-        released += await releaseLinesOf(marked)
-      } catch (error) {
-        failed += 1
-        options.onError?.(marked.media_buy_id, error)
+    // Every marked buy is tried once per sweep, a page at a time: buys that keep failing must not
+    // fill the one page the sweep reads and starve the buys behind them.
+    let afterRowId = 0
+    for (;;) {
+      const page = await listBuysWithLinesToRelease(db, afterRowId, options.pageSize ?? 100)
+      for (const marked of page) {
+        // One buy that fails (a deadlock victim, a lost connection) is retried next sweep; the rest go on.
+        try {
+          released += await releaseLinesOf(marked)
+        } catch (error) {
+          failed += 1
+          options.onError?.(marked.media_buy_id, error)
+        }
       }
+      if (page.length === 0) return { released, failed }
+      afterRowId = page[page.length - 1]!.id
     }
-    return { released, failed }
   }
 
   async function releaseLinesOf(marked: MediaBuyRow): Promise<number> {
@@ -555,36 +550,17 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
 export type MediaBuyWorkflows = ReturnType<typeof createMediaBuyWorkflows>
 
 /**
- * Task notices wait on their transaction until it commits: a webhook must never announce a
- * completion that rolled back. The transaction's owner takes them after COMMIT and hands each to
- * the deployment's `DeliverTaskNotice` (work-item completion does: src/workflows/work-item-workflows.ts).
- */
-export type DeliverTaskNotice = (notice: TaskNotice) => Promise<void>
-
-const pendingNotices = new WeakMap<Transaction, TaskNotice[]>()
-
-export function queueTaskNotices(trx: Transaction, notices: TaskNotice[]): void {
-  if (notices.length === 0) return
-  pendingNotices.set(trx, [...(pendingNotices.get(trx) ?? []), ...notices])
-}
-
-/** The notices the transaction queued (call it inside, before COMMIT; send them after). */
-export function takeTaskNotices(trx: Transaction): TaskNotice[] {
-  const notices = pendingNotices.get(trx) ?? []
-  pendingNotices.delete(trx)
-  return notices
-}
-
-/**
  * What a hold's resolution means for the submitted buy that holds it, in the resolving transaction
  * (the ledger's onResolved port, after the booking and work items): once every package's hold is
  * BOOKED the buy is confirmed and its task completes with the create_media_buy success; a hold
  * released or expired while the buy waits fails its task and the buy is rejected. Whichever
  * process resolves the hold writes the task row, so `tasks/get` from any process reports it.
- * Returns the notices for the buyers' webhooks, to send after COMMIT.
+ * The buyer's webhook (if it registered push_notification_config) is written to the outbox in the
+ * same transaction: a settlement that rolls back announces nothing, one that commits always has
+ * its event, sent by whichever process's outbox sender claims it. Returns the events enqueued.
  */
-export async function settleSubmittedBuys(trx: Transaction, resolution: HoldResolution, secrets?: SecretBox): Promise<TaskNotice[]> {
-  const notices: TaskNotice[] = []
+export async function settleSubmittedBuys(trx: Transaction, resolution: HoldResolution, secrets?: SecretBox): Promise<number> {
+  let enqueued = 0
   for (const found of await findBuysOfReservations(trx, resolution.reservationIds)) {
     if (found.status !== 'submitted' || !found.task_id) continue
     const buy = (await lockBuyByRowId(trx, found.id))!
@@ -610,15 +586,20 @@ export async function settleSubmittedBuys(trx: Transaction, resolution: HoldReso
       await settleTask(trx, buy.task_id, { status: 'failed', error }, now)
       payload = taskWebhookPayload({ task_id: buy.task_id, task_type: 'create_media_buy', status: 'failed', timestamp: now, error, token })
     }
-    if (config && typeof config.url === 'string') {
-      notices.push({
+    if (config && secrets && typeof config.url === 'string') {
+      const operationId = `create_media_buy.${buy.task_id}`
+      const event = await enqueueWebhook(trx, secrets, {
+        storefrontId: buy.storefront_id,
+        mediaBuyRowId: buy.id,
+        operationId,
+        idempotencyKey: webhookIdempotencyKey(operationId),
         url: config.url,
         authentication: config.authentication,
-        operationId: `create_media_buy.${buy.task_id}`,
         sandbox: buy.sandbox,
         payload,
-      })
+      }, now)
+      if (event.enqueued) enqueued++
     }
   }
-  return notices
+  return enqueued
 }

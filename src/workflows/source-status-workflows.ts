@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.ts'
 import type { InventorySourceRow } from '../db/tables.ts'
+import { webhookStatsOfSource } from '../modules/buyer-webhooks/index.ts'
 import { loadProjection } from '../modules/readiness/index.ts'
 import {
   computeModularStatus,
@@ -14,6 +15,8 @@ import { fail, StorefrontError } from '../shared/errors.ts'
 import { createSingleFlightCache } from '../shared/single-flight-cache.ts'
 import type { SourceService } from '../sources/source-service.ts'
 import type { RefreshResponse } from '../sources/source.schema.ts'
+import { summarizeSourceCalls } from '../sources/source-call-store.ts'
+import type { SourceCallRecorder } from '../sources/source-call-recorder.ts'
 import { findSourceRow } from '../sources/source-store.ts'
 import type { TenantManagementClient } from '../sources/tenant-management-client.ts'
 
@@ -25,7 +28,12 @@ export interface SourceStatusWorkflowDeps {
   clock: Clock
   sources: SourceService
   tenants: TenantManagementClient
+  /** The traffic record: an AGENT's status counts the calls it was sent. */
+  sourceCalls: Pick<SourceCallRecorder, 'flush'>
 }
+
+/** The window of the traffic figures in an AGENT source's status. */
+export const STATUS_TRAFFIC_HOURS = 24
 
 /**
  * GET /inventory-sources/{sourceId}/status: one shape for every kind. A MODULAR_SOURCE answers
@@ -33,7 +41,7 @@ export interface SourceStatusWorkflowDeps {
  * in this process, a burst of reads sharing one call), with the storefront's own setup tasks
  * merged in; AGENT and LINKED_STOREFRONT sources from what the storefront recorded of them.
  */
-export function createSourceStatusWorkflows({ db, clock, sources, tenants }: SourceStatusWorkflowDeps) {
+export function createSourceStatusWorkflows({ db, clock, sources, tenants, sourceCalls }: SourceStatusWorkflowDeps) {
   // Keyed by the row id, which is never reused: a deleted source's entry can only expire.
   const tenantStatuses = createSingleFlightCache<number, InventorySourceStatus>({ ttlMs: TENANT_STATUS_TTL_MS, clock })
 
@@ -52,15 +60,29 @@ export function createSourceStatusWorkflows({ db, clock, sources, tenants }: Sou
         const now = clock.now()
         const projection = await loadProjection(db, source, now)
         const extra = await loadModularStatusInput(db, source, now)
-        return computeModularStatus({ source, projection, now, ...extra })
+        const webhooks = await webhookStatsOfSource(db, { sourceRowId: source.id, since: new Date(now.getTime() - 24 * 60 * 60 * 1000) })
+        return computeModularStatus({
+          source,
+          projection,
+          now,
+          ...extra,
+          webhooks: { deliveredLast24h: webhooks.delivered, failedLast24h: webhooks.failed, lastFailureAt: webhooks.lastFailureAt },
+        })
       }
       case 'MANAGED_SALES_AGENT': {
         const tenant = await tenantStatuses.get(source.id, () => readTenant(source))
         // The storefront's tasks come from the row as it is now, not as it was when the tenant was read.
         return withStorefrontSetupTasks(tenant, storefrontSetupTasks(source))
       }
-      case 'AGENT':
+      case 'AGENT': {
+        await sourceCalls.flush()
+        const now = clock.now()
+        const stats = await summarizeSourceCalls(db, source.id, new Date(now.getTime() - STATUS_TRAFFIC_HOURS * 3_600_000))
+        const byTool = stats.filter((row) => row.tool !== null).map((row) => ({ tool: row.tool!, requests: row.requests, failed: row.failed, timeouts: row.timeouts }))
+        return knownSourceStatus(source, now, { hours: STATUS_TRAFFIC_HOURS, byTool })
+      }
       case 'LINKED_STOREFRONT':
+        // Linked storefronts are not sold through this one: there is no traffic to count.
         return knownSourceStatus(source, clock.now())
     }
   }

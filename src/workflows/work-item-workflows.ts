@@ -32,7 +32,6 @@ import { cancellationEffectFor, completionEffectFor, holdsToLock, type CommitAva
 // Work items whose completion books the reservation: while one is open, the hold does not expire.
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
-import { takeTaskNotices, type DeliverTaskNotice, type TaskNotice } from './media-buy-workflows.ts'
 
 
 export interface WorkItemWorkflowDeps {
@@ -41,8 +40,11 @@ export interface WorkItemWorkflowDeps {
   ledger: LedgerService
   /** The avails feed's preview commit, run when a CONFIRM_AVAILS item is completed. */
   commitAvailsPreview?: CommitAvailsPreview | undefined
-  /** The buyers' webhooks of AdCP tasks a completion settled, sent after COMMIT. */
-  deliverTaskNotice?: DeliverTaskNotice | undefined
+  /**
+   * Called after each committed transition: a completion may have settled an AdCP task and written
+   * its buyer's webhook to the outbox, which this process's sender then sends at once.
+   */
+  onCommitted?: (() => void) | undefined
 }
 
 export interface WorkItemChanged {
@@ -51,7 +53,7 @@ export interface WorkItemChanged {
 }
 
 /** The modular source's human work queue: list, read, and every transition with its event. */
-export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, deliverTaskNotice }: WorkItemWorkflowDeps) {
+export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted }: WorkItemWorkflowDeps) {
   async function list(storefrontId: number, sourceId: string, query: WorkItemListQuery): Promise<{ items: WorkItem[]; total: number }> {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
     const { rows, total } = await listWorkItems(db, {
@@ -98,7 +100,6 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     workItemId: string,
     change: (trx: Transaction, source: InventorySourceRow, row: WorkItemRow, now: Date) => Promise<WorkItemRow>,
   ): Promise<WorkItemChanged> {
-    let notices: TaskNotice[] = []
     const changed = await outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const source = await findModularSourceRow(trx, storefrontId, sourceId)
@@ -109,11 +110,9 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
       const row = await findWorkItem(trx, source.id, workItemId, { forUpdate: true })
       assertWorkItemOpen(row)
       const updated = await change(trx, source, row, now)
-      notices = takeTaskNotices(trx)
       return { ok: true as const, item: toWorkItemResponse(updated, source.source_id) }
     })
-    // After COMMIT: a buyer is never told of a task completion that rolled back.
-    if (deliverTaskNotice) for (const notice of notices) await deliverTaskNotice(notice).catch(() => {})
+    onCommitted?.()
     return changed
   }
 

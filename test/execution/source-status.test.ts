@@ -57,7 +57,7 @@ describe('GET /inventory-sources/{sourceId}/status', () => {
     assert.equal(status.adapter.type, 'none')
     assert.equal(status.operational.isLive, false)
     assert.equal(status.operational.discoveryDegraded, true)
-    assert.equal(status.syncs.inventory.status, 'never')
+    assert.equal(status.syncs.inventory.status, 'never_run', 'the managed agents\' word, so every source kind answers one vocabulary')
   })
 
   it('answers an AGENT source from what the storefront knows, and 404 for strangers', async () => {

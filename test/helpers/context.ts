@@ -37,6 +37,10 @@ export interface TestContextOptions {
   upstreamAgentTimeoutMs?: number
   /** The agent's webhook signing key: a fresh one unless given; null runs without (PostgreSQL with none set). */
   webhookSigningKey?: WebhookSigningKey | null
+  /** Live-event streams the app serves at once (the cap test lowers it). */
+  liveEventsMaxSubscribers?: number
+  /** Heartbeat period of live-event streams (the heartbeat test shortens it). */
+  liveEventsHeartbeatMs?: number
 }
 
 /** The real app on a real, freshly migrated database; requests go through `inject`. */
@@ -46,6 +50,8 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const services = createServices({
     db: database.db,
     engine: database.engine,
+    notifications: database.notifications,
+    liveEventsMaxSubscribers: options.liveEventsMaxSubscribers,
     clock,
     secrets: new SecretBox(TEST_SECRET_KEY),
     probeAgent: options.probeAgent ?? refuseUnprobedAgents,
@@ -57,6 +63,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const app = await buildApp({
     services,
     logger: options.logStream ? { level: 'info', stream: options.logStream } : false,
+    liveEventsHeartbeatMs: options.liveEventsHeartbeatMs,
   })
   const { key } = await services.access.createKey({ storefront: 'acme', label: 'test' })
   const { key: otherKey } = await services.access.createKey({ storefront: 'globex', label: 'test' })
@@ -80,6 +87,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     },
     async close() {
       await app.close()
+      await services.sourceDiagnostics.flush()
       await database.close()
     },
   }

@@ -39,6 +39,12 @@ export interface FakeTenantAgentOptions {
   apiKey?: string
   /** Delay of `slow` mode; default 30 s (far past any test's budget). */
   slowMs?: number
+  /**
+   * A real MCP agent the fake serves at `/mcp` on its own origin, as the reference serves its
+   * tenants' (its provision answer's relative `mcp_url`): requests under /mcp are relayed there,
+   * headers (the principal's token) included.
+   */
+  mcpTarget?: string
 }
 
 export interface FakeTenantAgent {
@@ -114,8 +120,29 @@ export async function startFakeTenantAgent(options: FakeTenantAgentOptions = {})
     res.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body))
   }
 
+  function relayMcp(target: string, req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const headers = Object.fromEntries(Object.entries(req.headers)
+        .filter(([name]) => !['host', 'content-length', 'connection'].includes(name))
+        .map(([name, value]) => [name, String(value)]))
+      fetch(target, { method: req.method ?? 'GET', headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) })
+        .then(async (answer) => {
+          const out: Record<string, string> = {}
+          answer.headers.forEach((value, name) => {
+            if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(name)) out[name] = value
+          })
+          res.writeHead(answer.status, out).end(Buffer.from(await answer.arrayBuffer()))
+        })
+        .catch(() => res.writeHead(502).end())
+    })
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
     agent.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers })
+    const pathname = new URL(req.url ?? '/', 'http://fake').pathname
+    if (options.mcpTarget && (pathname === '/mcp' || pathname === '/mcp/')) return relayMcp(options.mcpTarget, req, res)
     req.resume()
     const match = STATUS_PATH.exec(new URL(req.url ?? '/', 'http://fake').pathname)
     if (!match || req.method !== 'GET') return json(res, 404, { error: `Not found ${UPSTREAM_BODY_MARKER}` })

@@ -76,6 +76,7 @@ describe('inventory sources API', () => {
       assert.equal(body.authenticationType, 'API_KEY')
       assert.equal(body.authConfigured, true)
       assert.equal(body.isAdapterSource, false)
+      assert.equal(body.sandbox, false, 'not sandbox supply unless created with sandbox: true')
       assert.equal(body.managedSa, null)
       assert.equal(body.linkedStorefront, null)
       assert.match(body.id, /^\d+$/)

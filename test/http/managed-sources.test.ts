@@ -83,7 +83,7 @@ describe('managed sales-agent sources', () => {
       assert.equal(body.authConfigured, true)
       assert.equal(body.authenticationType, 'API_KEY')
       assert.equal(body.description, 'Display on GAM')
-      assert.deepEqual(body.managedSa, { upstreamUrl: tenant.url, tenantId: tenant.tenantId, lastError: null, lastTestedAt: '2026-11-22T12:00:00.000Z' })
+      assert.deepEqual(body.managedSa, { upstreamUrl: tenant.url, tenantId: tenant.tenantId, mcpUrl: null, agentAuthConfigured: false, lastError: null, lastTestedAt: '2026-11-22T12:00:00.000Z' })
       assert.ok(!JSON.stringify(body).includes(API_KEY))
       const row = await ctx.db.selectFrom('inventory_source').select('auth_ciphertext').where('source_id', '=', 'second-tenant').executeTakeFirstOrThrow()
       assert.ok(row.auth_ciphertext?.startsWith('v1.'), 'the key is sealed at rest')
@@ -394,7 +394,7 @@ describe('managed sales-agent sources', () => {
     it('refuses the fields of AGENT sources, naming them, and apiKey on an AGENT source', async () => {
       for (const body of [{ endpointUrl: 'https://example.com/mcp' }, { auth: { type: 'bearer', token: AGENT_TOKEN } }, { protocol: 'MCP' }]) {
         const failure = error(await api('PUT', '/inventory-sources/retail-gam', body), 400)
-        assert.deepEqual(failure.details?.issues, [{ path: Object.keys(body)[0], message: 'is not a field of MANAGED_SALES_AGENT sources; PUT takes name, description, status and apiKey' }])
+        assert.deepEqual(failure.details?.issues, [{ path: Object.keys(body)[0], message: 'is not a field of MANAGED_SALES_AGENT sources; PUT takes name, description, status, apiKey, mcpUrl and agentAccessToken' }])
       }
       ok(await api('POST', '/inventory-sources', {
         name: 'Probed Agent', type: 'SALES', endpointUrl: agent.url, protocol: 'MCP', authenticationType: 'API_KEY', auth: { type: 'bearer', token: AGENT_TOKEN },

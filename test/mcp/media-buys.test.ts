@@ -196,7 +196,7 @@ describe('create_media_buy over MCP', () => {
     assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys(), { released: 0, failed: 0 })
   })
 
-  it("the sweep releases the other rejected buys' lines when one buy's release fails, and retries that one next time", async () => {
+  it("the sweep releases the other rejected buys' lines when one buy's release fails, even on a page of its own, and retries that one next time", async () => {
     const [a, b] = products
     const rejected: Array<{ mediaBuyId: string; otherLine: number }> = []
     for (let n = 0; n < 2; n++) {
@@ -211,7 +211,7 @@ describe('create_media_buy over MCP', () => {
       CREATE TRIGGER refuse_line BEFORE UPDATE ON reservation FOR EACH ROW WHEN (OLD.id = ${rejected[0]!.otherLine}) EXECUTE FUNCTION refuse_line()`).execute(ctx.db)
     const failures: string[] = []
     try {
-      assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys({ onError: (mediaBuyId) => failures.push(mediaBuyId) }), { released: 1, failed: 1 })
+      assert.deepEqual(await ctx.services.mediaBuys.releaseLinesOfRejectedBuys({ pageSize: 1, onError: (mediaBuyId) => failures.push(mediaBuyId) }), { released: 1, failed: 1 })
     } finally {
       await sql.raw('DROP TRIGGER refuse_line ON reservation; DROP FUNCTION refuse_line()').execute(ctx.db)
     }

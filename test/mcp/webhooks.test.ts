@@ -231,7 +231,7 @@ describe('the completion webhook of a submitted media buy', () => {
     await ctx.close()
   })
 
-  it('is sent signed, after the work item that books the last hold is completed over REST', async () => {
+  it('is written to the outbox with the completion of the work item that books the last hold, and sent signed from there', async () => {
     // A sandbox key forced onto the submitted arm: the one path to a people-worked buy whose buyer
     // may run a loopback receiver (a live key's webhook URL must be public https).
     const { key } = await ctx.services.access.createKey({ storefront: 'acme', label: 'webhook buyer', role: 'buyer', sandbox: true })
@@ -259,7 +259,11 @@ describe('the completion webhook of a submitted media buy', () => {
     const done = await ctx.api('POST', `/inventory-sources/adcp-sandbox/modular/work-items/${items[0]!.id}/complete`, { result: { cadentCampaignId: 'CAD-WEBHOOK-1' } })
     assert.equal(done.statusCode, 200, done.body)
 
-    // Sent after COMMIT, before the REST answer.
+    // Committed with the completion; this context runs no sender loop, so one pass sends it.
+    const event = await ctx.db.selectFrom('webhook_outbox').selectAll().where('media_buy_row_id', '=', buy.id).executeTakeFirstOrThrow()
+    assert.deepEqual([event.status, event.operation_id, event.destination_origin], ['pending', 'create_media_buy.task_webhook_e2e_0001', receiver.url])
+    assert.doesNotMatch(event.destination_sealed, /hooks|token/, 'the destination is sealed')
+    assert.equal((await ctx.services.webhookOutbox.deliverDue()).delivered, 1)
     const completions = receiver.received.filter((captured) => JSON.parse(captured.body).status === 'completed')
     assert.equal(completions.length, completionsBefore + 1)
     const delivery = completions.at(-1)!

@@ -4,6 +4,7 @@ import { availsFeedRoutes } from './avails-feed.ts'
 import { executionRoutes } from './execution.ts'
 import { inventorySourceRoutes } from './inventory-sources.ts'
 import { ledgerRoutes } from './ledger.ts'
+import { liveEventRoutes } from './live-events.ts'
 import { mediaBuyRoutes } from './media-buys.ts'
 import { modularRoutes } from './modular.ts'
 import { sandboxRoutes } from './sandbox.ts'
@@ -17,11 +18,13 @@ export const storefrontRoutes: FastifyPluginAsyncZod<{
   services: Services
   feedBodyLimitBytes?: number | undefined
   feedMaxConcurrent?: number | undefined
+  liveEventsHeartbeatMs?: number | undefined
 }> = async (app, opts) => {
   await app.register(inventorySourceRoutes, opts)
   await app.register(ledgerRoutes, opts)
   await app.register(modularRoutes, opts)
   await app.register(workItemRoutes, opts)
+  await app.register(liveEventRoutes, { services: opts.services, heartbeatMs: opts.liveEventsHeartbeatMs })
   await app.register(executionRoutes, opts)
   await app.register(availsFeedRoutes, opts)
   await app.register(sandboxRoutes, opts)

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { ErrorBodySchema, idSchema, PaginationQuerySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import { InventorySourceStatusSchema } from '../../modules/source-status/index.ts'
+import { DiagnosticsQuerySchema, SourceDiagnosticsSchema } from '../../sources/diagnostics.schema.ts'
 import {
   CreateAgentSourceSchema,
   CreateManagedSourceSchema,
@@ -98,6 +99,16 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       response: { 200: InventorySourceStatusSchema, 400: ErrorBodySchema, ...readErrors, 502: ErrorBodySchema },
     },
   }, async (request) => services.sourceStatus.status(callerOf(request).storefrontId, request.params.sourceId))
+
+  app.get('/inventory-sources/:sourceId/diagnostics', {
+    schema: {
+      tags,
+      summary: 'Traffic diagnostics of an AGENT or modular source over a window (windowHours 1..720, default 24), from what the storefront recorded',
+      params: SourceParamsSchema,
+      querystring: DiagnosticsQuerySchema,
+      response: { 200: SourceDiagnosticsSchema, 400: ErrorBodySchema, ...readErrors },
+    },
+  }, async (request) => services.sourceDiagnostics.diagnostics(callerOf(request).storefrontId, request.params.sourceId, request.query))
 
   app.post('/inventory-sources/:sourceId/refresh', {
     schema: {

@@ -12,14 +12,26 @@ export {
   WebhookKeyError,
   type WebhookSigningKey,
 } from './signing-key.ts'
+export { enqueueWebhook, webhookStatsOfSource, type WebhookEvent, type WebhookStats } from './outbox-store.ts'
+export {
+  backoffDelayMs,
+  createWebhookOutbox,
+  isRetryableStatus,
+  WEBHOOK_BACKOFF_BASE_MS,
+  WEBHOOK_BACKOFF_CAP_MS,
+  WEBHOOK_GIVE_UP_MS,
+  type OutboxLogger,
+  type OutboxPass,
+  type WebhookOutbox,
+} from './outbox.ts'
 
 /**
  * Signed AdCP task webhooks to buyers' `push_notification_config.url`. Two senders share the one
  * key held here: the SDK's own emitter inside the MCP agent (the completion webhook of an answer
- * given at once), and `sendTaskWebhook` for a task completed later, outside any MCP request (a
- * work item completed over REST completes the buy's task, then calls it after the commit).
+ * given at once), and `sendTaskWebhook`, which the persistent outbox (`outbox.ts`) calls for each
+ * attempt of an event written in the transaction of the change it announces (a task completed
+ * later, outside any MCP request).
  */
-
 /** `push_notification_config.authentication` as the buyer sent it (the deprecated legacy switch). */
 export interface WireWebhookAuthentication {
   schemes: string[]
@@ -41,8 +53,14 @@ export interface TaskWebhook {
    * point a signed webhook at this network.
    */
   allowPrivateDestination?: boolean | undefined
-  /** Attempts (default 5, backoff from 1 s) before the delivery is given up. */
+  /** Attempts (default 5, backoff from 1 s) before the delivery is given up; the outbox sends 1 per claim. */
   maxAttempts?: number | undefined
+  /** The event's key as the outbox stored it at enqueue; default: derived from operation_id. */
+  idempotency_key?: string | undefined
+  /** Bound of one attempt (connect, send, answer); default 10 s. A hanging receiver is a network error. */
+  timeoutMs?: number | undefined
+  /** Aborts the attempt (the outbox's sender stopping with its process): a transport error, retried. */
+  signal?: AbortSignal | undefined
 }
 
 export interface TaskWebhookDelivery {
@@ -52,6 +70,8 @@ export interface TaskWebhookDelivery {
   final_status?: number | undefined
   /** Per attempt, without the URL's query or any credential. */
   errors: string[]
+  /** The destination was refused by the SSRF policy (private address, plain http for a live key): never retried. */
+  refused: boolean
 }
 
 export type TaskWebhookStatus = 'submitted' | 'working' | 'input-required' | 'completed' | 'failed' | 'canceled' | 'rejected'
@@ -83,8 +103,8 @@ export function taskWebhookPayload(task: {
 }
 
 /**
- * The idempotency_key of a logical event, derived from its operation_id: stable across retries,
- * processes and restarts without a store (the durable outbox is a later issue).
+ * The idempotency_key of a logical event, derived from its operation_id: the outbox stores it at
+ * enqueue, and a second enqueue of the same event (which the outbox refuses) would have the same.
  */
 export function webhookIdempotencyKey(operationId: string): string {
   return `whk_${createHash('sha256').update(operationId).digest('base64url').slice(0, 40)}`
@@ -104,9 +124,18 @@ function scrub(message: string, url: string): string {
   return message.split(url).join(bare)
 }
 
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000
+
+/** A fetch whose every call gives up after `timeoutMs`: a receiver that never answers is a transport error. */
+function withTimeout(base: typeof fetch, timeoutMs: number, stop: AbortSignal | undefined): typeof fetch {
+  return (input, init) => base(input, { ...init, signal: stop ? AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]) : AbortSignal.timeout(timeoutMs) })
+}
+
 export function createBuyerWebhooks({ signingKey }: { signingKey: WebhookSigningKey | null }) {
   // The SDK's `webhooks.signerKey` shape (RFC 9421 ed25519).
   const signerKey: SignerKey | null = signingKey ? { keyid: signingKey.keyid, alg: 'ed25519', privateKey: signingKey.privateJwk as unknown as SignerKey['privateKey'] } : null
+  // One pin-and-bind dispatcher per process for live destinations, made on first use.
+  let liveFetch: typeof fetch | undefined
   return {
     /** Null when this process was started without a key (PostgreSQL without STOREFRONT_WEBHOOK_SIGNING_KEY). */
     signerKey,
@@ -123,10 +152,13 @@ export function createBuyerWebhooks({ signingKey }: { signingKey: WebhookSigning
       if (!signerKey) throw new Error('no webhook signing key: this process was started without one')
       // The SDK is large; REST start-up and processes that never send a webhook do not load it.
       const { createWebhookEmitter, createPinAndBindFetch } = await import('@adcp/sdk/server')
+      liveFetch ??= createPinAndBindFetch()
+      const base = webhook.allowPrivateDestination ? globalThis.fetch : liveFetch
+      const idempotencyKey = webhook.idempotency_key ?? webhookIdempotencyKey(webhook.operation_id)
       const emitter = createWebhookEmitter({
         signerKey,
-        generateIdempotencyKey: () => webhookIdempotencyKey(webhook.operation_id),
-        ...(webhook.allowPrivateDestination ? {} : { fetch: createPinAndBindFetch() }),
+        generateIdempotencyKey: () => idempotencyKey,
+        fetch: withTimeout(base, webhook.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS, webhook.signal),
         retries: { maxAttempts: webhook.maxAttempts ?? 5 },
         userAgent: 'storefront-adcp-webhooks',
         suppressLegacyWarnings: true,
@@ -143,6 +175,8 @@ export function createBuyerWebhooks({ signingKey }: { signingKey: WebhookSigning
         idempotency_key: result.idempotency_key,
         ...(result.final_status === undefined ? {} : { final_status: result.final_status }),
         errors: result.errors.map((error) => scrub(error, webhook.url)),
+        // The emitter reports the pin-and-bind refusal by its code in the transport error.
+        refused: !result.delivered && result.final_status === undefined && result.errors.some((error) => error.includes('EADCP_SSRF_BLOCKED')),
       }
     },
   }

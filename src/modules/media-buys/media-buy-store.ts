@@ -285,9 +285,15 @@ export async function findBuysOfReservations(trx: Transaction, reservationIds: n
     .execute()
 }
 
-/** Rejected buys whose other lines are still to be released (migration 0016), oldest first. */
-export async function listBuysWithLinesToRelease(db: Queryable, limit: number): Promise<MediaBuyRow[]> {
-  return db.selectFrom('media_buy').selectAll().where('lines_to_release', '=', true).orderBy('id').limit(limit).execute()
+/**
+ * One page of the rejected buys whose other lines are still to be released (migration 0016),
+ * oldest first, after the row id `afterRowId` (keyset paging: a sweep walks every marked buy once).
+ */
+export async function listBuysWithLinesToRelease(db: Queryable, afterRowId: number, limit: number): Promise<MediaBuyRow[]> {
+  return db.selectFrom('media_buy').selectAll()
+    .where('lines_to_release', '=', true)
+    .where('id', '>', afterRowId)
+    .orderBy('id').limit(limit).execute()
 }
 
 /** The live (HELD or BOOKED) reservations of a buy's packages, in reservation id order. */
@@ -347,4 +353,22 @@ export async function countBuysOfSource(db: Queryable, inventorySourceId: number
     .groupBy('b.status')
     .execute()
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]))
+}
+
+/**
+ * The sources that hold capacity of these media buys of a storefront, as (media_buy_id,
+ * sourceId) pairs: whom a buyer call about the buys was served by (the traffic record).
+ */
+export async function listSourcesOfBuys(db: Queryable, storefrontId: number, mediaBuyIds: string[]): Promise<Array<{ mediaBuyId: string; sourceId: string }>> {
+  if (mediaBuyIds.length === 0) return []
+  const rows = await db
+    .selectFrom('media_buy as b')
+    .innerJoin('media_buy_package as p', 'p.media_buy_row_id', 'b.id')
+    .innerJoin('inventory_source as s', 's.id', 'p.inventory_source_id')
+    .select(['b.media_buy_id', 's.source_id'])
+    .distinct()
+    .where('b.storefront_id', '=', storefrontId)
+    .where('b.media_buy_id', 'in', [...new Set(mediaBuyIds)])
+    .execute()
+  return rows.map((row) => ({ mediaBuyId: row.media_buy_id, sourceId: row.source_id }))
 }

@@ -1,5 +1,5 @@
 // The public surface of source-status/: other folders import it from here, never from its files (eslint.config.js).
-export { knownSourceStatus, storefrontSetupTasks } from './known-status.ts'
+export { knownSourceStatus, storefrontSetupTasks, type RecentTraffic } from './known-status.ts'
 export { camelCaseKey, managedStatusFromWire, withStorefrontSetupTasks } from './managed-status.ts'
 export {
   computeModularStatus,

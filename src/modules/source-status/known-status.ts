@@ -52,22 +52,57 @@ function agentConnected(source: InventorySourceRow): boolean {
   return source.probe_passed_at !== null && source.last_error === null
 }
 
+/** An AGENT source's recorded traffic of the last 24 h, per upstream tool (source_call). */
+export interface RecentTraffic {
+  hours: number
+  byTool: Array<{ tool: string; requests: number; failed: number; timeouts: number }>
+}
+
+/** Upstream tools whose failure leaves buyers without products; the rest are buying and managing. */
+const DISCOVERY_TOOLS = new Set(['get_products'])
+
+function operationalOf(source: InventorySourceRow, connected: boolean, traffic: RecentTraffic) {
+  const requests = traffic.byTool.reduce((sum, row) => sum + row.requests, 0)
+  const failing = traffic.byTool.filter((row) => row.failed + row.timeouts > 0)
+  const issues = failing.map((row) => {
+    const failures = row.failed + row.timeouts
+    return {
+      code: 'UPSTREAM_CALLS_FAILING',
+      severity: failures * 2 >= row.requests ? 'critical' as const : 'warning' as const,
+      message: `${row.tool}: ${failures} of ${row.requests} calls in the last ${traffic.hours} h failed (${row.timeouts} timed out).`,
+      affects: [DISCOVERY_TOOLS.has(row.tool) ? 'discovery' as const : 'delivery' as const],
+    }
+  })
+  const failures = failing.reduce((sum, row) => sum + row.failed + row.timeouts, 0)
+  const isLive = source.status === 'ACTIVE' && connected
+  return {
+    isLive,
+    discoveryDegraded: !isLive || failing.some((row) => DISCOVERY_TOOLS.has(row.tool)),
+    deliveryDegraded: failing.some((row) => !DISCOVERY_TOOLS.has(row.tool)),
+    summary: `${isLive ? 'Selling' : `Not selling (${source.status === 'ACTIVE' ? 'the last check failed' : `the source is ${source.status}`})`}: ` +
+      `${requests} calls to the agent in the last ${traffic.hours} h, ${failures} failed or timed out.`,
+    issues,
+  }
+}
+
 /**
  * GET /status of an AGENT or LINKED_STOREFRONT source: what the storefront knows of it, which is
- * its last probe (or connection test) and its own setup tasks. The storefront routes no buyer
- * traffic to these sources yet, so the blocks that count it (workflows, packages, creatives,
- * syncs, products) are absent rather than zeros it did not observe.
+ * its last probe (or connection test), its own setup tasks and, for an AGENT, the traffic it
+ * routed there (`operational`, from the record of its calls). Blocks the storefront does not
+ * observe (workflows, packages, creatives, syncs, products) are absent rather than made-up zeros.
  */
-export function knownSourceStatus(source: InventorySourceRow, now: Date): InventorySourceStatus {
+export function knownSourceStatus(source: InventorySourceRow, now: Date, traffic?: RecentTraffic): InventorySourceStatus {
   const type = source.execution_type === 'AGENT' ? `adcp_${(source.protocol ?? 'MCP').toLowerCase()}` : 'linked_storefront'
+  const connected = agentConnected(source)
   return {
     adapter: {
       type,
-      connected: agentConnected(source),
+      connected,
       lastTestedAt: toIso(source.last_checked_at),
       lastTestError: source.last_error,
     },
     fetchedAt: now.toISOString(),
     setupTasks: rollUpSetupTasks(storefrontSetupTasks(source)),
+    ...(traffic ? { operational: operationalOf(source, connected, traffic) } : {}),
   }
 }

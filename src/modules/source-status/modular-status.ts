@@ -28,6 +28,8 @@ export interface ModularStatusInput {
   /** Avails that can no longer be sold: INACTIVE, or their flight has ended. */
   archivedAvails: number
   lastFeedAt: Date | null
+  /** The delivery log of the outbox's webhooks about this source's buys (attempts, not events). */
+  webhooks: { deliveredLast24h: number; failedLast24h: number; lastFailureAt: Date | null }
 }
 
 const SELLING_STAGES: readonly LifecycleStage[] = ['INGEST_AVAILS', 'CONFIRM_AVAILS', 'HOLD_CAPACITY']
@@ -45,6 +47,22 @@ function affectsOf(issue: ProjectionIssue): ('discovery' | 'delivery' | 'setup')
       return ['setup']
     default:
       return issue.stage && SELLING_STAGES.includes(issue.stage) ? ['discovery'] : ['delivery']
+  }
+}
+
+/**
+ * Attempts of the last 24 h from the outbox's delivery log: a receiver that answered 500 twice then
+ * 200 counts 1 delivered and 2 failed. successRate is a percentage (one decimal); 100 with no attempt.
+ */
+function webhooksBlock(stats: ModularStatusInput['webhooks']): SourceStatus['webhooks'] {
+  const total = stats.deliveredLast24h + stats.failedLast24h
+  return {
+    last24h: {
+      delivered: stats.deliveredLast24h,
+      failed: stats.failedLast24h,
+      successRate: total === 0 ? 100 : Math.round((stats.deliveredLast24h / total) * 1000) / 10,
+    },
+    lastFailureAt: toIso(stats.lastFailureAt),
   }
 }
 
@@ -133,7 +151,7 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
     },
     syncs: {
       inventory: {
-        status: input.lastFeedAt ? 'success' : 'never',
+        status: input.lastFeedAt ? 'success' : 'never_run',
         lastRunAt: toIso(input.lastFeedAt),
         itemCount: projection.activeAvailCount,
         error: null,
@@ -148,8 +166,7 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
     },
     packages: { activeCount: input.liveReservations, pausedCount: 0, last24hImpressions: input.impressionsLast24h },
     creatives: { activeCount: input.bookingsWithCreative, pendingReviewCount: pendingCreatives, rejectedLast24hCount: 0 },
-    // A modular source sends no webhooks: nothing delivered, nothing failed.
-    webhooks: { last24h: { delivered: 0, failed: 0, successRate: 100 }, lastFailureAt: null },
+    webhooks: webhooksBlock(input.webhooks),
     fetchedAt: input.now.toISOString(),
     products: { activeCount: projection.activeAvailCount, draftCount: 0, archivedCount: input.archivedAvails },
     setupTasks: rollUpSetupTasks(items),
@@ -162,7 +179,7 @@ export async function loadModularStatusInput(
   db: Queryable,
   source: InventorySourceRow,
   now: Date,
-): Promise<Omit<ModularStatusInput, 'source' | 'projection' | 'now'>> {
+): Promise<Omit<ModularStatusInput, 'source' | 'projection' | 'now' | 'webhooks'>> {
   const workItems = await db
     .selectFrom('work_item')
     .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])

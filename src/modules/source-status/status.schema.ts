@@ -20,7 +20,7 @@ export const AdapterBlockSchema = z.looseObject({
 })
 
 export const SyncBlockSchema = z.looseObject({
-  status: z.string().describe('success, failed, running or never_run from a sales agent; never or not_applicable for a modular source.'),
+  status: z.string().describe('success, failed, running or never_run (every kind of source); not_applicable for a sync a modular source does not have.'),
   lastRunAt: TimestampSchema.nullable().optional(),
   itemCount: Count.nullable().optional(),
   error: z.string().nullable().optional(),

@@ -3,6 +3,7 @@ import { json } from '../../db/database.ts'
 import type { WorkItemEventRow, WorkItemRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
+import { announceWorkItemChanges } from '../live-events/index.ts'
 
 import { isDeclaredWorkItemKind, OPEN_WORK_ITEM_STATUSES, type WorkItemKind, type WorkItemStatus } from './work-item-kinds.ts'
 
@@ -33,7 +34,8 @@ export interface OpenWorkItemInput {
 
 /**
  * Opens a work item and records its CREATED event, in the caller's transaction so the item
- * exists exactly when the state that needs it does.
+ * exists exactly when the state that needs it does. Like every write of work_item here, it
+ * announces the change to the live-events feed in the same transaction (delivered on COMMIT).
  */
 export async function openWorkItem(trx: Transaction, input: OpenWorkItemInput, actor: Actor, now: Date): Promise<WorkItemRow> {
   // No database CHECK holds the kinds any more: the declared list does.
@@ -62,6 +64,7 @@ export async function openWorkItem(trx: Transaction, input: OpenWorkItemInput, a
     .returningAll()
     .executeTakeFirstOrThrow()
   await appendWorkItemEvent(trx, { workItemId: row.id, eventType: 'CREATED', actor, now })
+  await announceWorkItemChanges(trx, [row])
   return row
 }
 
@@ -117,6 +120,7 @@ export async function cancelOpenWorkItems(trx: Transaction, filter: WorkItemFilt
   for (const item of cancelled) {
     await appendWorkItemEvent(trx, { workItemId: item.id, eventType: 'CANCELLED', actor, now, notes: reason })
   }
+  await announceWorkItemChanges(trx, cancelled)
   return cancelled
 }
 
@@ -317,6 +321,7 @@ async function transitionWorkItem(
     .executeTakeFirst()
   if (!updated) assertWorkItemOpen({ ...row, status: 'COMPLETED' })
   await appendWorkItemEvent(trx, { workItemId: row.id, ...event })
+  await announceWorkItemChanges(trx, [updated!])
   return updated!
 }
 
@@ -360,6 +365,7 @@ export function completeWorkItem(
 
 /** Adds an event to an open item (e.g. a repeated failure the item is already about). */
 export async function noteOnWorkItem(trx: Transaction, row: WorkItemRow, event: { eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null }): Promise<void> {
-  await trx.updateTable('work_item').set({ updated_at: event.now }).where('id', '=', row.id).execute()
+  const noted = await trx.updateTable('work_item').set({ updated_at: event.now }).where('id', '=', row.id).returningAll().executeTakeFirstOrThrow()
   await appendWorkItemEvent(trx, { workItemId: row.id, ...event })
+  await announceWorkItemChanges(trx, [noted])
 }
