@@ -130,7 +130,7 @@ describe('the operator console runs the modular lifecycle end to end in Chromium
     assert.equal(await bar.count(), 1, 'the new product has a capacity bar')
   })
 
-  it('a buyer agent buys the new product through /mcp', async () => {
+  it('a buyer agent buys the new product through /mcp and the trafficking item appears live in the queue', async () => {
     await page.goto(`${h.baseUrl}/console/keys`)
     await page.getByLabel('Label').fill('buyer agent')
     await page.getByLabel('Role').selectOption('buyer')
@@ -140,6 +140,11 @@ describe('the operator console runs the modular lifecycle end to end in Chromium
 
     buyer = new Client({ name: 'console-test-buyer', version: '0.0.0' })
     await buyer.connect(new StreamableHTTPClientTransport(new URL(`${h.baseUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${buyerKey}` } } }))
+    // The operator watches the queue while the buyer buys: the trafficking item appears without a reload.
+    await page.goto(`${h.baseUrl}/console/work?sourceId=${DEMO}&kind=TRAFFIC_TO_CADENT`)
+    assert.equal(await page.getByRole('link', { name: /TRAFFIC_TO_CADENT #/ }).count(), 0)
+    const loads: string[] = []
+    page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) loads.push(frame.url()) })
     const synced = await callTool(buyer, 'sync_accounts', { accounts: [{ ...ACCOUNT, billing: 'operator' }], idempotency_key: 'console-test-sync-0001' })
     assert.equal(synced.isError, false, JSON.stringify(synced.payload))
     const created = await callTool(buyer, 'create_media_buy', {
@@ -152,10 +157,11 @@ describe('the operator console runs the modular lifecycle end to end in Chromium
     })
     assert.equal(created.isError, false, JSON.stringify(created.payload))
     assert.equal(created.payload.status, 'submitted')
+    await page.getByRole('link', { name: /TRAFFIC_TO_CADENT #/ }).waitFor({ timeout: 20_000 })
+    assert.deepEqual(loads, [], 'the queue updated in place, from the live event stream')
   })
 
   it('completes the trafficking item from the queue page, with the Cadent XML viewable and downloadable', async () => {
-    await page.goto(`${h.baseUrl}/console/work?sourceId=${DEMO}&kind=TRAFFIC_TO_CADENT`)
     await noSeriousViolations(page, 'the work queue')
     const link = page.getByRole('link', { name: /TRAFFIC_TO_CADENT #/ })
     assert.equal(await link.count(), 1)

@@ -88,7 +88,7 @@ function watchQueue(region) {
   if (!url || typeof EventSource !== 'function') return
   const events = new EventSource(url)
   let pending = null
-  events.addEventListener('message', () => {
+  const refresh = () => {
     clearTimeout(pending)
     pending = setTimeout(async () => {
       const answer = await fetch(location.href, { headers: { accept: 'text/html' } })
@@ -96,7 +96,11 @@ function watchQueue(region) {
       const fresh = doc.getElementById(region.id)
       if (fresh) region.replaceChildren(...fresh.childNodes)
     }, 150)
-  })
+  }
+  // One event per committed change; resync when changes may have been missed; a reconnect may have missed some too.
+  events.addEventListener('work-item', refresh)
+  events.addEventListener('resync', refresh)
+  events.addEventListener('open', refresh)
 }
 
 function enhance(root) {

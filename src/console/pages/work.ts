@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import {
@@ -11,10 +12,14 @@ import {
   workItemKinds,
   type WorkItem,
 } from '../../modules/work-queue/index.ts'
+import { streamLiveEvents } from '../../http/live-event-stream.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
 import { CONSOLE_PREFIX, consoleActorOf, consoleCallerOf, redirectWithNotice, renderPage } from '../console.ts'
 import { formOf, optionalText, parseWith, readMultipartForm } from '../forms.ts'
+
+/** How often an idle queue stream gets a comment line (as the REST stream). */
+const LIVE_HEARTBEAT_MS = 15_000
 
 /** Largest result file (a final delivery report) the complete form reads. */
 const RESULT_FILE_LIMIT_BYTES = 8 * 1024 * 1024
@@ -45,6 +50,18 @@ function blankToUndefined(value: string | undefined): string | undefined {
  */
 export async function workPages(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
   const work = services.workItems
+
+  // The queue page's live updates: the process's one change feed (services.liveEvents), streamed to
+  // the signed-in operator's storefront; the page re-reads its table on every event.
+  const live = services.liveEvents
+  const open = new Set<ServerResponse>()
+  await live.start({ log: app.log })
+  app.addHook('preClose', async () => {
+    for (const response of [...open]) response.end()
+  })
+  app.addHook('onClose', async () => live.stop())
+  app.get(`${CONSOLE_PREFIX}/work/events`, { exposeHeadRoute: false }, async (request, reply) =>
+    streamLiveEvents({ live, open, heartbeatMs: LIVE_HEARTBEAT_MS }, request, reply, consoleCallerOf(request).storefrontId))
 
   async function modularSourceIds(storefrontId: number): Promise<string[]> {
     const { items } = await services.sources.list(storefrontId, { take: 200, skip: 0 })
@@ -77,8 +94,7 @@ export async function workPages(app: FastifyInstance, { services }: { services: 
       kinds: workItemKinds(),
       statuses: WORK_ITEM_STATUSES,
       filters: { sourceId: filters.sourceId ?? '', kind: filters.kind ?? '', status: filters.status ?? '', dueBefore: filters.dueBefore ?? '' },
-      // The live feed of work-item changes plugs in here (an SSE URL under /console); none is served yet.
-      liveEventsUrl: null,
+      liveEventsUrl: `${CONSOLE_PREFIX}/work/events`,
     })
   })
 
