@@ -74,6 +74,13 @@ export async function startServer(
             onError: (mediaBuyId, error) => app?.log.error({ err: error, mediaBuyId }, 'releasing the lines of a rejected media buy failed; retried next sweep'),
           })).released,
         },
+        {
+          // Each process asks; the settlement is guarded by the task's status, so one settles it.
+          name: 'settled the tasks of forwarded buys whose upstream task ended',
+          run: async () => (await services.upstreamSupply.followOpenTasks({
+            onError: (taskId, error) => app?.log.error({ err: error, taskId }, 'following an upstream task failed; retried next sweep'),
+          })).settled,
+        },
         { name: 'deleted source call records older than 720 h', run: () => services.sourceDiagnostics.deleteExpired() },
       ],
     })

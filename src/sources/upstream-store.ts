@@ -141,6 +141,25 @@ export async function findForwardedBuyByTask(db: Queryable, taskId: string): Pro
   return db.selectFrom('forwarded_media_buy').selectAll().where('task_id', '=', taskId).executeTakeFirst()
 }
 
+/**
+ * One page of the forwarded buys still waiting on their upstream task, oldest first after the row
+ * id `afterRowId`: no upstream media_buy_id yet, and the storefront's own task still open (a task
+ * settled failed keeps no upstream id, and is not asked again).
+ */
+export async function listForwardedBuysAwaitingUpstream(db: Queryable, afterRowId: number, limit: number): Promise<ForwardedMediaBuyRow[]> {
+  return db
+    .selectFrom('forwarded_media_buy as f')
+    .innerJoin('adcp_decisioning_tasks as t', 't.task_id', 'f.task_id')
+    .selectAll('f')
+    .where('f.upstream_media_buy_id', 'is', null)
+    .where('f.upstream_task_id', 'is not', null)
+    .where('t.status', 'not in', ['completed', 'failed'])
+    .where('f.id', '>', afterRowId)
+    .orderBy('f.id')
+    .limit(limit)
+    .execute()
+}
+
 export async function setUpstreamMediaBuyId(db: Queryable, rowId: number, upstreamMediaBuyId: string, now: Date): Promise<void> {
   await db
     .updateTable('forwarded_media_buy')

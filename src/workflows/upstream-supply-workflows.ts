@@ -18,6 +18,7 @@ import {
   findForwardedBuyByTask,
   findSourceByRowId,
   insertForwardedBuy,
+  listForwardedBuysAwaitingUpstream,
   listUpstreamAgentSources,
   listForwardedPackages,
   listOwnForwardedBuys,
@@ -365,11 +366,17 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
    */
   async function followTask(taskId: string): Promise<void> {
     const row = await findForwardedBuyByTask(db, taskId)
-    if (!row || row.upstream_media_buy_id !== null || row.upstream_task_id === null) return
+    if (row) await followForwarded(row)
+  }
+
+  /** One forwarded buy's upstream task read and, once it ended, the storefront's task settled. */
+  async function followForwarded(row: ForwardedMediaBuyRow): Promise<'settled' | 'open' | 'unreachable'> {
+    const taskId = row.task_id
+    if (taskId === null || row.upstream_media_buy_id !== null || row.upstream_task_id === null) return 'open'
     const source = await findSourceByRowId(db, row.inventory_source_id)
-    if (!source) return
+    if (!source) return 'open'
     const result = await ask(source, 'tasks_get', { task_id: row.upstream_task_id, account: accountOf(row) })
-    if (!result.ok) return
+    if (!result.ok) return result.kind === 'unavailable' ? 'unreachable' : 'open'
     const { status, result: body, error } = result.payload
     const now = clock.now()
     const config = row.push_notification_sealed ? secrets.openJson<{ url?: unknown; token?: unknown; authentication?: WireWebhookAuthentication }>(row.push_notification_sealed) : null
@@ -393,24 +400,56 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     if (status === 'completed' && isRecord(body) && typeof body.media_buy_id === 'string') {
       const upstreamId = body.media_buy_id
       const result = await ours(body, source, row)
-      await db.transaction().execute(async (trx) => {
+      return db.transaction().execute(async (trx) => {
         await setUpstreamMediaBuyId(trx, row.id, upstreamId, now)
-        if (await settleTask(trx, taskId, { status: 'completed', result }, now)) {
-          await enqueueNotice(trx, taskWebhookPayload({ task_id: taskId, task_type: 'create_media_buy', status: 'completed', timestamp: now, result, token }))
-        }
+        if (!await settleTask(trx, taskId, { status: 'completed', result }, now)) return 'open' as const
+        await enqueueNotice(trx, taskWebhookPayload({ task_id: taskId, task_type: 'create_media_buy', status: 'completed', timestamp: now, result, token }))
+        return 'settled' as const
       })
-    } else if (status === 'failed' || status === 'canceled' || status === 'rejected') {
+    }
+    if (status === 'failed' || status === 'canceled' || status === 'rejected') {
       const detail = isRecord(error) ? error : {}
       const failure = {
         code: typeof detail.code === 'string' ? detail.code : 'SERVICE_UNAVAILABLE',
         message: typeof detail.message === 'string' ? detail.message : `The upstream agent's task ended ${String(status)}`,
         recovery: 'terminal',
       }
-      await db.transaction().execute(async (trx) => {
-        if (await settleTask(trx, taskId, { status: 'failed', error: failure }, now)) {
-          await enqueueNotice(trx, taskWebhookPayload({ task_id: taskId, task_type: 'create_media_buy', status: 'failed', timestamp: now, error: failure, token }))
-        }
+      return db.transaction().execute(async (trx) => {
+        if (!await settleTask(trx, taskId, { status: 'failed', error: failure }, now)) return 'open' as const
+        await enqueueNotice(trx, taskWebhookPayload({ task_id: taskId, task_type: 'create_media_buy', status: 'failed', timestamp: now, error: failure, token }))
+        return 'settled' as const
       })
+    }
+    return 'open'
+  }
+
+  /**
+   * The sweep's follow of every forwarded buy still waiting on its upstream task, a page at a
+   * time: a buyer who only waits for its webhook is told once the upstream decides, without anyone
+   * polling tasks/get. An upstream that cannot be asked is skipped for the rest of the sweep (its
+   * other buys are not asked: one dead agent costs one time bound, not one per buy) and tried again next sweep.
+   */
+  async function followOpenTasks(options: { pageSize?: number; onError?: (taskId: string | null, error: unknown) => void } = {}): Promise<{ settled: number; failed: number }> {
+    let settled = 0
+    let failed = 0
+    let afterRowId = 0
+    const unreachable = new Set<number>()
+    for (;;) {
+      const page = await listForwardedBuysAwaitingUpstream(db, afterRowId, options.pageSize ?? 100)
+      if (page.length === 0) return { settled, failed }
+      // One call at a time: the sweep must not fan a burst of calls out to one upstream.
+      for (const row of page) {
+        if (unreachable.has(row.inventory_source_id)) continue
+        try {
+          const outcome = await followForwarded(row)
+          if (outcome === 'settled') settled++
+          if (outcome === 'unreachable') unreachable.add(row.inventory_source_id)
+        } catch (error) {
+          failed++
+          options.onError?.(row.task_id, error)
+        }
+      }
+      afterRowId = page[page.length - 1]!.id
     }
   }
 
@@ -563,7 +602,7 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     })) as Payload
   }
 
-  return { listProducts, upstreamSourceOf, createForwarded, followTask, listForwarded, deliveryOfForwarded, findForwarded, updateForwarded, listFormats, controlUpstream }
+  return { listProducts, upstreamSourceOf, createForwarded, followTask, followOpenTasks, listForwarded, deliveryOfForwarded, findForwarded, updateForwarded, listFormats, controlUpstream }
 }
 
 export type UpstreamSupplyWorkflows = ReturnType<typeof createUpstreamSupplyWorkflows>

@@ -263,6 +263,43 @@ describe('upstream AdCP agents sold through /mcp', () => {
       assert.equal(errorOf(foreignDelivery.payload).code, 'MEDIA_BUY_NOT_FOUND')
     })
 
+    it('settles a forwarded task in the sweep once the upstream decides, with nobody polling tasks_get', async () => {
+      relay.mode = 'pass'
+      const created = await buy(buyer, [`upstream-healthy:${upstreamProductIds[0]}`])
+      assert.equal(created.payload.status, 'submitted', JSON.stringify(created.payload))
+      const taskId = String(created.payload.task_id)
+      const taskStatus = async () => (await storefront.db.selectFrom('adcp_decisioning_tasks').select('status').where('task_id', '=', taskId).executeTakeFirstOrThrow()).status
+      // Still open upstream: the sweep asks and leaves it.
+      assert.deepEqual(await storefront.services.upstreamSupply.followOpenTasks(), { settled: 0, failed: 0 })
+      assert.equal(await taskStatus(), 'submitted')
+      await upstreamBooksEverything()
+      assert.deepEqual(await storefront.services.upstreamSupply.followOpenTasks(), { settled: 1, failed: 0 })
+      assert.equal(await taskStatus(), 'completed')
+      const forwarded = await storefront.db.selectFrom('forwarded_media_buy').selectAll().where('task_id', '=', taskId).executeTakeFirstOrThrow()
+      assert.notEqual(forwarded.upstream_media_buy_id, null)
+      // Settled once: the next sweep has nothing to ask.
+      assert.deepEqual(await storefront.services.upstreamSupply.followOpenTasks(), { settled: 0, failed: 0 })
+    })
+
+    it('asks an unreachable agent once per sweep, however many of its buys wait', async () => {
+      relay.mode = 'pass'
+      const taskIds: string[] = []
+      for (let n = 0; n < 2; n++) {
+        const created = await buy(buyer, [`upstream-faulty:${upstreamProductIds[0]}`])
+        assert.equal(created.payload.status, 'submitted', JSON.stringify(created.payload))
+        taskIds.push(String(created.payload.task_id))
+      }
+      relay.mode = 'hang'
+      const started = Date.now()
+      try {
+        assert.deepEqual(await storefront.services.upstreamSupply.followOpenTasks(), { settled: 0, failed: 0 })
+      } finally {
+        relay.mode = 'pass'
+      }
+      const elapsed = Date.now() - started
+      assert.ok(elapsed < 2 * TIMEOUT_MS, `one time bound, not one per buy: ${elapsed} ms`)
+    })
+
     it('answers two simultaneous creates with one idempotency_key, past the replay cache, like a replay', async () => {
       relay.mode = 'pass'
       const principalRow = await storefront.db
