@@ -12,6 +12,8 @@ export interface RunningServer {
   url: string
   /** Printed once when the first key was created at this start; null otherwise. */
   bootstrapKey: { key: string; storefront: string } | null
+  /** A one-time console sign-in link for the default storefront, printed at every start; null without a live operator key. */
+  consoleLink: { url: string; storefront: string; expiresAt: string } | null
   close(): Promise<void>
 }
 
@@ -57,6 +59,7 @@ export async function startServer(
     signal?.throwIfAborted()
     // Only now: nothing after this can fail before main prints the key (only its hash is stored).
     const created = await services.access.bootstrap({ storefront: config.defaultStorefrontName, key: config.bootstrapKey })
+    const link = await services.access.issueConsoleLink({ storefront: config.defaultStorefrontName })
 
     // Every process sweeps and reconciles; both skip rows another process is already working on.
     const expirySweeper = startExpirySweeper({
@@ -96,6 +99,9 @@ export async function startServer(
       runtime,
       url,
       bootstrapKey: created && !config.bootstrapKey ? { key: created.key, storefront: created.storefront } : null,
+      consoleLink: link
+        ? { url: `${url}/console/sign-in/link?token=${link.token}`, storefront: config.defaultStorefrontName, expiresAt: link.expiresAt }
+        : null,
       async close() {
         for (const stop of background) await stop()
         await app?.close()

@@ -93,6 +93,8 @@ export function createServices(deps: ServiceDeps) {
   return {
     clock,
     engine: deps.engine,
+    /** The key the console's encrypted session cookies are sealed with (derived from the secret key). */
+    consoleSessionKey: deps.secrets.deriveKey('console-session-v1'),
     access,
     sources,
     idempotency,

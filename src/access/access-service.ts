@@ -39,6 +39,9 @@ export interface CreatedApiKey extends ApiKeySummary {
 
 const KEY_PREFIX_LENGTH = 10
 
+/** How long a printed console sign-in link can be used (once). */
+export const CONSOLE_LINK_TTL_MS = 15 * 60_000
+
 export function generateApiKey(): string {
   return `sf_${randomBytes(24).toString('base64url')}`
 }
@@ -179,7 +182,95 @@ export function createAccessService(db: Database, clock: Clock) {
     return caller
   }
 
-  return { ensureStorefront, createKey, bootstrap, listKeys, revokeKey, authenticate }
+  /** The caller of a live (not revoked) key by its id: a console session holds the id, never the key. */
+  async function callerOfKey(apiKeyId: number): Promise<Caller | null> {
+    const row = await db
+      .selectFrom('api_key')
+      .innerJoin('storefront', 'storefront.id', 'api_key.storefront_id')
+      .select(['api_key.id as api_key_id', 'api_key.role', 'api_key.sandbox', 'storefront.id as storefront_id', 'storefront.name as storefront_name'])
+      .where('api_key.id', '=', apiKeyId)
+      .where('api_key.revoked_at', 'is', null)
+      .executeTakeFirst()
+    if (!row) return null
+    return { storefrontId: row.storefront_id, storefrontName: row.storefront_name, apiKeyId: row.api_key_id, role: row.role, sandbox: row.sandbox }
+  }
+
+  /** The keys of one storefront, for its own operators (the console's Keys page). */
+  async function listStorefrontKeys(storefrontId: number): Promise<ApiKeySummary[]> {
+    const rows = await db
+      .selectFrom('api_key')
+      .innerJoin('storefront', 'storefront.id', 'api_key.storefront_id')
+      .selectAll('api_key')
+      .select('storefront.name as storefront_name')
+      .where('api_key.storefront_id', '=', storefrontId)
+      .orderBy('api_key.id')
+      .execute()
+    return rows.map((row) => summarize(row, row.storefront_name))
+  }
+
+  /** Revokes a key of this storefront; another storefront's key answers like a missing one. */
+  async function revokeStorefrontKey(storefrontId: number, apiKeyId: number): Promise<ApiKeySummary> {
+    const owned = await db.selectFrom('api_key').select('id').where('id', '=', apiKeyId).where('storefront_id', '=', storefrontId).executeTakeFirst()
+    if (!owned) throw fail.notFound(`API key ${apiKeyId}`)
+    return revokeKey(String(apiKeyId))
+  }
+
+  /**
+   * A one-time console sign-in link for the storefront's first live operator key (the bootstrap key
+   * on a fresh install). Null when that storefront has no live operator key. Only the token's hash is stored.
+   */
+  async function issueConsoleLink(input: { storefront: string; ttlMs?: number }): Promise<{ token: string; expiresAt: string } | null> {
+    const key = await db
+      .selectFrom('api_key')
+      .innerJoin('storefront', 'storefront.id', 'api_key.storefront_id')
+      .select('api_key.id')
+      .where('storefront.name', '=', input.storefront)
+      .where('api_key.role', '=', 'operator')
+      .where('api_key.revoked_at', 'is', null)
+      .orderBy('api_key.id')
+      .executeTakeFirst()
+    if (!key) return null
+    const token = `cl_${randomBytes(24).toString('base64url')}`
+    const now = clock.now()
+    const expiresAt = new Date(now.getTime() + (input.ttlMs ?? CONSOLE_LINK_TTL_MS))
+    // Links nobody used are kept only until they expire.
+    await db.deleteFrom('console_sign_in_link').where('expires_at', '<', now).execute()
+    await db
+      .insertInto('console_sign_in_link')
+      .values({ token_hash: hashApiKey(token), api_key_id: key.id, created_at: now, expires_at: expiresAt })
+      .execute()
+    return { token, expiresAt: toIso(expiresAt)! }
+  }
+
+  /** Uses a sign-in link once: its operator, or null if it is unknown, used, expired or its key revoked. */
+  async function redeemConsoleLink(token: string): Promise<Caller | null> {
+    const now = clock.now()
+    const used = await db
+      .updateTable('console_sign_in_link')
+      .set({ used_at: now })
+      .where('token_hash', '=', hashApiKey(token))
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning('api_key_id')
+      .executeTakeFirst()
+    if (!used) return null
+    const caller = await callerOfKey(used.api_key_id)
+    return caller?.role === 'operator' ? caller : null
+  }
+
+  return {
+    ensureStorefront,
+    createKey,
+    bootstrap,
+    listKeys,
+    listStorefrontKeys,
+    revokeKey,
+    revokeStorefrontKey,
+    authenticate,
+    callerOfKey,
+    issueConsoleLink,
+    redeemConsoleLink,
+  }
 }
 
 export type AccessService = ReturnType<typeof createAccessService>

@@ -58,6 +58,13 @@ export async function serve(config: Config): Promise<number> {
       `  Try: curl -H "Authorization: Bearer ${server.bootstrapKey.key}" ${server.url}/api/v2/storefront/inventory-sources`,
     )
   }
+  if (server.consoleLink) {
+    lines.push(
+      '',
+      `  Console: ${server.url}/console   One-time sign-in link for storefront "${server.consoleLink.storefront}" (until ${server.consoleLink.expiresAt}):`,
+      `    ${server.consoleLink.url}`,
+    )
+  }
   console.log(lines.join('\n'))
   if (!shutdown.signal.aborted) await new Promise((resolve) => shutdown.signal.addEventListener('abort', resolve, { once: true }))
   server.app.log.info({ signal: shutdown.signal.reason }, 'shutting down')

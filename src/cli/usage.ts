@@ -29,7 +29,7 @@ export const SANDBOX_USAGE = `  sandbox reset [--json]                  Delete t
 export const USAGE = `Usage: storefront <command> [options]
 
 Commands:
-  serve                                   Start the API, its docs and /mcp (embedded database unless DATABASE_URL is set)
+  serve                                   Start the API, its docs, /mcp and the /console (embedded database unless DATABASE_URL is set)
   migrate                                 Apply pending database migrations and exit
   keys create --storefront <name> [--label <text>] [--role operator|buyer] [--sandbox] [--json]
                                           Create an API key (and the storefront if new); the key is shown once.

@@ -42,6 +42,16 @@ export interface ApiKeyTable {
   revoked_at: Timestamp | null
 }
 
+/** A one-time console sign-in link (migration 0023); only the token's hash is stored. */
+export interface ConsoleSignInLinkTable {
+  id: Generated<number>
+  token_hash: string
+  api_key_id: number
+  created_at: Timestamp
+  expires_at: Timestamp
+  used_at: Timestamp | null
+}
+
 /** operator keys open the REST API; buyer keys open the AdCP agent at /mcp. */
 export type ApiKeyRole = 'operator' | 'buyer'
 
@@ -394,6 +404,7 @@ export interface SchemaMigrationTable {
 export interface DB {
   storefront: StorefrontTable
   api_key: ApiKeyTable
+  console_sign_in_link: ConsoleSignInLinkTable
   inventory_source: InventorySourceTable
   idempotency_record: IdempotencyRecordTable
   module_instance: ModuleInstanceTable

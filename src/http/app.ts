@@ -8,6 +8,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
+import { consolePlugin } from '../console/console.ts'
 import { mcpRoutes } from '../mcp/mcp-routes.ts'
 import type { Services } from '../services.ts'
 import { authenticateCallers } from './plugins/caller.ts'
@@ -97,6 +98,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // The buyer surface: the AdCP sales agent, on buyer keys only (operator keys stay on REST).
   await app.register(mcpRoutes, { services: options.services, version: options.version ?? '0.1.0' })
+
+  // The operator console: server-rendered pages over the same services, behind a session cookie.
+  await app.register(consolePlugin, { services: options.services, feedBodyLimitBytes: options.feedBodyLimitBytes })
 
   if (options.adminToken) {
     await app.register(adminRoutes, { services: options.services, adminToken: options.adminToken })

@@ -1,10 +1,14 @@
-import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
-import { readdir, unlink } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs'
+import { open, readdir, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { StorefrontError } from '../shared/errors.ts'
+import type { AvailsFeedOptions, FeedInput } from '../modules/avails-feed/index.ts'
+import { isStorableText } from '../shared/common.schema.ts'
+import { fail, StorefrontError } from '../shared/errors.ts'
 
 /**
  * What one process spends on feed uploads: where multipart files are spooled (and how the
@@ -101,3 +105,89 @@ export class FeedGate {
     this.#admitted.delete(request)
   }
 }
+
+/* Multipart feed uploads, shared by the REST feed route and the console's upload form. */
+
+/** What a multipart request's body becomes: the form fields and a fingerprint of the file. */
+export interface MultipartBody {
+  kind: 'multipart'
+  fields: Record<string, string>
+  file: { filename: string; mimetype: string; bytes: number; sha256: string } | null
+}
+
+/** Largest multipart form field (columnMapping as JSON text is the biggest one sent). */
+export const MULTIPART_FIELD_LIMIT_BYTES = 1024 * 1024
+
+const spooledFiles = new WeakMap<FastifyRequest, string>()
+
+const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04])
+
+export async function spoolMultipart(request: FastifyRequest): Promise<MultipartBody> {
+  const body: MultipartBody = { kind: 'multipart', fields: {}, file: null }
+  for await (const part of request.parts()) {
+    if (part.type !== 'file') {
+      // busboy cuts a field at its limit and says so in a flag; a cut value must not be read as sent.
+      if (part.valueTruncated || part.fieldnameTruncated) {
+        throw fail.tooLarge(`The form field ${part.fieldname} is larger than ${MULTIPART_FIELD_LIMIT_BYTES} bytes`)
+      }
+      const value = String(part.value)
+      if (!isStorableText(part.fieldname) || !isStorableText(value)) {
+        throw fail.invalidField(isStorableText(part.fieldname) ? part.fieldname : 'form field name', 'must not contain U+0000 or unpaired UTF-16 surrogates')
+      }
+      body.fields[part.fieldname] = value
+      continue
+    }
+    if (body.file || spooledFiles.has(request)) {
+      part.file.resume()
+      throw fail.validation('Send one feed file per request')
+    }
+    const spoolPath = newSpoolPath()
+    spooledFiles.set(request, spoolPath)
+    const hash = createHash('sha256')
+    let bytes = 0
+    await pipeline(
+      part.file,
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk)
+          bytes += chunk.length
+          callback(null, chunk)
+        },
+      }),
+      createWriteStream(spoolPath),
+    )
+    body.file = { filename: part.filename, mimetype: part.mimetype, bytes, sha256: hash.digest('hex') }
+  }
+  return body
+}
+
+export async function removeSpooledFile(request: FastifyRequest): Promise<void> {
+  const spoolPath = spooledFiles.get(request)
+  if (!spoolPath) return
+  spooledFiles.delete(request)
+  await unlink(spoolPath).catch(() => {})
+}
+
+async function startsWithZipMagic(filePath: string): Promise<boolean> {
+  const handle = await open(filePath, 'r')
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(4), 0, 4, 0)
+    return bytesRead === 4 && buffer.equals(ZIP_MAGIC)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** A multipart upload: .xlsx by name, type or zip signature; anything else is read as CSV. */
+export async function multipartFeed(request: FastifyRequest, body: MultipartBody, options: AvailsFeedOptions): Promise<FeedInput | null> {
+  const spoolPath = spooledFiles.get(request)
+  if (!body.file || !spoolPath) return null
+  const { filename, mimetype } = body.file
+  if (/\.xls$/i.test(filename) || mimetype === 'application/vnd.ms-excel') {
+    throw fail.invalidField('file', 'legacy .xls workbooks are not read; save the sheet as Excel Workbook (.xlsx) or CSV')
+  }
+  const isXlsx = /\.xlsx$/i.test(filename) || mimetype.includes('spreadsheetml') || (await startsWithZipMagic(spoolPath))
+  if (isXlsx) return { kind: 'xlsx', data: createReadStream(spoolPath), ...(options.sheet ? { sheet: options.sheet } : {}) }
+  return { kind: 'csv-file', stream: createReadStream(spoolPath) }
+}
+

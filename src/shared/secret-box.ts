@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 
@@ -12,6 +12,14 @@ export class SecretBox {
   constructor(secret: string | Buffer) {
     // Any operator-chosen string becomes a 256-bit key; a random 32-byte key passes through unchanged in strength.
     this.#key = createHash('sha256').update(secret).digest()
+  }
+
+  /**
+   * A 32-byte key for one purpose (the console's session cookies), derived from the secret key with
+   * HKDF-SHA256: the same on every process that shares STOREFRONT_SECRET_KEY, and never the key itself.
+   */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.#key, Buffer.alloc(0), `storefront:${purpose}`, 32))
   }
 
   seal(plaintext: string): string {

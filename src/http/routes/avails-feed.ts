@@ -1,8 +1,3 @@
-import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { open, unlink } from 'node:fs/promises'
-import { Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import fastifyMultipart from '@fastify/multipart'
 import type { FastifyRequest } from 'fastify'
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
@@ -11,16 +6,15 @@ import {
   AvailsFeedResponseSchema,
   parseFeedOptions,
   parseJsonEnvelope,
-  type AvailsFeedOptions,
   type FeedInput,
   type InputSource,
 } from '../../modules/avails-feed/index.ts'
 import { ProductListQuerySchema, ProductListSchema } from '../../modules/products/index.ts'
-import { ErrorBodySchema, isStorableText } from '../../shared/common.schema.ts'
+import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
 import type { FeedRequest } from '../../workflows/avails-feed-workflows.ts'
-import { FeedGate, newSpoolPath, sweepAbandonedSpools } from '../feed-uploads.ts'
+import { FeedGate, MULTIPART_FIELD_LIMIT_BYTES, multipartFeed, removeSpooledFile, spoolMultipart, sweepAbandonedSpools, type MultipartBody } from '../feed-uploads.ts'
 import { operatorOf } from '../plugins/actor.ts'
 import { callerOf } from '../plugins/caller.ts'
 import { SourceParamsSchema } from './inventory-sources.ts'
@@ -55,89 +49,6 @@ export const DEFAULT_FEED_BODY_LIMIT_BYTES = 64 * 1024 * 1024
 
 const tags = ['Modular sources']
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 413: ErrorBodySchema, 429: ErrorBodySchema }
-
-/** What a multipart request's body becomes: the form fields and a fingerprint of the file. */
-interface MultipartBody {
-  kind: 'multipart'
-  fields: Record<string, string>
-  file: { filename: string; mimetype: string; bytes: number; sha256: string } | null
-}
-
-/** Largest multipart form field (columnMapping as JSON text is the biggest one sent). */
-const MULTIPART_FIELD_LIMIT_BYTES = 1024 * 1024
-
-const spooledFiles = new WeakMap<FastifyRequest, string>()
-
-const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04])
-
-async function spoolMultipart(request: FastifyRequest): Promise<MultipartBody> {
-  const body: MultipartBody = { kind: 'multipart', fields: {}, file: null }
-  for await (const part of request.parts()) {
-    if (part.type !== 'file') {
-      // busboy cuts a field at its limit and says so in a flag; a cut value must not be read as sent.
-      if (part.valueTruncated || part.fieldnameTruncated) {
-        throw fail.tooLarge(`The form field ${part.fieldname} is larger than ${MULTIPART_FIELD_LIMIT_BYTES} bytes`)
-      }
-      const value = String(part.value)
-      if (!isStorableText(part.fieldname) || !isStorableText(value)) {
-        throw fail.invalidField(isStorableText(part.fieldname) ? part.fieldname : 'form field name', 'must not contain U+0000 or unpaired UTF-16 surrogates')
-      }
-      body.fields[part.fieldname] = value
-      continue
-    }
-    if (body.file || spooledFiles.has(request)) {
-      part.file.resume()
-      throw fail.validation('Send one feed file per request')
-    }
-    const spoolPath = newSpoolPath()
-    spooledFiles.set(request, spoolPath)
-    const hash = createHash('sha256')
-    let bytes = 0
-    await pipeline(
-      part.file,
-      new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          hash.update(chunk)
-          bytes += chunk.length
-          callback(null, chunk)
-        },
-      }),
-      createWriteStream(spoolPath),
-    )
-    body.file = { filename: part.filename, mimetype: part.mimetype, bytes, sha256: hash.digest('hex') }
-  }
-  return body
-}
-
-async function removeSpooledFile(request: FastifyRequest): Promise<void> {
-  const spoolPath = spooledFiles.get(request)
-  if (!spoolPath) return
-  spooledFiles.delete(request)
-  await unlink(spoolPath).catch(() => {})
-}
-
-async function startsWithZipMagic(filePath: string): Promise<boolean> {
-  const handle = await open(filePath, 'r')
-  try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(4), 0, 4, 0)
-    return bytesRead === 4 && buffer.equals(ZIP_MAGIC)
-  } finally {
-    await handle.close()
-  }
-}
-
-/** A multipart upload: .xlsx by name, type or zip signature; anything else is read as CSV. */
-async function multipartFeed(request: FastifyRequest, body: MultipartBody, options: AvailsFeedOptions): Promise<FeedInput | null> {
-  const spoolPath = spooledFiles.get(request)
-  if (!body.file || !spoolPath) return null
-  const { filename, mimetype } = body.file
-  if (/\.xls$/i.test(filename) || mimetype === 'application/vnd.ms-excel') {
-    throw fail.invalidField('file', 'legacy .xls workbooks are not read; save the sheet as Excel Workbook (.xlsx) or CSV')
-  }
-  const isXlsx = /\.xlsx$/i.test(filename) || mimetype.includes('spreadsheetml') || (await startsWithZipMagic(spoolPath))
-  if (isXlsx) return { kind: 'xlsx', data: createReadStream(spoolPath), ...(options.sheet ? { sheet: options.sheet } : {}) }
-  return { kind: 'csv-file', stream: createReadStream(spoolPath) }
-}
 
 /** Turns any of the accepted bodies into the feed input, its default inputSource and the options. */
 async function feedRequestOf(request: FastifyRequest): Promise<FeedRequest> {

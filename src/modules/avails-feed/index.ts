@@ -9,7 +9,7 @@ export {
   type AvailsFeedOptions,
   type AvailsFeedResponse,
 } from './feed-request.schema.ts'
-export type { FeedInput } from './parse-feed.ts'
+export { feedColumnsOf, type FeedColumn, type FeedInput } from './parse-feed.ts'
 export {
   computePreviewDiff,
   deletePreview,

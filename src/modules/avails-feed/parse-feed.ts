@@ -240,6 +240,45 @@ async function* parseSheetRows(
   else if (feed.dataRowCount === 0) yield feedProblem(headerRow + 1, 'The feed has a header but no avail rows')
 }
 
+/** One column of a sheet feed's header row, as the parser reads it. */
+export interface FeedColumn {
+  /** The spreadsheet's name of the column: A, B, ..., AA. */
+  letter: string
+  header: string
+  /** What the column fills, as row errors name it (`impressionsCapacity`, `targeting.market`); null when ignored. */
+  field: string | null
+}
+
+/**
+ * The header row of a CSV or XLSX feed planned exactly as the parser plans it, so a row error's
+ * field can be shown at its spreadsheet column. Reads up to the header row only; JSON rows and
+ * feeds without a header have no columns.
+ */
+export async function feedColumnsOf(input: FeedInput, options: { columnMapping?: Record<string, string> | undefined } = {}): Promise<FeedColumn[]> {
+  if (input.kind === 'rows') return []
+  const resolver = createColumnResolver(options.columnMapping)
+  const rows = input.kind === 'xlsx'
+    ? readXlsxRows(input.data, { sheet: input.sheet })
+    : (await openCsvRows(input.kind === 'csv' ? input.text : input.stream)).rows
+  try {
+    for await (const { cells } of rows) {
+      if (cells.every(isBlank)) continue
+      const headers = cells.map(headerText)
+      return planColumns(headers, resolver).targets.map((target, index) => ({
+        letter: columnLetter(index),
+        header: headers[index] ?? '',
+        field: target.kind === 'field' ? target.field : target.kind === 'targeting' || target.kind === 'sourceMetadata' ? `${target.kind}.${target.key}` : null,
+      }))
+    }
+  } catch (error) {
+    if (error instanceof FeedSyntaxError) return []
+    throw error
+  } finally {
+    await rows.return?.(undefined)
+  }
+  return []
+}
+
 function headerText(cell: unknown): string {
   const text = readText(cell)
   return text.ok && text.value !== null ? text.value : ''

@@ -11,6 +11,7 @@ export {
   availIdOf,
   HOLD_MINUTES_DEFAULT,
   ReleaseRequestSchema,
+  RESERVATION_STATUSES,
   ReservationIdParamsSchema,
   ReservationListQuerySchema,
   ReservationListSchema,

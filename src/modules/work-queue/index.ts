@@ -5,6 +5,7 @@ export {
   OPEN_WORK_ITEM_STATUSES,
   PLATFORM_WORK_ITEM_KINDS,
   WORK_ITEM_KIND_PATTERN,
+  WORK_ITEM_STATUSES,
   workItemKinds,
   type WorkItemKind,
 } from './work-item-kinds.ts'
