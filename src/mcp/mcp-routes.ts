@@ -6,6 +6,7 @@ import { bearerToken } from '../http/plugins/caller.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
+import { a2aRoutes } from './a2a-routes.ts'
 import { oauthRoutes, resourceMetadataUrl } from './oauth-routes.ts'
 
 export const MCP_PATH = '/mcp'
@@ -33,6 +34,11 @@ export function toolCallOf(body: unknown): ToolCall | null {
 
 const REALM = 'storefront-adcp'
 
+/** The SDK's principal for a buyer key (idempotency scope, task ownership): the key's id, never the bearer. */
+export function principalOf(caller: Caller): string {
+  return `api_key:${caller.apiKeyId}`
+}
+
 /**
  * POST /mcp: the AdCP sales agent over MCP Streamable HTTP, stateless (no Mcp-Session-Id), JSON
  * responses. A buyer key is required; the request is then handed to the SDK's transport as is.
@@ -49,7 +55,7 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
     if (!caller) return reply
     // The SDK reads the principal from req.auth. We authenticated the key already, so the
     // principal is named by its id; the bearer itself never goes further than this line.
-    const principal = `api_key:${caller.apiKeyId}`
+    const principal = principalOf(caller)
     Object.assign(request.raw, { auth: { token: principal, clientId: principal, scopes: [], extra: { storefrontId: caller.storefrontId, sandbox: caller.sandbox } } })
     acceptJsonAndEventStream(request.raw)
     const origin = `${request.protocol}://${request.host}`
@@ -74,6 +80,8 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
   })
 
   await app.register(oauthRoutes, { services, mcpPath: MCP_PATH })
+  // The same agent over A2A: the same loaded agent, key check and principal (a2a-routes.ts).
+  await a2aRoutes(app, { services, version, loadAgent, authenticateBuyer: (request, reply) => authenticateBuyer(services, request, reply) })
 
   // The public half of the webhook signing key, for buyers verifying our RFC 9421 signatures.
   app.get(JWKS_PATH, { schema: { hide: true } }, async (_request, reply) =>
@@ -138,19 +146,13 @@ function authError(code: 'AUTH_REQUIRED' | 'PERMISSION_DENIED', message: string)
  * Private and loopback hosts are the SDK's own rule: allowPrivateWebhookUrls is set per server, and
  * there is one server per request.
  */
-function guardWebhookUrls(transport: StreamableHTTPServerTransport, { sandbox, canSign }: { sandbox: boolean; canSign: boolean }): void {
+function guardWebhookUrls(transport: StreamableHTTPServerTransport, rules: { sandbox: boolean; canSign: boolean }): void {
   const deliver = transport.onmessage
   if (!deliver) return
   transport.onmessage = (message, extra) => {
     const call = message as { method?: string; id?: string | number; params?: { arguments?: Record<string, unknown> } }
     const args = call.method === 'tools/call' && call.id !== undefined ? call.params?.arguments : undefined
-    const config = args?.push_notification_config as { url?: unknown } | undefined
-    const url = typeof config?.url === 'string' ? config.url.trim() : undefined
-    const refusal =
-      url === undefined ? null
-        : !canSign ? 'this agent delivers no webhooks (it has no signing key); poll tasks/get for the task instead'
-          : !sandbox && /^http:/i.test(url) ? 'a live buyer key needs an https:// webhook URL (plain http is accepted for sandbox keys only)'
-            : null
+    const refusal = args ? refuseWebhookUrl(args, rules) : null
     if (!refusal) {
       deliver.call(transport, message, extra)
       return
@@ -163,6 +165,16 @@ function guardWebhookUrls(transport: StreamableHTTPServerTransport, { sandbox, c
       result: { content: [{ type: 'text', text: JSON.stringify(structuredContent) }], structuredContent, isError: true },
     })
   }
+}
+
+/** Why a tool call's push_notification_config.url is refused for this key (see guardWebhookUrls), or null. */
+export function refuseWebhookUrl(args: Record<string, unknown>, { sandbox, canSign }: { sandbox: boolean; canSign: boolean }): string | null {
+  const config = args.push_notification_config as { url?: unknown } | undefined
+  const url = typeof config?.url === 'string' ? config.url.trim() : undefined
+  if (url === undefined) return null
+  if (!canSign) return 'this agent delivers no webhooks (it has no signing key); poll tasks/get for the task instead'
+  if (!sandbox && /^http:/i.test(url)) return 'a live buyer key needs an https:// webhook URL (plain http is accepted for sandbox keys only)'
+  return null
 }
 
 /**
