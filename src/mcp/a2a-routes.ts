@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Task } from '@a2a-js/sdk'
+import type { AgentSkill, Task } from '@a2a-js/sdk'
 import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../access/access-service.ts'
@@ -20,6 +20,14 @@ const AGENT_DESCRIPTION = 'Storefront: an AdCP 3.0 sales agent selling the guara
  * (a sandbox key adds comply_test_controller).
  */
 const DISCOVERY_CALLER: Caller = { storefrontId: 0, storefrontName: '', apiKeyId: 0, role: 'buyer', sandbox: false }
+
+const CAPABILITIES_TOOL = 'get_adcp_capabilities'
+const CAPABILITIES_SKILL: AgentSkill = {
+  id: CAPABILITIES_TOOL,
+  name: CAPABILITIES_TOOL,
+  description: `AdCP tool: ${CAPABILITIES_TOOL}. Send { skill: "${CAPABILITIES_TOOL}", input: {} } as a DataPart.`,
+  tags: ['adcp'],
+}
 
 /** How long an A2A task (the transport call's record, always terminal when message/send answers) can be read back with tasks/get. */
 const A2A_TASK_TTL_MS = 60 * 60 * 1000
@@ -98,24 +106,37 @@ export async function a2aRoutes(app: FastifyInstance, { services, version, loadA
   // The SDK adapter module is loaded with the agent, off the REST API's start path (as /mcp does).
   const adapterModule = () => import('@adcp/sdk/server').then((sdk) => sdk.createA2AAdapter)
 
+  // The skills of a key's card: the adapter derives one per registered tool but leaves out
+  // get_adcp_capabilities, and an AdCP client that finds no such skill takes the agent for AdCP v2
+  // (it then sends v2 requests: no buying_mode, brand_manifest). So it is added back. The tool set
+  // depends only on whether the key is a sandbox key (comply_test_controller), hence one list each.
+  const skillsBySandbox = new Map<boolean, AgentSkill[]>()
+
   async function adapterFor(request: FastifyRequest, caller: Caller, toolCall: ToolCall | null) {
     const origin = `${request.protocol}://${request.host}`
     const [agent, createA2AAdapter] = await Promise.all([loadAgent(), adapterModule()])
     // Formats keep /mcp as their agent_url on either transport: a format id must not change with the transport.
     const server = agent.serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall }, request.hostname)
     const principal = principalOf(caller)
+    const agentCard = {
+      name: 'storefront',
+      description: AGENT_DESCRIPTION,
+      url: `${origin}${A2A_PATH}`,
+      version,
+      securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer', description: 'A buyer API key (storefront keys create --role buyer)' } },
+      security: [{ bearer: [] }],
+      preferredTransport: 'JSONRPC',
+    }
+    let skills = skillsBySandbox.get(caller.sandbox)
+    if (!skills) {
+      const derived = (await createA2AAdapter({ server, agentCard }).getAgentCard()).skills
+      skills = derived.some((skill) => skill.id === CAPABILITIES_TOOL) ? derived : [CAPABILITIES_SKILL, ...derived]
+      skillsBySandbox.set(caller.sandbox, skills)
+    }
     const adapter = createA2AAdapter({
       server,
       taskStore,
-      agentCard: {
-        name: 'storefront',
-        description: AGENT_DESCRIPTION,
-        url: `${origin}${A2A_PATH}`,
-        version,
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A buyer API key (storefront keys create --role buyer)' } },
-        security: [{ bearer: [] }],
-        preferredTransport: 'JSONRPC',
-      },
+      agentCard: { ...agentCard, skills },
       // Only reached after authenticateBuyer accepted the key: the principal is the key's id, never the bearer.
       authenticate: async () => ({ token: principal, clientId: principal, scopes: [], extra: { storefrontId: caller.storefrontId, sandbox: caller.sandbox } }),
       logger: {

@@ -66,7 +66,8 @@ describe('the AdCP agent over A2A (POST /a2a)', () => {
     assert.equal(card.url, `${ctx.baseUrl}/a2a`)
     assert.equal(card.protocolVersion, '0.3.0')
     const skills = card.skills.map((skill) => skill.id)
-    for (const tool of ['get_products', 'create_media_buy', 'get_media_buys', 'sync_accounts']) assert.ok(skills.includes(tool), `${tool} in ${skills.join(', ')}`)
+    // get_adcp_capabilities too: an AdCP client that finds no such skill takes the agent for AdCP v2.
+    for (const tool of ['get_adcp_capabilities', 'get_products', 'create_media_buy', 'get_media_buys', 'sync_accounts']) assert.ok(skills.includes(tool), `${tool} in ${skills.join(', ')}`)
     // Anonymous discovery lists a live key's tools; the sandbox controller is not among them.
     assert.equal(skills.includes('comply_test_controller'), false)
     assert.deepEqual(Object.keys(card.securitySchemes), ['bearer'])
