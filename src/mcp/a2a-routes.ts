@@ -6,6 +6,7 @@ import type { Caller } from '../access/access-service.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
 import { MCP_PATH, principalOf, refuseWebhookUrl, type ToolCall } from './mcp-routes.ts'
+import { originOf } from './oauth-routes.ts'
 
 export const A2A_PATH = '/a2a'
 /** A2A 0.3's well-known card path; served at the origin and under /a2a (what A2A clients derive from the card's url). */
@@ -113,7 +114,7 @@ export async function a2aRoutes(app: FastifyInstance, { services, version, loadA
   const skillsBySandbox = new Map<boolean, AgentSkill[]>()
 
   async function adapterFor(request: FastifyRequest, caller: Caller, toolCall: ToolCall | null) {
-    const origin = `${request.protocol}://${request.host}`
+    const origin = originOf(request)
     const [agent, createA2AAdapter] = await Promise.all([loadAgent(), adapterModule()])
     // Formats keep /mcp as their agent_url on either transport: a format id must not change with the transport.
     const server = agent.serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall }, request.hostname)
