@@ -61,6 +61,19 @@ export function sameSecret(a: string, b: string): boolean {
 const AUTH_CACHE_TTL_MS = 5_000
 
 export function createAccessService(db: Database, clock: Clock) {
+  /** The live (not revoked) keys with their storefront: what a caller is resolved from. */
+  function liveKeys() {
+    return db
+      .selectFrom('api_key')
+      .innerJoin('storefront', 'storefront.id', 'api_key.storefront_id')
+      .select(['api_key.id as api_key_id', 'api_key.role', 'api_key.sandbox', 'storefront.id as storefront_id', 'storefront.name as storefront_name'])
+      .where('api_key.revoked_at', 'is', null)
+  }
+
+  function callerOf(row: { api_key_id: number; role: Caller['role']; sandbox: boolean; storefront_id: number; storefront_name: string }): Caller {
+    return { storefrontId: row.storefront_id, storefrontName: row.storefront_name, apiKeyId: row.api_key_id, role: row.role, sandbox: row.sandbox }
+  }
+
   const authCache = new Map<string, { caller: Caller; until: number }>()
 
   async function ensureStorefront(name: string): Promise<{ id: number; name: string; created: boolean }> {
@@ -159,24 +172,12 @@ export function createAccessService(db: Database, clock: Clock) {
     const cached = authCache.get(hash)
     const nowMs = Date.now()
     if (cached && cached.until > nowMs) return cached.caller
-    const row = await db
-      .selectFrom('api_key')
-      .innerJoin('storefront', 'storefront.id', 'api_key.storefront_id')
-      .select(['api_key.id as api_key_id', 'api_key.role', 'api_key.sandbox', 'storefront.id as storefront_id', 'storefront.name as storefront_name'])
-      .where('api_key.key_hash', '=', hash)
-      .where('api_key.revoked_at', 'is', null)
-      .executeTakeFirst()
+    const row = await liveKeys().where('api_key.key_hash', '=', hash).executeTakeFirst()
     if (!row) {
       authCache.delete(hash)
       throw fail.unauthorized()
     }
-    const caller: Caller = {
-      storefrontId: row.storefront_id,
-      storefrontName: row.storefront_name,
-      apiKeyId: row.api_key_id,
-      role: row.role,
-      sandbox: row.sandbox,
-    }
+    const caller = callerOf(row)
     authCache.set(hash, { caller, until: nowMs + AUTH_CACHE_TTL_MS })
     await db.updateTable('api_key').set({ last_used_at: clock.now() }).where('id', '=', row.api_key_id).execute()
     return caller
@@ -184,15 +185,8 @@ export function createAccessService(db: Database, clock: Clock) {
 
   /** The caller of a live (not revoked) key by its id: a console session holds the id, never the key. */
   async function callerOfKey(apiKeyId: number): Promise<Caller | null> {
-    const row = await db
-      .selectFrom('api_key')
-      .innerJoin('storefront', 'storefront.id', 'api_key.storefront_id')
-      .select(['api_key.id as api_key_id', 'api_key.role', 'api_key.sandbox', 'storefront.id as storefront_id', 'storefront.name as storefront_name'])
-      .where('api_key.id', '=', apiKeyId)
-      .where('api_key.revoked_at', 'is', null)
-      .executeTakeFirst()
-    if (!row) return null
-    return { storefrontId: row.storefront_id, storefrontName: row.storefront_name, apiKeyId: row.api_key_id, role: row.role, sandbox: row.sandbox }
+    const row = await liveKeys().where('api_key.id', '=', apiKeyId).executeTakeFirst()
+    return row ? callerOf(row) : null
   }
 
   /** The keys of one storefront, for its own operators (the console's Keys page). */

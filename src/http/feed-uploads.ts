@@ -122,7 +122,23 @@ const spooledFiles = new WeakMap<FastifyRequest, string>()
 
 const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04])
 
+/**
+ * Reads a multipart feed upload: its fields, and its one file spooled to disk. A truncated or
+ * malformed form is the upload's fault (400); catalog errors, plugin errors with a status (file
+ * too large) and disk errors pass through as they are.
+ */
 export async function spoolMultipart(request: FastifyRequest): Promise<MultipartBody> {
+  try {
+    return await spoolParts(request)
+  } catch (error) {
+    // busboy reports a truncated or malformed form as a plain Error.
+    const known = error as { statusCode?: unknown; syscall?: unknown }
+    if (!(error instanceof Error) || known.statusCode !== undefined || known.syscall !== undefined) throw error
+    throw fail.validation(`The multipart upload is malformed: ${error.message}`)
+  }
+}
+
+async function spoolParts(request: FastifyRequest): Promise<MultipartBody> {
   const body: MultipartBody = { kind: 'multipart', fields: {}, file: null }
   for await (const part of request.parts()) {
     if (part.type !== 'file') {

@@ -60,13 +60,7 @@ export async function availsPages(app: FastifyInstance, { services, feedBodyLimi
     bodyLimit,
     preValidation: async (request) => {
       if (!request.isMultipart()) throw fail.validation('Upload the feed as a multipart form with one .csv or .xlsx file')
-      try {
-        (request as { body: unknown }).body = await spoolMultipart(request)
-      } catch (error) {
-        const known = error as { statusCode?: unknown; syscall?: unknown }
-        if (!(error instanceof Error) || known.statusCode !== undefined || known.syscall !== undefined) throw error
-        throw fail.validation(`The multipart upload is malformed: ${error.message}`)
-      }
+      ;(request as { body: unknown }).body = await spoolMultipart(request)
     },
   }, async (request, reply) => {
     const { sourceId } = parseWith(SourceParamsSchema, request.params)

@@ -130,15 +130,7 @@ export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = a
     onRequest: async (request, reply) => gate.admit(request, reply),
     preValidation: async (request) => {
       if (!request.isMultipart()) return
-      try {
-        (request as { body: unknown }).body = await spoolMultipart(request)
-      } catch (error) {
-        // busboy reports a truncated or malformed form as a plain Error: it is the upload's fault.
-        // Catalog errors, plugin errors with a status (file too large) and disk errors pass through.
-        const known = error as { statusCode?: unknown; syscall?: unknown }
-        if (!(error instanceof Error) || known.statusCode !== undefined || known.syscall !== undefined) throw error
-        throw fail.validation(`The multipart upload is malformed: ${error.message}`)
-      }
+      (request as { body: unknown }).body = await spoolMultipart(request)
     },
   }, async (request) => gate.handle(request, async () => {
     const feedRequest = await feedRequestOf(request)
