@@ -77,6 +77,57 @@ function addCapabilities(server: object, signsWebhooks: boolean): void {
   if (signsWebhooks) capabilities.webhook_signing = { supported: true, profile: 'adcp/webhook-signing/v1', algorithms: ['ed25519'] }
 }
 
+/**
+ * The MCP server inside the SDK's AdCP server (`Symbol.for('@adcp/client.sdkServer')`) and its tool
+ * table (`_registeredTools`, name -> {handler}): read to tell which tools this request's server
+ * serves, and to correct the answers of the SDK's own tasks_get (below). Both are internals:
+ * re-check this seam on every upgrade (a test pins it).
+ */
+const SDK_MCP_SERVER = Symbol.for('@adcp/client.sdkServer')
+
+type ToolAnswer = { content?: Array<{ type: string; text?: string }>; structuredContent?: Record<string, unknown>; isError?: boolean }
+type RegisteredTool = { handler: (args: unknown, extra: unknown) => Promise<ToolAnswer> }
+
+function registeredToolsOf(server: object): Record<string, RegisteredTool> {
+  const mcp = (server as { [SDK_MCP_SERVER]?: { _registeredTools?: Record<string, RegisteredTool> } })[SDK_MCP_SERVER]
+  const tools = mcp?._registeredTools
+  if (!tools || typeof tools !== 'object') throw new Error('@adcp/sdk no longer exposes its MCP tool table: re-check this seam on upgrade')
+  return tools
+}
+
+/** The message of a task id the key cannot read, missing or another account's: never the id asked for. */
+export const TASK_NOT_FOUND_MESSAGE = 'Task not found for this buyer key'
+
+/**
+ * The SDK's tasks_get (and its `tasks/get` alias) with two corrections, so it answers like every
+ * other tool: (1) its REFERENCE_NOT_FOUND says "Task <the id asked> not found", so a task of
+ * another tenant and a missing one differ by the id echoed; it says TASK_NOT_FOUND_MESSAGE
+ * instead (AdCP uniform-error rule); (2) it drops the request's `context`, which every AdCP answer
+ * echoes unchanged, error or not.
+ */
+function uniformTaskLookups(server: object, toolCall: ToolCall | null | undefined): void {
+  const tools = registeredToolsOf(server)
+  for (const name of ['tasks_get', 'tasks/get']) {
+    const tool = tools[name]
+    if (!tool) throw new Error(`@adcp/sdk no longer registers ${name}: re-check this seam on upgrade`)
+    const sdkHandler = tool.handler
+    tool.handler = async (args, extra) => {
+      const answer = await sdkHandler(args, extra)
+      const content = answer.structuredContent
+      if (!content) return answer
+      const error = content.adcp_error as { code?: string; field?: string } | undefined
+      const corrected: Record<string, unknown> = error?.code === 'REFERENCE_NOT_FOUND' && error.field === 'task_id'
+        ? { ...content, adcp_error: { ...error, message: TASK_NOT_FOUND_MESSAGE } }
+        : { ...content }
+      // The SDK's input schema for this tool strips `context`: it is read from the call as sent.
+      const context = toolCall?.arguments.context
+      if (context !== undefined) corrected.context = context
+      // An error's text is its structured content (as the SDK writes it); a success keeps its summary line.
+      return { ...answer, structuredContent: corrected, ...(answer.isError ? { content: [{ type: 'text', text: JSON.stringify(corrected) }] } : {}) }
+    }
+  }
+}
+
 const PRODUCTS_PAGE_DEFAULT = 50
 const FORMATS_PAGE_DEFAULT = 50
 const ACCOUNTS_PAGE_DEFAULT = 50
@@ -280,10 +331,16 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
     }
     const server = createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), options as CreateAdcpServerFromPlatformOptions)
     addCapabilities(server, signerKey !== null)
+    uniformTaskLookups(server, request.toolCall)
     return server
   }
 
-  return { serverFor }
+  /** The tools a server of serverFor serves; any other tools/call is UNSUPPORTED_FEATURE (mcp-routes.ts). */
+  function servedToolNames(server: object): ReadonlySet<string> {
+    return new Set(Object.keys(registeredToolsOf(server)))
+  }
+
+  return { serverFor, servedToolNames }
 }
 
 function toWire(account: Account<AccountMeta>): ListAccountsResponse['accounts'][number] {

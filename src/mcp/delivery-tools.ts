@@ -2,7 +2,7 @@ import { AdcpError } from '@adcp/sdk/server'
 import type { GetMediaBuyDeliveryRequest, GetMediaBuyDeliveryResponse } from '@adcp/sdk/types'
 import type { Caller } from '../access/access-service.ts'
 import type { MediaBuyStatus } from '../db/tables.ts'
-import { isStorefrontError } from '../shared/errors.ts'
+import { isStorefrontError, MEDIA_BUY_NOT_FOUND_MESSAGE } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { BuyDelivery } from '../workflows/buyer-delivery-workflows.ts'
 import { toMediaBuyError } from './media-buy-tools.ts'
@@ -100,8 +100,11 @@ export function deliveryToolsFor(services: Services, caller: Caller) {
       const forwarded = await services.upstreamSupply.deliveryOfForwarded(caller, request.media_buy_ids, asked).catch(toMediaBuyError)
       const upstreamDeliveries = forwarded.deliveries as unknown as Delivery[]
       const missing = missingHere.filter((id) => !forwarded.found.includes(id))
+      // Each unknown (or another key's) id is named by its position, never echoed: the answer for a
+      // foreign buy is the same bytes as for a missing one (fail.mediaBuyNotFound).
+      const fieldOf = (id: string) => `media_buy_ids[${(request.media_buy_ids ?? []).indexOf(id)}]`
       if (missing.length > 0 && deliveries.length === 0 && upstreamDeliveries.length === 0) {
-        throw new AdcpError('MEDIA_BUY_NOT_FOUND', { message: `Media buy ${missing[0]} not found`, field: 'media_buy_ids', recovery: 'correctable' })
+        throw new AdcpError('MEDIA_BUY_NOT_FOUND', { message: MEDIA_BUY_NOT_FOUND_MESSAGE, field: fieldOf(missing[0]!), recovery: 'correctable' })
       }
       const withDaily = request.include_package_daily_breakdown === true
       const mediaBuyDeliveries = [...deliveries.map((delivery) => deliveryOf(delivery, withDaily)), ...upstreamDeliveries]
@@ -119,7 +122,7 @@ export function deliveryToolsFor(services: Services, caller: Caller) {
         },
         media_buy_deliveries: mediaBuyDeliveries,
         ...(missing.length > 0
-          ? { errors: missing.map((id) => ({ code: 'MEDIA_BUY_NOT_FOUND', message: `Media buy ${id} not found`, field: 'media_buy_ids' })) }
+          ? { errors: missing.map((id) => ({ code: 'MEDIA_BUY_NOT_FOUND', message: MEDIA_BUY_NOT_FOUND_MESSAGE, field: fieldOf(id) })) }
           : {}),
       }
     }),

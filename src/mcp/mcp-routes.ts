@@ -59,12 +59,13 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
     Object.assign(request.raw, { auth: { token: principal, clientId: principal, scopes: [], extra: { storefrontId: caller.storefrontId, sandbox: caller.sandbox } } })
     acceptJsonAndEventStream(request.raw)
     const origin = `${request.protocol}://${request.host}`
-    const server = (await loadAgent()).serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall: toolCallOf(request.body) }, request.hostname)
+    const buyerAgent = await loadAgent()
+    const server = buyerAgent.serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall: toolCallOf(request.body) }, request.hostname)
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
     reply.hijack()
     try {
       await server.connect(transport)
-      guardWebhookUrls(transport, { sandbox: caller.sandbox, canSign: services.buyerWebhooks.signerKey !== null })
+      guardToolCalls(transport, { sandbox: caller.sandbox, canSign: services.buyerWebhooks.signerKey !== null, served: buyerAgent.servedToolNames(server) })
       await transport.handleRequest(request.raw, reply.raw, request.body)
     } catch (error) {
       request.log.error({ err: error }, 'MCP request failed')
@@ -135,39 +136,59 @@ function authError(code: 'AUTH_REQUIRED' | 'PERMISSION_DENIED', message: string)
   }
 }
 
+type AdcpErrorBody = { code: string; message: string; recovery: 'correctable' | 'terminal'; field?: string }
+
 /**
- * The rules on push_notification_config.url that the SDK cannot apply per buyer key, applied to
- * each tools/call before the SDK sees it, answered with the AdCP error the SDK gives for a bad URL:
- * - a live key's webhook must be https. The SDK's scheme rule is one process-wide switch
- *   (ADCP_DECISIONING_ALLOW_HTTP_WEBHOOKS, read from process.env on every request), which the agent
- *   turns on for the sandbox keys' loopback receivers (agent.ts), so http is refused here for live keys;
- * - with no signing key (PostgreSQL without STOREFRONT_WEBHOOK_SIGNING_KEY) no webhook can be sent,
- *   so none is promised.
+ * What is refused on each tools/call before the SDK sees it, answered as an AdCP error (a tool
+ * result with `isError` and `structuredContent.adcp_error`, the request's `context` echoed):
+ * - a tool this agent does not serve (not registered on this request's server: say preview_creative
+ *   or tasks_list): UNSUPPORTED_FEATURE. The MCP SDK would answer "Tool … not found" as bare text,
+ *   which no AdCP client can read a code from;
+ * - push_notification_config.url rules that the SDK cannot apply per buyer key:
+ *   - a live key's webhook must be https. The SDK's scheme rule is one process-wide switch
+ *     (ADCP_DECISIONING_ALLOW_HTTP_WEBHOOKS, read from process.env on every request), which the agent
+ *     turns on for the sandbox keys' loopback receivers (agent.ts), so http is refused here for live keys;
+ *   - with no signing key (PostgreSQL without STOREFRONT_WEBHOOK_SIGNING_KEY) no webhook can be sent,
+ *     so none is promised.
  * Private and loopback hosts are the SDK's own rule: allowPrivateWebhookUrls is set per server, and
  * there is one server per request.
  */
-function guardWebhookUrls(transport: StreamableHTTPServerTransport, rules: { sandbox: boolean; canSign: boolean }): void {
+function guardToolCalls(transport: StreamableHTTPServerTransport, { sandbox, canSign, served }: { sandbox: boolean; canSign: boolean; served: ReadonlySet<string> }): void {
   const deliver = transport.onmessage
   if (!deliver) return
   transport.onmessage = (message, extra) => {
-    const call = message as { method?: string; id?: string | number; params?: { arguments?: Record<string, unknown> } }
-    const args = call.method === 'tools/call' && call.id !== undefined ? call.params?.arguments : undefined
-    const refusal = args ? refuseWebhookUrl(args, rules) : null
+    const call = message as { method?: string; id?: string | number; params?: { name?: unknown; arguments?: Record<string, unknown> } }
+    if (call.method !== 'tools/call' || call.id === undefined) {
+      deliver.call(transport, message, extra)
+      return
+    }
+    const args = call.params?.arguments
+    const refusal = unservedTool(call.params?.name, served) ?? webhookUrlRefusal(args, { sandbox, canSign })
     if (!refusal) {
       deliver.call(transport, message, extra)
       return
     }
-    const adcpError = { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable', field: 'push_notification_config.url' }
-    const structuredContent = { adcp_error: adcpError, ...(args?.context === undefined ? {} : { context: args.context }) }
+    const context = args && typeof args === 'object' && !Array.isArray(args) ? args.context : undefined
+    const structuredContent = { adcp_error: refusal, ...(context === undefined ? {} : { context }) }
     void transport.send({
       jsonrpc: '2.0',
-      id: call.id!,
+      id: call.id,
       result: { content: [{ type: 'text', text: JSON.stringify(structuredContent) }], structuredContent, isError: true },
     })
   }
 }
 
-/** Why a tool call's push_notification_config.url is refused for this key (see guardWebhookUrls), or null. */
+function unservedTool(name: unknown, served: ReadonlySet<string>): AdcpErrorBody | null {
+  if (typeof name === 'string' && served.has(name)) return null
+  const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 64)) : 'a tool without a name'
+  return {
+    code: 'UNSUPPORTED_FEATURE',
+    message: `This agent does not offer ${shown}; tools/list and get_adcp_capabilities say what it offers`,
+    recovery: 'correctable',
+  }
+}
+
+/** Why a tool call's push_notification_config.url is refused for this key (see guardToolCalls; /a2a applies it too), or null. */
 export function refuseWebhookUrl(args: Record<string, unknown>, { sandbox, canSign }: { sandbox: boolean; canSign: boolean }): string | null {
   const config = args.push_notification_config as { url?: unknown } | undefined
   const url = typeof config?.url === 'string' ? config.url.trim() : undefined
@@ -175,6 +196,11 @@ export function refuseWebhookUrl(args: Record<string, unknown>, { sandbox, canSi
   if (!canSign) return 'this agent delivers no webhooks (it has no signing key); poll tasks/get for the task instead'
   if (!sandbox && /^http:/i.test(url)) return 'a live buyer key needs an https:// webhook URL (plain http is accepted for sandbox keys only)'
   return null
+}
+
+function webhookUrlRefusal(args: Record<string, unknown> | undefined, rules: { sandbox: boolean; canSign: boolean }): AdcpErrorBody | null {
+  const refusal = args ? refuseWebhookUrl(args, rules) : null
+  return refusal === null ? null : { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable', field: 'push_notification_config.url' }
 }
 
 /**

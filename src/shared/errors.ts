@@ -131,6 +131,9 @@ export function isStorefrontError(error: unknown): error is StorefrontError {
   return error instanceof StorefrontError
 }
 
+/** The one message of an unknown or foreign media buy (see `fail.mediaBuyNotFound`). */
+export const MEDIA_BUY_NOT_FOUND_MESSAGE = 'Media buy not found for this buyer key'
+
 export const fail = {
   validation(message: string, details?: ErrorDetails): StorefrontError {
     return new StorefrontError('VALIDATION_ERROR', message, details)
@@ -144,6 +147,14 @@ export const fail = {
   },
   notFound(what: string): StorefrontError {
     return new StorefrontError('NOT_FOUND', `${what} not found`)
+  },
+  /**
+   * A media buy the buyer key does not own, missing or another key's: the same words either way, and
+   * never the id asked for, so the answer reads byte for byte like any other unknown id's (AdCP's
+   * uniform-error rule: a foreign object is indistinguishable from a missing one).
+   */
+  mediaBuyNotFound(): StorefrontError {
+    return new StorefrontError('NOT_FOUND', MEDIA_BUY_NOT_FOUND_MESSAGE, { reason: 'MEDIA_BUY_NOT_FOUND' })
   },
   conflict(reason: ErrorReason, message: string, extra?: Record<string, unknown>): StorefrontError {
     return new StorefrontError('CONFLICT', message, { reason, ...extra })

@@ -425,7 +425,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       const now = clock.now()
       const found = await findOwnBuy(trx, owner, mediaBuyId)
       // A submitted buy has no media_buy_id on the buyer's side yet: it answers like a missing one.
-      if (!found || found.status === 'submitted') throw new StorefrontError('NOT_FOUND', `Media buy ${mediaBuyId} not found`, { reason: 'MEDIA_BUY_NOT_FOUND' })
+      if (!found || found.status === 'submitted') throw fail.mediaBuyNotFound()
       // Reservations before the buy row: the order a completion or release locks them in.
       const live = await listLiveReservationsOfBuy(trx, found)
       for (const reservation of live) await ledger.lockById(trx, reservation.id)

@@ -522,7 +522,7 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
 
   /** update_media_buy forwarded to the agent the buy lives on; the answer carries the storefront's ids. */
   async function updateForwarded(principal: BuyerPrincipal, row: ForwardedMediaBuyRow, request: Payload): Promise<Payload> {
-    if (row.upstream_media_buy_id === null) throw new StorefrontError('NOT_FOUND', `Media buy ${row.media_buy_id} not found`, { reason: 'MEDIA_BUY_NOT_FOUND' })
+    if (row.upstream_media_buy_id === null) throw fail.mediaBuyNotFound()
     const source = (await findSourceByRowId(db, row.inventory_source_id))!
     const key = typeof request.idempotency_key === 'string' ? request.idempotency_key : `${row.media_buy_id}:${clock.now().toISOString()}`
     const { push_notification_config: push, ...rest } = request
@@ -580,7 +580,7 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
     if (typeof params.media_buy_id === 'string') {
       row = (await listOwnForwardedBuys(db, principal, [params.media_buy_id]))[0]
       if (!row || row.upstream_media_buy_id === null || row.inventory_source_id !== source.id) {
-        throw new StorefrontError('NOT_FOUND', `Media buy ${params.media_buy_id} not found`, { reason: 'MEDIA_BUY_NOT_FOUND' })
+        throw fail.mediaBuyNotFound()
       }
       asked.media_buy_id = row.upstream_media_buy_id
     }
