@@ -3,6 +3,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../access/access-service.ts'
 import { bearerToken } from '../http/plugins/caller.ts'
+import { checkedJsonParser } from '../http/plugins/json-body.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
@@ -50,9 +51,25 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
   const loadAgent = () => (agent ??= import('./agent.ts').then(({ createBuyerAgent }) => createBuyerAgent({ services, version })))
   setImmediate(() => loadAgent().catch((error: unknown) => app.log.error({ err: error }, 'the AdCP agent failed to load')))
 
+  // The body checks of every route (json-body.ts: prototype keys, depth, text PostgreSQL cannot
+  // hold), but a body they refuse that is still JSON is answered to the MCP client as an AdCP error
+  // on its own JSON-RPC id (refusedBody below), not in the REST error shape, which no MCP client reads.
+  const parseChecked = checkedJsonParser(app)
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parseChecked(request, body as string, (error, value) => {
+      if (!error) return done(null, value)
+      const envelope = envelopeOf(body as string)
+      if (!envelope) return done(error, undefined)
+      done(null, { [REFUSED_BODY]: { error, envelope } })
+    })
+  })
+
   app.post(MCP_PATH, { schema: { hide: true } }, async (request, reply) => {
     const caller = await authenticateBuyer(services, request, reply)
     if (!caller) return reply
+    const refused = refusedBody(request.body)
+    if (refused) return reply.code(refused.status).type('application/json').send(refused.answer)
     // The SDK reads the principal from req.auth. We authenticated the key already, so the
     // principal is named by its id; the bearer itself never goes further than this line.
     const principal = principalOf(caller)
@@ -93,6 +110,57 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
     reply.code(405).header('allow', 'POST').send({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this agent is stateless, use POST' }, id: null })
   app.get(MCP_PATH, { schema: { hide: true } }, notAllowed)
   app.delete(MCP_PATH, { schema: { hide: true } }, notAllowed)
+}
+
+const REFUSED_BODY = Symbol('refused /mcp body')
+
+interface Envelope { id?: string | number; method?: unknown; context?: unknown; prototypeKey: boolean }
+
+/**
+ * What a refused body says of itself: its JSON-RPC id and method and its tool call's `context`,
+ * read with every `__proto__` and `constructor` key dropped (so nothing of it can reach a prototype).
+ * Null when it is no JSON object at all.
+ */
+function envelopeOf(text: string): Envelope | null {
+  let value: unknown
+  let prototypeKey = false
+  try {
+    value = JSON.parse(text, (key, child: unknown) => {
+      if (key !== '__proto__' && key !== 'constructor') return child
+      prototypeKey = true
+      return undefined
+    })
+  } catch {
+    return null
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null
+  const { id, method, params } = value as { id?: unknown; method?: unknown; params?: { arguments?: { context?: unknown } } }
+  return {
+    prototypeKey,
+    ...(typeof id === 'string' || typeof id === 'number' ? { id } : {}),
+    method,
+    ...(method === 'tools/call' && params?.arguments?.context !== undefined ? { context: params.arguments.context } : {}),
+  }
+}
+
+/**
+ * The answer to a body the checks refused: a tools/call gets the AdCP error INVALID_REQUEST as its
+ * tool result (naming the field when the check did), any other request a JSON-RPC error carrying
+ * the same adcp_error, a message without an id a 400.
+ */
+function refusedBody(body: unknown): { status: number; answer: unknown } | null {
+  const refused = body && typeof body === 'object' ? (body as { [REFUSED_BODY]?: { error: Error; envelope: Envelope } })[REFUSED_BODY] : undefined
+  if (!refused) return null
+  const { error, envelope } = refused
+  const field = isStorefrontError(error) ? error.details?.issues?.[0]?.path : undefined
+  const message = isStorefrontError(error) ? error.message
+    : envelope.prototypeKey ? 'The request carries a key named __proto__ or constructor.prototype, which this agent refuses'
+      : 'The request body is not valid JSON'
+  const adcpError = { code: 'INVALID_REQUEST', message, recovery: 'correctable', ...(field && field !== 'body' ? { field } : {}) }
+  if (envelope.id === undefined) return { status: 400, answer: { jsonrpc: '2.0', error: { code: -32600, message, data: { adcp_error: adcpError } }, id: null } }
+  if (envelope.method !== 'tools/call') return { status: 200, answer: { jsonrpc: '2.0', error: { code: -32600, message, data: { adcp_error: adcpError } }, id: envelope.id } }
+  const structuredContent = { adcp_error: adcpError, ...(envelope.context === undefined ? {} : { context: envelope.context }) }
+  return { status: 200, answer: { jsonrpc: '2.0', id: envelope.id, result: { content: [{ type: 'text', text: JSON.stringify(structuredContent) }], structuredContent, isError: true } } }
 }
 
 /**

@@ -94,6 +94,22 @@ describe('AdCP answers the fuzzer cannot tell apart', () => {
     assert.deepEqual(await rawCall(tenantB, 'tasks/get', { task_id: randomUUID(), context: CONTEXT }), first)
   })
 
+  it('answers a tool call whose arguments hold a __proto__ key with INVALID_REQUEST on its own id, context echoed, not a REST error', async () => {
+    // JSON.parse makes `__proto__` an own key, which the client sends as written.
+    const window = JSON.parse('{"__proto__": {}}') as Record<string, unknown>
+    const args = { account: { account_id: 'acct' }, media_buy_id: mediaBuyIdOfA, idempotency_key: randomUUID(), packages: [{ package_id: 'p', targeting_overlay: { window } }], context: CONTEXT }
+    const { isError, structuredContent } = await rawCall(tenantA, 'update_media_buy', args)
+    assert.equal(isError, true)
+    const error = structuredContent!.adcp_error as { code: string; message: string }
+    assert.equal(error.code, 'INVALID_REQUEST')
+    assert.match(error.message, /__proto__/)
+    assert.deepEqual(structuredContent!.context, CONTEXT)
+    // The REST API keeps its own shape for the same body.
+    const rest = await ctx.api('POST', '/inventory-sources', '{"__proto__": {}}', { headers: { 'content-type': 'application/json' } })
+    assert.equal(rest.statusCode, 400)
+    assert.equal((JSON.parse(rest.body) as { error: { code: string } }).error.code, 'VALIDATION_ERROR')
+  })
+
   for (const tool of ['preview_creative', 'get_creative_delivery', 'tasks_list']) {
     it(`answers ${tool}, which it does not serve, with a well-formed AdCP error: UNSUPPORTED_FEATURE, context echoed`, async () => {
       const { isError, structuredContent } = await rawCall(tenantA, tool, { context: CONTEXT, x_probe: 0 })

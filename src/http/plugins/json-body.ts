@@ -87,11 +87,12 @@ function firstUnstorableInput(request: FastifyRequest): string | null {
  * store. Path parameters and query values get the same text check before validation, so no route
  * passes such a value to SQL (which would answer 500).
  */
-export const jsonBodyPlugin = fp(async (app: FastifyInstance) => {
+export type JsonBodyParser = (request: FastifyRequest, text: string, done: (error: Error | null, value: unknown) => void) => void
+
+/** The checked parser of jsonBodyPlugin, for a scope that answers its refusals in its own shape (/mcp). */
+export function checkedJsonParser(app: FastifyInstance): JsonBodyParser {
   const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string
+  return (request, text, done) => {
     if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) {
       done(fail.invalidField('body', `must not nest arrays and objects deeper than ${MAX_JSON_DEPTH} levels`), undefined)
       return
@@ -102,7 +103,13 @@ export const jsonBodyPlugin = fp(async (app: FastifyInstance) => {
       if (path !== null) return done(fail.invalidField(path, UNSTORABLE_MESSAGE), undefined)
       done(null, value)
     })
-  })
+  }
+}
+
+export const jsonBodyPlugin = fp(async (app: FastifyInstance) => {
+  const parse = checkedJsonParser(app)
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => parse(request, body as string, done))
 
   app.addHook('preValidation', async (request) => {
     const path = firstUnstorableInput(request)
