@@ -54,47 +54,50 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
   // The body checks of every route (json-body.ts: prototype keys, depth, text PostgreSQL cannot
   // hold), but a body they refuse that is still JSON is answered to the MCP client as an AdCP error
   // on its own JSON-RPC id (refusedBody below), not in the REST error shape, which no MCP client reads.
-  const parseChecked = checkedJsonParser(app)
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parseChecked(request, body as string, (error, value) => {
-      if (!error) return done(null, value)
-      const envelope = envelopeOf(body as string)
-      if (!envelope) return done(error, undefined)
-      done(null, { [REFUSED_BODY]: { error, envelope } })
+  // Its own scope: the parser is this route's only.
+  await app.register(async (mcp) => {
+    const parseChecked = checkedJsonParser(mcp)
+    mcp.removeContentTypeParser('application/json')
+    mcp.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      parseChecked(request, body as string, (error, value) => {
+        if (!error) return done(null, value)
+        const envelope = envelopeOf(body as string)
+        if (!envelope) return done(error, undefined)
+        done(null, { [REFUSED_BODY]: { error, envelope } })
+      })
     })
-  })
 
-  app.post(MCP_PATH, { schema: { hide: true } }, async (request, reply) => {
-    const caller = await authenticateBuyer(services, request, reply)
-    if (!caller) return reply
-    const refused = refusedBody(request.body)
-    if (refused) return reply.code(refused.status).type('application/json').send(refused.answer)
-    // The SDK reads the principal from req.auth. We authenticated the key already, so the
-    // principal is named by its id; the bearer itself never goes further than this line.
-    const principal = principalOf(caller)
-    Object.assign(request.raw, { auth: { token: principal, clientId: principal, scopes: [], extra: { storefrontId: caller.storefrontId, sandbox: caller.sandbox } } })
-    acceptJsonAndEventStream(request.raw)
-    const origin = `${request.protocol}://${request.host}`
-    const buyerAgent = await loadAgent()
-    const server = buyerAgent.serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall: toolCallOf(request.body) }, request.hostname)
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
-    reply.hijack()
-    try {
-      await server.connect(transport)
-      guardToolCalls(transport, { sandbox: caller.sandbox, canSign: services.buyerWebhooks.signerKey !== null, served: buyerAgent.servedToolNames(server) })
-      await transport.handleRequest(request.raw, reply.raw, request.body)
-    } catch (error) {
-      request.log.error({ err: error }, 'MCP request failed')
-      if (!reply.raw.headersSent) {
-        reply.raw.writeHead(500, { 'content-type': 'application/json' })
-        reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null }))
+    mcp.post(MCP_PATH, { schema: { hide: true } }, async (request, reply) => {
+      const caller = await authenticateBuyer(services, request, reply)
+      if (!caller) return reply
+      const refused = refusedBody(request.body)
+      if (refused) return reply.code(refused.status).type('application/json').send(refused.answer)
+      // The SDK reads the principal from req.auth. We authenticated the key already, so the
+      // principal is named by its id; the bearer itself never goes further than this line.
+      const principal = principalOf(caller)
+      Object.assign(request.raw, { auth: { token: principal, clientId: principal, scopes: [], extra: { storefrontId: caller.storefrontId, sandbox: caller.sandbox } } })
+      acceptJsonAndEventStream(request.raw)
+      const origin = `${request.protocol}://${request.host}`
+      const buyerAgent = await loadAgent()
+      const server = buyerAgent.serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall: toolCallOf(request.body) }, request.hostname)
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+      reply.hijack()
+      try {
+        await server.connect(transport)
+        guardToolCalls(transport, { sandbox: caller.sandbox, canSign: services.buyerWebhooks.signerKey !== null, served: buyerAgent.servedToolNames(server) })
+        await transport.handleRequest(request.raw, reply.raw, request.body)
+      } catch (error) {
+        request.log.error({ err: error }, 'MCP request failed')
+        if (!reply.raw.headersSent) {
+          reply.raw.writeHead(500, { 'content-type': 'application/json' })
+          reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null }))
+        }
+      } finally {
+        await transport.close().catch(() => {})
+        await server.close().catch(() => {})
       }
-    } finally {
-      await transport.close().catch(() => {})
-      await server.close().catch(() => {})
-    }
-    return reply
+      return reply
+    })
   })
 
   await app.register(oauthRoutes, { services, mcpPath: MCP_PATH })
