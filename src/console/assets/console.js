@@ -72,10 +72,16 @@ function drawDeliveryChart(container) {
     title: 'Delivered impressions against the booked goal',
     width,
     height: 320,
+    // Room on the right for the last day's label.
+    padding: [null, 48, null, null],
     scales: { x: { time: true } },
-    axes: [{}, { size: 80, values: (_u, ticks) => ticks.map((tick) => tick.toLocaleString('en')) }],
+    // Delivery rows are whole UTC days: ticks fall on days (or weeks), labelled as the table's dates.
+    axes: [
+      { incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400], values: (_u, ticks) => ticks.map((tick) => new Date(tick * 1000).toISOString().slice(0, 10)) },
+      { size: 80, values: (_u, ticks) => ticks.map((tick) => tick.toLocaleString('en')) },
+    ],
     series: [
-      {},
+      { label: 'Day', value: (_u, tick) => (tick === null || tick === undefined ? '--' : new Date(tick * 1000).toISOString().slice(0, 10)) },
       { label: 'Delivered that day', stroke: '#c77700', width: 2, points: { show: true } },
       { label: 'Delivered to date', stroke: '#0b5cad', fill: 'rgba(11,92,173,0.12)', width: 2 },
       { label: 'Booked goal', stroke: '#a4161a', dash: [6, 4], width: 2 },
