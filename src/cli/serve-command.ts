@@ -48,6 +48,7 @@ export async function serve(config: Config): Promise<number> {
     `Storefront is listening on ${server.url} (${server.runtime.services.engine === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})`,
     `  REST API: ${server.url}/api/v2/storefront`,
     `  API docs: ${server.url}/docs   OpenAPI: ${server.url}/openapi.json`,
+    `  AdCP agent for buyers: ${server.url}/mcp (MCP)   ${server.url}/a2a (A2A)`,
   ]
   if (server.bootstrapKey) {
     lines.push(
