@@ -24,6 +24,7 @@ fi
 
 # The failures every gate tolerates by name (TOLERATED; the run is over MCP).
 source scripts/conformance-tolerated.sh
+source scripts/wait-for-server.sh
 
 started=$SECONDS
 phase() { echo "--- [$((SECONDS - started)) s] $*"; }
@@ -59,11 +60,7 @@ start_storefront() {
   local pid=$!
   pids+=("$pid")
   local base="http://127.0.0.1:$port"
-  for _ in $(seq 1 240); do
-    if node -e "fetch(process.argv[1]).then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))" "$base/readyz"; then break; fi
-    if ! kill -0 "$pid" 2>/dev/null; then echo "the $name server exited; its log:" >&2; cat "$out/$name-server.log" >&2; exit 1; fi
-    sleep 0.5
-  done
+  wait_for_server "$base" "$pid" "$out/$name-server.log" "the $name"
   local buyer
   buyer="$(DATA_DIR="$work/$name-data" STOREFRONT_SECRET_KEY="$secret" node_modules/.bin/tsx src/cli/main.ts keys create --storefront conformance --role buyer --sandbox --label "$name-sandbox" --json \
     | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).key))")"

@@ -57,13 +57,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ready() { node -e "fetch(process.argv[1]).then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))" "$base/readyz"; }
-for _ in $(seq 1 240); do
-  if ready; then break; fi
-  if ! kill -0 "$server_pid" 2>/dev/null; then echo "the server exited; its log:" >&2; cat "$out/server.log" >&2; exit 1; fi
-  sleep 0.5
-done
-ready
+source scripts/wait-for-server.sh
+wait_for_server "$base" "$server_pid" "$out/server.log"
 
 phase "creating a sandbox buyer key"
 buyer_key="$(node_modules/.bin/tsx src/cli/main.ts keys create --storefront conformance --role buyer --sandbox --label conformance --json \
