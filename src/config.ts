@@ -24,6 +24,12 @@ const EnvSchema = z.object({
     .optional(),
   STOREFRONT_DEFAULT_NAME: z.string().min(1).max(255).default('default'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+  // Requests one API key may make per window, per server process; 0 turns the limit off.
+  RATE_LIMIT_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(8_000),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   FEED_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   FEED_MAX_CONCURRENT: z.coerce.number().int().min(1).max(64).default(2),
@@ -51,6 +57,15 @@ export interface Config {
   bootstrapKey: string | undefined
   defaultStorefrontName: string
   logLevel: Env['LOG_LEVEL']
+  /** json: one JSON object a line (for collectors); pretty: coloured lines for a person at a terminal. */
+  logFormat: Env['LOG_FORMAT']
+  /** Requests per API key per window in this process (0: no limit). */
+  rateLimitMax: number
+  rateLimitWindowMs: number
+  /** A scraper's bearer token for GET /metrics; unset, only requests made on this host are answered. */
+  metricsToken: string | undefined
+  /** How long SIGTERM/SIGINT waits for in-flight requests, the sweeper and webhook sends before the pool closes. */
+  shutdownTimeoutMs: number
   bodyLimitBytes: number
   feedBodyLimitBytes: number
   feedMaxConcurrent: number
@@ -88,6 +103,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootstrapKey: e.STOREFRONT_BOOTSTRAP_KEY,
     defaultStorefrontName: e.STOREFRONT_DEFAULT_NAME,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    rateLimitMax: e.RATE_LIMIT_MAX,
+    rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+    metricsToken: e.METRICS_TOKEN,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     feedBodyLimitBytes: e.FEED_BODY_LIMIT_BYTES,
     feedMaxConcurrent: e.FEED_MAX_CONCURRENT,

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify'
+import pino, { type Logger, type LoggerOptions } from 'pino'
+import pretty from 'pino-pretty'
 import type { Config } from './config.ts'
 import { buildApp, LOG_REDACT_PATHS } from './http/app.ts'
 import { startExpirySweeper } from './modules/booking-ledger/index.ts'
@@ -14,7 +16,36 @@ export interface RunningServer {
   bootstrapKey: { key: string; storefront: string } | null
   /** A one-time console sign-in link for the default storefront, printed at every start; null without a live operator key. */
   consoleLink: { url: string; storefront: string; expiresAt: string } | null
-  close(): Promise<void>
+  /**
+   * The graceful stop: /readyz fails at once, the listener closes, in-flight requests, the
+   * sweeper's run and the webhook sends in progress finish, then the pool closes; all within
+   * `timeoutMs` (default SHUTDOWN_TIMEOUT_MS). Past the drain's share of it, what still runs is
+   * cut: webhook sends are aborted (recorded as retries) and open connections closed. `drained`
+   * says whether nothing had to be cut.
+   */
+  close(options?: { timeoutMs?: number }): Promise<{ drained: boolean }>
+}
+
+/** Of the shutdown bound, what is kept for cutting what did not drain and closing the pool. */
+const SHUTDOWN_RESERVE_MS = 1_000
+
+/** Whether `work` settles within `ms`. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([work.then(() => true, () => true), timedOut])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** JSON lines (pino's own format) or, with LOG_FORMAT=pretty, pino-pretty's lines written synchronously. */
+export function loggerFor(config: Pick<Config, 'logLevel' | 'logFormat'>): LoggerOptions | Logger {
+  const options: LoggerOptions = { level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }
+  if (config.logFormat === 'json') return options
+  // Synchronous, in this thread: no line is lost when the process exits right after writing it.
+  return pino(options, pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
 }
 
 /** The address CLI verbs and the banner use: a wildcard bind is reached on loopback. */
@@ -38,7 +69,8 @@ export async function startServer(
   onDatabaseReady?.()
   const { services } = runtime
   let app: FastifyInstance | null = null
-  const background: Array<() => Promise<void> | void> = []
+  const background: Array<(drainMs: number) => Promise<void> | void> = []
+  let draining = false
   try {
     // The embedded database has one owner; CLI verbs reach it through these local admin routes.
     const adminToken = runtime.lock ? await writeAdminToken(config.dataDir) : undefined
@@ -48,7 +80,10 @@ export async function startServer(
       bodyLimitBytes: config.bodyLimitBytes,
       feedBodyLimitBytes: config.feedBodyLimitBytes,
       feedMaxConcurrent: config.feedMaxConcurrent,
-      logger: { level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
+      logger: loggerFor(config),
+      rateLimit: { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs },
+      metricsToken: config.metricsToken,
+      isDraining: () => draining,
     })
     signal?.throwIfAborted()
     await app.listen({ port: config.port, host: config.host })
@@ -92,7 +127,7 @@ export async function startServer(
     background.push(() => clearInterval(sweep))
     // Every process sends the outbox's due webhooks; the claim's lease keeps one event to one sender.
     services.webhookOutbox.start({ intervalMs: config.webhookPollIntervalMs, logger: app.log })
-    background.push(() => services.webhookOutbox.stop())
+    background.push((drainMs) => services.webhookOutbox.stop({ drainMs }))
 
     const running: RunningServer = {
       app,
@@ -102,15 +137,37 @@ export async function startServer(
       consoleLink: link
         ? { url: `${url}/console/sign-in/link?token=${link.token}`, storefront: config.defaultStorefrontName, expiresAt: link.expiresAt }
         : null,
-      async close() {
-        for (const stop of background) await stop()
-        await app?.close()
-        await runtime.close()
+      async close(options = {}) {
+        const timeoutMs = options.timeoutMs ?? config.shutdownTimeoutMs
+        const drainMs = Math.max(timeoutMs - SHUTDOWN_RESERVE_MS, timeoutMs / 2)
+        const started = performance.now()
+        draining = true
+        const server = app!.server
+        // A connection whose request ended while draining would idle until its keep-alive timeout
+        // (5 s) and hold the close: idle ones are closed as they appear.
+        const closeIdle = setInterval(() => server.closeIdleConnections(), 100)
+        try {
+          const stopped = Promise.all([
+            ...background.map((stop) => stop(drainMs)),
+            // Stops listening at once, ends live-event streams, waits for the requests in flight.
+            app!.close(),
+          ])
+          const drained = await settlesWithin(stopped, drainMs)
+          if (!drained) {
+            app!.log.warn({ drainMs }, 'shutdown: requests still running after the drain; closing their connections')
+            server.closeAllConnections()
+            await settlesWithin(stopped, Math.max(timeoutMs - (performance.now() - started) - SHUTDOWN_RESERVE_MS / 2, 0))
+          }
+          await runtime.close()
+          return { drained }
+        } finally {
+          clearInterval(closeIdle)
+        }
       },
     }
     return running
   } catch (error) {
-    for (const stop of background) await stop()
+    for (const stop of background) await stop(0)
     await app?.close().catch(() => undefined)
     // An app that failed to build never ran its onClose: its change-feed listener may be open.
     await services.liveEvents.stop().catch(() => undefined)

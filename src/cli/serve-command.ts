@@ -5,12 +5,13 @@ import { startServer } from '../server.ts'
 /** `storefront serve`: the API, docs and console until a signal stops it. */
 
 /**
- * A process manager sends SIGTERM (or SIGINT) and kills for good a few seconds later. The server
- * closes gracefully within this much, else leaves anyway (the data-dir lock is released on exit).
+ * A process manager sends SIGTERM (or SIGINT) and kills for good some seconds later (docker: 10 s,
+ * Kubernetes: 30 s). The server drains within SHUTDOWN_TIMEOUT_MS (src/server.ts close) and exits
+ * 0, or 1 when it had to cut requests that were still running; should closing itself hang, the
+ * process leaves anyway at the bound (the data-dir lock is released on exit).
  */
-const SHUTDOWN_GRACE_MS = 3_000
-
 export async function serve(config: Config): Promise<number> {
+  const graceMs = config.shutdownTimeoutMs
   // Installed before the slow parts of startup (PGlite open, migrations).
   const shutdown = new AbortController()
   let openingDatabase = true
@@ -30,9 +31,9 @@ export async function serve(config: Config): Promise<number> {
     }
     shutdown.abort(signal)
     setTimeout(() => {
-      console.error(`Did not stop within ${SHUTDOWN_GRACE_MS} ms of ${signal}: stopping now`)
+      console.error(`Did not stop within ${graceMs} ms of ${signal} (SHUTDOWN_TIMEOUT_MS): stopping now`)
       process.exit(exitCode)
-    }, SHUTDOWN_GRACE_MS).unref()
+    }, graceMs).unref()
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
@@ -66,9 +67,11 @@ export async function serve(config: Config): Promise<number> {
       `    ${server.consoleLink.url}`,
     )
   }
-  console.log(lines.join('\n'))
+  // On stderr: stdout carries only the log's JSON lines, which a collector parses.
+  console.error(lines.join('\n'))
   if (!shutdown.signal.aborted) await new Promise((resolve) => shutdown.signal.addEventListener('abort', resolve, { once: true }))
-  server.app.log.info({ signal: shutdown.signal.reason }, 'shutting down')
-  await server.close()
-  return 0
+  server.app.log.info({ signal: shutdown.signal.reason, timeoutMs: graceMs }, 'shutting down: draining requests, the sweeper and webhook sends')
+  const { drained } = await server.close({ timeoutMs: graceMs })
+  if (!drained) console.error(`Requests were still running ${graceMs} ms after ${String(shutdown.signal.reason)} (SHUTDOWN_TIMEOUT_MS); their connections were closed`)
+  return drained ? 0 : 1
 }

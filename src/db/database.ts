@@ -1,8 +1,9 @@
 import { mkdir } from 'node:fs/promises'
-import { Kysely, PostgresDialect, type Transaction as KyselyTransaction } from 'kysely'
+import { Kysely, PostgresDialect, type Transaction as KyselyTransaction, type TransactionBuilder } from 'kysely'
 import pg from 'pg'
 import { PGlite } from '@electric-sql/pglite'
 import { createPgConfig } from '@electric-sql/pglite/node-postgres'
+import { metrics } from '../shared/metrics.ts'
 import { pgliteNotifications, postgresNotifications, type Notifications } from './notifications.ts'
 import type { DB } from './tables.ts'
 
@@ -25,6 +26,62 @@ export function assertTransaction(handle: Queryable): asserts handle is Transact
 }
 
 export type Engine = 'pglite' | 'postgres'
+
+/** What runs once a transaction of this process committed, keyed by the transaction's handle. */
+const commitHooks = new WeakMap<Transaction, Array<() => void>>()
+
+/**
+ * Runs `hook` once the work done on `handle` is committed: at once for a statement on `db` (it
+ * committed on its own), after COMMIT for a transaction, never when it rolls back. For what only
+ * a committed change may do, such as counting it in the metrics (src/shared/metrics.ts). A hook
+ * must not throw; one that does is swallowed so the committed answer still reaches its caller.
+ * A transaction of a Kysely handle not opened here (a test's own) has no commit to wait for: the
+ * hook runs at once.
+ */
+export function afterCommit(handle: Queryable, hook: () => void): void {
+  const pending = handle.isTransaction ? commitHooks.get(handle as Transaction) : undefined
+  if (pending) pending.push(hook)
+  else runHook(hook)
+}
+
+function runHook(hook: () => void): void {
+  try {
+    hook()
+  } catch {
+    // A metric must never turn a committed change into an error.
+  }
+}
+
+/** `db.transaction()` whose transactions run their afterCommit hooks after COMMIT. */
+function withCommitHooks(builder: TransactionBuilder<DB>): TransactionBuilder<DB> {
+  const execute = builder.execute.bind(builder)
+  const setIsolationLevel = builder.setIsolationLevel.bind(builder)
+  const setAccessMode = builder.setAccessMode.bind(builder)
+  builder.execute = async (work) => {
+    const hooks: Array<() => void> = []
+    const result = await execute((trx) => {
+      commitHooks.set(trx, hooks)
+      return work(trx)
+    })
+    for (const hook of hooks) runHook(hook)
+    return result
+  }
+  builder.setIsolationLevel = (level) => withCommitHooks(setIsolationLevel(level))
+  builder.setAccessMode = (mode) => withCommitHooks(setAccessMode(mode))
+  return builder
+}
+
+/** The Kysely handle of this process: its transactions know afterCommit. */
+class StorefrontDatabase extends Kysely<DB> {
+  override transaction(): TransactionBuilder<DB> {
+    return withCommitHooks(super.transaction())
+  }
+}
+
+/** The db-pool gauges of src/shared/metrics.ts read a pg.Pool's own counters. */
+function trackPool(pool: pg.Pool): () => void {
+  return metrics.trackPool(() => ({ max: pool.options.max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }))
+}
 
 export interface DatabaseHandle {
   db: Database
@@ -58,8 +115,17 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: 10_000,
     })
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
-    return { db, engine: 'postgres', notifications: postgresNotifications(options.databaseUrl), close: () => db.destroy() }
+    const db: Database = new StorefrontDatabase({ dialect: new PostgresDialect({ pool }) })
+    const untrack = trackPool(pool)
+    return {
+      db,
+      engine: 'postgres',
+      notifications: postgresNotifications(options.databaseUrl),
+      async close() {
+        untrack()
+        await db.destroy()
+      },
+    }
   }
 
   let pglite = options.pglite
@@ -79,13 +145,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     connect: () => new Promise<pg.PoolClient>((resolve, reject) => setImmediate(() => pool.connect().then(resolve, reject))),
     end: () => pool.end(),
   }
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: yieldingPool }) })
+  const db: Database = new StorefrontDatabase({ dialect: new PostgresDialect({ pool: yieldingPool }) })
+  const untrack = trackPool(pool)
   const instance = pglite
   return {
     db,
     engine: 'pglite',
     notifications: pgliteNotifications(instance),
     async close() {
+      untrack()
       await db.destroy()
       if (ownsPglite) await instance.close()
     },

@@ -1,6 +1,6 @@
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -11,19 +11,23 @@ import {
 import { consolePlugin } from '../console/console.ts'
 import { mcpRoutes } from '../mcp/mcp-routes.ts'
 import type { Services } from '../services.ts'
+import { accessLog, requestIdOf } from './plugins/access-log.ts'
 import { authenticateCallers } from './plugins/caller.ts'
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler, MAX_PATH_PARAM_LENGTH } from './plugins/error-handler.ts'
 import { idempotency } from './plugins/idempotency.ts'
 import { jsonBodyPlugin } from './plugins/json-body.ts'
+import { keyRateLimit, type KeyRateLimitOptions } from './plugins/rate-limit.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { healthRoutes } from './routes/health.ts'
+import { metricsRoutes } from './routes/metrics.ts'
 import { storefrontRoutes } from './routes/index.ts'
 
 export const API_PREFIX = '/api/v2/storefront'
 
 export interface AppOptions {
   services: Services
-  logger?: FastifyServerOptions['logger']
+  /** Pino options, or a pino logger (src/server.ts builds one per LOG_FORMAT); default: no logging. */
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger
   bodyLimitBytes?: number
   /** Body limit of the avails feed route (JSON, CSV and uploads); default 64 MiB. */
   feedBodyLimitBytes?: number | undefined
@@ -34,6 +38,12 @@ export interface AppOptions {
   /** Enables the local /admin routes the CLI uses while this server owns the database. */
   adminToken?: string
   version?: string
+  /** Per-key request budgets (RATE_LIMIT_MAX, RATE_LIMIT_WINDOW_MS); absent or max 0: no limit. */
+  rateLimit?: KeyRateLimitOptions | undefined
+  /** METRICS_TOKEN; unset, GET /metrics answers only requests made on this host. */
+  metricsToken?: string | undefined
+  /** True once the process is shutting down (src/server.ts): /readyz fails and answers close their connection. */
+  isDraining?: (() => boolean) | undefined
 }
 
 /** Fields that may carry credentials are censored in every log line. */
@@ -48,9 +58,21 @@ export const LOG_REDACT_PATHS = [
   '*.secret',
 ]
 
+/** A pino logger given as an instance (LOG_FORMAT=pretty's) or as options. */
+function loggerOption(logger: AppOptions['logger'] | FastifyBaseLogger | undefined): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
+  if (logger && typeof logger === 'object' && 'child' in logger && typeof logger.child === 'function') return { loggerInstance: logger as FastifyBaseLogger }
+  return { logger: (logger as AppOptions['logger']) ?? false }
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...loggerOption(options.logger),
+    // One access line per request (plugins/access-log.ts) instead of Fastify's two.
+    disableRequestLogging: true,
+    genReqId: requestIdOf,
+    // Requests on connections still open while the server drains are answered (and their
+    // connections closed after), not refused with Fastify's own 503 body.
+    return503OnClosing: false,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     // Paths are matched exactly as documented; a trailing slash is the same route.
     // The longest path id is a 255-character sourceId; longer ones still reach the route's schema
@@ -81,12 +103,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
   await app.register(errorHandlerPlugin)
   await app.register(jsonBodyPlugin)
+  await app.register(accessLog)
+  await app.register(keyRateLimit, options.rateLimit ?? { max: 0, windowMs: 60_000 })
+  const { isDraining } = options
+  if (isDraining) {
+    // An answer sent while draining closes its connection: the client reconnects to another process.
+    app.addHook('onSend', async (_request, reply, payload) => {
+      if (isDraining()) reply.header('connection', 'close')
+      return payload
+    })
+  }
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-  await app.register(healthRoutes, { services: options.services })
+  await app.register(healthRoutes, { services: options.services, isDraining })
+  await app.register(metricsRoutes, { token: options.metricsToken })
 
   await app.register(async (api) => {
     await api.register(authenticateCallers, { services: options.services })
+    // After authentication (the key is known), before the body is read.
+    api.addHook('onRequest', async (request, reply) => app.limitKeyRate(request, reply, 'rest'))
     await api.register(idempotency, { services: options.services })
     await api.register(storefrontRoutes, {
       services: options.services,

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../access/access-service.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
-import { MCP_PATH, principalOf, refuseWebhookUrl, type ToolCall } from './mcp-routes.ts'
+import { limitBuyerRate, MCP_PATH, principalOf, refuseWebhookUrl, type AdcpErrorBody, type ToolCall } from './mcp-routes.ts'
 import { originOf } from './oauth-routes.ts'
 
 export const A2A_PATH = '/a2a'
@@ -168,8 +168,17 @@ export async function a2aRoutes(app: FastifyInstance, { services, version, loadA
     if (!caller) return reply
     const rpc = request.body as { id?: unknown } | null
     const toolCall = a2aToolCallOf(request.body)
+    const limited = await limitBuyerRate(app, request, reply, 'a2a')
+    if (limited) {
+      return toolCall
+        ? reply.send(failedTask(rpc?.id, toolCall, limited))
+        : reply.code(429).send({ jsonrpc: '2.0', error: { code: -32000, message: limited.message, data: { adcp_error: limited } }, id: rpc?.id ?? null })
+    }
     const refusal = toolCall ? refuseWebhookUrl(toolCall.arguments, { sandbox: caller.sandbox, canSign }) : null
-    if (refusal) return reply.send(refusedMessage(rpc?.id, toolCall!, refusal))
+    if (refusal) {
+      const adcpError = { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable' as const, field: 'push_notification_config.url' }
+      return reply.send(failedTask(rpc?.id, toolCall!, adcpError))
+    }
     const { adapter, server } = await adapterFor(request, caller, toolCall)
     reply.hijack()
     const raw = request.raw
@@ -195,11 +204,11 @@ export async function a2aRoutes(app: FastifyInstance, { services, version, loadA
 }
 
 /**
- * A refused push_notification_config.url answered as the adapter answers an AdCP error: a failed
- * task whose artifact carries the adcp_error (so the runner and A2A clients read it the same way).
+ * A message refused before the adapter ran (a spent rate budget, a refused push_notification_config.url)
+ * answered as the adapter answers an AdCP error: a failed task whose artifact carries the adcp_error
+ * (so the runner and A2A clients read it the same way).
  */
-function refusedMessage(id: unknown, toolCall: ToolCall, refusal: string) {
-  const adcpError = { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable', field: 'push_notification_config.url' }
+function failedTask(id: unknown, toolCall: ToolCall, adcpError: AdcpErrorBody) {
   const context = toolCall.arguments.context
   const taskId = crypto.randomUUID()
   const contextId = crypto.randomUUID()

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../access/access-service.ts'
 import { bearerToken } from '../http/plugins/caller.ts'
 import { checkedJsonParser } from '../http/plugins/json-body.ts'
@@ -72,6 +72,11 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
       if (!caller) return reply
       const refused = refusedBody(request.body)
       if (refused) return reply.code(refused.status).type('application/json').send(refused.answer)
+      const limited = await limitBuyerRate(app, request, reply, 'mcp')
+      if (limited) {
+        const answer = adcpErrorAnswer(envelopeOfParsed(request.body), limited, 429)
+        return reply.code(answer.status).type('application/json').send(answer.answer)
+      }
       // The SDK reads the principal from req.auth. We authenticated the key already, so the
       // principal is named by its id; the bearer itself never goes further than this line.
       const principal = principalOf(caller)
@@ -159,11 +164,55 @@ function refusedBody(body: unknown): { status: number; answer: unknown } | null 
   const message = isStorefrontError(error) ? error.message
     : envelope.prototypeKey ? 'The request carries a key named __proto__ or constructor.prototype, which this agent refuses'
       : 'The request body is not valid JSON'
-  const adcpError = { code: 'INVALID_REQUEST', message, recovery: 'correctable', ...(field && field !== 'body' ? { field } : {}) }
-  if (envelope.id === undefined) return { status: 400, answer: { jsonrpc: '2.0', error: { code: -32600, message, data: { adcp_error: adcpError } }, id: null } }
+  const adcpError: AdcpErrorBody = { code: 'INVALID_REQUEST', message, recovery: 'correctable', ...(field && field !== 'body' ? { field } : {}) }
+  return adcpErrorAnswer(envelope, adcpError, 400)
+}
+
+/**
+ * An AdCP error as the answer to a JSON-RPC message: a tools/call gets it as its tool result
+ * (isError, structuredContent.adcp_error, the call's `context` echoed), any other request a JSON-RPC
+ * error carrying it, and a message without an id (a notification, a batch) `statusWithoutId`.
+ */
+function adcpErrorAnswer(envelope: Omit<Envelope, 'prototypeKey'>, adcpError: AdcpErrorBody, statusWithoutId: number): { status: number; answer: unknown } {
+  const { message } = adcpError
+  if (envelope.id === undefined) return { status: statusWithoutId, answer: { jsonrpc: '2.0', error: { code: -32600, message, data: { adcp_error: adcpError } }, id: null } }
   if (envelope.method !== 'tools/call') return { status: 200, answer: { jsonrpc: '2.0', error: { code: -32600, message, data: { adcp_error: adcpError } }, id: envelope.id } }
   const structuredContent = { adcp_error: adcpError, ...(envelope.context === undefined ? {} : { context: envelope.context }) }
   return { status: 200, answer: { jsonrpc: '2.0', id: envelope.id, result: { content: [{ type: 'text', text: JSON.stringify(structuredContent) }], structuredContent, isError: true } } }
+}
+
+/** The id, method and tool-call context of a body the parser accepted (a batch or non-object has none). */
+function envelopeOfParsed(body: unknown): Omit<Envelope, 'prototypeKey'> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return {}
+  const { id, method, params } = body as { id?: unknown; method?: unknown; params?: { arguments?: { context?: unknown } } }
+  return {
+    ...(typeof id === 'string' || typeof id === 'number' ? { id } : {}),
+    method,
+    ...(method === 'tools/call' && params?.arguments?.context !== undefined ? { context: params.arguments.context } : {}),
+  }
+}
+
+/**
+ * Counts a buyer's request against its key's budget (app.limitKeyRate, the REST API's too) and
+ * maps a spent budget, once for /mcp and /a2a, to the AdCP error RATE_LIMITED: transient, with
+ * retry_after and the window (RateLimitedDetails). Null: within budget.
+ */
+export async function limitBuyerRate(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, edge: 'mcp' | 'a2a'): Promise<AdcpErrorBody | null> {
+  try {
+    await app.limitKeyRate(request, reply, edge)
+    return null
+  } catch (error) {
+    if (!isStorefrontError(error) || error.code !== 'RATE_LIMITED') throw error
+    const { limit, windowSeconds, retryAfterSeconds } = error.details as { limit: number; windowSeconds: number; retryAfterSeconds: number }
+    return {
+      code: 'RATE_LIMITED',
+      message: error.message,
+      recovery: 'transient',
+      // AdCP bounds retry_after to [1, 3600] seconds.
+      retry_after: Math.min(Math.max(retryAfterSeconds, 1), 3600),
+      details: { limit, remaining: 0, window_seconds: windowSeconds },
+    }
+  }
 }
 
 /**
@@ -175,6 +224,7 @@ async function authenticateBuyer(services: Services, request: FastifyRequest, re
   let caller: Caller
   try {
     caller = await services.access.authenticate(token)
+    request.apiKeyId = caller.apiKeyId
   } catch (error) {
     if (!isStorefrontError(error) || error.code !== 'UNAUTHORIZED') throw error
     // RFC 9728 §5.1: the challenge points at the protected-resource metadata (OAuth discovery).
@@ -207,7 +257,14 @@ function authError(code: 'AUTH_REQUIRED' | 'PERMISSION_DENIED', message: string)
   }
 }
 
-type AdcpErrorBody = { code: string; message: string; recovery: 'correctable' | 'terminal'; field?: string }
+export type AdcpErrorBody = {
+  code: string
+  message: string
+  recovery: 'correctable' | 'terminal' | 'transient'
+  field?: string
+  retry_after?: number
+  details?: Record<string, unknown>
+}
 
 /**
  * What is refused on each tools/call before the SDK sees it, answered as an AdCP error (a tool

@@ -25,6 +25,8 @@ export const errorReasons = {
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was already used with a different request.',
   IDEMPOTENCY_KEY_IN_PROGRESS: 'A request with this Idempotency-Key is still being processed.',
   WRONG_KEY_ROLE: 'The API key has the other role: operator keys open the REST API, buyer keys the AdCP agent at /mcp.',
+  RATE_LIMIT_EXCEEDED: 'The API key sent more requests than RATE_LIMIT_MAX allows in RATE_LIMIT_WINDOW_MS (per server process); retry after Retry-After seconds.',
+  METRICS_NOT_LOCAL: 'GET /metrics without METRICS_TOKEN set answers only requests made on this host (loopback, not through a proxy); set METRICS_TOKEN to scrape it from elsewhere.',
   SECRET_NOT_ALLOWED: 'A key of setup metadata or module config looks like a secret, or a URL carries credentials (user-info or a secret-looking query parameter); secrets use their write-only credential fields.',
   // Inventory sources
   DUPLICATE_SOURCE_ID: 'Another source on this storefront already uses the sourceId.',

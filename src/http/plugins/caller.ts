@@ -32,6 +32,7 @@ export const authenticateCallers = fp(
       // A buyer's agent acts for an advertiser, not the seller: it never reaches the operator API.
       if (caller.role !== 'operator') throw fail.accessDenied('WRONG_KEY_ROLE', 'Buyer keys open the AdCP agent at /mcp, not the REST API')
       request.caller = caller
+      request.apiKeyId = caller.apiKeyId
     })
   },
   { name: 'authenticate-callers', encapsulate: false },

@@ -4,7 +4,13 @@ import type { Services } from '../../services.ts'
 
 const tags = ['Operations']
 
-export const healthRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+export interface HealthRouteOptions {
+  services: Services
+  /** True once the process is shutting down: /readyz then fails so a balancer stops sending it requests. */
+  isDraining?: (() => boolean) | undefined
+}
+
+export const healthRoutes: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { services, isDraining }) => {
   app.get('/healthz', {
     schema: { tags, summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } },
   }, async () => ({ status: 'ok' as const }))
@@ -12,13 +18,14 @@ export const healthRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
   app.get('/readyz', {
     schema: {
       tags,
-      summary: 'The database answers and every migration is applied',
+      summary: 'The database answers, every migration is applied and the process is not shutting down',
       response: {
         200: z.object({ status: z.literal('ready'), engine: z.enum(['pglite', 'postgres']) }),
         503: z.object({ status: z.literal('unavailable'), reason: z.string() }),
       },
     },
   }, async (request, reply) => {
+    if (isDraining?.()) return reply.code(503).send({ status: 'unavailable' as const, reason: 'draining' })
     try {
       await services.checkReady()
       return { status: 'ready' as const, engine: services.engine }

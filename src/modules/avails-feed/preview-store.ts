@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Queryable, Transaction } from '../../db/database.ts'
-import { json } from '../../db/database.ts'
+import { afterCommit, json } from '../../db/database.ts'
 import { AVAIL_FEED_COLUMNS, feedColumnsSql, feedParam, unnestFeedColumnsSql } from '../../db/avail-columns.ts'
 import type { AvailsPreviewRow, AvailsPreviewRowRow, AvailsPreviewTable } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
+import { metrics } from '../../shared/metrics.ts'
 import type { NormalizedAvail, RowError } from './avail.schema.ts'
 import { diffFeed, findFlooredRows, previewFeed, type FeedDiff } from './avails-store.ts'
 
@@ -212,6 +213,8 @@ export async function markPreviewCommitted(
     .execute()
   // The avail table holds the rows now; the header stays as the record of the commit.
   await dropPreviewRows(trx, preview.id)
+  const { created, updated, unchanged } = input.diff
+  afterCommit(trx, () => metrics.feedRowsIngested(created + updated + unchanged))
 }
 
 /** Marks the source's PENDING previews (except `keepId`) SUPERSEDED and drops their rows; returns them. */

@@ -1,3 +1,4 @@
+import { metrics } from '../../shared/metrics.ts'
 import type { LedgerService } from './ledger-service.ts'
 
 export interface SweeperLogger {
@@ -41,10 +42,13 @@ export function startExpirySweeper({ ledger, intervalMs, logger, reconcilers = [
   let running: Promise<void> | undefined
 
   async function sweep(): Promise<void> {
+    const started = performance.now()
+    let failed = false
     try {
       const { expired } = await ledger.expireDue()
       if (expired > 0) logger.info({ expired }, 'expired due reservation holds')
     } catch (error) {
+      failed = true
       logger.error({ err: error }, 'reservation expiry sweep failed')
     }
     for (const reconciler of reconcilers) {
@@ -52,9 +56,11 @@ export function startExpirySweeper({ ledger, intervalMs, logger, reconcilers = [
         const mended = await reconciler.run()
         if (mended > 0) logger.info({ mended }, reconciler.name)
       } catch (error) {
+        failed = true
         logger.error({ err: error }, `reconciler failed: ${reconciler.name}`)
       }
     }
+    metrics.sweeperRun(failed ? 'failed' : 'ok', (performance.now() - started) / 1000)
   }
 
   function schedule(): void {

@@ -1,11 +1,12 @@
 import { sql } from 'kysely'
 import type { Database, Queryable, Transaction } from '../../db/database.ts'
-import { assertTransaction, isCheckViolation, isUniqueViolation } from '../../db/database.ts'
+import { afterCommit, assertTransaction, isCheckViolation, isUniqueViolation } from '../../db/database.ts'
 import { capacityOf, fitsSql } from '../../db/capacity.ts'
 import type { AvailRow, LedgerEntryKind, ReservationRow, ReservationStatus } from '../../db/tables.ts'
 import type { Clock } from '../../shared/clock.ts'
 import { toIso } from '../../shared/clock.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
+import { metrics } from '../../shared/metrics.ts'
 import { activeModuleSql } from '../registry.ts'
 import type { Reservation, ReservationListQuery } from './ledger.schema.ts'
 import { PRODUCT_ID_PREFIX } from './ledger.schema.ts'
@@ -113,6 +114,9 @@ const BOOK: Movement = { kind: 'BOOK', heldDelta: -1, bookedDelta: 1 }
 const RELEASE_HELD: Movement = { kind: 'RELEASE', heldDelta: -1, bookedDelta: 0 }
 const RELEASE_BOOKED: Movement = { kind: 'RELEASE', heldDelta: 0, bookedDelta: -1 }
 const EXPIRE: Movement = { kind: 'EXPIRE', heldDelta: -1, bookedDelta: 0 }
+
+/** The ledger entry each resolution writes, as the metrics count it. */
+const ENTRY_OF: Record<HoldResolution['to'], Exclude<LedgerEntryKind, 'HOLD'>> = { BOOKED: 'BOOK', RELEASED: 'RELEASE', EXPIRED: 'EXPIRE' }
 
 export function toReservation(row: ReservationRow): Reservation {
   return {
@@ -260,7 +264,9 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * ends here in its own transaction, so nothing attached to a hold outlives its resolution.
    */
   async function resolved(trx: Transaction, to: HoldResolution['to'], holds: ReadonlyArray<Pick<ReservationRow, 'id' | 'inventory_source_id'>>, now: Date, extra: { reason?: string | null; workItemId?: number | null } = {}): Promise<void> {
-    if (!onResolved || holds.length === 0) return
+    if (holds.length === 0) return
+    afterCommit(trx, () => metrics.ledgerEntries(ENTRY_OF[to], holds.length))
+    if (!onResolved) return
     await onResolved(trx, {
       to,
       reservationIds: holds.map((hold) => hold.id),
@@ -382,6 +388,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
     }
 
     if (outcome.avail && outcome.reservation) {
+      afterCommit(handle, () => metrics.ledgerEntries('HOLD'))
       return { created: true, reservation: toReservation(reviveReservation(outcome.reservation)), avail: reviveAvail(outcome.avail) }
     }
     if (outcome.avail) {

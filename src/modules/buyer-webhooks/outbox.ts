@@ -1,6 +1,7 @@
 import type { Database } from '../../db/database.ts'
 import type { WebhookDeliveryOutcome, WebhookOutboxRow } from '../../db/tables.ts'
 import type { Clock } from '../../shared/clock.ts'
+import { metrics } from '../../shared/metrics.ts'
 import type { SecretBox } from '../../shared/secret-box.ts'
 import type { TaskWebhook, TaskWebhookDelivery } from './index.ts'
 import { claimDueWebhooks, openDestination, recordWebhookAttempt } from './outbox-store.ts'
@@ -152,6 +153,8 @@ export function createWebhookOutbox(options: WebhookOutboxOptions) {
       now: clock.now(),
     })
     const context = { outboxId: row.id, operationId: row.operation_id, destination: row.destination_origin, attempt: row.attempts, status: outcome.statusCode }
+    // Counted once recorded (the statement committed), and only by the claim that settled it.
+    if (settled) metrics.webhookDelivery(outcome.outcome)
     if (!settled) logger.warn(context, 'webhook attempt answered after its lease ran out; the event was left to its new claim')
     else if (outcome.outcome === 'failed') logger.warn({ ...context, error: outcome.error }, 'webhook delivery failed for good')
     else if (outcome.outcome === 'retry') logger.info({ ...context, error: outcome.error, nextAttemptAt: outcome.nextAttemptAt }, 'webhook delivery failed; retried later')
@@ -236,10 +239,20 @@ export function createWebhookOutbox(options: WebhookOutboxOptions) {
     kick(): void {
       if (started) runNow()
     },
-    /** Aborts the deliveries in flight (recorded as retries) and resolves once the pass has finished; no pass starts after. */
-    async stop(): Promise<void> {
+    /**
+     * Stops the loop: no pass starts after. The deliveries in flight get `drainMs` (default 0) to
+     * finish, then are aborted (each recorded as a retry, so no lease is left to wait out);
+     * resolves once the pass has finished.
+     */
+    async stop(options: { drainMs?: number } = {}): Promise<void> {
       stopped = true
       if (timer) clearTimeout(timer)
+      const pass = running
+      if (pass && options.drainMs) {
+        let wait: NodeJS.Timeout | undefined
+        await Promise.race([pass, new Promise((resolve) => { wait = setTimeout(resolve, options.drainMs) })])
+        clearTimeout(wait)
+      }
       stopping.abort()
       await running
     },

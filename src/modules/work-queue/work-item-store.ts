@@ -1,8 +1,9 @@
 import type { Queryable, Transaction } from '../../db/database.ts'
-import { json } from '../../db/database.ts'
+import { afterCommit, json } from '../../db/database.ts'
 import type { WorkItemEventRow, WorkItemRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
+import { metrics } from '../../shared/metrics.ts'
 import { announceWorkItemChanges } from '../live-events/index.ts'
 
 import { isDeclaredWorkItemKind, OPEN_WORK_ITEM_STATUSES, type WorkItemKind, type WorkItemStatus } from './work-item-kinds.ts'
@@ -65,6 +66,7 @@ export async function openWorkItem(trx: Transaction, input: OpenWorkItemInput, a
     .executeTakeFirstOrThrow()
   await appendWorkItemEvent(trx, { workItemId: row.id, eventType: 'CREATED', actor, now })
   await announceWorkItemChanges(trx, [row])
+  afterCommit(trx, () => metrics.workItemOpened(row.kind))
   return row
 }
 
@@ -121,6 +123,7 @@ export async function cancelOpenWorkItems(trx: Transaction, filter: WorkItemFilt
     await appendWorkItemEvent(trx, { workItemId: item.id, eventType: 'CANCELLED', actor, now, notes: reason })
   }
   await announceWorkItemChanges(trx, cancelled)
+  countClosed(trx, cancelled)
   return cancelled
 }
 
@@ -322,7 +325,17 @@ async function transitionWorkItem(
   if (!updated) assertWorkItemOpen({ ...row, status: 'COMPLETED' })
   await appendWorkItemEvent(trx, { workItemId: row.id, ...event })
   await announceWorkItemChanges(trx, [updated!])
+  countClosed(trx, [updated!])
   return updated!
+}
+
+/** The items of `rows` that are now COMPLETED or CANCELLED, counted once `trx` commits. */
+function countClosed(trx: Transaction, rows: ReadonlyArray<WorkItemRow>): void {
+  const closed = rows.filter((row) => row.status === 'COMPLETED' || row.status === 'CANCELLED')
+  if (closed.length === 0) return
+  afterCommit(trx, () => {
+    for (const row of closed) metrics.workItemClosed(row.kind, row.status as 'COMPLETED' | 'CANCELLED')
+  })
 }
 
 /** Any open status -> IN_PROGRESS with an assignee; a blocked item is unblocked. */
