@@ -41,6 +41,10 @@ export interface TestContextOptions {
   liveEventsMaxSubscribers?: number
   /** Heartbeat period of live-event streams (the heartbeat test shortens it). */
   liveEventsHeartbeatMs?: number
+  /** Per-key request budgets (the rate-limit tests); default none. */
+  rateLimit?: { max: number; windowMs: number }
+  metricsToken?: string
+  isDraining?: () => boolean
 }
 
 /** The real app on a real, freshly migrated database; requests go through `inject`. */
@@ -64,6 +68,9 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     services,
     logger: options.logStream ? { level: 'info', stream: options.logStream } : false,
     liveEventsHeartbeatMs: options.liveEventsHeartbeatMs,
+    rateLimit: options.rateLimit,
+    metricsToken: options.metricsToken,
+    isDraining: options.isDraining,
   })
   const { key } = await services.access.createKey({ storefront: 'acme', label: 'test' })
   const { key: otherKey } = await services.access.createKey({ storefront: 'globex', label: 'test' })
