@@ -49,12 +49,13 @@ describe('storefront serve on SIGTERM', () => {
     await probe.write('GET /readyz HTTP/1.1\r\n')
     await delay(200)
 
+    const exited = new Promise<number | null>((resolve) => server.child.once('close', (code) => resolve(code)))
     const signalledAt = performance.now()
     server.child.kill('SIGTERM')
     await delay(500)
     await probe.write('Host: x\r\n\r\n')
     await slow.write(body.slice(10))
-    const exitCode = await server.stop()
+    const exitCode = await exited
     const elapsedMs = performance.now() - signalledAt
 
     const [slowAnswer, probeAnswer] = await Promise.all([slow.answer, probe.answer])
