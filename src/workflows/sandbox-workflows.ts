@@ -10,6 +10,7 @@ import {
   deleteSandboxMediaBuys,
   findOwnBuy,
   insertSeededMediaBuy,
+  isTaskIdTaken,
   listBuyPackages,
   listLiveReservationsOfBuy,
   lockBuyByRowId,
@@ -22,6 +23,7 @@ import {
   deleteSandboxSdkRows,
   ensureSeededFormat,
   findSandboxAvail,
+  isTaskIdForcedByAnotherKey,
   listSandboxKeyIds,
   listSeededFormats,
   putCreateArm,
@@ -205,7 +207,11 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
     })
   }
 
-  /** The first seed of a run replaces the demo catalog (see deactivateNonFixtureAvails). */
+  /**
+   * The first product seed of a run replaces the demo catalog (see deactivateNonFixtureAvails).
+   * Seeding formats, creatives or buys leaves the products as they are: a run that seeds only
+   * formats still finds the catalog it had.
+   */
   async function startSeeding(trx: Transaction, source: InventorySourceRow, now: Date): Promise<void> {
     await deactivateNonFixtureAvails(trx, source.id, FIXTURE_METADATA_KEY, now)
   }
@@ -307,11 +313,7 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
     const name = textOf(input.fixture.name, 'fixture.name') ?? formatId
     const formatType = textOf(input.fixture.type, 'fixture.type')
     const source = await ensureSource(principal.storefrontId)
-    await db.transaction().execute(async (trx) => {
-      const now = clock.now()
-      await startSeeding(trx, source, now)
-      await upsertSeededFormat(trx, { inventorySourceId: source.id, formatId, name, formatType, now })
-    })
+    await upsertSeededFormat(db, { inventorySourceId: source.id, formatId, name, formatType, now: clock.now() })
   }
 
   /** seed_media_buy: a sandbox buy of the given account with no packages (it holds nothing). */
@@ -389,6 +391,11 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
   async function forceCreateArm(principal: SandboxPrincipal, input: { arm: 'submitted' | 'input-required'; taskId: string | null; message: string | null }): Promise<void> {
     assertSandboxKey(principal)
     if (input.arm === 'submitted' && !input.taskId) throw fail.invalidField('task_id', 'is required for the submitted arm')
+    // Refused here, not at the create: a create under a used task id cannot succeed, and the
+    // directive it leaves behind (a failed create keeps it for the retry) would fail every later one.
+    if (input.taskId && (await isTaskIdTaken(db, input.taskId) || await isTaskIdForcedByAnotherKey(db, { apiKeyId: principal.apiKeyId, taskId: input.taskId }))) {
+      throw fail.invalidField('task_id', 'is already in use: choose another, or reset the sandbox (storefront sandbox reset)')
+    }
     await putCreateArm(db, { apiKeyId: principal.apiKeyId, arm: input.arm, taskId: input.taskId, message: input.message, now: clock.now() })
   }
 

@@ -314,6 +314,18 @@ export async function listLiveReservationsOfBuy(db: Queryable, buy: Pick<MediaBu
 }
 
 /**
+ * Whether an AdCP task id is in use: a buy's task (kept after it settles) or any task of the SDK's
+ * registry (forwarded buys' tasks included). Task ids are one namespace across the install.
+ */
+export async function isTaskIdTaken(db: Queryable, taskId: string): Promise<boolean> {
+  const { rows } = await sql<{ taken: boolean }>`
+    SELECT EXISTS (SELECT 1 FROM media_buy WHERE task_id = ${taskId})
+        OR EXISTS (SELECT 1 FROM adcp_decisioning_tasks WHERE task_id = ${taskId}) AS taken
+  `.execute(db)
+  return rows[0]?.taken === true
+}
+
+/**
  * The AdCP task row of a submitted buy, written in the buy's own transaction so the task exists
  * exactly when the buy does. Same table and row shape as @adcp/sdk's createPostgresTaskRegistry,
  * whose `tasks/get` reads it from any process.
