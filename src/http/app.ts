@@ -2,8 +2,6 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -15,6 +13,7 @@ import { authenticateCallers } from './plugins/caller.ts'
 import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler, MAX_PATH_PARAM_LENGTH } from './plugins/error-handler.ts'
 import { idempotency } from './plugins/idempotency.ts'
 import { jsonBodyPlugin } from './plugins/json-body.ts'
+import { answersOnEveryRoute, BODY_METHODS, openapiTransform, openapiTransformObject } from './openapi.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { healthRoutes } from './routes/health.ts'
 import { storefrontRoutes } from './routes/index.ts'
@@ -72,11 +71,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         description: 'Seller storefront: inventory sources, modular lifecycle, booking ledger and work queue.',
         version: options.version ?? '0.1.0',
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      // Relative to where this document is served: every deployment serves its own.
+      servers: [{ url: '/', description: 'The Storefront serving this document' }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An operator API key: `Authorization: Bearer <key>`' } } },
       security: [{ bearerAuth: [] }],
     },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    // The API and the probes are tagged; the console's pages and forms, /mcp and /a2a are not API.
+    hideUntagged: true,
+    transform: openapiTransform,
+    transformObject: openapiTransformObject,
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
   await app.register(errorHandlerPlugin)
@@ -86,6 +89,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { services: options.services })
 
   await app.register(async (api) => {
+    // Any route may refuse its input, be rate limited or fail; any body may be too large.
+    answersOnEveryRoute(api, {
+      errors: ['VALIDATION_ERROR', 'RATE_LIMITED', 'INTERNAL_ERROR'],
+      responseHeaders: {
+        429: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } } },
+      },
+    })
+    answersOnEveryRoute(api, { errors: ['PAYLOAD_TOO_LARGE'], methods: BODY_METHODS })
     await api.register(authenticateCallers, { services: options.services })
     await api.register(idempotency, { services: options.services })
     await api.register(storefrontRoutes, {

@@ -6,7 +6,7 @@ const tags = ['Operations']
 
 export const healthRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.get('/healthz', {
-    schema: { tags, summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } },
+    schema: { tags, summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }).describe('The process is up') } },
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
@@ -14,8 +14,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
       tags,
       summary: 'The database answers and every migration is applied',
       response: {
-        200: z.object({ status: z.literal('ready'), engine: z.enum(['pglite', 'postgres']) }),
-        503: z.object({ status: z.literal('unavailable'), reason: z.string() }),
+        200: z.object({ status: z.literal('ready'), engine: z.enum(['pglite', 'postgres']) }).describe('Ready to serve'),
+        503: z.object({ status: z.literal('unavailable'), reason: z.string() }).describe('Not ready: the database does not answer or migrations are pending'),
       },
     },
   }, async (request, reply) => {
