@@ -107,10 +107,10 @@ function headerJson({ description, schema }: HeaderDoc): JsonObject {
 
 /** The swagger `transform`: the zod type provider's, plus the OpenApiExtras of the route. */
 export function openapiTransform(input: TransformInput): ReturnType<typeof jsonSchemaTransform> {
-  const { openapi: extras, ...routeSchema } = (input.schema ?? {}) as { openapi?: OpenApiExtras }
+  const { openapi: extras = {}, ...routeSchema } = (input.schema ?? {}) as { openapi?: OpenApiExtras }
   const result = jsonSchemaTransform({ ...input, schema: routeSchema } as TransformInput)
   const schema = result.schema as JsonObject | undefined
-  if (!schema || schema.hide || !extras) return result
+  if (!schema || schema.hide) return result
 
   if (extras.requestHeaders && Object.keys(extras.requestHeaders).length > 0) {
     const headers = (schema.headers as JsonObject | undefined) ?? { type: 'object', properties: {} }

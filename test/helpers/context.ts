@@ -22,6 +22,8 @@ export interface TestContext {
   key: string
   /** A key of another storefront, "globex", for isolation tests. */
   otherKey: string
+  /** What each `app.inject` answered, checked against /openapi.json at close (openapi-coverage.ts). */
+  answers: readonly RecordedAnswer[]
   /** Calls the storefront API with the acme key unless `key` says otherwise. */
   api(method: InjectOptions['method'], path: string, body?: unknown, options?: { key?: string | null; headers?: Record<string, string> }): Promise<LightMyRequestResponse>
   close(): Promise<void>
@@ -78,6 +80,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     clock,
     key,
     otherKey,
+    answers,
     api(method, path, body, opts = {}) {
       const authKey = opts.key === undefined ? key : opts.key
       const url = path.startsWith('/inventory-sources') ? `${API_PREFIX}${path}` : path

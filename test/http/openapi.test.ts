@@ -170,6 +170,24 @@ describe('GET /openapi.json', () => {
 })
 
 describe('the OpenAPI check of the test context', () => {
+  it('records what each request answered and finds it in the document, or reports it when missing', async () => {
+    const ctx = await createTestContext()
+    try {
+      await ctx.api('GET', '/inventory-sources/no-such-source')
+      await ctx.app.inject({ method: 'GET', url: `${API_PREFIX}/no-such-route` })
+      assert.deepEqual(ctx.answers, [{ method: 'GET', path: `${API_PREFIX}/inventory-sources/no-such-source`, status: 404, code: 'NOT_FOUND' }])
+      const document = ctx.app.swagger() as unknown as OpenApiDocument
+      assert.deepEqual(undocumentedAnswers(document, ctx.answers, API_PREFIX), [])
+      const withoutNotFound = structuredClone(document)
+      delete withoutNotFound.paths[`${API_PREFIX}/inventory-sources/{sourceId}`]!.get!.responses!['404']
+      assert.deepEqual(undocumentedAnswers(withoutNotFound, ctx.answers, API_PREFIX), [
+        `GET ${API_PREFIX}/inventory-sources/{sourceId} answered 404 NOT_FOUND, which the document does not list`,
+      ])
+    } finally {
+      await ctx.close()
+    }
+  })
+
   const document: OpenApiDocument = {
     paths: {
       [`${API_PREFIX}/media-buys`]: { get: { responses: { 200: { description: 'ok' }, 400: { description: 'bad', content: { 'application/json': { schema: { $ref: '#/components/schemas/ValidationError' } } } } } } },

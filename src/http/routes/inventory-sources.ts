@@ -57,7 +57,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'Register a managed sales-agent tenant (MANAGED_SALES_AGENT), ACTIVE once one live read of its status succeeds',
       body: CreateManagedSourceSchema,
-      response: { 201: InventorySourceResponseSchema.describe('The registered source'), ...errorResponses('CONFLICT', 'UPSTREAM_ERROR') },
+      response: { 201: InventorySourceResponseSchema.describe('The registered source'), ...errorResponses('CONFLICT') },
     },
   }, async (request, reply) => {
     reply.code(201)
@@ -79,7 +79,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       summary: 'Update an AGENT source (fields, status, auth) or a managed source (name, description, status, apiKey)',
       params: SourceParamsSchema,
       body: UpdateAgentSourceSchema,
-      response: { 200: InventorySourceResponseSchema.describe('The updated source'), ...errorResponses('NOT_FOUND', 'CONFLICT', 'UPSTREAM_ERROR') },
+      response: { 200: InventorySourceResponseSchema.describe('The updated source'), ...errorResponses('NOT_FOUND', 'CONFLICT') },
     },
   }, async (request) => services.sourceWorkflows.updateSource(callerOf(request).storefrontId, request.params.sourceId, request.body))
 
