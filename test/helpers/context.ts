@@ -124,7 +124,7 @@ function recordAnswers(app: FastifyInstance): RecordedAnswer[] {
     const path = String(typeof url === 'object' ? url.pathname : url).split('?')[0]!
     return (inject(options) as Promise<LightMyRequestResponse>).then((response) => {
       if (app.findRoute({ method: String(method).toUpperCase() as 'GET', url: path })) {
-        answers.push({ method: String(method).toUpperCase(), path, status: response.statusCode, code: errorCodeOf(response.body) })
+        answers.push({ method: String(method).toUpperCase(), path, status: response.statusCode, code: response.statusCode >= 400 ? errorCodeOf(response.body) : undefined })
       }
       return response
     })
