@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { PGlite } from '@electric-sql/pglite'
 
 /**
@@ -42,15 +40,4 @@ function pgliteWasmModule(): Promise<WebAssembly.Module> {
 /** Opens (running initdb if the directory is empty) PGlite in dataDir with the settings above. */
 export async function createPglite(dataDir: string): Promise<PGlite> {
   return PGlite.create({ dataDir, startParams: [...pgliteStartParams], pgliteWasmModule: await pgliteWasmModule() })
-}
-
-/**
- * Runs a full garbage collection now. A closed PGlite's heap (a WebAssembly.Memory of 128 MiB or more)
- * is returned to the system only when V8 collects it, which an idle server may not do for hours.
- * `--expose-gc` set at run time is how Jest reaches `gc` too.
- */
-export function collectGarbage(): void {
-  v8.setFlagsFromString('--expose-gc')
-  const gc = vm.runInNewContext('gc') as () => void
-  gc()
 }

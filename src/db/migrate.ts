@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { sql } from 'kysely'
 import { openDatabase, type Database, type DatabaseHandle, type OpenDatabaseOptions } from './database.ts'
-import { collectGarbage } from './embedded-pglite.ts'
+import { collectGarbage } from '../shared/collect-garbage.ts'
 
 export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url))
 
