@@ -10,7 +10,7 @@ import { findProvider } from '../modules/registry.ts'
  * (`Provider.productBlock`); null when that provider has none or the source is feed-only, so
  * uploaded avails are never implicitly Cadent-backed.
  */
-export async function productCadentDefaults(db: Queryable, source: InventorySourceRow): Promise<ProductBlock | null> {
+export async function productCadentDefaults(db: Queryable, source: Pick<InventorySourceRow, 'id'>): Promise<ProductBlock | null> {
   const trafficking = await findActiveModule(db, source.id, 'TRAFFICKING')
   const block = trafficking && findProvider(trafficking.row.kind, trafficking.row.provider)?.productBlock
   return block ? block(trafficking.row.config) : null

@@ -41,10 +41,11 @@ export interface ServerProcess {
 }
 
 /** Starts `storefront serve` and resolves once it prints where it listens. */
-export function startServerProcess(env: Record<string, string>, timeoutMs = 180_000): Promise<ServerProcess> {
+export function startServerProcess(env: Record<string, string>, timeoutMs = 180_000, root = repoRoot): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'serve'], {
-      cwd: repoRoot,
+    // `root`: another checkout of the project (a benchmark's "before" build); its node_modules resolve from there.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve'], {
+      cwd: root,
       env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
