@@ -27,7 +27,7 @@ export interface Pending<Input, Result> {
 
 interface OpenGroup<Input, Result> {
   members: Pending<Input, Result>[]
-  timer: NodeJS.Timeout | NodeJS.Immediate | null
+  cancel: () => void
 }
 
 export function createHoldGroups<Input, Result>(
@@ -41,10 +41,7 @@ export function createHoldGroups<Input, Result>(
     const group = open.get(key)
     if (!group) return
     open.delete(key)
-    if (group.timer) {
-      clearTimeout(group.timer as NodeJS.Timeout)
-      clearImmediate(group.timer as NodeJS.Immediate)
-    }
+    group.cancel()
     inFlight.set(key, (inFlight.get(key) ?? 0) + 1)
     run(group.members)
       .catch((error: unknown) => {
@@ -64,11 +61,14 @@ export function createHoldGroups<Input, Result>(
     return new Promise<Result>((resolve, reject) => {
       let group = open.get(key)
       if (!group) {
-        group = { members: [], timer: null }
+        if (inFlight.has(key)) {
+          const timer = setTimeout(() => dispatch(key), options.maxWaitMs)
+          group = { members: [], cancel: () => clearTimeout(timer) }
+        } else {
+          const immediate = setImmediate(() => dispatch(key))
+          group = { members: [], cancel: () => clearImmediate(immediate) }
+        }
         open.set(key, group)
-        group.timer = inFlight.has(key)
-          ? setTimeout(() => dispatch(key), options.maxWaitMs)
-          : setImmediate(() => dispatch(key))
       }
       group.members.push({ input, resolve, reject })
       if (group.members.length >= options.maxSize) dispatch(key)
