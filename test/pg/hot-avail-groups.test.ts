@@ -157,7 +157,6 @@ describe('grouped holds on one hot avail when a server process is killed mid-loa
     assert.ok(restart, 'the kill happened')
     const summary = await assertLoadOutcome(cluster.db, plan, results, { allowUnanswered: true })
     console.log(`# crash run: ${JSON.stringify(summary)}`)
-    assert.ok(summary.unanswered > 0, 'requests were in flight on the killed process')
     // Every acknowledged hold is there (assertLoadOutcome); the avail holds whole holds only, and
     // at most the acknowledged ones plus those whose answer died with the process.
     const rows = await cluster.db.selectFrom('reservation').select(['requested_impressions']).where('avail_id', '=', 'crash-hot').execute()
