@@ -1,7 +1,8 @@
 import { constants as osConstants } from 'node:os'
-import type { Config } from '../config.ts'
+import { loadConfig, type Config } from '../config.ts'
 import { startServer } from '../server.ts'
 import { collectGarbage } from '../shared/collect-garbage.ts'
+import { reportFailure } from './failure.ts'
 
 /** `storefront serve`: the API, docs and console until a signal stops it. */
 
@@ -10,6 +11,15 @@ import { collectGarbage } from '../shared/collect-garbage.ts'
  * closes gracefully within this much, else leaves anyway (the data-dir lock is released on exit).
  */
 const SHUTDOWN_GRACE_MS = 3_000
+
+/** Runs with the whole application loaded, so its failures are mapped by this copy of failure.ts. */
+export async function serveCommand(): Promise<number> {
+  try {
+    return await serve(loadConfig())
+  } catch (error) {
+    return reportFailure(error, 'storefront serve')
+  }
+}
 
 export async function serve(config: Config): Promise<number> {
   // Installed before the slow parts of startup (PGlite open, migrations).
