@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import process from 'node:process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const FORMAT = 1
@@ -115,7 +116,7 @@ export async function cliBundle() {
     const directory = cacheDirectory()
     return cached(directory) ?? (await buildCliBundle(directory)).url
   } catch (error) {
-    if (process.env.STOREFRONT_CLI_DEBUG) console.error('storefront: CLI bundle unavailable, running through tsx:', error)
+    if (process.env.STOREFRONT_CLI_DEBUG) process.stderr.write(`storefront: CLI bundle unavailable, running through tsx: ${error?.stack ?? error}\n`)
     return null
   }
 }
