@@ -104,7 +104,7 @@ export function createServices(deps: ServiceDeps) {
     execution,
     /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
     mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox, creatives }),
-    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted: webhookOutbox.kick }),
+    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted: webhookOutbox.kick, secrets: deps.secrets }),
     /**
      * Committed work-item changes of a storefront, pushed to subscribers in this process (the
      * operator SSE stream, the console); started and stopped by the app that serves them.

@@ -84,6 +84,8 @@ export interface CreateBuyInput {
   packages: PackageRequest[]
   /** push_notification_config as sent: sealed at rest (it may carry the buyer's credentials). */
   pushNotification?: { url: string } & Record<string, unknown> | undefined
+  /** reporting_webhook as sent: sealed at rest (its authentication is the buyer's credential). */
+  reportingWebhook?: { url: string } & Record<string, unknown> | undefined
 }
 
 /** A buy with its packages, as its owner sees it. */
@@ -333,6 +335,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         poNumber: input.poNumber ?? null,
         taskId,
         pushNotificationSealed: input.pushNotification ? secrets.sealJson(input.pushNotification) : null,
+        reportingWebhookSealed: input.reportingWebhook ? secrets.sealJson(input.reportingWebhook) : null,
         confirmedAt: waitsOnPeople ? null : now,
         now,
       })

@@ -45,6 +45,8 @@ export interface NewMediaBuy {
   poNumber: string | null
   taskId: string | null
   pushNotificationSealed: string | null
+  /** reporting_webhook as sent, sealed: delivery notifications go there. */
+  reportingWebhookSealed?: string | null | undefined
   confirmedAt: Date | null
   now: Date
 }
@@ -107,6 +109,7 @@ export async function insertMediaBuy(trx: Transaction, input: NewMediaBuy): Prom
       po_number: input.poNumber,
       task_id: input.taskId,
       push_notification_sealed: input.pushNotificationSealed,
+      reporting_webhook_sealed: input.reportingWebhookSealed ?? null,
       confirmed_at: input.confirmedAt,
       created_at: input.now,
       updated_at: input.now,
