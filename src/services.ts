@@ -74,10 +74,10 @@ export function createServices(deps: ServiceDeps) {
   const idempotency = createIdempotencyStore(db, clock)
   const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences({ secrets: deps.secrets }) })
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
-  const sandbox = createSandboxWorkflows({ db, clock, ledger })
+  const sandbox = createSandboxWorkflows({ db, clock, ledger, secrets: deps.secrets })
   const buyer = createBuyerWorkflows({ db, clock, availsFeed, sandbox })
   /** The buyer key's creative library (sync_creatives, list_creatives). */
-  const creatives = createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats })
+  const creatives = createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats, secrets: deps.secrets })
   const execution = createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs })
   const buyerWebhooks = createBuyerWebhooks({ signingKey: deps.webhookSigningKey ?? null })
   // Events are written by the changes themselves (settleSubmittedBuys); this sends them. Without a

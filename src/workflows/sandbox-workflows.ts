@@ -34,6 +34,8 @@ import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import { deleteSourceRow } from '../sources/source-store.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import { enqueueStatusChangeWebhook } from './buy-notifications.ts'
 import { demoAvails } from './cadent-demo-avails.ts'
 
 /**
@@ -64,6 +66,8 @@ export interface SandboxWorkflowDeps {
   db: Database
   clock: Clock
   ledger: Pick<LedgerService, 'release' | 'lockById'>
+  /** Opens the buys' sealed push_notification_config: a forced status change notifies the buyer. */
+  secrets?: SecretBox | undefined
 }
 
 export interface SeededFormat {
@@ -139,7 +143,7 @@ function storyboardSentinel(now: Date): NormalizedAvail {
   }
 }
 
-export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDeps) {
+export function createSandboxWorkflows({ db, clock, ledger, secrets }: SandboxWorkflowDeps) {
   async function buildSource(trx: Transaction, storefrontId: number, now: Date): Promise<InventorySourceRow | null> {
     const row = await insertModularSource(trx, {
       storefrontId,
@@ -383,6 +387,8 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
         now,
         ...(input.status === 'canceled' ? { cancellation: { reason: input.reason } } : {}),
       })
+      // The seller's change, announced to the buyer in its transaction.
+      await enqueueStatusChangeWebhook(trx, secrets, changed, buy.status, now)
       return { previous: buy.status, current: changed.status }
     })
   }
