@@ -13,6 +13,9 @@
  *   BENCH_DATABASE_URL | TEST_DATABASE_URL | DATABASE_URL=postgres://... npm run bench:adcp
  *   BENCH_SECONDS=5 (default) per row
  *
+ * BENCH_RATE=50 switches to the fixed-rate workload instead (see benchFixedRate below): 10,000
+ * avails across 20 sources, requests offered at BENCH_RATE per second whatever the answers do.
+ *
  * A scratch database is created on that server (the role needs CREATEDB) and dropped afterwards.
  * Every hold is 10 impressions on an avail picked at random, so capacity never runs out: first
  * among the demo source's five (every hold contends for five row locks), then among 1,000 more
@@ -24,9 +27,11 @@ import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import Fastify from 'fastify'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { openDatabase, type DatabaseHandle } from '../src/db/database.ts'
+import { listSellableAvails } from '../src/modules/products/index.ts'
 import { createServices } from '../src/services.ts'
 import { systemClock } from '../src/shared/clock.ts'
 import { SecretBox } from '../src/shared/secret-box.ts'
@@ -45,6 +50,9 @@ const DEMO = 'talpa-cadent-demo'
 const SECRET = 'bench-secret-key-0123456789abcdef'
 const KEY = `sf_bench_${randomBytes(12).toString('hex')}`
 const ACCOUNT = { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' }
+const RATE = process.env.BENCH_RATE === undefined ? null : Number(process.env.BENCH_RATE)
+const RATE_SOURCES = 20
+const RATE_AVAILS_PER_SOURCE = 500
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL
 
 interface Row {
@@ -126,6 +134,12 @@ async function measure(path: string, operation: string, workload: string, once: 
   console.log(`# ${path}, ${operation}, ${workload}: done`)
 }
 
+/** BENCH_SERVER_NODE_OPTIONS (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof) for the server process only. */
+function serverNodeOptions(): Record<string, string> {
+  const options = process.env.BENCH_SERVER_NODE_OPTIONS
+  return options ? { NODE_OPTIONS: options } : {}
+}
+
 async function rest(serverUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`${serverUrl}/api/v2/storefront${path}`, {
     method,
@@ -149,6 +163,7 @@ async function bench(url: string): Promise<void> {
     DATABASE_POOL_SIZE: String(POOL_SIZE),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    ...serverNodeOptions(),
   })
   // The server migrated; this process's pool is the one the in-process and SQL rows use.
   const handle: DatabaseHandle = await openDatabase({ databaseUrl: url, poolSize: CLIENTS })
@@ -245,6 +260,218 @@ async function bench(url: string): Promise<void> {
   }
 }
 
+interface RateRow {
+  path: string
+  operation: string
+  workload: string
+  offeredPerSecond: number
+  answeredPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+  statementsPerCall: string
+  failures: string
+}
+
+const rateRows: RateRow[] = []
+
+/**
+ * An open loop: SECONDS x RATE calls, each started at its own scheduled instant (start + k / RATE)
+ * whether or not the earlier ones have answered, so a slow answer cannot hold back the next
+ * request (closed loops hide queueing that way). A call's latency runs from its scheduled
+ * instant, so a late timer on a busy event loop counts against it too. 20 calls one by one first
+ * warm the path up.
+ */
+async function measureAtRate(path: string, operation: string, workload: string, once: (call: number) => Promise<boolean>): Promise<void> {
+  const rate = RATE!
+  for (let i = 0; i < 20; i++) await once(i)
+  const total = Math.round(SECONDS * rate)
+  const latencies: number[] = []
+  const failures: string[] = []
+  const statementsBefore = statements
+  const start = performance.now() + 50
+  let lastAnswer = start
+  await Promise.all(Array.from({ length: total }, (_, k) => new Promise<void>((done) => {
+    const scheduled = start + (k * 1000) / rate
+    setTimeout(() => {
+      once(k).then(
+        (ok) => {
+          if (ok) latencies.push(performance.now() - scheduled)
+          else failures.push('refused')
+        },
+        (error: unknown) => { failures.push(String(error)) },
+      ).finally(() => {
+        lastAnswer = Math.max(lastAnswer, performance.now())
+        done()
+      })
+    }, Math.max(0, scheduled - performance.now()))
+  })))
+  latencies.sort((a, b) => a - b)
+  rateRows.push({
+    path,
+    operation,
+    workload,
+    offeredPerSecond: rate,
+    answeredPerSecond: latencies.length / ((lastAnswer - start) / 1000),
+    p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    maxMs: latencies.at(-1) ?? 0,
+    statementsPerCall: statements === statementsBefore ? '-' : ((statements - statementsBefore) / total).toFixed(1),
+    failures: failures.length === 0 ? '0' : `${failures.length} (${[...new Set(failures)].slice(0, 2).join('; ')})`,
+  })
+  console.log(`# ${path}, ${operation}, ${workload}: done`)
+}
+
+/**
+ * The buyer answers at a fixed rate (issue 15, target 3): 20 demo sources of 500 avails each
+ * (10,000 avails), buyers' get_products with a brief (the first page of 50 products) and
+ * create_media_buy with 2 packages on avails picked at random across all sources, offered at
+ * BENCH_RATE per second. Beside them, in the same run and at the same rate: the floor of an HTTP
+ * answer (an empty Fastify route in this process), the MCP protocol floor (tools/list), the same
+ * workflows called in process and the same SQL sent straight to the database.
+ */
+async function benchFixedRate(url: string): Promise<void> {
+  const buyers = Math.min(CLIENTS, 8)
+  const server = await startServerProcess({
+    DATABASE_URL: url,
+    STOREFRONT_SECRET_KEY: SECRET,
+    STOREFRONT_BOOTSTRAP_KEY: KEY,
+    STOREFRONT_DEFAULT_NAME: 'acme',
+    DATABASE_POOL_SIZE: String(POOL_SIZE),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    ...serverNodeOptions(),
+  })
+  const handle: DatabaseHandle = await openDatabase({ databaseUrl: url, poolSize: POOL_SIZE })
+  const empty = Fastify({ logger: false })
+  empty.post('/empty', async () => ({}))
+  const emptyUrl = await empty.listen({ host: '127.0.0.1', port: 0 })
+  const clients: Client[] = []
+  try {
+    const sourceIds = Array.from({ length: RATE_SOURCES }, (_, n) => `demo-${String(n + 1).padStart(2, '0')}`)
+    for (const sourceId of sourceIds) {
+      const demo = await rest(server.url, 'POST', '/inventory-sources/modular/cadent-demo', { sourceId })
+      if (demo.status !== 201) throw new Error(`cadent-demo ${sourceId}: ${demo.status} ${JSON.stringify(demo.json)}`)
+    }
+    // Each source's five demo avails plus 495 copies of its first: 500 per source, 10,000 in all.
+    await sql`
+      INSERT INTO avail (inventory_source_id, avail_id, collection_id, collection_name, collection_description, name, channel,
+        start_time, end_time, feed_capacity, cpm, currency, targeting, source_metadata, created_at, updated_at)
+      SELECT a.inventory_source_id, 'bench-' || lpad(n::text, 4, '0'), a.collection_id, a.collection_name, a.collection_description, a.name || ' ' || n, a.channel,
+        a.start_time, a.end_time, ${CAPACITY}::bigint, a.cpm, a.currency, a.targeting, a.source_metadata, a.created_at, a.updated_at
+      FROM avail a
+      JOIN inventory_source s ON s.id = a.inventory_source_id
+      CROSS JOIN generate_series(1, ${RATE_AVAILS_PER_SOURCE - 5}) AS n
+      WHERE s.source_id LIKE 'demo-%'
+        AND a.avail_id = (SELECT min(f.avail_id) FROM avail f WHERE f.inventory_source_id = a.inventory_source_id)
+    `.execute(handle.db)
+    await sql`UPDATE avail SET feed_capacity = ${CAPACITY}::bigint`.execute(handle.db)
+    await sql`ANALYZE`.execute(handle.db)
+    const avails = (await handle.db
+      .selectFrom('avail')
+      .innerJoin('inventory_source', 'inventory_source.id', 'avail.inventory_source_id')
+      .select(['inventory_source.source_id', 'inventory_source.id as source_row_id', 'avail.avail_id', 'avail.cpm'])
+      .where('inventory_source.source_id', 'like', 'demo-%')
+      .execute()).map((row) => ({ sourceId: row.source_id, sourceRowId: row.source_row_id, availId: row.avail_id, cpm: Number(row.cpm) }))
+    if (avails.length !== RATE_SOURCES * RATE_AVAILS_PER_SOURCE) throw new Error(`expected ${RATE_SOURCES * RATE_AVAILS_PER_SOURCE} avails, found ${avails.length}`)
+    const workload = `${avails.length} avails, ${RATE_SOURCES} sources`
+
+    const services = createServices({ db: handle.db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox(SECRET), probeAgent: refuseUnprobedAgents })
+    const principals: BuyPrincipal[] = []
+    const listers: Client[] = []
+    for (let i = 0; i < buyers; i++) {
+      const key = await services.access.createKey({ storefront: 'acme', role: 'buyer', label: `bench buyer ${i}` })
+      const transport = () => new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key.key}` } } })
+      const client = new Client({ name: `bench-buyer-${i}`, version: '0.0.0' })
+      await client.connect(transport())
+      clients.push(client)
+      const synced = await tool(client, 'sync_accounts', { accounts: [{ ...ACCOUNT, billing: 'operator' }], idempotency_key: uniqueId('bench-sync') })
+      if (synced.isError) throw new Error(`sync_accounts: ${JSON.stringify(synced.payload)}`)
+      const account = await handle.db.selectFrom('buyer_account').select(['id', 'account_id', 'storefront_id']).where('api_key_id', '=', Number(key.id)).executeTakeFirstOrThrow()
+      principals.push({ storefrontId: account.storefront_id, apiKeyId: Number(key.id), sandbox: false, accountRowId: account.id, accountId: account.account_id })
+      const lister = new Client({ name: 'bench-lister', version: '0.0.0' })
+      await lister.connect(transport())
+      listers.push(lister)
+    }
+    const buyersOf = [...clients]
+    clients.push(...listers)
+    const brief = { buying_mode: 'brief', brief: 'Connected and addressable TV in the Netherlands' }
+    const pageSize = 50
+
+    await measureAtRate('HTTP floor', 'empty Fastify route (POST, in the bench process)', '-', async () => {
+      const response = await fetch(`${emptyUrl}/empty`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      await response.arrayBuffer()
+      return response.status === 200
+    })
+    await measureAtRate('MCP', 'tools/list (protocol floor)', '-', async (k) => (await listers[k % buyers]!.listTools()).tools.length > 0)
+    await measureAtRate('MCP', 'get_products (brief, first page of 50)', workload, async (k) => {
+      const { isError, payload } = await tool(buyersOf[k % buyers]!, 'get_products', brief)
+      if (isError) throw new Error(JSON.stringify(payload).slice(0, 300))
+      return (payload.products as unknown[]).length === pageSize
+    })
+    await measureAtRate('workflow, in process', 'buyer.listCatalog (the page get_products reads)', workload, async (k) => {
+      const page = await services.buyer.listCatalog(principals[k % buyers]!, { limit: pageSize })
+      return page.entries.length === pageSize
+    })
+    const firstSource = avails[0]!.sourceRowId
+    await measureAtRate('SQL direct', 'the products page query (50 rows of one source)', workload, async () => {
+      const { rows } = await listSellableAvails(handle.db, { inventorySourceId: firstSource, now: new Date(), query: { limit: pageSize } })
+      return rows.length === pageSize
+    })
+    const pickTwo = () => {
+      const a = avails[Math.floor(Math.random() * avails.length)]!
+      let b = a
+      while (b === a) b = avails[Math.floor(Math.random() * avails.length)]!
+      return [a, b]
+    }
+    await measureAtRate('MCP', 'create_media_buy (2 packages)', workload, async (k) => {
+      const { isError, payload } = await tool(buyersOf[k % buyers]!, 'create_media_buy', {
+        account: ACCOUNT,
+        brand: ACCOUNT.brand,
+        ...flight(),
+        packages: pickTwo().map((avail) => ({ product_id: `${avail.sourceId}:${avail.availId}`, pricing_option_id: 'cpm_fixed', budget: (IMPRESSIONS * avail.cpm) / 1000, impressions: IMPRESSIONS })),
+        idempotency_key: uniqueId('bench-buy'),
+      })
+      if (isError) throw new Error(JSON.stringify(payload).slice(0, 300))
+      return payload.status === 'submitted'
+    })
+    await measureAtRate('workflow, in process', 'create_media_buy (2 packages)', workload, async (k) => {
+      const { start_time, end_time } = flight()
+      const outcome = await services.mediaBuys.create(principals[k % buyers]!, {
+        idempotencyKey: uniqueId('bench-workflow'),
+        brandDomain: ACCOUNT.brand.domain,
+        startTime: start_time,
+        endTime: end_time,
+        packages: pickTwo().map((avail) => ({ productId: `${avail.sourceId}:${avail.availId}`, pricingOptionId: 'cpm_fixed', budget: (IMPRESSIONS * avail.cpm) / 1000, impressions: IMPRESSIONS })),
+      })
+      return outcome.kind === 'submitted'
+    })
+    await measureAtRate('SQL direct', 'ledger reserve x2 in one transaction (the buy\'s holds)', workload, async () => {
+      const mediaBuyId = uniqueId('bench-sql')
+      await handle.db.transaction().execute(async (trx) => {
+        for (const avail of pickTwo().sort((a, b) => a.availId.localeCompare(b.availId))) {
+          await services.ledger.reserve({ sourceRowId: avail.sourceRowId, availId: avail.availId, mediaBuyId, packageId: null, buyerCustomerId: null, requestedImpressions: IMPRESSIONS, holdMinutes: 60 }, trx)
+        }
+      })
+      return true
+    })
+  } finally {
+    // What the server said about failed calls (its log level is warn).
+    if (rateRows.some((row) => row.failures !== '0')) console.error(server.output().slice(-4000))
+    for (const client of clients) await client.close().catch(() => {})
+    await empty.close()
+    await handle.close()
+    await server.stop()
+  }
+}
+
+function printRateTable(): void {
+  const header = ['path', 'operation', 'workload', 'offered/s', 'answered/s', 'p50 ms', 'p99 ms', 'max ms', 'SQL statements/call', 'failures']
+  console.log(`| ${header.join(' | ')} |`)
+  console.log(`|${header.map(() => '---').join('|')}|`)
+  for (const r of rateRows) console.log(`| ${[r.path, r.operation, r.workload, r.offeredPerSecond, r.answeredPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.maxMs.toFixed(1), r.statementsPerCall, r.failures].join(' | ')} |`)
+}
+
 function printTable(): void {
   const header = ['path', 'operation', 'workload', 'calls/s', 'p50 ms', 'p99 ms', 'SQL statements/call', 'failures']
   console.log(`| ${header.join(' | ')} |`)
@@ -256,6 +483,15 @@ if (!adminUrl) {
   console.error('bench:adcp needs PostgreSQL: set BENCH_DATABASE_URL, TEST_DATABASE_URL or DATABASE_URL (a role with CREATEDB)')
   process.exit(1)
 }
-console.log(`# AdCP buyer-surface benchmark: ${CLIENTS} concurrent clients, ${SECONDS} s per row, 1 server process (pool ${POOL_SIZE}), node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`)
-await withScratchDatabase(adminUrl!, 'sf_bench_adcp', bench)
-printTable()
+const loadAverage = () => os.loadavg().map((n) => n.toFixed(2)).join(' ')
+if (RATE === null) {
+  console.log(`# AdCP buyer-surface benchmark: ${CLIENTS} concurrent clients, ${SECONDS} s per row, 1 server process (pool ${POOL_SIZE}), node ${process.version}, ${os.cpus().length} CPUs, load average ${loadAverage()}`)
+  await withScratchDatabase(adminUrl!, 'sf_bench_adcp', bench)
+  printTable()
+} else {
+  if (!Number.isFinite(RATE) || RATE <= 0) throw new Error('BENCH_RATE must be a positive number of requests per second')
+  console.log(`# AdCP buyer-surface benchmark at a fixed rate: ${RATE} requests/s offered (open loop), ${SECONDS} s per row, ${RATE_SOURCES * RATE_AVAILS_PER_SOURCE} avails across ${RATE_SOURCES} sources, 1 server process (pool ${POOL_SIZE}), node ${process.version}, ${os.cpus().length} CPUs, load average ${loadAverage()}`)
+  await withScratchDatabase(adminUrl!, 'sf_bench_adcp', benchFixedRate)
+  printRateTable()
+  console.log(`# load average at the end: ${loadAverage()}`)
+}

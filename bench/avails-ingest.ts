@@ -13,22 +13,21 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, openAsBlob } from 'node:fs'
+import { openAsBlob } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { once } from 'node:events'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { openDatabase } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
 import { dropScratchDatabase } from '../test/helpers/database.ts'
+import { generateFeedFiles as generateFiles } from './avails-feed-files.ts'
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000)
 const KEY = `sf_bench_${randomBytes(12).toString('hex')}`
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL
-const YEAR = new Date().getUTCFullYear() + 1
 
 interface Row {
   engine: string
@@ -44,46 +43,6 @@ const COPY_COLUMNS = [
   'start_time', 'end_time', 'feed_capacity', 'upstream_booked_impressions', 'cpm', 'currency', 'targeting',
   'source_metadata', 'status', 'created_at', 'updated_at',
 ].join(', ')
-
-function csvCell(value: string): string {
-  return /[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value
-}
-
-/** The seller's file (header spellings, thousands separators, date-only values) and the same rows normalized for COPY. */
-async function generateFiles(dir: string): Promise<{ feed: string; normalized: (sourceRowId: number) => Promise<string> }> {
-  const feed = path.join(dir, 'avails-100k.csv')
-  const out = createWriteStream(feed)
-  const write = async (line: string) => {
-    if (!out.write(line)) await once(out, 'drain')
-  }
-  await write('Avail ID,Collection,Name,Channel,Start Date,End Date,Impressions,CPM,Currency,Market,Screen,Publisher\n')
-  for (let i = 0; i < ROWS; i++) {
-    const capacity = (1_000_000 + i).toLocaleString('en-US')
-    await write(`avail-${i},Collection ${i % 50},Avail ${i} prime time CTV,CTV,${YEAR}-01-01,${YEAR}-03-31,"${capacity}",22.50,USD,Market ${i % 20},CTV,Example Network\n`)
-  }
-  out.end()
-  await once(out, 'finish')
-
-  return {
-    feed,
-    async normalized(sourceRowId: number) {
-      const file = path.join(dir, `normalized-${sourceRowId}.csv`)
-      const copy = createWriteStream(file)
-      const now = new Date().toISOString()
-      for (let i = 0; i < ROWS; i++) {
-        const line = [
-          String(sourceRowId), `avail-${i}`, `collection-${i % 50}`, `Collection ${i % 50}`, '', `Avail ${i} prime time CTV`, 'CTV',
-          `${YEAR}-01-01T00:00:00.000Z`, `${YEAR}-03-31T23:59:59.000Z`, String(1_000_000 + i), '0', '22.5', 'USD',
-          JSON.stringify({ market: `Market ${i % 20}`, screen: 'CTV' }), JSON.stringify({ publisher: 'Example Network' }), 'ACTIVE', now, now,
-        ].map(csvCell).join(',')
-        if (!copy.write(`${line}\n`)) await once(copy, 'drain')
-      }
-      copy.end()
-      await once(copy, 'finish')
-      return file
-    },
-  }
-}
 
 async function memory(pid: number): Promise<{ rssMiB: number; peakMiB: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
@@ -250,7 +209,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'storefront-bench-avails-'))
   try {
     console.error(`Generating ${ROWS} rows in ${dir}...`)
-    const files = await generateFiles(dir)
+    const files = await generateFiles(dir, ROWS)
     await benchPglite(dir, files)
     if (adminUrl) await benchPostgres(dir, files, adminUrl)
     else console.error('BENCH_DATABASE_URL is not set: PostgreSQL skipped')

@@ -7,6 +7,10 @@
  *   npm run bench:reservations                                   # PGlite only
  *   BENCH_DATABASE_URL=postgres://... npm run bench:reservations  # + PostgreSQL (role with CREATEDB)
  *   BENCH_SECONDS=10 (default) per run
+ *   BENCH_PGLITE=0                      skip the PGlite runs
+ *   BENCH_PROCESSES=1,2 (default)       server process counts on PostgreSQL
+ *   BENCH_BEFORE_ROOT=/path/to/checkout also measure another checkout of the project (its server
+ *                                       processes and its ledger module) in the same run: "before" rows
  *
  * Every attempt succeeds (capacity is effectively unlimited), so the numbers are the cost of a
  * successful hold: the lookup and the conditional UPDATE that writes reservation, entry and counters.
@@ -31,6 +35,23 @@ const CAPACITY = 1_000_000_000_000
 const POOL_SIZE = 20
 const KEY = `sf_bench_${randomBytes(12).toString('hex')}`
 const adminUrl = process.env.BENCH_DATABASE_URL
+const RUN_PGLITE = process.env.BENCH_PGLITE !== '0'
+const PROCESS_COUNTS = (process.env.BENCH_PROCESSES ?? '1,2').split(',').map(Number)
+const BEFORE_ROOT = process.env.BENCH_BEFORE_ROOT
+
+/** The code measured: this checkout, or the one BENCH_BEFORE_ROOT names. */
+interface Build {
+  label: string
+  root: string | undefined
+  createLedger: typeof createLedgerService
+}
+
+async function builds(): Promise<Build[]> {
+  const current: Build = { label: BEFORE_ROOT ? 'after' : '', root: undefined, createLedger: createLedgerService }
+  if (!BEFORE_ROOT) return [current]
+  const before = await import(path.join(path.resolve(BEFORE_ROOT), 'src/modules/booking-ledger/ledger-service.ts')) as { createLedgerService: typeof createLedgerService }
+  return [{ label: 'before', root: path.resolve(BEFORE_ROOT), createLedger: before.createLedgerService }, current]
+}
 
 type Workload = 'hot' | 'spread'
 
@@ -79,7 +100,7 @@ function failureSummary(non2xx: number, errors: number, timeouts: number): strin
 }
 
 /** autocannon against every server at once (connections split evenly); throughput adds up. */
-async function runHttp(engine: string, servers: ServerProcess[], workload: Workload): Promise<void> {
+async function runHttp(engine: string, servers: ServerProcess[], workload: Workload, build = ''): Promise<void> {
   const perServer = CONNECTIONS / servers.length
   const results = await Promise.all(servers.map((server) => autocannon({
     url: server.url,
@@ -94,7 +115,7 @@ async function runHttp(engine: string, servers: ServerProcess[], workload: Workl
   })))
   rows.push({
     engine,
-    path: `HTTP, ${servers.length} server process${servers.length > 1 ? 'es' : ''}`,
+    path: `${build ? `${build}: ` : ''}HTTP, ${servers.length} server process${servers.length > 1 ? 'es' : ''}`,
     workload: workload === 'hot' ? '1 hot avail' : `${SPREAD_AVAILS} avails`,
     reservationsPerSecond: results.reduce((sum, r) => sum + r['2xx'], 0) / SECONDS,
     // Percentiles of separate runs cannot be merged exactly: the median of medians, the worst p99.
@@ -105,8 +126,8 @@ async function runHttp(engine: string, servers: ServerProcess[], workload: Workl
 }
 
 /** The ledger's reserve (lookup + conditional UPDATE statement) from 64 concurrent clients, no HTTP. */
-async function runDirect(engine: string, handle: DatabaseHandle, workload: Workload): Promise<void> {
-  const ledger = createLedgerService({ db: handle.db, clock: systemClock })
+async function runDirect(engine: string, handle: DatabaseHandle, workload: Workload, build?: Build): Promise<void> {
+  const ledger = (build?.createLedger ?? createLedgerService)({ db: handle.db, clock: systemClock })
   const source = await handle.db.selectFrom('inventory_source').select('id').where('source_id', '=', 'bench').executeTakeFirstOrThrow()
   const latencies: number[] = []
   let failures = 0
@@ -127,7 +148,7 @@ async function runDirect(engine: string, handle: DatabaseHandle, workload: Workl
   latencies.sort((a, b) => a - b)
   rows.push({
     engine,
-    path: `SQL direct, ${CONNECTIONS} clients`,
+    path: `${build?.label ? `${build.label}: ` : ''}SQL direct, ${CONNECTIONS} clients`,
     workload: workload === 'hot' ? '1 hot avail' : `${SPREAD_AVAILS} avails`,
     reservationsPerSecond: latencies.length / SECONDS,
     p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
@@ -162,31 +183,36 @@ async function benchPglite(): Promise<void> {
 }
 
 async function benchPostgres(): Promise<void> {
-  for (const processes of [1, 2]) {
+  const measured = await builds()
+  for (const processes of PROCESS_COUNTS) {
+    for (const build of measured) {
+      await withScratchDatabase(adminUrl!, 'sf_bench', async (url) => {
+        const handle = await openDatabase({ databaseUrl: url, poolSize: 4 })
+        await migrate(handle.db)
+        await seed(handle)
+        await handle.close()
+        const servers: ServerProcess[] = []
+        try {
+          for (let i = 0; i < processes; i++) servers.push(await startServerProcess(serverEnv({ databaseUrl: url }), 180_000, build.root))
+          for (const workload of ['hot', 'spread'] as const) await runHttp('PostgreSQL', servers, workload, build.label)
+        } finally {
+          for (const server of servers) await server.stop()
+        }
+      })
+    }
+  }
+  for (const build of measured) {
     await withScratchDatabase(adminUrl!, 'sf_bench', async (url) => {
-      const handle = await openDatabase({ databaseUrl: url, poolSize: 4 })
-      await migrate(handle.db)
-      await seed(handle)
-      await handle.close()
-      const servers: ServerProcess[] = []
+      const handle = await openDatabase({ databaseUrl: url, poolSize: CONNECTIONS })
       try {
-        for (let i = 0; i < processes; i++) servers.push(await startServerProcess(serverEnv({ databaseUrl: url })))
-        for (const workload of ['hot', 'spread'] as const) await runHttp('PostgreSQL', servers, workload)
+        await migrate(handle.db)
+        await seed(handle)
+        for (const workload of ['hot', 'spread'] as const) await runDirect('PostgreSQL', handle, workload, build)
       } finally {
-        for (const server of servers) await server.stop()
+        await handle.close()
       }
     })
   }
-  await withScratchDatabase(adminUrl!, 'sf_bench', async (url) => {
-    const handle = await openDatabase({ databaseUrl: url, poolSize: CONNECTIONS })
-    try {
-      await migrate(handle.db)
-      await seed(handle)
-      for (const workload of ['hot', 'spread'] as const) await runDirect('PostgreSQL', handle, workload)
-    } finally {
-      await handle.close()
-    }
-  })
 }
 
 function printTable(): void {
@@ -198,7 +224,9 @@ function printTable(): void {
 }
 
 console.log(`# reservations benchmark: ${CONNECTIONS} connections, ${SECONDS} s per run, node ${process.version}, ${os.cpus().length} CPUs`)
-await benchPglite()
+console.log(`# load average before the run: ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+if (RUN_PGLITE) await benchPglite()
 if (adminUrl) await benchPostgres()
 else console.log('# BENCH_DATABASE_URL not set: PostgreSQL runs skipped')
 printTable()
+console.log(`# load average after the run: ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`)

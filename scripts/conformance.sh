@@ -8,6 +8,7 @@
 # never trusted.
 #
 #   scripts/conformance.sh capability_discovery [more bundles...]
+#   scripts/conformance.sh assessment      the capability-driven full assessment, gated by the README's ratchet
 #
 # DATABASE_URL set: the server uses that PostgreSQL database instead of PGlite (give it a fresh one);
 # a fresh webhook signing key is made for it unless STOREFRONT_WEBHOOK_SIGNING_KEY is set.
@@ -83,12 +84,20 @@ for bundle in "$@"; do
   bundle_started=$SECONDS
   reset_sandbox
   # Its exit code says nothing about failures (see above); the summary is read instead.
-  npx --no-install adcp storyboard run "$agent_url" "$bundle" --protocol "$protocol" --auth "$buyer_key" --allow-http --webhook-receiver \
+  # The pseudo-bundle `assessment` is the runner's capability-driven full assessment (no storyboard id,
+  # ~35 storyboards in one run: its default 120 s budget is too short on a busy 2-CPU machine).
+  target=("$bundle"); [ "$bundle" = assessment ] && target=(--timeout 900)
+  npx --no-install adcp storyboard run "$agent_url" "${target[@]}" --protocol "$protocol" --auth "$buyer_key" --allow-http --webhook-receiver \
     --summary-output "$summary" >"$out/$bundle$suffix.log" 2>&1 || true
   if [ ! -s "$summary" ]; then
     echo "$bundle: no summary written; the runner's output:" >&2
     tail -n 40 "$out/$bundle$suffix.log" >&2
     status=1
+    continue
+  fi
+  if [ "$bundle" = assessment ]; then
+    # Gated by the ratchet README.md records (scripts/assessment-ratchet.mjs), not failed == 0.
+    node scripts/assessment-ratchet.mjs "$summary" README.md "$((SECONDS - bundle_started))" || status=1
     continue
   fi
   node scripts/conformance-summary.mjs "$summary" "$bundle$([ "$protocol" = mcp ] || echo " ($protocol)")" "$((SECONDS - bundle_started))" "${TOLERATED[@]}" || status=1

@@ -81,7 +81,9 @@ export interface Config {
   upstreamAgentTimeoutMs: number
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable (`DATABASE_URL= npm start`) means "not set", as shells and .env files intend.

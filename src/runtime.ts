@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigError, type Config } from './config.ts'
 import { acquireDataDirLock, readLockHolder, type DataDirLock, type LockHolder } from './db/data-dir-lock.ts'
-import { openDatabase, type DatabaseHandle } from './db/database.ts'
-import { migrate } from './db/migrate.ts'
+import type { DatabaseHandle } from './db/database.ts'
+import { openMigratedDatabase } from './db/migrate.ts'
 import {
   loadOrCreateWebhookSigningKey,
   parseWebhookSigningKey,
@@ -75,10 +75,9 @@ export async function openRuntime(
       secretKey = await loadOrCreateSecretKey(config.dataDir)
     }
     const webhookSigningKey = await webhookSigningKeyOf(config)
-    handle = config.databaseUrl
-      ? await openDatabase({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize })
-      : await openDatabase({ dataDir: path.join(config.dataDir, 'pglite') })
-    await migrate(handle.db)
+    ;({ handle } = await openMigratedDatabase(config.databaseUrl
+      ? { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize }
+      : { dataDir: path.join(config.dataDir, 'pglite') }))
     const services = createServices({
       db: handle.db,
       engine: handle.engine,

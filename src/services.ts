@@ -74,10 +74,10 @@ export function createServices(deps: ServiceDeps) {
   const idempotency = createIdempotencyStore(db, clock)
   const ledger = createLedgerService({ db, clock, onResolved: createHoldConsequences({ secrets: deps.secrets }) })
   const availsFeed = createAvailsFeedWorkflows({ db, clock })
-  const sandbox = createSandboxWorkflows({ db, clock, ledger })
+  const sandbox = createSandboxWorkflows({ db, clock, ledger, secrets: deps.secrets })
   const buyer = createBuyerWorkflows({ db, clock, availsFeed, sandbox })
   /** The buyer key's creative library (sync_creatives, list_creatives). */
-  const creatives = createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats })
+  const creatives = createCreativeWorkflows({ db, clock, ledger, listFormats: buyer.listFormats, secrets: deps.secrets })
   const execution = createExecutionWorkflows({ db, clock, ledger, dispatchTimeoutMs: deps.cadentTimeoutMs })
   const buyerWebhooks = createBuyerWebhooks({ signingKey: deps.webhookSigningKey ?? null })
   // Events are written by the changes themselves (settleSubmittedBuys); this sends them. Without a
@@ -104,7 +104,7 @@ export function createServices(deps: ServiceDeps) {
     execution,
     /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
     mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox, creatives }),
-    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted: webhookOutbox.kick }),
+    workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted: webhookOutbox.kick, secrets: deps.secrets }),
     /**
      * Committed work-item changes of a storefront, pushed to subscribers in this process (the
      * operator SSE stream, the console); started and stopped by the app that serves them.

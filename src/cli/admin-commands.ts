@@ -1,75 +1,67 @@
-import { parseArgs } from 'node:util'
-import type { Config } from '../config.ts'
-import { openAdminOps } from './admin-ops.ts'
+import { loadConfig } from '../config.ts'
+import { flagOption, stringOption, type Invocation } from './commands.ts'
+import { openAdminOps, type AdminOps } from './admin-ops.ts'
+import { reportFailure } from './failure.ts'
+import { CliUsageError } from './http-client.ts'
 import { renderTable, terminalJson, terminalText } from './table.ts'
-import { USAGE } from './usage.ts'
 
-/** `storefront migrate` and `storefront keys ...`: the admin verbs, which work with or without a running server. */
+/**
+ * `storefront migrate` and `storefront keys ...`: the admin verbs, which work with or without a running
+ * server. They run with the whole application loaded (commands.ts, `withApplication`), so their failures
+ * are mapped here, by this copy of failure.ts, which knows the application's error classes.
+ */
 
-export async function migrateCommand(config: Config): Promise<number> {
-  const ops = await openAdminOps(config, 'storefront migrate')
-  await ops.close()
-  console.log(ops.via === 'server' ? 'The running server applied every migration when it started.' : 'Database schema is up to date.')
-  return 0
-}
-
-export async function keysCommand(config: Config, argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      storefront: { type: 'string' },
-      label: { type: 'string' },
-      role: { type: 'string' },
-      sandbox: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  })
-  const role = values.role ?? 'operator'
-  if (verb === 'create' && role !== 'operator' && role !== 'buyer') {
-    console.error(`--role must be operator or buyer, not ${role}`)
-    return 2
-  }
-  if (verb === 'create' && values.sandbox && role !== 'buyer') {
-    console.error('--sandbox needs --role buyer: only buyer keys can be sandbox keys')
-    return 2
-  }
-  if (verb === 'create' && !values.storefront) {
-    console.error('keys create needs --storefront <name>')
-    return 2
-  }
-  if (verb === 'revoke' && positionals.length !== 1) {
-    console.error('keys revoke needs exactly one key id or prefix')
-    return 2
-  }
-  if (verb !== 'create' && verb !== 'list' && verb !== 'revoke') {
-    console.error(`Unknown keys verb: ${verb ?? '(none)'}\n\n${USAGE}`)
-    return 2
-  }
-  const ops = await openAdminOps(config, `storefront keys ${verb}`)
+async function admin(input: Invocation, command: string, work: (ops: AdminOps) => Promise<void>): Promise<number> {
   try {
-    if (verb === 'create') {
-      const created = await ops.createKey({
-        storefront: values.storefront!,
-        label: values.label,
-        role: role as 'operator' | 'buyer',
-        ...(values.sandbox ? { sandbox: true } : {}),
-      })
-      const kind = `${created.sandbox ? 'sandbox ' : ''}${created.role}`
-      if (values.json) console.log(terminalJson(created))
-      else console.log(`Created ${kind} key ${created.id} for storefront "${terminalText(created.storefront)}". It is shown once:\n${created.key}`)
-    } else if (verb === 'list') {
-      const list = await ops.listKeys(values.storefront)
-      if (values.json) console.log(terminalJson(list))
-      else console.log(renderTable(['id', 'storefront', 'role', 'prefix', 'label', 'created', 'last used', 'revoked'],
-        list.map((k) => [k.id, k.storefront, k.sandbox ? `${k.role} (sandbox)` : k.role, `${k.prefix}…`, k.label ?? '', k.createdAt, k.lastUsedAt ?? '', k.revokedAt ?? ''])))
-    } else {
-      const revoked = await ops.revokeKey(positionals[0]!)
-      console.log(values.json ? terminalJson(revoked) : terminalText(`Revoked key ${revoked.id} (${revoked.prefix}…) of storefront "${revoked.storefront}".`))
+    const ops = await openAdminOps(loadConfig(), command)
+    try {
+      await work(ops)
+    } finally {
+      await ops.close()
     }
     return 0
-  } finally {
-    await ops.close()
+  } catch (error) {
+    return reportFailure(error, input.name)
   }
+}
+
+export async function migrateCommand(input: Invocation): Promise<number> {
+  return admin(input, 'storefront migrate', async (ops) => {
+    console.log(ops.via === 'server' ? 'The running server applied every migration when it started.' : 'Database schema is up to date.')
+  })
+}
+
+export async function keysCreate(input: Invocation): Promise<number> {
+  const role = stringOption(input, 'role') ?? 'operator'
+  const storefront = stringOption(input, 'storefront')
+  const sandbox = flagOption(input, 'sandbox')
+  try {
+    if (role !== 'operator' && role !== 'buyer') throw new CliUsageError(`--role must be operator or buyer, not ${role}`)
+    if (sandbox && role !== 'buyer') throw new CliUsageError('--sandbox needs --role buyer: only buyer keys can be sandbox keys')
+    if (!storefront) throw new CliUsageError('needs --storefront <name>')
+  } catch (error) {
+    return reportFailure(error, input.name)
+  }
+  return admin(input, 'storefront keys create', async (ops) => {
+    const created = await ops.createKey({ storefront, label: stringOption(input, 'label'), role, ...(sandbox ? { sandbox: true } : {}) })
+    const kind = `${created.sandbox ? 'sandbox ' : ''}${created.role}`
+    if (flagOption(input, 'json')) console.log(terminalJson(created))
+    else console.log(`Created ${kind} key ${created.id} for storefront "${terminalText(created.storefront)}". It is shown once:\n${created.key}`)
+  })
+}
+
+export async function keysList(input: Invocation): Promise<number> {
+  return admin(input, 'storefront keys list', async (ops) => {
+    const list = await ops.listKeys(stringOption(input, 'storefront'))
+    if (flagOption(input, 'json')) console.log(terminalJson(list))
+    else console.log(renderTable(['id', 'storefront', 'role', 'prefix', 'label', 'created', 'last used', 'revoked'],
+      list.map((k) => [k.id, k.storefront, k.sandbox ? `${k.role} (sandbox)` : k.role, `${k.prefix}…`, k.label ?? '', k.createdAt, k.lastUsedAt ?? '', k.revokedAt ?? ''])))
+  })
+}
+
+export async function keysRevoke(input: Invocation): Promise<number> {
+  return admin(input, 'storefront keys revoke', async (ops) => {
+    const revoked = await ops.revokeKey(input.positionals[0]!)
+    console.log(flagOption(input, 'json') ? terminalJson(revoked) : terminalText(`Revoked key ${revoked.id} (${revoked.prefix}…) of storefront "${revoked.storefront}".`))
+  })
 }

@@ -1,11 +1,10 @@
 import { openAsBlob } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
+import { flagOption, listOption, stringOption, type Invocation } from './commands.ts'
 import { exitCodeOf } from './failure.ts'
 import { ApiError, apiClientFromEnv, CliUsageError, ServerUnreachableError, type HttpClient } from './http-client.ts'
 import { renderTable, terminalJson, terminalText } from './table.ts'
-import { AVAILS_USAGE } from './usage.ts'
 
 /**
  * `storefront avails import <file> --source <sourceId> [--commit] [--sheet <name>] [--map "Header=field" ...]`
@@ -51,58 +50,27 @@ const red = (output: Output, text: string) => paint(output, 31, text)
 const yellow = (output: Output, text: string) => paint(output, 33, text)
 const bold = (output: Output, text: string) => paint(output, 1, text)
 
-export async function availsCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const [verb, ...rest] = argv
-  if (verb !== 'import') {
-    console.error(`Unknown avails verb: ${verb ?? '(none)'}\n\nUsage:\n${AVAILS_USAGE}`)
-    return 2
+/** main.ts has parsed the options (commands.ts declares them) and checked the one file argument. */
+export async function availsImport(input: Invocation, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const values = {
+    source: stringOption(input, 'source'),
+    commit: flagOption(input, 'commit'),
+    sheet: stringOption(input, 'sheet'),
+    map: listOption(input, 'map'),
+    'replace-missing': flagOption(input, 'replace-missing'),
+    json: flagOption(input, 'json'),
   }
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        source: { type: 'string' },
-        commit: { type: 'boolean', default: false },
-        sheet: { type: 'string' },
-        map: { type: 'string', multiple: true, default: [] },
-        'replace-missing': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-      },
-    })
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\nUsage:\n${AVAILS_USAGE}`)
-    return 2
-  }
-  const { values, positionals } = parsed
-  if (positionals.length !== 1 || !values.source) {
-    console.error(`avails import needs exactly one file and --source <sourceId>\n\nUsage:\n${AVAILS_USAGE}`)
-    return 2
-  }
+  if (!values.source) throw new CliUsageError('needs --source <sourceId>')
   const columnMapping: Record<string, string> = {}
   for (const entry of values.map) {
     const at = entry.lastIndexOf('=')
-    if (at <= 0 || at === entry.length - 1) {
-      console.error(`--map takes "Header=field", got ${JSON.stringify(entry)}`)
-      return 2
-    }
+    if (at <= 0 || at === entry.length - 1) throw new CliUsageError(`--map takes "Header=field", got ${JSON.stringify(entry)}`)
     columnMapping[entry.slice(0, at).trim()] = entry.slice(at + 1).trim()
   }
-  let api: HttpClient
-  try {
-    api = apiClientFromEnv(env)
-  } catch (error) {
-    if (!(error instanceof CliUsageError)) throw error
-    console.error(error.message)
-    return 2
-  }
-  const file = positionals[0]!
+  const api = apiClientFromEnv(env)
+  const file = input.positionals[0]!
   const size = await stat(file).then((info) => (info.isFile() ? info.size : null), () => null)
-  if (size === null) {
-    console.error(`No such file: ${file}`)
-    return 2
-  }
+  if (size === null) throw new CliUsageError(`no such file: ${file}`)
 
   const output: Output = { out: process.stdout, err: process.stderr, color: Boolean(process.stdout.isTTY) && !env.NO_COLOR }
   const feedPath = `/inventory-sources/${encodeURIComponent(values.source)}/modular/avails-feed`

@@ -1,4 +1,3 @@
-import { ConfigError } from '../config.ts'
 import { isStorefrontError, type ErrorDetails } from '../shared/errors.ts'
 import { ApiError, CliUsageError, ServerUnreachableError } from './http-client.ts'
 import { terminalText } from './table.ts'
@@ -10,12 +9,19 @@ import { terminalText } from './table.ts'
  *   3 refused by the server or database (401, 403, 404, 409, 413, a locked data dir).
  */
 export function exitCodeOf(error: unknown): 1 | 2 | 3 {
-  if (error instanceof CliUsageError || error instanceof ConfigError) return 2
-  if ((error as { code?: unknown } | null)?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return 2
+  if (error instanceof CliUsageError || isUsageOrConfigError(error)) return 2
   if (error instanceof ServerUnreachableError) return 1
   if (error instanceof ApiError) return error.status >= 500 ? 1 : error.code === 'VALIDATION_ERROR' ? 2 : 3
   if (isStorefrontError(error)) return error.code === 'VALIDATION_ERROR' ? 2 : 3
   return 1
+}
+
+/**
+ * By name: the parser's UsageError (main.ts) and the configuration's ConfigError (config.ts, which this
+ * file does not import so that the REST client verbs never load zod and the configuration).
+ */
+function isUsageOrConfigError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'UsageError' || error.name === 'ConfigError')
 }
 
 /** The lines that explain an error answer: its code and message, then its row and field details. */
@@ -28,11 +34,15 @@ export function failureLines(error: ApiError | { code: string; message: string; 
   ]
 }
 
-/** Prints a failure to stderr and returns its exit code; `usage` follows a usage error. */
-export function reportFailure(error: unknown, usage?: string): number {
+/**
+ * Prints a failure to stderr and returns its exit code. A usage error is one line that names the
+ * command (`storefront work start`) and where its help is, never the whole usage.
+ */
+export function reportFailure(error: unknown, command = 'storefront'): number {
   const exitCode = exitCodeOf(error)
   if (error instanceof ApiError || isStorefrontError(error)) console.error(failureLines(error).join('\n'))
-  else if (exitCode === 2 && usage && !(error instanceof ConfigError)) console.error(`${(error as Error).message}\n\n${usage}`)
-  else console.error(error instanceof Error ? error.message : String(error))
+  else if (error instanceof CliUsageError || (error instanceof Error && error.name === 'UsageError')) {
+    console.error(`${command}: ${error.message} (see ${command} --help)`)
+  } else console.error(error instanceof Error ? error.message : String(error))
   return exitCode
 }

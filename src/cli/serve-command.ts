@@ -1,6 +1,8 @@
 import { constants as osConstants } from 'node:os'
-import type { Config } from '../config.ts'
+import { loadConfig, type Config } from '../config.ts'
 import { startServer } from '../server.ts'
+import { collectGarbage } from '../shared/collect-garbage.ts'
+import { reportFailure } from './failure.ts'
 
 /** `storefront serve`: the API, docs and console until a signal stops it. */
 
@@ -10,6 +12,15 @@ import { startServer } from '../server.ts'
  * 0, or 1 when it had to cut requests that were still running; should closing itself hang, the
  * process leaves anyway at the bound (the data-dir lock is released on exit).
  */
+/** Runs with the whole application loaded, so its failures are mapped by this copy of failure.ts. */
+export async function serveCommand(): Promise<number> {
+  try {
+    return await serve(loadConfig())
+  } catch (error) {
+    return reportFailure(error, 'storefront serve')
+  }
+}
+
 export async function serve(config: Config): Promise<number> {
   const graceMs = config.shutdownTimeoutMs
   // Installed before the slow parts of startup (PGlite open, migrations).
@@ -69,6 +80,9 @@ export async function serve(config: Config): Promise<number> {
   }
   // On stderr: stdout carries only the log's JSON lines, which a collector parses.
   console.error(lines.join('\n'))
+  // What start-up allocated and dropped (module sources, tsx's transforms, PGlite's first instance)
+  // is returned to the system now rather than whenever an idle server next collects.
+  collectGarbage()
   if (!shutdown.signal.aborted) await new Promise((resolve) => shutdown.signal.addEventListener('abort', resolve, { once: true }))
   server.app.log.info({ signal: shutdown.signal.reason, timeoutMs: graceMs }, 'shutting down: draining requests, the sweeper and webhook sends')
   const { drained } = await server.close({ timeoutMs: graceMs })

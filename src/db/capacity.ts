@@ -71,6 +71,6 @@ export function availableSql(availAlias: string, now: Date): RawBuilder<number> 
  * The reserve statement's condition, on counters from which the lazy expiry has already removed
  * the avail's due holds: the request fits what the seller's figure leaves.
  */
-export function fitsSql(availAlias: string, requested: number): RawBuilder<boolean> {
+export function fitsSql(availAlias: string, requested: number | RawBuilder<number>): RawBuilder<boolean> {
   return sql<boolean>`${sql.ref(`${availAlias}.feed_capacity`)} - ${sql.ref(`${availAlias}.held_impressions`)} - ${sql.ref(`${availAlias}.booked_impressions`)} >= ${requested}::bigint`
 }

@@ -1,9 +1,10 @@
 import { mkdir } from 'node:fs/promises'
 import { Kysely, PostgresDialect, type Transaction as KyselyTransaction, type TransactionBuilder } from 'kysely'
 import pg from 'pg'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import { createPgConfig } from '@electric-sql/pglite/node-postgres'
 import { metrics } from '../shared/metrics.ts'
+import { createPglite } from './embedded-pglite.ts'
 import { pgliteNotifications, postgresNotifications, type Notifications } from './notifications.ts'
 import type { DB } from './tables.ts'
 
@@ -133,7 +134,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (!pglite) {
     if (!options.dataDir) throw new Error('openDatabase needs databaseUrl, dataDir or pglite')
     await mkdir(options.dataDir, { recursive: true })
-    pglite = await PGlite.create({ dataDir: options.dataDir })
+    pglite = await createPglite(options.dataDir)
   }
   // PGlite is one connection: a query outside the open transaction's handle would wait forever,
   // so a bounded wait turns that bug into an error instead of a hang.

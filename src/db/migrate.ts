@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { sql } from 'kysely'
-import type { Database } from './database.ts'
+import { openDatabase, type Database, type DatabaseHandle, type OpenDatabaseOptions } from './database.ts'
+import { collectGarbage } from '../shared/collect-garbage.ts'
 
 export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url))
 
@@ -76,4 +77,34 @@ export async function assertSchemaCurrent(db: Database, migrations?: Migration[]
   if (newest > latest) throw new DatabaseNewerThanCodeError(newest, latest)
   const missing = all.filter((m) => !versions.has(m.version)).map((m) => m.name)
   if (missing.length > 0) throw new Error(`Migrations not applied: ${missing.join(', ')}`)
+}
+
+/**
+ * Opens the database and applies pending migrations. On PGlite, when that changed anything (initdb
+ * on a fresh data directory, or migrations applied), the database is closed and opened again before
+ * it serves: PGlite's WebAssembly heap never shrinks, so what initdb and the migrations grew it to, and
+ * initdb's own scratch instance, would otherwise stay resident for the life of the process.
+ */
+export async function openMigratedDatabase(
+  options: OpenDatabaseOptions,
+): Promise<{ handle: DatabaseHandle; applied: string[]; reopened: boolean }> {
+  const first = await openDatabase(options)
+  let applied: string[]
+  try {
+    ;({ applied } = await migrate(first.db))
+  } catch (error) {
+    await first.close().catch(() => undefined)
+    throw error
+  }
+  if (first.engine !== 'pglite' || !options.dataDir || applied.length === 0) return { handle: first, applied, reopened: false }
+  await first.close()
+  collectGarbage()
+  const handle = await openDatabase(options)
+  try {
+    await assertSchemaCurrent(handle.db)
+  } catch (error) {
+    await handle.close().catch(() => undefined)
+    throw error
+  }
+  return { handle, applied, reopened: true }
 }

@@ -97,6 +97,8 @@ export interface MediaBuyTable {
   po_number: string | null
   task_id: string | null
   push_notification_sealed: string | null
+  /** The buyer's reporting_webhook, sealed (migration 0025): where delivery notifications go. */
+  reporting_webhook_sealed: Generated<string | null>
   revision: Generated<number>
   confirmed_at: Timestamp | null
   canceled_at: Timestamp | null

@@ -2,8 +2,6 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -17,6 +15,7 @@ import { clientErrorHandler, errorHandlerPlugin, frameworkErrorHandler, MAX_PATH
 import { idempotency } from './plugins/idempotency.ts'
 import { jsonBodyPlugin } from './plugins/json-body.ts'
 import { keyRateLimit, type KeyRateLimitOptions } from './plugins/rate-limit.ts'
+import { answersOnEveryRoute, BODY_METHODS, openapiTransform, openapiTransformObject } from './openapi.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
@@ -94,11 +93,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         description: 'Seller storefront: inventory sources, modular lifecycle, booking ledger and work queue.',
         version: options.version ?? '0.1.0',
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      // Relative to where this document is served: every deployment serves its own.
+      servers: [{ url: '/', description: 'The Storefront serving this document' }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An operator API key: `Authorization: Bearer <key>`' } } },
       security: [{ bearerAuth: [] }],
     },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    // The API and the probes are tagged; the console's pages and forms, /mcp and /a2a are not API.
+    hideUntagged: true,
+    transform: openapiTransform,
+    transformObject: openapiTransformObject,
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
   await app.register(errorHandlerPlugin)
@@ -119,6 +122,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { token: options.metricsToken })
 
   await app.register(async (api) => {
+    // Any route may refuse its input, be rate limited or fail; any body may be too large.
+    answersOnEveryRoute(api, {
+      errors: ['VALIDATION_ERROR', 'RATE_LIMITED', 'INTERNAL_ERROR'],
+      responseHeaders: {
+        429: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } } },
+      },
+    })
+    answersOnEveryRoute(api, { errors: ['PAYLOAD_TOO_LARGE'], methods: BODY_METHODS })
     await api.register(authenticateCallers, { services: options.services })
     // After authentication (the key is known), before the body is read.
     api.addHook('onRequest', async (request, reply) => app.limitKeyRate(request, reply, 'rest'))

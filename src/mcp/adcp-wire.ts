@@ -78,12 +78,13 @@ function adcpSpotFormat(format: SpotFormat, agentUrl: string): AdcpFormat {
   }
 }
 
-// Final reports are uploaded by the operator (the upload reporting module): daily rows, a day late.
+// Final reports are uploaded by the operator (the upload reporting module): daily rows, a day late;
+// each import is pushed to the buy's reporting_webhook (docs/adcp.md "Which events are sent").
 const REPORTING: AdcpProduct['reporting_capabilities'] = {
   available_reporting_frequencies: ['daily'],
   expected_delay_minutes: 1440,
   timezone: 'UTC',
-  supports_webhooks: false,
+  supports_webhooks: true,
   available_metrics: ['impressions', 'spend'],
   date_range_support: 'date_range',
 }

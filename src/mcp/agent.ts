@@ -128,6 +128,43 @@ function uniformTaskLookups(server: object, toolCall: ToolCall | null | undefine
   }
 }
 
+/**
+ * @modelcontextprotocol/sdk warns on stderr, five console.warn lines, for each tool it registers
+ * whose name breaks its naming rule, and @adcp/sdk registers its spec-named `tasks/get` on every
+ * server it builds: on every request here (MCP is stateless). Writing the same lines per request
+ * was about a third of a request's CPU in bench/adcp (BENCHMARKS.md). A name's warning is printed
+ * the first time; its repeats are dropped. console.warn is replaced only while a server is built,
+ * which is synchronous, so no other code's warnings pass through the filter.
+ */
+const TOOL_NAME_WARNING = /^Tool name validation warning for "(.*)":$/
+const TOOL_NAME_WARNING_END = /^See SEP: Specify Format for Tool Names/
+const warnedToolNames = new Set<string>()
+
+function quietRepeatedToolNameWarnings<T>(build: () => T): T {
+  const warn = console.warn
+  let dropping = false
+  let block: string | null = null
+  console.warn = (...args: unknown[]) => {
+    const line = typeof args[0] === 'string' ? args[0] : ''
+    const start = TOOL_NAME_WARNING.exec(line)
+    if (start) {
+      block = start[1]!
+      dropping = warnedToolNames.has(block)
+    }
+    if (!dropping) warn.apply(console, args)
+    if (block !== null && TOOL_NAME_WARNING_END.test(line)) {
+      warnedToolNames.add(block)
+      block = null
+      dropping = false
+    }
+  }
+  try {
+    return build()
+  } finally {
+    console.warn = warn
+  }
+}
+
 const PRODUCTS_PAGE_DEFAULT = 50
 const FORMATS_PAGE_DEFAULT = 50
 const ACCOUNTS_PAGE_DEFAULT = 50
@@ -329,7 +366,7 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
         },
       },
     }
-    const server = createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), options as CreateAdcpServerFromPlatformOptions)
+    const server = quietRepeatedToolNameWarnings(() => createAdcpServerFromPlatform(platformFor(request, fallbackPublisherDomain), options as CreateAdcpServerFromPlatformOptions))
     addCapabilities(server, signerKey !== null)
     uniformTaskLookups(server, request.toolCall)
     return server

@@ -1,10 +1,9 @@
 import { AdcpError } from '@adcp/sdk/server'
 import type { GetMediaBuyDeliveryRequest, GetMediaBuyDeliveryResponse } from '@adcp/sdk/types'
 import type { Caller } from '../access/access-service.ts'
-import type { MediaBuyStatus } from '../db/tables.ts'
 import { isStorefrontError, MEDIA_BUY_NOT_FOUND_MESSAGE } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
-import type { BuyDelivery } from '../workflows/buyer-delivery-workflows.ts'
+import { deliveryOf } from '../workflows/buyer-delivery-workflows.ts'
 import { toMediaBuyError } from './media-buy-tools.ts'
 import { served } from './served-calls.ts'
 
@@ -15,66 +14,8 @@ import { served } from './served-calls.ts'
  */
 
 type Delivery = GetMediaBuyDeliveryResponse['media_buy_deliveries'][number]
-type PackageDelivery = Delivery['by_package'][number]
-type Day = { date: string; impressions: number; spend: number }
 
 const round2 = (value: number) => Math.round(value * 100) / 100
-
-/** Our internal 'submitted' (no media_buy_id shown yet) reads as the delivery enum's 'pending'. */
-function deliveryStatusOf(status: MediaBuyStatus): Delivery['status'] {
-  return status === 'submitted' ? 'pending' : status
-}
-
-function addDay(days: Map<string, Day>, date: string, impressions: number, spend: number): void {
-  const day = days.get(date) ?? { date, impressions: 0, spend: 0 }
-  day.impressions += impressions
-  day.spend = round2(day.spend + spend)
-  days.set(date, day)
-}
-
-function deliveryOf({ buy, packages, rows }: BuyDelivery, withDaily: boolean): Delivery {
-  const days = new Map<string, Day>()
-  let impressions = 0
-  let spend = 0
-  let clicks: number | null = null
-  const byPackage: PackageDelivery[] = packages.map((pkg) => {
-    const own = rows.filter((row) => row.package_id === pkg.package_id)
-    const pkgDays = new Map<string, Day>()
-    let pkgImpressions = 0
-    let pkgSpend = 0
-    let pkgClicks: number | null = null
-    for (const row of own) {
-      const rowSpend = row.spend ?? 0
-      pkgImpressions += row.impressions
-      pkgSpend += rowSpend
-      if (row.clicks !== null) pkgClicks = (pkgClicks ?? 0) + row.clicks
-      addDay(pkgDays, row.delivery_date, row.impressions, rowSpend)
-      addDay(days, row.delivery_date, row.impressions, rowSpend)
-    }
-    impressions += pkgImpressions
-    spend += pkgSpend
-    if (pkgClicks !== null) clicks = (clicks ?? 0) + pkgClicks
-    return {
-      package_id: pkg.package_id,
-      impressions: pkgImpressions,
-      spend: round2(pkgSpend),
-      ...(pkgClicks === null ? {} : { clicks: pkgClicks }),
-      pricing_model: 'cpm',
-      rate: Number(pkg.cpm),
-      currency: buy.currency,
-      paused: pkg.paused,
-      ...(withDaily ? { daily_breakdown: [...pkgDays.values()] } : {}),
-    }
-  })
-  return {
-    media_buy_id: buy.media_buy_id,
-    status: deliveryStatusOf(buy.status),
-    pricing_model: 'cpm',
-    totals: { impressions, spend: round2(spend), ...(clicks === null ? {} : { clicks }) },
-    by_package: byPackage,
-    ...(withDaily ? { daily_breakdown: [...days.values()].sort((a, b) => a.date.localeCompare(b.date)) } : {}),
-  }
-}
 
 function toAdcpError(error: unknown): never {
   if (isStorefrontError(error) && error.code === 'VALIDATION_ERROR') {

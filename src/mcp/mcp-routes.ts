@@ -328,7 +328,11 @@ export function refuseWebhookUrl(args: Record<string, unknown>, { sandbox, canSi
 
 function webhookUrlRefusal(args: Record<string, unknown> | undefined, rules: { sandbox: boolean; canSign: boolean }): AdcpErrorBody | null {
   const refusal = args ? refuseWebhookUrl(args, rules) : null
-  return refusal === null ? null : { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable', field: 'push_notification_config.url' }
+  if (refusal !== null) return { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable', field: 'push_notification_config.url' }
+  // create_media_buy's reporting_webhook: the delivery notifications go there, under the same rules.
+  const reporting = args?.reporting_webhook
+  const reportingRefusal = reporting && typeof reporting === 'object' ? refuseWebhookUrl({ push_notification_config: reporting }, rules) : null
+  return reportingRefusal === null ? null : { code: 'INVALID_REQUEST', message: `reporting_webhook.url rejected: ${reportingRefusal}`, recovery: 'correctable', field: 'reporting_webhook.url' }
 }
 
 /**

@@ -198,6 +198,7 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
           },
         })),
         pushNotification: request.push_notification_config as PushConfig | undefined,
+        reportingWebhook: request.reporting_webhook as PushConfig | undefined,
       }).catch(toMediaBuyError)
       note.sources = note.sources.map((source) => ({ ...source, currency: outcome.buy.row.currency, mediaBuyId: outcome.buy.row.media_buy_id }))
       if (outcome.kind === 'submitted') {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { errorCodeMeanings, errorReasons, errorStatus, type ErrorCode, type ErrorReason } from './errors.ts'
 
 /** Storefront-scoped slug used in every path. */
 export const SOURCE_ID_PATTERN = /^[a-z0-9_-]{1,255}$/
@@ -80,16 +81,55 @@ export function caseInsensitiveEnum<const T extends readonly [string, ...string[
 /** ISO-8601 UTC timestamp ending in Z, as every response emits. */
 export const TimestampSchema = z.iso.datetime({ offset: false })
 
-export const ErrorBodySchema = z
-  .object({
-    data: z.null(),
-    error: z.object({
-      code: z.string(),
-      message: z.string(),
-      details: z.record(z.string(), z.unknown()).optional(),
-    }),
+const errorCodes = Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]]
+const reasons = Object.keys(errorReasons) as [ErrorReason, ...ErrorReason[]]
+
+/** The closed catalog of error codes (src/shared/errors.ts), one HTTP status each. */
+export const ErrorCodeSchema = z
+  .enum(errorCodes)
+  .meta({ id: 'ErrorCode', description: errorCodes.map((code) => `- ${code} (${errorStatus[code]}): ${errorCodeMeanings[code]}`).join('\n') })
+
+/** The closed catalog of `details.reason` sub-codes (src/shared/errors.ts). */
+export const ErrorReasonSchema = z
+  .enum(reasons)
+  .meta({ id: 'ErrorReason', description: reasons.map((reason) => `- ${reason}: ${errorReasons[reason]}`).join('\n') })
+
+const ErrorDetailsSchema = z
+  .looseObject({
+    reason: ErrorReasonSchema.optional(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('Each invalid field, parameter or header, by path.'),
+    rows: z.array(z.object({ row: z.number().int(), field: z.string(), message: z.string() })).optional().describe('Each invalid feed or report row, by the row number the operator sees.'),
+    retryAfterSeconds: z.number().int().optional().describe('With RATE_LIMITED: the Retry-After header as a number.'),
   })
+  .meta({ id: 'ErrorDetails', description: 'Machine-readable detail; reason, issues and rows are the common keys, and a reason may add its own (e.g. availableImpressions).' })
+
+const errorObject = (code: z.ZodType<ErrorCode>) => z.object({ code, message: z.string(), details: ErrorDetailsSchema.optional() })
+
+/** The error envelope of every REST error answer, any code. */
+export const ErrorBodySchema = z
+  .object({ data: z.null(), error: errorObject(ErrorCodeSchema) })
   .meta({ id: 'ErrorBody' })
+
+/** `NOT_FOUND` -> `NotFoundError`, `VALIDATION_ERROR` -> `ValidationError`. */
+function errorBodyId(code: ErrorCode): string {
+  const pascal = code.toLowerCase().replace(/(^|_)([a-z])/g, (_match, _sep, letter: string) => letter.toUpperCase())
+  return pascal.endsWith('Error') ? pascal : `${pascal}Error`
+}
+
+const errorBodies = new Map<ErrorCode, z.ZodType>()
+
+/**
+ * The error envelope of one code: the same shape as ErrorBody with `code` fixed, so a route's
+ * answer for a status has the one code the catalog gives that status.
+ */
+export function errorBodySchemaOf(code: ErrorCode): z.ZodType {
+  let schema = errorBodies.get(code)
+  if (!schema) {
+    schema = z.object({ data: z.null(), error: errorObject(z.literal(code)) }).meta({ id: errorBodyId(code), description: `${code}: ${errorCodeMeanings[code]}` })
+    errorBodies.set(code, schema)
+  }
+  return schema
+}
 
 /** Turns a display name into a sourceId: lower case, runs of other characters become one dash. */
 export function slugify(name: string): string {

@@ -16,6 +16,19 @@ export const errorStatus = {
 
 export type ErrorCode = keyof typeof errorStatus
 
+/** When each code is answered, as the API reference (OpenAPI) describes its status. */
+export const errorCodeMeanings: Record<ErrorCode, string> = {
+  VALIDATION_ERROR: 'The request is malformed: a field, parameter, header or body fails its rules (details.issues name each field, details.rows each feed or report row).',
+  UNAUTHORIZED: 'The Authorization header carries no valid API key.',
+  ACCESS_DENIED: 'The key is valid but may not do this; details.reason says why (WRONG_KEY_ROLE: a buyer key on the operator API).',
+  NOT_FOUND: 'No such resource for this storefront: an unknown, foreign or wrong-kind id in the path or body.',
+  CONFLICT: 'The request contradicts the current state (details.reason says how), or its Idempotency-Key was used for another request or is still in progress.',
+  PAYLOAD_TOO_LARGE: 'The body, an uploaded file or the request headers exceed the server limit.',
+  RATE_LIMITED: 'Too many requests or streams at once; retry after the Retry-After seconds.',
+  INTERNAL_ERROR: 'The server failed; the request was not completed and may be retried. The server log has the cause.',
+  UPSTREAM_ERROR: 'A system the storefront relies on (a managed sales agent, an upstream AdCP agent) failed or did not answer; details.reason says which way.',
+}
+
 /**
  * Machine-readable sub-codes carried in `details.reason`. Closed: add a line here
  * (with the sentence saying when it is used) before throwing a new one.

@@ -42,7 +42,7 @@ import {
   openWorkItem,
   type Actor,
 } from '../modules/work-queue/index.ts'
-import { productCadentDefaults, productCadentFor } from './product-cadent.ts'
+import { productBlockOf, productCadentDefaults, productCadentFor } from './product-cadent.ts'
 import { toIso, type Clock } from '../shared/clock.ts'
 import { fail, StorefrontError } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
@@ -397,16 +397,23 @@ export function createAvailsFeedWorkflows({ db, clock }: AvailsFeedWorkflowDeps)
 
   /** GET /inventory-sources/{sourceId}/modular/products: one keyset page of sellable avails as products. */
   async function listProducts(storefrontId: number, sourceId: string, query: ProductListQuery): Promise<{ products: Product[]; nextCursor: string | null }> {
-    const source = await findModularSourceRow(db, storefrontId, sourceId)
+    return productsOfSource(await findModularSourceRow(db, storefrontId, sourceId), query)
+  }
+
+  /**
+   * listProducts of a modular source row the caller already read; `trafficking` is its ACTIVE
+   * trafficking module when the caller read that too (the buyer catalog does), else it is read here.
+   */
+  async function productsOfSource(source: InventorySourceRow, query: ProductListQuery, trafficking?: { module: ActiveModule | undefined }): Promise<{ products: Product[]; nextCursor: string | null }> {
     const { rows, nextCursor } = await listSellableAvails(db, { inventorySourceId: source.id, now: clock.now(), query })
-    const cadent = await productCadentDefaults(db, source)
+    const cadent = trafficking ? productBlockOf(trafficking.module) : await productCadentDefaults(db, source)
     return {
       products: rows.map((row) => projectProduct(row, productCadentFor(cadent, row))),
       nextCursor,
     }
   }
 
-  return { ingest, listProducts, commitAvailsPreview }
+  return { ingest, listProducts, productsOfSource, commitAvailsPreview }
 }
 
 export type AvailsFeedWorkflows = ReturnType<typeof createAvailsFeedWorkflows>

@@ -1,3 +1,4 @@
+import type { GetMediaBuyDeliveryResponse } from '@adcp/sdk/types'
 import type { Database } from '../db/database.ts'
 import type { MediaBuyPackageRow, MediaBuyRow, MediaBuyStatus } from '../db/tables.ts'
 import { listBuyDelivery, type PackageDeliveryRow } from '../modules/delivery/index.ts'
@@ -26,6 +27,69 @@ export interface DeliveryQuery {
   /** 'YYYY-MM-DD', inclusive. */
   from?: string | undefined
   to?: string | undefined
+}
+
+type Delivery = GetMediaBuyDeliveryResponse['media_buy_deliveries'][number]
+type PackageDelivery = Delivery['by_package'][number]
+type Day = { date: string; impressions: number; spend: number }
+
+const round2 = (value: number) => Math.round(value * 100) / 100
+
+/** Our internal 'submitted' (no media_buy_id shown yet) reads as the delivery enum's 'pending'. */
+function deliveryStatusOf(status: MediaBuyStatus): Delivery['status'] {
+  return status === 'submitted' ? 'pending' : status
+}
+
+function addDay(days: Map<string, Day>, date: string, impressions: number, spend: number): void {
+  const day = days.get(date) ?? { date, impressions: 0, spend: 0 }
+  day.impressions += impressions
+  day.spend = round2(day.spend + spend)
+  days.set(date, day)
+}
+
+/** One buy's delivery in the get_media_buy_delivery shape (the tool's answer and the delivery webhook's). */
+export function deliveryOf({ buy, packages, rows }: BuyDelivery, withDaily: boolean): Delivery {
+  const days = new Map<string, Day>()
+  let impressions = 0
+  let spend = 0
+  let clicks: number | null = null
+  const byPackage: PackageDelivery[] = packages.map((pkg) => {
+    const own = rows.filter((row) => row.package_id === pkg.package_id)
+    const pkgDays = new Map<string, Day>()
+    let pkgImpressions = 0
+    let pkgSpend = 0
+    let pkgClicks: number | null = null
+    for (const row of own) {
+      const rowSpend = row.spend ?? 0
+      pkgImpressions += row.impressions
+      pkgSpend += rowSpend
+      if (row.clicks !== null) pkgClicks = (pkgClicks ?? 0) + row.clicks
+      addDay(pkgDays, row.delivery_date, row.impressions, rowSpend)
+      addDay(days, row.delivery_date, row.impressions, rowSpend)
+    }
+    impressions += pkgImpressions
+    spend += pkgSpend
+    if (pkgClicks !== null) clicks = (clicks ?? 0) + pkgClicks
+    return {
+      package_id: pkg.package_id,
+      impressions: pkgImpressions,
+      spend: round2(pkgSpend),
+      ...(pkgClicks === null ? {} : { clicks: pkgClicks }),
+      pricing_model: 'cpm',
+      rate: Number(pkg.cpm),
+      currency: buy.currency,
+      paused: pkg.paused,
+      ...(withDaily ? { daily_breakdown: [...pkgDays.values()] } : {}),
+    }
+  })
+  return {
+    media_buy_id: buy.media_buy_id,
+    status: deliveryStatusOf(buy.status),
+    pricing_model: 'cpm',
+    totals: { impressions, spend: round2(spend), ...(clicks === null ? {} : { clicks }) },
+    by_package: byPackage,
+    ...(withDaily ? { daily_breakdown: [...days.values()].sort((a, b) => a.date.localeCompare(b.date)) } : {}),
+  }
 }
 
 export function createBuyerDeliveryWorkflows({ db }: { db: Database }) {

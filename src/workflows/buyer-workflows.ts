@@ -11,7 +11,7 @@ import {
   type AccountOwner,
 } from '../modules/buyer-accounts/index.ts'
 import type { SpotFormat } from '../modules/creative-formats/index.ts'
-import { findActiveModule, listActiveModularSources } from '../modules/modular-sources/index.ts'
+import { findActiveModule, listActiveModularSources, type ActiveModule } from '../modules/modular-sources/index.ts'
 import { PRODUCTS_MAX_LIMIT, type Product } from '../modules/products/index.ts'
 import { formatsOfTraffickingModule } from '../modules/registry.ts'
 import type { Clock } from '../shared/clock.ts'
@@ -31,7 +31,7 @@ export type { BuyerAccountRow, BuyerAccountStatus }
 export interface BuyerWorkflowDeps {
   db: Database
   clock: Clock
-  availsFeed: Pick<AvailsFeedWorkflows, 'listProducts'>
+  availsFeed: Pick<AvailsFeedWorkflows, 'listProducts' | 'productsOfSource'>
   sandbox: Pick<SandboxWorkflows, 'ensureSource' | 'seededFormats'>
 }
 
@@ -111,16 +111,24 @@ export type SyncAccountResult =
 
 export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWorkflowDeps) {
   async function catalogSource(source: InventorySourceRow): Promise<CatalogSource> {
+    return (await describeSource(source)).described
+  }
+
+  /** catalogSource, with the trafficking module it read (null when seeded formats made reading it needless). */
+  async function describeSource(source: InventorySourceRow): Promise<{ described: CatalogSource; trafficking: { module: ActiveModule | undefined } | null }> {
     // Once formats are seeded into the sandbox they are its whole catalog (a storyboard that
     // seeds formats gets exactly those); until then the trafficking module's formats stand.
     const seeded = source.sandbox ? await sandbox.seededFormats(source) : null
-    const trafficking = seeded ? undefined : await findActiveModule(db, source.id, 'TRAFFICKING')
+    const trafficking = seeded ? null : { module: await findActiveModule(db, source.id, 'TRAFFICKING') }
     return {
-      sourceId: source.source_id,
-      name: source.name,
-      publisherDomain: publisherDomainOf(source),
-      sandbox: source.sandbox,
-      formats: seeded ? seeded.map((format) => ({ ...format, seeded: true as const })) : formatsOfTraffickingModule(trafficking?.row),
+      described: {
+        sourceId: source.source_id,
+        name: source.name,
+        publisherDomain: publisherDomainOf(source),
+        sandbox: source.sandbox,
+        formats: seeded ? seeded.map((format) => ({ ...format, seeded: true as const })) : formatsOfTraffickingModule(trafficking?.module?.row),
+      },
+      trafficking,
     }
   }
 
@@ -154,11 +162,13 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
       const source = sources[index]!
       read.push(source.source_id)
       const resumeAt = cursor && source.source_id === cursor.s ? cursor.c : null
-      const { products, nextCursor } = await availsFeed.listProducts(principal.storefrontId, source.source_id, {
+      // The source row and its trafficking module are read once: the formats and the products'
+      // blocks both come from that module.
+      const { described, trafficking } = await describeSource(source)
+      const { products, nextCursor } = await availsFeed.productsOfSource(source, {
         limit: limit - entries.length,
         ...(resumeAt ? { cursor: resumeAt } : {}),
-      })
-      const described = await catalogSource(source)
+      }, trafficking ?? undefined)
       for (const product of products) entries.push({ source: described, product })
       if (nextCursor) return { entries, nextCursor: encodeCatalogCursor({ s: source.source_id, c: nextCursor }), read }
       if (entries.length >= limit) {
@@ -172,7 +182,8 @@ export function createBuyerWorkflows({ db, clock, availsFeed, sandbox }: BuyerWo
   /** The cursor of the catalog's first product, or null when it has none: for a page that upstream products filled. */
   async function firstCatalogCursor(principal: BuyerPrincipal): Promise<string | null> {
     for (const source of await sourcesOf(principal)) {
-      const { products } = await availsFeed.listProducts(principal.storefrontId, source.source_id, { limit: 1 })
+      // Whether the source has a product at all: no block is needed, so no module is read.
+      const { products } = await availsFeed.productsOfSource(source, { limit: 1 }, { module: undefined })
       if (products.length > 0) return encodeCatalogCursor({ s: source.source_id, c: null })
     }
     return null

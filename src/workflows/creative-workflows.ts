@@ -32,6 +32,8 @@ import { listWorkItemsForResource, OPEN_STATUSES, openWorkItem, type Actor } fro
 import type { Clock } from '../shared/clock.ts'
 import { fail, isStorefrontError } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import { enqueueStatusChangeWebhook } from './buy-notifications.ts'
 import type { BuyerPrincipal } from './buyer-workflows.ts'
 
 /**
@@ -48,6 +50,8 @@ export interface CreativeWorkflowDeps {
   ledger: LedgerService
   /** The formats the storefront serves (buyer-workflows listFormats): the one list a format is checked against. */
   listFormats(principal: BuyerPrincipal): Promise<BuyerFormat[]>
+  /** Opens the buys' sealed push_notification_config: a buy leaving pending_creatives notifies its buyer. */
+  secrets?: SecretBox | undefined
 }
 
 export interface CreativeInput {
@@ -220,14 +224,15 @@ function decodeCursor(cursor: string | undefined): number | undefined {
 }
 
 /** The buys among these whose every live package now has a creative that can serve leave pending_creatives. */
-async function advanceReadyBuys(trx: Transaction, mediaBuyRowIds: number[], now: Date): Promise<void> {
+async function advanceReadyBuys(trx: Transaction, mediaBuyRowIds: number[], now: Date, secrets: SecretBox | undefined): Promise<void> {
   const live = await livePackagesOfBuys(trx, mediaBuyRowIds)
   const ready = await packagesWithServableCreative(trx, [...live.values()].flat())
   const readyBuys = [...live].filter(([, packageRowIds]) => packageRowIds.length > 0 && packageRowIds.every((id) => ready.has(id))).map(([buyRowId]) => buyRowId)
-  await advanceCreativeReadyBuys(trx, readyBuys, now)
+  // Each buy that moved tells its buyer, in this transaction.
+  for (const moved of await advanceCreativeReadyBuys(trx, readyBuys, now)) await enqueueStatusChangeWebhook(trx, secrets, moved, 'pending_creatives', now)
 }
 
-export function createCreativeWorkflows({ db, clock, ledger, listFormats }: CreativeWorkflowDeps) {
+export function createCreativeWorkflows({ db, clock, ledger, listFormats, secrets }: CreativeWorkflowDeps) {
   function ownerOf(principal: BuyerPrincipal): CreativeOwner {
     return { storefrontId: principal.storefrontId, apiKeyId: principal.apiKeyId, sandbox: principal.sandbox }
   }
@@ -382,7 +387,7 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
         touchedBuys.add(pkg.mediaBuyRowId)
       }
 
-      if (touchedBuys.size > 0) await advanceReadyBuys(trx, [...touchedBuys], now)
+      if (touchedBuys.size > 0) await advanceReadyBuys(trx, [...touchedBuys], now, secrets)
       return [...results.values()]
     })
   }
@@ -494,7 +499,7 @@ export function createCreativeWorkflows({ db, clock, ledger, listFormats }: Crea
         await requestCreativeMapping(trx, pkg, creative, spotAssetOfRow(creative, format), format, now)
       }
     }
-    await advanceReadyBuys(trx, [pkg.mediaBuyRowId], now)
+    await advanceReadyBuys(trx, [pkg.mediaBuyRowId], now, secrets)
   }
 
   return { syncCreatives, listOwnCreatives, seedCreative, forceCreativeStatus, replacePackageAssignments, formatsOf: listFormats }

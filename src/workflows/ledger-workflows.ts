@@ -6,9 +6,11 @@ import {
   type Reservation,
   type ReservationListQuery,
   type ReserveRequest,
+  SourceMismatch,
 } from '../modules/booking-ledger/index.ts'
 import { findModularSourceRow } from '../modules/modular-sources/index.ts'
 import { projectProduct, type Product } from '../modules/products/index.ts'
+import type { ProductBlock } from '../modules/provider.ts'
 import { loadProjection, type RuntimeProjection } from '../modules/readiness/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { outcomeTransaction, outcomeTransactionWhenRecorded } from '../shared/unit-of-work.ts'
@@ -26,21 +28,74 @@ export interface ReserveOutcome {
   product: Product
 }
 
+/**
+ * What a reservation needs of its source besides the ledger: the source row's id for the
+ * storefront's sourceId, and the product block its trafficking module gives, with the version of
+ * the module rows it was derived from. Kept per process for a short while; it is never trusted on
+ * its own: the reserve statement confirms the id (SourceMismatch otherwise) and returns the
+ * modules' current version, and a block of another version is derived again. So a change made
+ * through any process is seen by the next reservation in every process.
+ */
+interface SourceFacts {
+  sourceRowId: number
+  block: ProductBlock | null
+  modulesVersion: string
+  until: number
+}
+
+const SOURCE_FACTS_TTL_MS = 60_000
+const SOURCE_FACTS_MAX = 1_000
+
 export function createLedgerWorkflows({ db, clock, ledger }: LedgerWorkflowDeps) {
+  const sourceFacts = new Map<string, SourceFacts>()
+
   async function reserve(storefrontId: number, sourceId: string, body: ReserveRequest): Promise<ReserveOutcome> {
+    const key = `${storefrontId}\u0000${sourceId}`
+    const cached = sourceFacts.get(key)
+    if (cached && cached.until > Date.now()) {
+      try {
+        return await reserveOn(key, cached.sourceRowId, { storefrontId, sourceId }, body, cached)
+      } catch (error) {
+        if (!(error instanceof SourceMismatch)) throw error
+        sourceFacts.delete(key)
+      }
+    }
     const source = await findModularSourceRow(db, storefrontId, sourceId)
+    return reserveOn(key, source.id, undefined, body, undefined)
+  }
+
+  async function reserveOn(
+    key: string,
+    sourceRowId: number,
+    expectSource: { storefrontId: number; sourceId: string } | undefined,
+    body: ReserveRequest,
+    cached: SourceFacts | undefined,
+  ): Promise<ReserveOutcome> {
     return outcomeTransactionWhenRecorded(db, async (trx) => {
-      const { created, reservation, avail } = await ledger.reserve({
-        sourceRowId: source.id,
+      const { created, reservation, avail, modulesVersion } = await ledger.reserve({
+        sourceRowId,
         availId: availIdOf(body),
         mediaBuyId: body.mediaBuyId,
         packageId: body.packageId ?? null,
         buyerCustomerId: body.buyerCustomerId ?? null,
         requestedImpressions: body.requestedImpressions,
         holdMinutes: body.holdMinutes,
+        expectSource,
       }, trx)
-      return { created, reservation, product: projectProduct(avail, productCadentFor(await productCadentDefaults(trx ?? db, source), avail)) }
+      let block: ProductBlock | null
+      if (cached && modulesVersion !== undefined && cached.modulesVersion === modulesVersion) block = cached.block
+      else {
+        block = await productCadentDefaults(trx ?? db, { id: sourceRowId })
+        if (modulesVersion !== undefined) remember(key, { sourceRowId, block, modulesVersion, until: Date.now() + SOURCE_FACTS_TTL_MS })
+      }
+      return { created, reservation, product: projectProduct(avail, productCadentFor(block, avail)) }
     })
+  }
+
+  function remember(key: string, facts: SourceFacts): void {
+    sourceFacts.delete(key)
+    if (sourceFacts.size >= SOURCE_FACTS_MAX) sourceFacts.delete(sourceFacts.keys().next().value!)
+    sourceFacts.set(key, facts)
   }
 
   async function release(storefrontId: number, sourceId: string, body: ReleaseRequest): Promise<{ reservation: Reservation; projection: RuntimeProjection }> {

@@ -45,6 +45,7 @@ import { fail, isStorefrontError, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
 import type { ApprovalRequest, ExecutionWorkflows, PreparedHandoff } from './execution-workflows.ts'
 import type { CreativeWorkflows } from './creative-workflows.ts'
+import { enqueueStatusChangeWebhook } from './buy-notifications.ts'
 import { SANDBOX_SOURCE_ID, type SandboxWorkflows } from './sandbox-workflows.ts'
 
 /**
@@ -84,6 +85,8 @@ export interface CreateBuyInput {
   packages: PackageRequest[]
   /** push_notification_config as sent: sealed at rest (it may carry the buyer's credentials). */
   pushNotification?: { url: string } & Record<string, unknown> | undefined
+  /** reporting_webhook as sent: sealed at rest (its authentication is the buyer's credential). */
+  reportingWebhook?: { url: string } & Record<string, unknown> | undefined
 }
 
 /** A buy with its packages, as its owner sees it. */
@@ -333,6 +336,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         poNumber: input.poNumber ?? null,
         taskId,
         pushNotificationSealed: input.pushNotification ? secrets.sealJson(input.pushNotification) : null,
+        reportingWebhookSealed: input.reportingWebhook ? secrets.sealJson(input.reportingWebhook) : null,
         confirmedAt: waitsOnPeople ? null : now,
         now,
       })
@@ -444,6 +448,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         buy = await updateBuy(trx, buy.id, {
           status: 'canceled', canceled_at: now, canceled_by: 'buyer', cancellation_reason: input.cancellationReason ?? null, bumpRevision: true,
         }, now)
+        await enqueueStatusChangeWebhook(trx, secrets, buy, found.status, now)
         return { buy, affected: packages.map((pkg) => pkg.package_id) }
       }
       if (input.paused !== undefined) {
@@ -484,8 +489,12 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       }
       // The assignments may have moved the buy out of pending_creatives: read it again.
       buy = (await lockBuyByRowId(trx, buy.id))!
+      const from = buy.status
       const status = input.paused === undefined ? buy.status : input.paused ? 'paused' : 'active'
       buy = await updateBuy(trx, buy.id, { status, bumpRevision: true }, now)
+      // Pause or resume told to the buy's push_notification_config (a move out of pending_creatives
+      // by the assignments above was told when it happened).
+      await enqueueStatusChangeWebhook(trx, secrets, buy, from, now)
       return { buy, affected: [...affected] }
     })
     return { buy: await view(db, result.buy), affectedPackageIds: result.affected }

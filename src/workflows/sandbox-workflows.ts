@@ -10,6 +10,7 @@ import {
   deleteSandboxMediaBuys,
   findOwnBuy,
   insertSeededMediaBuy,
+  isTaskIdTaken,
   listBuyPackages,
   listLiveReservationsOfBuy,
   lockBuyByRowId,
@@ -22,6 +23,7 @@ import {
   deleteSandboxSdkRows,
   ensureSeededFormat,
   findSandboxAvail,
+  isTaskIdForcedByAnotherKey,
   listSandboxKeyIds,
   listSeededFormats,
   putCreateArm,
@@ -32,6 +34,8 @@ import type { Clock } from '../shared/clock.ts'
 import { fail } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import { deleteSourceRow } from '../sources/source-store.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import { enqueueStatusChangeWebhook } from './buy-notifications.ts'
 import { demoAvails } from './cadent-demo-avails.ts'
 
 /**
@@ -62,6 +66,8 @@ export interface SandboxWorkflowDeps {
   db: Database
   clock: Clock
   ledger: Pick<LedgerService, 'release' | 'lockById'>
+  /** Opens the buys' sealed push_notification_config: a forced status change notifies the buyer. */
+  secrets?: SecretBox | undefined
 }
 
 export interface SeededFormat {
@@ -137,7 +143,7 @@ function storyboardSentinel(now: Date): NormalizedAvail {
   }
 }
 
-export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDeps) {
+export function createSandboxWorkflows({ db, clock, ledger, secrets }: SandboxWorkflowDeps) {
   async function buildSource(trx: Transaction, storefrontId: number, now: Date): Promise<InventorySourceRow | null> {
     const row = await insertModularSource(trx, {
       storefrontId,
@@ -205,7 +211,11 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
     })
   }
 
-  /** The first seed of a run replaces the demo catalog (see deactivateNonFixtureAvails). */
+  /**
+   * The first product seed of a run replaces the demo catalog (see deactivateNonFixtureAvails).
+   * Seeding formats, creatives or buys leaves the products as they are: a run that seeds only
+   * formats still finds the catalog it had.
+   */
   async function startSeeding(trx: Transaction, source: InventorySourceRow, now: Date): Promise<void> {
     await deactivateNonFixtureAvails(trx, source.id, FIXTURE_METADATA_KEY, now)
   }
@@ -307,11 +317,7 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
     const name = textOf(input.fixture.name, 'fixture.name') ?? formatId
     const formatType = textOf(input.fixture.type, 'fixture.type')
     const source = await ensureSource(principal.storefrontId)
-    await db.transaction().execute(async (trx) => {
-      const now = clock.now()
-      await startSeeding(trx, source, now)
-      await upsertSeededFormat(trx, { inventorySourceId: source.id, formatId, name, formatType, now })
-    })
+    await upsertSeededFormat(db, { inventorySourceId: source.id, formatId, name, formatType, now: clock.now() })
   }
 
   /** seed_media_buy: a sandbox buy of the given account with no packages (it holds nothing). */
@@ -381,6 +387,8 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
         now,
         ...(input.status === 'canceled' ? { cancellation: { reason: input.reason } } : {}),
       })
+      // The seller's change, announced to the buyer in its transaction.
+      await enqueueStatusChangeWebhook(trx, secrets, changed, buy.status, now)
       return { previous: buy.status, current: changed.status }
     })
   }
@@ -389,6 +397,11 @@ export function createSandboxWorkflows({ db, clock, ledger }: SandboxWorkflowDep
   async function forceCreateArm(principal: SandboxPrincipal, input: { arm: 'submitted' | 'input-required'; taskId: string | null; message: string | null }): Promise<void> {
     assertSandboxKey(principal)
     if (input.arm === 'submitted' && !input.taskId) throw fail.invalidField('task_id', 'is required for the submitted arm')
+    // Refused here, not at the create: a create under a used task id cannot succeed, and the
+    // directive it leaves behind (a failed create keeps it for the retry) would fail every later one.
+    if (input.taskId && (await isTaskIdTaken(db, input.taskId) || await isTaskIdForcedByAnotherKey(db, { apiKeyId: principal.apiKeyId, taskId: input.taskId }))) {
+      throw fail.invalidField('task_id', 'is already in use: choose another, or reset the sandbox (storefront sandbox reset)')
+    }
     await putCreateArm(db, { apiKeyId: principal.apiKeyId, arm: input.arm, taskId: input.taskId, message: input.message, now: clock.now() })
   }
 

@@ -32,6 +32,9 @@ import { cancellationEffectFor, completionEffectFor, holdsToLock, type CommitAva
 // Work items whose completion books the reservation: while one is open, the hold does not expire.
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
+import type { SecretBox } from '../shared/secret-box.ts'
+import { findBuysOfReservations } from '../modules/media-buys/index.ts'
+import { enqueueDeliveryReportWebhook } from './buy-notifications.ts'
 
 
 export interface WorkItemWorkflowDeps {
@@ -45,7 +48,12 @@ export interface WorkItemWorkflowDeps {
    * its buyer's webhook to the outbox, which this process's sender then sends at once.
    */
   onCommitted?: (() => void) | undefined
+  /** Opens a buy's sealed webhook destinations: a delivery report's import notifies its buyer. Absent: no notification. */
+  secrets?: SecretBox | undefined
 }
+
+/** Kinds whose completion imports a line's delivery report: the buy's buyer is notified in the same transaction. */
+const DELIVERY_IMPORT_KINDS: readonly WorkItemKind[] = ['UPLOAD_FINAL_REPORT']
 
 export interface WorkItemChanged {
   ok: true
@@ -53,7 +61,7 @@ export interface WorkItemChanged {
 }
 
 /** The modular source's human work queue: list, read, and every transition with its event. */
-export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted }: WorkItemWorkflowDeps) {
+export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted, secrets }: WorkItemWorkflowDeps) {
   async function list(storefrontId: number, sourceId: string, query: WorkItemListQuery): Promise<{ items: WorkItem[]; total: number }> {
     const source = await findModularSourceRow(db, storefrontId, sourceId)
     const { rows, total } = await listWorkItems(db, {
@@ -144,6 +152,11 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
         const summary = effect
           ? await effect({ trx, source, item: row, result, actor, now, ledger, commitAvailsPreview })
           : undefined
+        if (DELIVERY_IMPORT_KINDS.includes(row.kind) && row.resource_type === RESERVATION_RESOURCE && row.resource_id && /^\d{1,15}$/.test(row.resource_id)) {
+          // The buy of the line, if an AdCP buy holds it (a REST reservation has none to notify).
+          const [buy] = await findBuysOfReservations(trx, [Number(row.resource_id)])
+          if (buy) await enqueueDeliveryReportWebhook(trx, secrets, { mediaBuyRowId: buy.id, workItemId: row.id, now })
+        }
         return completeWorkItem(trx, row, { result, notes: body.notes, effect: summary }, actor, now)
       }),
   }

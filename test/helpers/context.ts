@@ -1,3 +1,4 @@
+import { AssertionError } from 'node:assert'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { API_PREFIX, buildApp } from '../../src/http/app.ts'
 import { generateWebhookSigningKey, type WebhookSigningKey } from '../../src/modules/buyer-webhooks/index.ts'
@@ -8,6 +9,7 @@ import type { AgentProbe } from '../../src/sources/agent-probe.ts'
 import { refuseUnprobedAgents } from '../../src/sources/agent-probe.ts'
 import type { Database } from '../../src/db/database.ts'
 import { openTestDatabase } from './database.ts'
+import { errorCodeOf, undocumentedAnswers, type OpenApiDocument, type RecordedAnswer } from './openapi-coverage.ts'
 
 export const TEST_SECRET_KEY = 'test-secret-key-not-for-production'
 
@@ -20,6 +22,8 @@ export interface TestContext {
   key: string
   /** A key of another storefront, "globex", for isolation tests. */
   otherKey: string
+  /** What each `app.inject` answered, checked against /openapi.json at close (openapi-coverage.ts). */
+  answers: readonly RecordedAnswer[]
   /** Calls the storefront API with the acme key unless `key` says otherwise. */
   api(method: InjectOptions['method'], path: string, body?: unknown, options?: { key?: string | null; headers?: Record<string, string> }): Promise<LightMyRequestResponse>
   close(): Promise<void>
@@ -72,6 +76,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     metricsToken: options.metricsToken,
     isDraining: options.isDraining,
   })
+  const answers = recordAnswers(app)
   const { key } = await services.access.createKey({ storefront: 'acme', label: 'test' })
   const { key: otherKey } = await services.access.createKey({ storefront: 'globex', label: 'test' })
 
@@ -82,6 +87,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     clock,
     key,
     otherKey,
+    answers,
     api(method, path, body, opts = {}) {
       const authKey = opts.key === undefined ? key : opts.key
       const url = path.startsWith('/inventory-sources') ? `${API_PREFIX}${path}` : path
@@ -93,9 +99,43 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       })
     },
     async close() {
+      const undocumented = answers.length > 0 ? undocumentedAnswers(documentOf(app), answers, API_PREFIX) : []
       await app.close()
       await services.sourceDiagnostics.flush()
       await database.close()
+      if (undocumented.length > 0) {
+        throw new AssertionError({ message: `Answers missing from /openapi.json (document them in the route's schema):\n${undocumented.join('\n')}` })
+      }
     },
   }
+}
+
+// The document is the same for every app of a test process: built once, from the first.
+let document: OpenApiDocument | undefined
+
+function documentOf(app: FastifyInstance): OpenApiDocument {
+  document ??= app.swagger() as unknown as OpenApiDocument
+  return document
+}
+
+/**
+ * Records what each `app.inject` call answered (the promise form, which every test uses), for the
+ * OpenAPI check at close. Requests no route took (the not-found handler) are not recorded.
+ */
+function recordAnswers(app: FastifyInstance): RecordedAnswer[] {
+  const answers: RecordedAnswer[] = []
+  const inject = app.inject.bind(app) as (options?: InjectOptions | string, callback?: unknown) => unknown
+  const recording = (options?: InjectOptions | string, callback?: unknown) => {
+    if (options === undefined || callback !== undefined) return inject(options, callback)
+    const { method = 'GET', url = '/' } = typeof options === 'string' ? { url: options } : { method: options.method, url: options.url ?? options.path }
+    const path = String(typeof url === 'object' ? url.pathname : url).split('?')[0]!
+    return (inject(options) as Promise<LightMyRequestResponse>).then((response) => {
+      if (app.findRoute({ method: String(method).toUpperCase() as 'GET', url: path })) {
+        answers.push({ method: String(method).toUpperCase(), path, status: response.statusCode, code: response.statusCode >= 400 ? errorCodeOf(response.body) : undefined })
+      }
+      return response
+    })
+  }
+  app.inject = recording as FastifyInstance['inject']
+  return answers
 }

@@ -12,8 +12,17 @@ export interface CliResult {
 
 /** Runs `storefront <args>` as a real process, as an operator would. */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 180_000): Promise<CliResult> {
+  return runNode(['--import', 'tsx', cliEntry, ...args], env, timeoutMs)
+}
+
+/** Runs `bin/storefront.js <args>`, what `npx storefront` runs: the CLI from its cached bundle. */
+export function runBin(args: string[], env: Record<string, string>, timeoutMs = 180_000): Promise<CliResult> {
+  return runNode([path.join(repoRoot, 'bin/storefront.js'), ...args], env, timeoutMs)
+}
+
+function runNode(nodeArgs: string[], env: Record<string, string>, timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, ...args], {
+    const child = spawn(process.execPath, nodeArgs, {
       cwd: repoRoot,
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -24,7 +33,7 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     child.stderr.on('data', (chunk) => { stderr += chunk })
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`storefront ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`))
+      reject(new Error(`node ${nodeArgs.join(' ')} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`))
     }, timeoutMs)
     child.on('close', (code) => {
       clearTimeout(timer)
@@ -41,10 +50,11 @@ export interface ServerProcess {
 }
 
 /** Starts `storefront serve` and resolves once it prints where it listens. */
-export function startServerProcess(env: Record<string, string>, timeoutMs = 180_000): Promise<ServerProcess> {
+export function startServerProcess(env: Record<string, string>, timeoutMs = 180_000, root = repoRoot): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'serve'], {
-      cwd: repoRoot,
+    // `root`: another checkout of the project (a benchmark's "before" build); its node_modules resolve from there.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve'], {
+      cwd: root,
       env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

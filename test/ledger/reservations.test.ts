@@ -3,6 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import { startExpirySweeper } from '../../src/modules/booking-ledger/expiry-sweeper.ts'
 import { moduleStatusOf } from '../../src/modules/registry.ts'
+import { json } from '../../src/db/database.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { assertLedgerConsistent, insertAvail, seedModularSource, type LedgerFixture } from './ledger-fixtures.ts'
 
@@ -458,5 +459,51 @@ describe('ledger_entry', () => {
     const availId = await freshAvail(10)
     await reserve({ availId, mediaBuyId: 'mb-immutable', requestedImpressions: 1 })
     await assert.rejects(sql`UPDATE ledger_entry SET impressions = impressions + 1`.execute(ctx.db), /immutable/)
+  })
+})
+
+describe('POST /inventory-sources/{sourceId}/modular/reservations with what another process changed', () => {
+  it('answers with the trafficking module as it is now, though this process answered before it changed', async () => {
+    const availId = await freshAvail(1_000)
+    assert.equal((await reserve({ availId, mediaBuyId: 'mb-facts-1', requestedImpressions: 1 })).json().product.cadent, null)
+    // Another process attaches a Cadent trafficking module, then edits it: straight to the database.
+    const now = ctx.clock.now()
+    const module = await ctx.db.insertInto('module_instance').values({
+      inventory_source_id: fixture.sourceRowId,
+      module_instance_id: 'facts-cadent',
+      kind: 'TRAFFICKING',
+      provider: 'cadent',
+      name: 'Cadent',
+      config: json({ campaignDeliveryType: 'GUARANTEED', lineDeliveryType: 'NON_GUARANTEED', adType: 'VIDEO', adClass: 'COMMERCIAL' }),
+      status_override: null,
+      created_at: now,
+      updated_at: now,
+    }).returning('id').executeTakeFirstOrThrow()
+    try {
+      const attached = await reserve({ availId, mediaBuyId: 'mb-facts-2', requestedImpressions: 1 })
+      assert.equal(attached.statusCode, 201, attached.body)
+      assert.equal(attached.json().product.cadent?.adType, 'VIDEO', attached.body)
+      await ctx.db.updateTable('module_instance').set({ config: json({ campaignDeliveryType: 'GUARANTEED', lineDeliveryType: 'NON_GUARANTEED', adType: 'DISPLAY', adClass: 'COMMERCIAL' }) }).where('id', '=', module.id).execute()
+      assert.equal((await reserve({ availId, mediaBuyId: 'mb-facts-3', requestedImpressions: 1 })).json().product.cadent?.adType, 'DISPLAY')
+    } finally {
+      await ctx.db.deleteFrom('module_instance').where('id', '=', module.id).execute()
+    }
+    assert.equal((await reserve({ availId, mediaBuyId: 'mb-facts-4', requestedImpressions: 1 })).json().product.cadent, null)
+  })
+
+  it('finds a source another process deleted and created again under the same sourceId', async () => {
+    const first = await seedModularSource(ctx.db, { sourceId: 'facts-again', avails: [{ availId: 'again', capacity: 10 }] })
+    const path = '/inventory-sources/facts-again/modular/reservations'
+    assert.equal((await ctx.api('POST', path, { availId: 'again', mediaBuyId: 'mb-again-1', requestedImpressions: 1 })).statusCode, 201)
+    await ctx.db.deleteFrom('ledger_entry').where('avail_row_id', '=', first.availRowIds.get('again')!).execute()
+    await ctx.db.deleteFrom('reservation').where('inventory_source_id', '=', first.sourceRowId).execute()
+    await ctx.db.deleteFrom('avail').where('inventory_source_id', '=', first.sourceRowId).execute()
+    await ctx.db.deleteFrom('module_instance').where('inventory_source_id', '=', first.sourceRowId).execute()
+    await ctx.db.deleteFrom('inventory_source').where('id', '=', first.sourceRowId).execute()
+    const second = await seedModularSource(ctx.db, { sourceId: 'facts-again', avails: [{ availId: 'again', capacity: 10 }] })
+    assert.notEqual(second.sourceRowId, first.sourceRowId)
+    const answer = await ctx.api('POST', path, { availId: 'again', mediaBuyId: 'mb-again-2', requestedImpressions: 1 })
+    assert.equal(answer.statusCode, 201, answer.body)
+    assert.equal(answer.json().reservation.inventorySourceId, String(second.sourceRowId))
   })
 })

@@ -248,4 +248,15 @@ describe('the AdCP sandbox over MCP', () => {
     const ids = (await products(sandbox)).map((product) => product.product_id)
     assert.ok(ids.length > 0 && !ids.includes('sports_preroll_q2_guaranteed'), ids.join())
   })
+
+  it('keeps the product catalog when only creative formats are seeded', async () => {
+    // After the reset above the sandbox has its demo catalog again. Before, a format seed replaced
+    // the demo catalog like a product seed, and a later run that seeded no product found none.
+    const before = (await products(sandbox)).map((product) => product.product_id)
+    assert.ok(before.length > 0)
+    assert.equal((await controller(sandbox, 'seed_creative_format', { format_id: 'only_a_format', fixture: { name: 'Only a format', type: 'display' } })).success, true)
+    assert.deepEqual((await products(sandbox)).map((product) => product.product_id), before)
+    const { payload } = await callTool(sandbox, 'list_creative_formats', {})
+    assert.deepEqual((payload.formats as Array<{ format_id: { id: string } }>).map((format) => format.format_id.id), ['only_a_format'])
+  })
 })

@@ -264,5 +264,14 @@ describe('create_media_buy on a source without an execution module: the seller a
     assert.deepEqual([submitted.payload.status, submitted.payload.task_id], ['submitted', 'task_seller_approval_1'])
     const row = await ctx.db.selectFrom('media_buy').selectAll().where('task_id', '=', 'task_seller_approval_1').executeTakeFirstOrThrow()
     assert.deepEqual((await sandboxItems(row.media_buy_id)).map((item) => [item.kind, item.status]), [['APPROVE_MEDIA_BUY', 'OPEN']])
+
+    // Forcing a task_id that already names a task is refused at once, naming the field, and leaves
+    // no directive behind: before, the next create failed on the unique task id (SERVICE_UNAVAILABLE)
+    // and kept the directive, so every later create of the key failed the same way.
+    const reused = await callTool(sandbox, 'comply_test_controller', { scenario: 'force_create_media_buy_arm', params: { arm: 'submitted', task_id: 'task_seller_approval_1' }, account })
+    assert.deepEqual([reused.payload.success, reused.payload.error], [false, 'INVALID_PARAMS'], JSON.stringify(reused.payload))
+    assert.match(String(reused.payload.error_detail), /task_id/)
+    const next = await create()
+    assert.equal(next.payload.status, 'pending_creatives', JSON.stringify(next.payload))
   })
 })

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { Caller } from '../../access/access-service.ts'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
+import { answersOnEveryRoute } from '../openapi.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,6 +28,7 @@ export function callerOf(request: FastifyRequest): Caller {
 export const authenticateCallers = fp(
   async (app: FastifyInstance, { services }: { services: Services }) => {
     app.decorateRequest('caller', null)
+    answersOnEveryRoute(app, { errors: ['UNAUTHORIZED', 'ACCESS_DENIED'] })
     app.addHook('onRequest', async (request) => {
       const caller = await services.access.authenticate(bearerToken(request))
       // A buyer's agent acts for an advertiser, not the seller: it never reaches the operator API.

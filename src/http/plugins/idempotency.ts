@@ -5,6 +5,7 @@ import { requestFingerprint, type IdempotencyClaim } from '../../idempotency/ide
 import { fail } from '../../shared/errors.ts'
 import { runInUnitOfWork } from '../../shared/unit-of-work.ts'
 import type { Services } from '../../services.ts'
+import { answersOnEveryRoute } from '../openapi.ts'
 import { callerOf } from './caller.ts'
 
 /** The status and body a route answers with, from its workflow's result. */
@@ -59,6 +60,20 @@ function sentBody(statusCode: number, payload: unknown): string {
 export const idempotency = fp(
   async (app: FastifyInstance, { services }: { services: Services }) => {
     app.decorateRequest('idempotency', null)
+    answersOnEveryRoute(app, {
+      methods: MUTATING,
+      // A malformed key is a 400; a key used for another request, or still in progress, a 409.
+      errors: ['VALIDATION_ERROR', 'CONFLICT'],
+      requestHeaders: {
+        'Idempotency-Key': {
+          description: 'Makes the request safe to retry for 24 h: the same key and request replays the stored answer; the same key with another request is 409 IDEMPOTENCY_KEY_REUSED, and one still in progress 409 IDEMPOTENCY_KEY_IN_PROGRESS.',
+          schema: { type: 'string', minLength: 1, maxLength: 255, pattern: KEY_PATTERN.source },
+        },
+      },
+      responseHeaders: {
+        '2XX': { 'Idempotent-Replayed': { description: 'true when this answer is the stored answer to an earlier request with the same Idempotency-Key.', schema: { type: 'string', enum: ['true'] } } },
+      },
+    })
 
     app.addHook('preHandler', async (request, reply) => {
       const header = request.headers['idempotency-key']

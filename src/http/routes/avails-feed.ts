@@ -3,18 +3,21 @@ import type { FastifyRequest } from 'fastify'
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import {
   AvailsFeedJsonBodySchema,
+  AvailsFeedQuerySchema,
   AvailsFeedResponseSchema,
+  AvailsFeedUploadSchema,
   parseFeedOptions,
   parseJsonEnvelope,
   type FeedInput,
   type InputSource,
 } from '../../modules/avails-feed/index.ts'
 import { ProductListQuerySchema, ProductListSchema } from '../../modules/products/index.ts'
-import { ErrorBodySchema } from '../../shared/common.schema.ts'
+import { z } from 'zod'
 import { fail } from '../../shared/errors.ts'
 import type { Services } from '../../services.ts'
 import type { FeedRequest } from '../../workflows/avails-feed-workflows.ts'
 import { FeedGate, MULTIPART_FIELD_LIMIT_BYTES, multipartFeed, removeSpooledFile, spoolMultipart, sweepAbandonedSpools, type MultipartBody } from '../feed-uploads.ts'
+import { errorResponses } from '../openapi.ts'
 import { operatorOf } from '../plugins/actor.ts'
 import { callerOf } from '../plugins/caller.ts'
 import { SourceParamsSchema } from './inventory-sources.ts'
@@ -48,7 +51,6 @@ export const DEFAULT_FEED_MAX_CONCURRENT = 2
 export const DEFAULT_FEED_BODY_LIMIT_BYTES = 64 * 1024 * 1024
 
 const tags = ['Modular sources']
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 413: ErrorBodySchema, 429: ErrorBodySchema }
 
 /** Turns any of the accepted bodies into the feed input, its default inputSource and the options. */
 async function feedRequestOf(request: FastifyRequest): Promise<FeedRequest> {
@@ -125,7 +127,14 @@ export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = a
         'text/csv bodies take the options as query parameters, multipart uploads as form fields (columnMapping as JSON text).',
       params: SourceParamsSchema,
       body: AvailsFeedJsonBodySchema,
-      response: { 200: AvailsFeedResponseSchema, ...errors },
+      response: { 200: AvailsFeedResponseSchema.describe('The preview, or the committed feed'), ...errorResponses('NOT_FOUND', 'CONFLICT') },
+      openapi: {
+        querystring: AvailsFeedQuerySchema,
+        bodyAlternatives: {
+          'text/csv': z.string().describe('CSV text, header row first; the options as query parameters.'),
+          'multipart/form-data': AvailsFeedUploadSchema,
+        },
+      },
     },
     onRequest: async (request, reply) => gate.admit(request, reply),
     preValidation: async (request) => {
@@ -143,7 +152,7 @@ export const availsFeedRoutes: FastifyPluginAsyncZod<AvailsFeedRouteOptions> = a
       summary: 'Products projected from the ACTIVE, not yet ended avails, in keyset pages ordered by availId',
       params: SourceParamsSchema,
       querystring: ProductListQuerySchema,
-      response: { 200: ProductListSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+      response: { 200: ProductListSchema.describe('One page of products'), ...errorResponses('NOT_FOUND') },
     },
   }, async (request) => services.availsFeed.listProducts(callerOf(request).storefrontId, request.params.sourceId, request.query))
 }

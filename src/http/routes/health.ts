@@ -12,7 +12,7 @@ export interface HealthRouteOptions {
 
 export const healthRoutes: FastifyPluginAsyncZod<HealthRouteOptions> = async (app, { services, isDraining }) => {
   app.get('/healthz', {
-    schema: { tags, summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } },
+    schema: { tags, summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }).describe('The process is up') } },
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
@@ -20,8 +20,8 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRouteOptions> = async (ap
       tags,
       summary: 'The database answers, every migration is applied and the process is not shutting down',
       response: {
-        200: z.object({ status: z.literal('ready'), engine: z.enum(['pglite', 'postgres']) }),
-        503: z.object({ status: z.literal('unavailable'), reason: z.string() }),
+        200: z.object({ status: z.literal('ready'), engine: z.enum(['pglite', 'postgres']) }).describe('Ready to serve'),
+        503: z.object({ status: z.literal('unavailable'), reason: z.string() }).describe('Not ready: the database does not answer or migrations are pending'),
       },
     },
   }, async (request, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { ErrorBodySchema, idSchema, PaginationQuerySchema } from '../../shared/common.schema.ts'
+import { idSchema, PaginationQuerySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import { InventorySourceStatusSchema } from '../../modules/source-status/index.ts'
 import { DiagnosticsQuerySchema, SourceDiagnosticsSchema } from '../../sources/diagnostics.schema.ts'
@@ -12,13 +12,18 @@ import {
   TestConnectionResponseSchema,
   UpdateAgentSourceSchema,
 } from '../../sources/source.schema.ts'
+import { errorResponses, type HeaderDoc } from '../openapi.ts'
 import { callerOf } from '../plugins/caller.ts'
 
 export const SourceParamsSchema = z.object({ sourceId: idSchema(255) })
 
 const tags = ['Inventory sources']
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
-const readErrors = { 401: ErrorBodySchema, 404: ErrorBodySchema }
+const notFound = errorResponses('NOT_FOUND')
+
+/** The X-Total-Count header of a paged list. */
+export const totalCountHeader: Record<string, HeaderDoc> = {
+  'X-Total-Count': { description: 'How many items match in all, across every page.', schema: { type: 'integer', minimum: 0 } },
+}
 
 export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.get('/inventory-sources', {
@@ -26,7 +31,8 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'List inventory sources of every execution type',
       querystring: PaginationQuerySchema,
-      response: { 200: z.array(InventorySourceResponseSchema), 400: ErrorBodySchema, 401: ErrorBodySchema },
+      response: { 200: z.array(InventorySourceResponseSchema).describe('One page of sources; X-Total-Count has the total') },
+      openapi: { responseHeaders: { 200: totalCountHeader } },
     },
   }, async (request, reply) => {
     const { items, total } = await services.sources.list(callerOf(request).storefrontId, request.query)
@@ -39,7 +45,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'Create an AGENT inventory source',
       body: CreateAgentSourceSchema,
-      response: { 201: InventorySourceResponseSchema, ...errors },
+      response: { 201: InventorySourceResponseSchema.describe('The created source'), ...errorResponses('CONFLICT') },
     },
   }, async (request, reply) => {
     reply.code(201)
@@ -51,7 +57,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'Register a managed sales-agent tenant (MANAGED_SALES_AGENT), ACTIVE once one live read of its status succeeds',
       body: CreateManagedSourceSchema,
-      response: { 201: InventorySourceResponseSchema, ...errors },
+      response: { 201: InventorySourceResponseSchema.describe('The registered source'), ...errorResponses('CONFLICT') },
     },
   }, async (request, reply) => {
     reply.code(201)
@@ -63,7 +69,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'Read one inventory source',
       params: SourceParamsSchema,
-      response: { 200: InventorySourceResponseSchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+      response: { 200: InventorySourceResponseSchema.describe('The source'), ...notFound },
     },
   }, async (request) => services.sources.get(callerOf(request).storefrontId, request.params.sourceId))
 
@@ -73,7 +79,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       summary: 'Update an AGENT source (fields, status, auth) or a managed source (name, description, status, apiKey)',
       params: SourceParamsSchema,
       body: UpdateAgentSourceSchema,
-      response: { 200: InventorySourceResponseSchema, ...errors },
+      response: { 200: InventorySourceResponseSchema.describe('The updated source'), ...errorResponses('NOT_FOUND', 'CONFLICT') },
     },
   }, async (request) => services.sourceWorkflows.updateSource(callerOf(request).storefrontId, request.params.sourceId, request.body))
 
@@ -82,7 +88,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'Delete an inventory source',
       params: SourceParamsSchema,
-      response: { 204: z.null().describe('Deleted'), 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+      response: { 204: z.null().describe('Deleted'), ...errorResponses('NOT_FOUND', 'CONFLICT') },
     },
   }, async (request, reply) => {
     // The status is set first: the Idempotency-Key answer is recorded inside the delete's transaction.
@@ -96,7 +102,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'Operational status in one shape for every kind: local state, the managed tenant (cached 5 s), or the last probe',
       params: SourceParamsSchema,
-      response: { 200: InventorySourceStatusSchema, 400: ErrorBodySchema, ...readErrors, 502: ErrorBodySchema },
+      response: { 200: InventorySourceStatusSchema.describe('The operational status'), ...errorResponses('NOT_FOUND', 'UPSTREAM_ERROR') },
     },
   }, async (request) => services.sourceStatus.status(callerOf(request).storefrontId, request.params.sourceId))
 
@@ -106,7 +112,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       summary: 'Traffic diagnostics of an AGENT or modular source over a window (windowHours 1..720, default 24), from what the storefront recorded',
       params: SourceParamsSchema,
       querystring: DiagnosticsQuerySchema,
-      response: { 200: SourceDiagnosticsSchema, 400: ErrorBodySchema, ...readErrors },
+      response: { 200: SourceDiagnosticsSchema.describe('The diagnostics over the window'), ...notFound },
     },
   }, async (request) => services.sourceDiagnostics.diagnostics(callerOf(request).storefrontId, request.params.sourceId, request.query))
 
@@ -115,7 +121,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'Drop the cached tenant status of a managed source: the next GET /status reads the tenant',
       params: SourceParamsSchema,
-      response: { 200: RefreshResponseSchema, 400: ErrorBodySchema, ...readErrors },
+      response: { 200: RefreshResponseSchema.describe('The cache was dropped'), ...notFound },
     },
   }, async (request) => services.sourceStatus.refresh(callerOf(request).storefrontId, request.params.sourceId))
 
@@ -124,7 +130,7 @@ export const inventorySourceRoutes: FastifyPluginAsyncZod<{ services: Services }
       tags,
       summary: 'Test an AGENT (live probe) or managed source (tenant status); a failed test is 200 with success false',
       params: SourceParamsSchema,
-      response: { 200: TestConnectionResponseSchema, 400: ErrorBodySchema, ...readErrors },
+      response: { 200: TestConnectionResponseSchema.describe('The result of the test, passed or failed'), ...notFound },
     },
   }, async (request) => services.sources.testConnection(callerOf(request).storefrontId, request.params.sourceId))
 }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { ErrorBodySchema } from '../../shared/common.schema.ts'
+import { z } from 'zod'
 import type { Services } from '../../services.ts'
 import { streamLiveEvents } from '../live-event-stream.ts'
 import { callerOf } from '../plugins/caller.ts'
@@ -41,7 +41,9 @@ export const liveEventRoutes: FastifyPluginAsyncZod<LiveEventRouteOptions> = asy
         'text/event-stream. One `work-item` event per committed change, data `{workItemId, sourceId, kind, status, changedAt}`; ' +
         'a `resync` event when changes may have been missed; a comment line every 15 s. At most once, after commit, ' +
         'never replayed: open the stream, then read the list, and read it again after every reconnect or resync.',
-      response: { 401: ErrorBodySchema, 403: ErrorBodySchema, 429: ErrorBodySchema },
+      response: {
+        200: { description: 'The event stream, open until the client or the server closes it', content: { 'text/event-stream': { schema: z.string() } } },
+      },
     },
   }, async (request, reply) => streamLiveEvents({ live, open, heartbeatMs: heartbeat }, request, reply, callerOf(request).storefrontId))
 }

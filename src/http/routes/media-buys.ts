@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { MediaBuyListQuerySchema, MediaBuyListSchema } from '../../modules/media-buys/index.ts'
-import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import { callerOf } from '../plugins/caller.ts'
 
@@ -11,7 +10,7 @@ export const mediaBuyRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       tags: ['Media buys'],
       summary: 'List the storefront\'s AdCP media buys with their packages, newest first',
       querystring: MediaBuyListQuerySchema,
-      response: { 200: MediaBuyListSchema, 400: ErrorBodySchema, 401: ErrorBodySchema },
+      response: { 200: MediaBuyListSchema.describe('One page of media buys') },
     },
   }, async (request) => services.mediaBuys.listForOperator(callerOf(request).storefrontId, request.query))
 }

@@ -11,15 +11,15 @@ import {
   RuntimeProjectionSchema,
   type ModularSourceCreated,
 } from '../../modules/readiness/index.ts'
-import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import type { CadentDemoOutcome } from '../../workflows/modular-source-workflows.ts'
+import { errorResponses } from '../openapi.ts'
 import { callerOf } from '../plugins/caller.ts'
 import { send } from '../plugins/idempotency.ts'
 import { SourceParamsSchema } from './inventory-sources.ts'
 
 const tags = ['Modular sources']
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
+const errors = errorResponses('NOT_FOUND', 'CONFLICT')
 
 const cadentDemoAnswer = ({ outcome, result }: { outcome: CadentDemoOutcome; result: ModularSourceCreated }) =>
   ({ statusCode: outcome === 'created' ? 201 : 200, payload: result })
@@ -33,7 +33,7 @@ export const modularRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       tags,
       summary: 'Create a feed-backed MODULAR_SOURCE with the avails feed and (by default) the booking ledger',
       body: CreateFeedSourceSchema,
-      response: { 201: ModularSourceCreatedSchema, ...errors },
+      response: { 201: ModularSourceCreatedSchema.describe('The created source with its readiness'), ...errorResponses('CONFLICT') },
     },
   }, async (request, reply) => {
     reply.code(201)
@@ -45,7 +45,7 @@ export const modularRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       tags,
       summary: 'Create (201), return (200) or with reset rebuild (200) the Cadent demo source',
       body: CadentDemoRequestSchema,
-      response: { 200: ModularSourceCreatedSchema, 201: ModularSourceCreatedSchema, ...errors },
+      response: { 200: ModularSourceCreatedSchema.describe('The existing (or, with reset, rebuilt) demo source'), 201: ModularSourceCreatedSchema.describe('The created demo source'), ...errorResponses('CONFLICT') },
     },
     config: { answer: cadentDemoAnswer },
   }, async (request, reply) => send(reply, cadentDemoAnswer(await modular.createCadentDemo(callerOf(request).storefrontId, request.body))))
@@ -55,7 +55,7 @@ export const modularRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       tags,
       summary: 'Readiness projection of a modular source',
       params: SourceParamsSchema,
-      response: { 200: RuntimeProjectionSchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+      response: { 200: RuntimeProjectionSchema.describe('The readiness projection'), ...errorResponses('NOT_FOUND') },
     },
   }, async (request) => modular.getProjection(callerOf(request).storefrontId, request.params.sourceId))
 
@@ -65,7 +65,7 @@ export const modularRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       summary: 'Attach a catalog module to a modular source',
       params: SourceParamsSchema,
       body: AttachModuleSchema,
-      response: { 201: RuntimeProjectionSchema, ...errors },
+      response: { 201: RuntimeProjectionSchema.describe('The readiness projection with the module attached'), ...errors },
     },
   }, async (request, reply) => {
     reply.code(201)
@@ -78,7 +78,7 @@ export const modularRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       summary: 'Write non-secret module config, or set CONFIGURING, DISABLED or ERROR',
       params: ModuleParamsSchema,
       body: UpdateModuleConfigSchema,
-      response: { 200: RuntimeProjectionSchema, ...errors },
+      response: { 200: RuntimeProjectionSchema.describe('The readiness projection after the change'), ...errors },
     },
   }, async (request) => {
     const { sourceId, moduleInstanceId } = request.params
@@ -90,7 +90,7 @@ export const modularRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       tags,
       summary: 'Remove a module; refused while it has open work items',
       params: ModuleParamsSchema,
-      response: { 200: RuntimeProjectionSchema, ...errors },
+      response: { 200: RuntimeProjectionSchema.describe('The readiness projection without the module'), ...errors },
     },
   }, async (request) => {
     const { sourceId, moduleInstanceId } = request.params

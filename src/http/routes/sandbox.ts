@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { ErrorBodySchema } from '../../shared/common.schema.ts'
+import { errorResponses } from '../openapi.ts'
 import type { Services } from '../../services.ts'
 import { callerOf } from '../plugins/caller.ts'
 
@@ -24,7 +24,7 @@ export const sandboxRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       tags: ['AdCP sandbox'],
       summary: 'Delete every sandbox buy, hold, account, task and replay row of the storefront and rebuild its sandbox source',
       body: z.object({}).strict().optional(),
-      response: { 200: SandboxResetSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 409: ErrorBodySchema },
+      response: { 200: SandboxResetSchema.describe('What was deleted, and the rebuilt sandbox source'), ...errorResponses('CONFLICT') },
     },
   }, async (request): Promise<SandboxReset> => {
     const { sourceId, ...deleted } = await services.sandbox.reset(callerOf(request).storefrontId)

@@ -10,14 +10,15 @@ import {
   WorkItemListSchema,
   WorkItemParamsSchema,
 } from '../../modules/work-queue/index.ts'
-import { ErrorBodySchema } from '../../shared/common.schema.ts'
 import type { Services } from '../../services.ts'
 import { operatorOf } from '../plugins/actor.ts'
+import { errorResponses } from '../openapi.ts'
 import { callerOf } from '../plugins/caller.ts'
 import { SourceParamsSchema } from './inventory-sources.ts'
 
 const tags = ['Work items']
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema }
+const errors = errorResponses('NOT_FOUND', 'CONFLICT')
+const changed = WorkItemChangedSchema.describe('The work item after the change')
 const base = '/inventory-sources/:sourceId/modular/work-items'
 
 /** The modular source's human work queue (reference §2.21, SPEC §3 "Work items"). */
@@ -30,7 +31,7 @@ export const workItemRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       summary: 'List work items (default: OPEN, IN_PROGRESS and BLOCKED), oldest first',
       params: SourceParamsSchema,
       querystring: WorkItemListQuerySchema,
-      response: { 200: WorkItemListSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+      response: { 200: WorkItemListSchema.describe('The matching work items'), ...errorResponses('NOT_FOUND') },
     },
   }, async (request) => work.list(callerOf(request).storefrontId, request.params.sourceId, request.query))
 
@@ -39,7 +40,7 @@ export const workItemRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       tags,
       summary: 'Read a work item with its event history',
       params: WorkItemParamsSchema,
-      response: { 200: WorkItemDetailSchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
+      response: { 200: WorkItemDetailSchema.describe('The work item and its events'), ...errorResponses('NOT_FOUND') },
     },
   }, async (request) => work.get(callerOf(request).storefrontId, request.params.sourceId, request.params.workItemId))
 
@@ -49,7 +50,7 @@ export const workItemRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       summary: 'Complete a work item and apply its side effect in the same transaction',
       params: WorkItemParamsSchema,
       body: CompleteWorkItemSchema,
-      response: { 200: WorkItemChangedSchema, ...errors },
+      response: { 200: changed, ...errors },
     },
   }, async (request) => {
     const { sourceId, workItemId } = request.params
@@ -62,7 +63,7 @@ export const workItemRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       summary: 'Assign a work item and mark it IN_PROGRESS',
       params: WorkItemParamsSchema,
       body: StartWorkItemSchema,
-      response: { 200: WorkItemChangedSchema, ...errors },
+      response: { 200: changed, ...errors },
     },
   }, async (request) => {
     const { sourceId, workItemId } = request.params
@@ -75,7 +76,7 @@ export const workItemRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       summary: 'Mark a work item BLOCKED with the reason',
       params: WorkItemParamsSchema,
       body: BlockWorkItemSchema,
-      response: { 200: WorkItemChangedSchema, ...errors },
+      response: { 200: changed, ...errors },
     },
   }, async (request) => {
     const { sourceId, workItemId } = request.params
@@ -88,7 +89,7 @@ export const workItemRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       summary: 'Cancel a work item; its side effect never runs',
       params: WorkItemParamsSchema,
       body: CancelWorkItemSchema,
-      response: { 200: WorkItemChangedSchema, ...errors },
+      response: { 200: changed, ...errors },
     },
   }, async (request) => {
     const { sourceId, workItemId } = request.params

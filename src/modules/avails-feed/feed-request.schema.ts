@@ -39,6 +39,22 @@ const optionFields = {
 
 export const AvailsFeedOptionsSchema = z.strictObject(optionFields)
 
+// The text forms of the options, as query parameters and form fields carry them (documentation only:
+// parseFeedOptions reads them).
+const textOptionFields = {
+  ...optionFields,
+  columnMapping: z.string().optional().describe('JSON text: header -> avail field, e.g. {"Avail Code":"availId"}.'),
+}
+
+/** The options of a raw text/csv feed body, as query parameters. */
+export const AvailsFeedQuerySchema = z.object(textOptionFields)
+
+/** A multipart/form-data feed: one .csv or .xlsx file, the options as form fields. */
+export const AvailsFeedUploadSchema = z.object({
+  file: z.string().meta({ format: 'binary' }).describe('The .csv or .xlsx file.'),
+  ...textOptionFields,
+})
+
 export const AvailsFeedJsonBodySchema = z
   .strictObject({
     ...optionFields,

@@ -3,7 +3,9 @@ export type { NormalizedAvail, RowError, RowWarning } from './avail.schema.ts'
 export { findFlooredRows, previewFeed, upsertAvails, writeFeed } from './avails-store.ts'
 export {
   AvailsFeedJsonBodySchema,
+  AvailsFeedQuerySchema,
   AvailsFeedResponseSchema,
+  AvailsFeedUploadSchema,
   parseFeedOptions,
   parseJsonEnvelope,
   type AvailsFeedOptions,

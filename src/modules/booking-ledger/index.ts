@@ -3,6 +3,7 @@ export { startExpirySweeper, type SweepReconciler } from './expiry-sweeper.ts'
 export {
   createLedgerService,
   lockReservation,
+  SourceMismatch,
   type HoldResolution,
   type LedgerService,
   type OnHoldResolved,

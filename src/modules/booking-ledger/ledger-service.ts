@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Database, Queryable, Transaction } from '../../db/database.ts'
-import { afterCommit, assertTransaction, isCheckViolation, isUniqueViolation } from '../../db/database.ts'
+import { afterCommit, assertTransaction, isCheckViolation, isUniqueViolation, json } from '../../db/database.ts'
 import { capacityOf, fitsSql } from '../../db/capacity.ts'
 import type { AvailRow, LedgerEntryKind, ReservationRow, ReservationStatus } from '../../db/tables.ts'
 import type { Clock } from '../../shared/clock.ts'
@@ -8,6 +8,7 @@ import { toIso } from '../../shared/clock.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
 import { metrics } from '../../shared/metrics.ts'
 import { activeModuleSql } from '../registry.ts'
+import { createHoldGroups, HOLD_GROUP_DEFAULTS, type HoldGroupOptions, type Pending } from './hold-groups.ts'
 import type { Reservation, ReservationListQuery } from './ledger.schema.ts'
 import { PRODUCT_ID_PREFIX } from './ledger.schema.ts'
 
@@ -31,6 +32,8 @@ export interface LedgerServiceDeps {
    * (src/workflows/hold-consequences.ts): the ledger does not know the modules attached to it.
    */
   onResolved?: OnHoldResolved | undefined
+  /** How concurrent holds on one avail are grouped into one transaction (hold-groups.ts). */
+  holdGroups?: HoldGroupOptions | undefined
 }
 
 /** One resolution of one or more holds, as the ledger committed it (inside `trx`). */
@@ -63,6 +66,18 @@ export interface ReserveInput {
   buyerCustomerId: number | null
   requestedImpressions: number
   holdMinutes: number
+  /**
+   * The caller took sourceRowId from its own cache for this storefront and sourceId: the reserve
+   * confirms it against the source row in its own statement and throws SourceMismatch otherwise.
+   */
+  expectSource?: { storefrontId: number; sourceId: string } | undefined
+}
+
+/** The cached sourceRowId no longer names that storefront's modular source: look it up again. */
+export class SourceMismatch extends Error {
+  constructor() {
+    super('the inventory source row no longer matches the cached storefront and sourceId')
+  }
 }
 
 export interface ReserveResult {
@@ -71,6 +86,11 @@ export interface ReserveResult {
   reservation: Reservation
   /** The avail's row as this transaction left it (counters included). */
   avail: AvailRow
+  /**
+   * The source's module rows (ids and row versions) as the reserving statement saw them; what a
+   * caller derives from those rows may be cached under it. Undefined when no statement read them.
+   */
+  modulesVersion?: string | undefined
 }
 
 /** How a release or a book names its reservation. */
@@ -146,6 +166,31 @@ function isDue(row: ReservationRow, now: Date): boolean {
 function isDeadlock(error: unknown): boolean {
   const code = (error as { code?: string })?.code
   return code === '40P01' || code === '40001'
+}
+
+/**
+ * The version of a source's module rows: their ids and xmin (a new one for every UPDATE of a row),
+ * so any change, addition or removal of a module gives another string, seen alike by every process.
+ */
+function modulesVersionSql(sourceRowId: number) {
+  return sql<string>`coalesce((
+    SELECT string_agg(m.id::text || ':' || m.xmin::text, ',' ORDER BY m.id) FROM module_instance m
+    WHERE m.inventory_source_id = ${sourceRowId}
+  ), '')`
+}
+
+/** The refusal of a hold that does not fit: the same answer whether it came alone or in a group. */
+function insufficientCapacity(availId: string, availableImpressions: number, requestedImpressions: number): StorefrontError {
+  return fail.conflict('INSUFFICIENT_CAPACITY', `Avail ${availId} has ${availableImpressions} available impressions; ${requestedImpressions} were requested`, {
+    availId,
+    availableImpressions,
+    requestedImpressions,
+  })
+}
+
+/** Two holds with this key cannot both be live (the reservation_live_key index). */
+function liveKeyOf(input: Pick<ReserveInput, 'mediaBuyId' | 'packageId'>): string {
+  return `${input.mediaBuyId}\u0000${input.packageId ?? ''}`
 }
 
 function parseReservationId(reservationId: string): number | null {
@@ -257,7 +302,7 @@ async function expireDueOnAvail(trx: Transaction, availRowId: number, now: Date)
   return (result.rows[0]?.ids ?? []).map(Number)
 }
 
-export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps) {
+export function createLedgerService({ db, clock, onResolved, holdGroups: holdGroupOptions }: LedgerServiceDeps) {
   /**
    * The consequences of a transition, one call per target state and path. Every path that moves
    * a hold to BOOKED, RELEASED or EXPIRED (the API, the lazy expiry, the sweeper, the work queue)
@@ -313,7 +358,16 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
    * its answer in: src/workflows/ledger-workflows.ts).
    */
   async function reserve(input: ReserveInput, trx?: Transaction): Promise<ReserveResult> {
+    // Inside a caller's transaction the hold commits with the caller's other writes: never grouped.
+    if (trx) return reserveAlone(input, trx)
+    const scope = input.expectSource ? `${input.expectSource.storefrontId}\u0000${input.expectSource.sourceId}` : ''
+    return holdGroups.submit(`${input.sourceRowId}\u0000${input.availId}\u0000${scope}`, input)
+  }
+
+  /** One hold on its own: the lookup, the lazy expiry if due holds exist, then the one write. */
+  async function reserveAlone(input: ReserveInput, trx?: Transaction): Promise<ReserveResult> {
     try {
+      if (input.expectSource) await confirmSource(trx ?? db, input.sourceRowId, input.expectSource)
       return await reserveOn(input, clock.now(), trx)
     } catch (error) {
       // The trigger is a backstop only: the conditional UPDATE should have refused first.
@@ -324,6 +378,187 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       if ((error as { code?: string })?.code === '23503') throw fail.notFound('Inventory source')
       throw error
     }
+  }
+
+  async function confirmSource(handle: Queryable, sourceRowId: number, expected: NonNullable<ReserveInput['expectSource']>): Promise<void> {
+    const row = await handle
+      .selectFrom('inventory_source')
+      .select('id')
+      .where('id', '=', sourceRowId)
+      .where('storefront_id', '=', expected.storefrontId)
+      .where('source_id', '=', expected.sourceId)
+      .where('execution_type', '=', 'MODULAR_SOURCE')
+      .executeTakeFirst()
+    if (!row) throw new SourceMismatch()
+  }
+
+  const holdGroups = createHoldGroups<ReserveInput, ReserveResult>(holdGroupOptions ?? HOLD_GROUP_DEFAULTS, runGroup)
+
+  /**
+   * A group of holds on one avail (same source, avail and cache claim), in arrival order. The
+   * common case is one statement for all of them (reserveGroup). Whatever that statement cannot
+   * decide alone (a missing avail or ledger, due holds to expire, a key already live, a failing
+   * statement such as a unique violation against another process's hold) goes through the
+   * one-by-one path, so every member gets exactly the answer it would get on its own and one
+   * member's reason never fails the others. A second request with a key already in the group
+   * runs after the group has committed, and so answers as the replay of the first.
+   */
+  async function runGroup(members: Pending<ReserveInput, ReserveResult>[]): Promise<void> {
+    const alone = (member: Pending<ReserveInput, ReserveResult>) => reserveAlone(member.input).then(member.resolve, member.reject)
+    const keys = new Set<string>()
+    const distinct: Pending<ReserveInput, ReserveResult>[] = []
+    const repeats: Pending<ReserveInput, ReserveResult>[] = []
+    for (const member of members) {
+      const key = liveKeyOf(member.input)
+      if (keys.has(key)) repeats.push(member)
+      else distinct.push(member)
+      keys.add(key)
+    }
+    let answers: Array<ReserveResult | StorefrontError> | 'stale' | null = null
+    try {
+      answers = await reserveGroup(distinct.map((member) => member.input), clock.now())
+    } catch {
+      answers = null
+    }
+    if (answers === 'stale') {
+      for (const member of members) member.reject(new SourceMismatch())
+      return
+    }
+    if (answers === null) await Promise.all(distinct.map(alone))
+    else {
+      distinct.forEach((member, i) => {
+        const answer = answers[i]!
+        if (answer instanceof StorefrontError) member.reject(answer)
+        else member.resolve(answer)
+      })
+    }
+    await Promise.all(repeats.map(alone))
+  }
+
+  /**
+   * Holds for several requests on one avail in one statement, so one transaction and one commit:
+   * the avail row is locked, a walk in arrival order admits each request that fits what the ones
+   * before it left (what one-by-one holds in that order would do), one conditional UPDATE takes
+   * their total and one INSERT writes their reservations and HOLD entries.
+   * The keys of `inputs` are distinct. Returns one answer per input (the created hold or its
+   * INSUFFICIENT_CAPACITY refusal), 'stale' when expectSource does not match, or null when the
+   * statement wrote nothing because the one-by-one path must answer (see runGroup).
+   */
+  async function reserveGroup(inputs: ReserveInput[], now: Date): Promise<Array<ReserveResult | StorefrontError> | 'stale' | null> {
+    const first = inputs[0]!
+    const sourceRowId = first.sourceRowId
+    const expected = first.expectSource
+    const requests = inputs.map((input, i) => ({
+      ord: i + 1,
+      media_buy_id: input.mediaBuyId,
+      package_id: input.packageId,
+      buyer_customer_id: input.buyerCustomerId,
+      requested: input.requestedImpressions,
+      expires_at: new Date(now.getTime() + input.holdMinutes * 60_000).toISOString(),
+    }))
+    const sourceMatches = expected
+      ? sql<boolean>`EXISTS (
+          SELECT 1 FROM inventory_source s
+          WHERE s.id = ${sourceRowId} AND s.storefront_id = ${expected.storefrontId} AND s.source_id = ${expected.sourceId}
+            AND s.execution_type = 'MODULAR_SOURCE'
+        )`
+      : sql<boolean>`true`
+    const result = await sql<{
+      source_ok: boolean
+      modules_version: string
+      locked: AvailRow | null
+      avail: AvailRow | null
+      impressions: number | string
+      walk: Array<{ ord: number; free: number; admit: boolean }> | null
+      reservations: ReservationRow[] | null
+    }>`
+      WITH RECURSIVE req AS (
+        SELECT * FROM jsonb_to_recordset(${json(requests)}::jsonb)
+          AS r(ord int, media_buy_id text, package_id text, buyer_customer_id bigint, requested bigint, expires_at timestamptz)
+      ), gate AS (
+        SELECT
+          ${sourceMatches} AS source_ok,
+          EXISTS (
+            SELECT 1 FROM module_instance
+            WHERE inventory_source_id = ${sourceRowId} AND ${ledgerIsActive}
+          ) AS has_ledger,
+          ${modulesVersionSql(sourceRowId)} AS modules_version,
+          a.id AS avail_row_id,
+          EXISTS (
+            SELECT 1 FROM reservation r
+            WHERE r.avail_row_id = a.id AND r.status = 'HELD' AND r.expires_at <= ${now}
+          ) AS has_due,
+          EXISTS (
+            SELECT 1 FROM req JOIN reservation r
+              ON r.inventory_source_id = ${sourceRowId} AND r.avail_id = ${first.availId} AND r.media_buy_id = req.media_buy_id
+              AND coalesce(r.package_id, '') = coalesce(req.package_id, '') AND r.status IN ('HELD', 'BOOKED')
+          ) AS has_live
+        FROM (SELECT 1) AS one
+        LEFT JOIN avail a ON a.inventory_source_id = ${sourceRowId} AND a.avail_id = ${first.availId}
+      ), cur AS MATERIALIZED (
+        SELECT avail.* FROM avail
+        WHERE avail.id = (SELECT avail_row_id FROM gate WHERE source_ok AND has_ledger AND NOT has_due AND NOT has_live)
+          AND avail.status = 'ACTIVE' AND avail.end_time > ${now}
+        FOR NO KEY UPDATE
+      ), walk (ord, free, admit) AS (
+        SELECT 0, (feed_capacity - held_impressions - booked_impressions)::bigint, false FROM cur
+        UNION ALL
+        SELECT req.ord,
+          CASE WHEN req.requested <= walk.free THEN walk.free - req.requested ELSE walk.free END,
+          req.requested <= walk.free
+        FROM walk JOIN req ON req.ord = walk.ord + 1
+      ), admitted AS (
+        SELECT req.* FROM req JOIN walk ON walk.ord = req.ord WHERE walk.admit
+      ), total AS (
+        SELECT coalesce(sum(requested), 0)::bigint AS impressions FROM admitted
+      ), taken AS (
+        UPDATE avail SET held_impressions = avail.held_impressions + total.impressions
+        FROM cur, total
+        WHERE avail.id = cur.id AND total.impressions > 0 AND ${fitsSql('avail', sql`total.impressions`)}
+        RETURNING avail.*
+      ), inserted AS (
+        INSERT INTO reservation (
+          inventory_source_id, avail_row_id, avail_id, media_buy_id, package_id, buyer_customer_id,
+          requested_impressions, status, expires_at, created_at, updated_at
+        )
+        SELECT ${sourceRowId}, taken.id, taken.avail_id, admitted.media_buy_id, admitted.package_id, admitted.buyer_customer_id,
+          admitted.requested, 'HELD', admitted.expires_at, ${now}::timestamptz, ${now}::timestamptz
+        FROM admitted CROSS JOIN taken
+        ORDER BY admitted.ord
+        RETURNING *
+      ), entry AS (
+        INSERT INTO ledger_entry (reservation_id, avail_row_id, kind, impressions, held_delta, booked_delta, reason, created_at)
+        SELECT id, avail_row_id, 'HOLD', requested_impressions, requested_impressions, 0, NULL, ${now}::timestamptz
+        FROM inserted
+      )
+      SELECT
+        (SELECT source_ok FROM gate) AS source_ok,
+        (SELECT modules_version FROM gate) AS modules_version,
+        (SELECT row_to_json(cur) FROM cur) AS locked,
+        (SELECT row_to_json(taken) FROM taken) AS avail,
+        (SELECT impressions FROM total) AS impressions,
+        (SELECT json_agg(json_build_object('ord', ord, 'free', free, 'admit', admit) ORDER BY ord) FROM walk WHERE ord > 0) AS walk,
+        (SELECT json_agg(row_to_json(inserted)) FROM inserted) AS reservations
+    `.execute(db)
+    const row = result.rows[0]!
+    if (!row.source_ok) return 'stale'
+    if (!row.locked) return null
+    // The row is locked, so the UPDATE's own condition cannot refuse what the walk admitted.
+    if (Number(row.impressions) > 0 && !row.avail) return null
+    const avail = reviveAvail(row.avail ?? row.locked)
+    const created = new Map((row.reservations ?? []).map((raw) => {
+      const reservation = reviveReservation(raw)
+      return [liveKeyOf({ mediaBuyId: reservation.media_buy_id, packageId: reservation.package_id }), reservation]
+    }))
+    // One statement outside any transaction: it has committed by now.
+    if (created.size > 0) metrics.ledgerEntries('HOLD', created.size)
+    const walk = row.walk ?? []
+    return inputs.map((input, i) => {
+      const step = walk[i]!
+      if (!step.admit) return insufficientCapacity(input.availId, Math.max(0, Number(step.free)), input.requestedImpressions)
+      const reservation = created.get(liveKeyOf(input))!
+      return { created: true, reservation: toReservation(reservation), avail, modulesVersion: row.modules_version }
+    })
   }
 
   async function reserveOn(input: ReserveInput, now: Date, trx: Transaction | undefined): Promise<ReserveResult> {
@@ -345,7 +580,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       else await inTransaction((trx) => expireDueOnAvailWithConsequences(trx, availRowId, input.sourceRowId, now))
       found = await lookupForReserve(handle, input, now)
     }
-    if (found.live) return replayOrRefuse(handle, reviveReservation(found.live), input.requestedImpressions)
+    if (found.live) return { ...(await replayOrRefuse(handle, reviveReservation(found.live), input.requestedImpressions)), modulesVersion: found.modules_version }
 
     const expiresAt = new Date(now.getTime() + input.holdMinutes * 60_000)
     // One statement: take capacity if it is there, and only then write the reservation and its
@@ -389,7 +624,7 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
 
     if (outcome.avail && outcome.reservation) {
       afterCommit(handle, () => metrics.ledgerEntries('HOLD'))
-      return { created: true, reservation: toReservation(reviveReservation(outcome.reservation)), avail: reviveAvail(outcome.avail) }
+      return { created: true, reservation: toReservation(reviveReservation(outcome.reservation)), avail: reviveAvail(outcome.avail), modulesVersion: found.modules_version }
     }
     if (outcome.avail) {
       // Inside the caller's transaction: capacity was taken but the insert was skipped. Give it
@@ -409,18 +644,14 @@ export function createLedgerService({ db, clock, onResolved }: LedgerServiceDeps
       })
     }
     // The lazy expiry above already took this avail's due holds out of the counters.
-    const { availableImpressions } = capacityOf(avail)
-    throw fail.conflict('INSUFFICIENT_CAPACITY', `Avail ${input.availId} has ${availableImpressions} available impressions; ${input.requestedImpressions} were requested`, {
-      availId: input.availId,
-      availableImpressions,
-      requestedImpressions: input.requestedImpressions,
-    })
+    throw insufficientCapacity(input.availId, capacityOf(avail).availableImpressions, input.requestedImpressions)
   }
 
   /** Ledger module, avail, the live reservation for the key and whether the avail has due holds, in one read. */
   async function lookupForReserve(handle: Queryable, input: ReserveInput, now: Date) {
-    const lookup = await sql<{ has_ledger: boolean; avail_row_id: number | null; has_due: boolean | null; live: ReservationRow | null }>`
+    const lookup = await sql<{ has_ledger: boolean; modules_version: string; avail_row_id: number | null; has_due: boolean | null; live: ReservationRow | null }>`
       SELECT
+        ${modulesVersionSql(input.sourceRowId)} AS modules_version,
         EXISTS (
           SELECT 1 FROM module_instance
           WHERE inventory_source_id = ${input.sourceRowId} AND ${ledgerIsActive}

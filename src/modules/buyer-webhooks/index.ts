@@ -12,7 +12,7 @@ export {
   WebhookKeyError,
   type WebhookSigningKey,
 } from './signing-key.ts'
-export { enqueueWebhook, webhookStatsOfSource, type WebhookEvent, type WebhookStats } from './outbox-store.ts'
+export { countWebhooksOfBuy, enqueueWebhook, webhookStatsOfSource, type WebhookEvent, type WebhookStats } from './outbox-store.ts'
 export {
   backoffDelayMs,
   createWebhookOutbox,

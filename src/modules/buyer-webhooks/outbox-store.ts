@@ -197,3 +197,15 @@ export async function webhookStatsOfSource(db: Queryable, options: { sourceRowId
     lastFailureAt: row.last_failure_at === null ? null : new Date(row.last_failure_at),
   }
 }
+
+/** How many events of the buy have an operation_id starting with `operationPrefix`: a notification's sequence number is one more. */
+export async function countWebhooksOfBuy(trx: Transaction, mediaBuyRowId: number, operationPrefix: string): Promise<number> {
+  const escaped = operationPrefix.replace(/[\\%_]/g, (char) => `\\${char}`)
+  const row = await trx
+    .selectFrom('webhook_outbox')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('media_buy_row_id', '=', mediaBuyRowId)
+    .where('operation_id', 'like', `${escaped}%`)
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}

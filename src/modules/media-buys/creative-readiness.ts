@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Transaction } from '../../db/database.ts'
-import type { MediaBuyStatus } from '../../db/tables.ts'
+import type { MediaBuyRow, MediaBuyStatus } from '../../db/tables.ts'
 
 /**
  * What the creative library needs of media buys (migrations/0013_media_buys.sql): the packages a
@@ -79,7 +79,7 @@ export async function advanceCreativeReadyBuys(
   trx: Transaction,
   mediaBuyRowIds: readonly number[],
   now: Date,
-): Promise<Array<{ mediaBuyId: string; status: MediaBuyStatus }>> {
+): Promise<MediaBuyRow[]> {
   if (mediaBuyRowIds.length === 0) return []
   return trx
     .updateTable('media_buy')
@@ -90,6 +90,6 @@ export async function advanceCreativeReadyBuys(
     })
     .where('id', 'in', [...mediaBuyRowIds])
     .where('status', '=', 'pending_creatives')
-    .returning(['media_buy_id as mediaBuyId', 'status'])
+    .returningAll()
     .execute()
 }

@@ -45,6 +45,8 @@ export interface NewMediaBuy {
   poNumber: string | null
   taskId: string | null
   pushNotificationSealed: string | null
+  /** reporting_webhook as sent, sealed: delivery notifications go there. */
+  reportingWebhookSealed?: string | null | undefined
   confirmedAt: Date | null
   now: Date
 }
@@ -107,6 +109,7 @@ export async function insertMediaBuy(trx: Transaction, input: NewMediaBuy): Prom
       po_number: input.poNumber,
       task_id: input.taskId,
       push_notification_sealed: input.pushNotificationSealed,
+      reporting_webhook_sealed: input.reportingWebhookSealed ?? null,
       confirmed_at: input.confirmedAt,
       created_at: input.now,
       updated_at: input.now,
@@ -311,6 +314,18 @@ export async function listLiveReservationsOfBuy(db: Queryable, buy: Pick<MediaBu
     .orderBy('r.id')
     .execute()
   return rows
+}
+
+/**
+ * Whether an AdCP task id is in use: a buy's task (kept after it settles) or any task of the SDK's
+ * registry (forwarded buys' tasks included). Task ids are one namespace across the install.
+ */
+export async function isTaskIdTaken(db: Queryable, taskId: string): Promise<boolean> {
+  const { rows } = await sql<{ taken: boolean }>`
+    SELECT EXISTS (SELECT 1 FROM media_buy WHERE task_id = ${taskId})
+        OR EXISTS (SELECT 1 FROM adcp_decisioning_tasks WHERE task_id = ${taskId}) AS taken
+  `.execute(db)
+  return rows[0]?.taken === true
 }
 
 /**

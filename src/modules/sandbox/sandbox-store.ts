@@ -29,10 +29,10 @@ export async function deactivateNonFixtureAvails(trx: Transaction, inventorySour
 }
 
 export async function upsertSeededFormat(
-  trx: Transaction,
+  db: Queryable,
   input: { inventorySourceId: number; formatId: string; name: string; formatType: string | null; now: Date },
 ): Promise<void> {
-  await trx
+  await db
     .insertInto('sandbox_creative_format')
     .values({ inventory_source_id: input.inventorySourceId, format_id: input.formatId, name: input.name, format_type: input.formatType, created_at: input.now })
     .onConflict((oc) => oc.columns(['inventory_source_id', 'format_id']).doUpdateSet({ name: input.name, format_type: input.formatType }))
@@ -61,6 +61,12 @@ export async function putCreateArm(db: Queryable, input: { apiKeyId: number; arm
     .values({ api_key_id: input.apiKeyId, ...values })
     .onConflict((oc) => oc.column('api_key_id').doUpdateSet(values))
     .execute()
+}
+
+/** Whether another key's pending directive already forces this task id onto its next create. */
+export async function isTaskIdForcedByAnotherKey(db: Queryable, input: { apiKeyId: number; taskId: string }): Promise<boolean> {
+  const row = await db.selectFrom('sandbox_create_arm').select('api_key_id').where('task_id', '=', input.taskId).where('api_key_id', '<>', input.apiKeyId).executeTakeFirst()
+  return row !== undefined
 }
 
 /** Takes (deletes and returns) the key's pending directive: it shapes exactly one create. */

@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+
+/**
+ * How the embedded database is started: PGlite's defaults plus memory settings for one process that
+ * serves one storefront. PGlite runs PostgreSQL inside a WebAssembly heap that grows and never
+ * shrinks (it starts at 128 MiB). With PostgreSQL's 128 MB of shared buffers that heap grows to
+ * ~190 MiB at the first start and every buffer page a large feed touches stays resident; 16 MB keeps
+ * it within its initial size. Pages that fall out are reread through the operating system's file
+ * cache (PGlite's data directory is a real directory). maintenance_work_mem bounds what a
+ * CREATE INDEX in a migration takes from that heap.
+ */
+export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '16MB',
+  maintenance_work_mem: '16MB',
+}
+
+export const pgliteStartParams: readonly string[] = [
+  ...PGlite.defaultStartParams,
+  ...Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+]
+
+let compiledModule: Promise<WebAssembly.Module> | null = null
+
+/**
+ * PostgreSQL's WebAssembly, compiled once per process: a fresh data directory opens PGlite three
+ * times (initdb's scratch instance, the instance that migrates, the one that serves), and compiling
+ * 9 MB of WebAssembly is most of what opening costs. Instances share the compiled code.
+ */
+function pgliteWasmModule(): Promise<WebAssembly.Module> {
+  compiledModule ??= (async () => {
+    const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite')
+    return WebAssembly.compile(await readFile(path.join(path.dirname(entry), 'pglite.wasm')))
+  })()
+  return compiledModule
+}
+
+/** Opens (running initdb if the directory is empty) PGlite in dataDir with the settings above. */
+export async function createPglite(dataDir: string): Promise<PGlite> {
+  return PGlite.create({ dataDir, startParams: [...pgliteStartParams], pgliteWasmModule: await pgliteWasmModule() })
+}
