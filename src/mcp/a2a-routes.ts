@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../access/access-service.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
-import { MCP_PATH, principalOf, refuseWebhookUrl, type ToolCall } from './mcp-routes.ts'
+import { MCP_PATH, principalOf, webhookUrlRefusal, type AdcpErrorBody, type ToolCall } from './mcp-routes.ts'
 import { originOf } from './oauth-routes.ts'
 
 export const A2A_PATH = '/a2a'
@@ -168,7 +168,7 @@ export async function a2aRoutes(app: FastifyInstance, { services, version, loadA
     if (!caller) return reply
     const rpc = request.body as { id?: unknown } | null
     const toolCall = a2aToolCallOf(request.body)
-    const refusal = toolCall ? refuseWebhookUrl(toolCall.arguments, { sandbox: caller.sandbox, canSign }) : null
+    const refusal = toolCall ? webhookUrlRefusal(toolCall.arguments, { sandbox: caller.sandbox, canSign }) : null
     if (refusal) return reply.send(refusedMessage(rpc?.id, toolCall!, refusal))
     const { adapter, server } = await adapterFor(request, caller, toolCall)
     reply.hijack()
@@ -198,8 +198,7 @@ export async function a2aRoutes(app: FastifyInstance, { services, version, loadA
  * A refused push_notification_config.url answered as the adapter answers an AdCP error: a failed
  * task whose artifact carries the adcp_error (so the runner and A2A clients read it the same way).
  */
-function refusedMessage(id: unknown, toolCall: ToolCall, refusal: string) {
-  const adcpError = { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable', field: 'push_notification_config.url' }
+function refusedMessage(id: unknown, toolCall: ToolCall, adcpError: AdcpErrorBody) {
   const context = toolCall.arguments.context
   const taskId = crypto.randomUUID()
   const contextId = crypto.randomUUID()

@@ -12,6 +12,7 @@ export {
   WebhookKeyError,
   type WebhookSigningKey,
 } from './signing-key.ts'
+export { webhookUrlProblem } from './destination-rules.ts'
 export { countWebhooksOfBuy, enqueueWebhook, webhookStatsOfSource, type WebhookEvent, type WebhookStats } from './outbox-store.ts'
 export {
   backoffDelayMs,
