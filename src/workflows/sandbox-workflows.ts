@@ -5,6 +5,7 @@ import type { NormalizedAvail } from '../modules/avails-feed/index.ts'
 import { upsertAvails } from '../modules/avails-feed/index.ts'
 import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import { deleteSandboxAccounts, setSandboxAccountStatus } from '../modules/buyer-accounts/index.ts'
+import { deleteSandboxWebhooks } from '../modules/buyer-webhooks/index.ts'
 import { addSimulatedDelivery, sumSpendByReservation } from '../modules/delivery/index.ts'
 import {
   deleteSandboxMediaBuys,
@@ -200,6 +201,7 @@ export function createSandboxWorkflows({ db, clock, ledger, secrets }: SandboxWo
     return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const source = await findSandboxSource(trx, storefrontId)
+      await deleteSandboxWebhooks(trx, storefrontId)
       const mediaBuys = await deleteSandboxMediaBuys(trx, storefrontId)
       if (source) await deleteSourceRow(trx, source.id)
       const accountIds = await deleteSandboxAccounts(trx, storefrontId)

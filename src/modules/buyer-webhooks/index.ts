@@ -13,7 +13,7 @@ export {
   type WebhookSigningKey,
 } from './signing-key.ts'
 export { webhookUrlProblem } from './destination-rules.ts'
-export { countWebhooksOfBuy, enqueueWebhook, webhookStatsOfSource, type WebhookEvent, type WebhookStats } from './outbox-store.ts'
+export { countWebhooksOfBuy, deleteSandboxWebhooks, enqueueWebhook, webhookStatsOfSource, type WebhookEvent, type WebhookStats } from './outbox-store.ts'
 export {
   backoffDelayMs,
   createWebhookOutbox,
