@@ -436,6 +436,8 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       // A package has at most one live reservation (reservation_live_key).
       const liveOf = new Map(live.map((reservation) => [reservation.package_row_id, reservation]))
       let buy = (await lockBuyByRowId(trx, found.id))!
+      // Read under the lock: `found` may predate a change committed while the lock was awaited.
+      const statusBeforeCancel = buy.status
       if (input.revision !== undefined && input.revision !== buy.revision) {
         throw fail.conflict('REVISION_MISMATCH', `The media buy is at revision ${buy.revision}, not ${input.revision}`, { revision: buy.revision })
       }
@@ -448,7 +450,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         buy = await updateBuy(trx, buy.id, {
           status: 'canceled', canceled_at: now, canceled_by: 'buyer', cancellation_reason: input.cancellationReason ?? null, bumpRevision: true,
         }, now)
-        await enqueueStatusChangeWebhook(trx, secrets, buy, found.status, now)
+        await enqueueStatusChangeWebhook(trx, secrets, buy, statusBeforeCancel, now)
         return { buy, affected: packages.map((pkg) => pkg.package_id) }
       }
       if (input.paused !== undefined) {
