@@ -222,9 +222,8 @@ export function discardCliBundle(url, directory = cacheDirectory()) {
 }
 
 /** The bundle to import, built if needed; null when it cannot be had (bin/storefront.js then uses tsx). */
-export async function cliBundle() {
+export async function cliBundle(directory = cacheDirectory()) {
   try {
-    const directory = cacheDirectory()
     preparePrivate(directory)
     return cached(directory) ?? (await buildCliBundle(directory)).url
   } catch (error) {
