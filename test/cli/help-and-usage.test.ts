@@ -123,10 +123,12 @@ describe('storefront --help, --version and usage errors', () => {
     try {
       const { url, inputs } = await buildCliBundle(directory)
       for (const input of inputs) {
-        assert.ok(input === 'package.json' || input === 'bin/cli-bundle.js' || input === 'src/shared/errors.ts' || input.startsWith('src/cli/'), input)
+        assert.ok(input === 'package.json' || input === 'package-lock.json' || input === 'bin/cli-bundle.js' || input === 'src/shared/errors.ts' || input.startsWith('src/cli/'), input)
         assert.ok(!APPLICATION_ENTRIES.includes(input), input)
       }
       assert.ok(inputs.includes('src/cli/work-commands.ts') && inputs.includes('src/cli/api-commands.ts'))
+      // The bundle's packages are absolute node_modules URLs: an install that moves one must rebuild it.
+      assert.ok(inputs.includes('src/cli/main.ts') && inputs.includes('package-lock.json'))
       const text = await readFile(fileURLToPath(url), 'utf8')
       const imported = [...text.matchAll(/\bimport\s*\(?\s*"([^"]+)"/g), ...text.matchAll(/\bfrom\s+"([^"]+)"/g)].map((match) => match[1]!)
       for (const specifier of imported) {
