@@ -5,6 +5,10 @@ import { isAdId } from '../../src/modules/creative-formats/index.ts'
 import { assertProductWindow, flatRateLineOf } from '../../src/modules/media-buys/media-buy-rules.ts'
 import { pricingOptionsOf } from '../../src/modules/products/index.ts'
 import { isStorefrontError } from '../../src/shared/errors.ts'
+import type { MediaBuyPackageRow, MediaBuyRow } from '../../src/db/tables.ts'
+import { parseDeliveryReport } from '../../src/modules/delivery/parse-report.ts'
+import type { PackageDeliveryRow } from '../../src/modules/delivery/index.ts'
+import { deliveryOf } from '../../src/workflows/buyer-delivery-workflows.ts'
 
 const now = new Date('2026-11-22T00:00:00.000Z')
 const header = 'Avail ID,Name,Collection,Start Date,End Date,Impressions,CPM,Flat Rate,Flat Rate Unit,Spot Count,Measurement Windows'
@@ -87,5 +91,80 @@ describe('TV buying: Ad-ID', () => {
     assert.deepEqual(['ACME0042000H', 'ABCD1234567', 'ABCD123456D'].map(isAdId), [true, true, true])
     // Accepted before the one rule: digits in the prefix, which the campaign XML then refused.
     assert.deepEqual(['1234ABCD567', 'acme0042000h', 'ACME0042000X', 'ACME004200'].map(isAdId), [false, false, false, false])
+  })
+})
+
+describe('TV buying: windowed final reports', () => {
+  const flight = { firstDate: '2026-12-01', lastDate: '2026-12-31' }
+  const rowErrorsOf = (report: unknown) => {
+    try {
+      parseDeliveryReport(report, flight)
+    } catch (error) {
+      return (error as { details: { rows: Array<{ row: number; field: string; message: string }> } }).details.rows
+    }
+    return []
+  }
+
+  it('reads measurement_window, is_final and supersedes_window, and a report without them exactly as before', () => {
+    assert.deepEqual(parseDeliveryReport('date,impressions,measurement_window,is_final,supersedes_window\n2026-12-01,100,C7,true,live\n2026-12-02,90,c7,no,\n', flight), [
+      { date: '2026-12-01', impressions: 100, spend: null, clicks: null, completedViews: null, measurementWindow: 'c7', isFinal: true, supersedesWindow: 'live' },
+      { date: '2026-12-02', impressions: 90, spend: null, clicks: null, completedViews: null, measurementWindow: 'c7', isFinal: false },
+    ])
+    assert.deepEqual(parseDeliveryReport([{ date: '2026-12-01', impressions: 5, measurementWindow: 'live', isFinal: false }], flight)[0]!.measurementWindow, 'live')
+    const plain = parseDeliveryReport('date,impressions\n2026-12-01,100\n', flight)
+    assert.deepEqual(plain, [{ date: '2026-12-01', impressions: 100, spend: null, clicks: null, completedViews: null }])
+  })
+
+  it('names the field and row of an unknown window, a bad is_final, a supersedes_window not narrower, and a report mixing windows', () => {
+    const rows = rowErrorsOf([
+      'date,impressions,measurement_window,is_final,supersedes_window',
+      '2026-12-01,1,c5,,',
+      '2026-12-02,1,c7,maybe,',
+      '2026-12-03,1,c7,,c7',
+      '2026-12-04,1,live,,',
+      '2026-12-05,1,,true,',
+      '2026-12-06,1,,,',
+    ].join('\n'))
+    assert.deepEqual(rows.map((issue) => [issue.row, issue.field]), [
+      [2, 'measurementWindow'], [3, 'isFinal'], [4, 'supersedesWindow'], [5, 'measurementWindow'], [6, 'measurementWindow'], [6, 'isFinal'], [7, 'measurementWindow'],
+    ])
+    assert.match(rows[0]!.message, /live, c3, c7/)
+    assert.match(rows[2]!.message, /narrower window than c7/)
+    assert.match(rows[3]!.message, /is live but row 3 is c7; one report is one measurement window/)
+  })
+})
+
+describe('TV buying: get_media_buy_delivery of flat-rate and windowed packages', () => {
+  const buy = { media_buy_id: 'mb_tv', status: 'active', currency: 'USD' } as unknown as MediaBuyRow
+  const pkg = (packageId: string, extra: Partial<MediaBuyPackageRow>) => ({ package_id: packageId, cpm: 25, paused: false, pricing_model: 'cpm', flat_rate: null, ...extra }) as unknown as MediaBuyPackageRow
+  const row = (packageId: string, date: string, extra: Partial<PackageDeliveryRow>): PackageDeliveryRow => ({
+    reservation_id: 1, package_id: packageId, delivery_date: date, impressions: 100, spend: 10, clicks: null, completed_views: null,
+    measurement_window: null, is_final: null, supersedes_window: null, work_item_id: 7, ...extra,
+  })
+
+  it('reports flat_rate at the package\'s flat rate, and the window, finality and superseded window of its rows', () => {
+    const delivery = deliveryOf({
+      buy,
+      packages: [pkg('p_flat', { pricing_model: 'flat_rate', flat_rate: 5000 }), pkg('p_cpm', {})],
+      rows: [
+        row('p_flat', '2026-12-01', { measurement_window: 'c7', is_final: true, supersedes_window: 'live' }),
+        row('p_flat', '2026-12-02', { measurement_window: 'c7', is_final: true, supersedes_window: 'live' }),
+        row('p_cpm', '2026-12-01', {}),
+      ],
+    }, false)
+    const [flat, cpm] = delivery.by_package
+    assert.deepEqual([flat!.pricing_model, flat!.rate, flat!.measurement_window, flat!.is_final, flat!.supersedes_window], ['flat_rate', 5000, 'c7', true, 'live'])
+    assert.deepEqual([cpm!.pricing_model, cpm!.rate], ['cpm', 25])
+    assert.ok(!('measurement_window' in cpm!) && !('is_final' in cpm!) && !('supersedes_window' in cpm!), 'rows without windows add nothing')
+    assert.equal(delivery.pricing_model, 'cpm', 'a buy mixing models reads as cpm')
+  })
+
+  it('is not final while any row is not, and reads flat_rate for a buy of flat-rate packages only', () => {
+    const delivery = deliveryOf({
+      buy,
+      packages: [pkg('p_flat', { pricing_model: 'flat_rate', flat_rate: 20000 })],
+      rows: [row('p_flat', '2026-12-01', { measurement_window: 'live', is_final: true }), row('p_flat', '2026-12-02', { measurement_window: 'live', is_final: false })],
+    }, false)
+    assert.deepEqual([delivery.pricing_model, delivery.by_package[0]!.is_final, delivery.by_package[0]!.supersedes_window], ['flat_rate', false, undefined])
   })
 })
