@@ -163,6 +163,7 @@ async function bench(url: string): Promise<void> {
     DATABASE_POOL_SIZE: String(POOL_SIZE),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '0',
     ...serverNodeOptions(),
   })
   // The server migrated; this process's pool is the one the in-process and SQL rows use.
@@ -340,6 +341,7 @@ async function benchFixedRate(url: string): Promise<void> {
     DATABASE_POOL_SIZE: String(POOL_SIZE),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '0',
     ...serverNodeOptions(),
   })
   const handle: DatabaseHandle = await openDatabase({ databaseUrl: url, poolSize: POOL_SIZE })

@@ -106,6 +106,7 @@ async function runServerSteps(engine: string, env: Record<string, string>, feed:
     STOREFRONT_BOOTSTRAP_KEY: KEY,
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '0',
   }, 120_000)
   try {
     const client = new Client(server.url)

@@ -91,6 +91,7 @@ function serverEnv(database: { databaseUrl?: string; dataDir?: string }): Record
     DATABASE_POOL_SIZE: String(POOL_SIZE),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '0',
   }
 }
 

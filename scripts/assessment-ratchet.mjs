@@ -43,7 +43,13 @@ for (const [storyboard, steps] of byStoryboard) {
   for (const step of steps) console.log(`    ${step.step_id}: ${String(step.reason ?? '').slice(0, 200)}`)
 }
 
-if (typeof summary.failed !== 'number' || summary.failed !== failures.length) {
+for (const count of ['passed', 'failed', 'skipped']) {
+  if (typeof summary[count] !== 'number') {
+    console.error(`the summary has no numeric ${count} count: the runner did not finish`)
+    process.exit(1)
+  }
+}
+if (summary.failed !== failures.length) {
   console.error(`the summary's failed count (${summary.failed}) does not match its ${failures.length} listed failures`)
   process.exit(1)
 }

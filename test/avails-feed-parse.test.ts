@@ -3,7 +3,7 @@ import { createReadStream, readFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
 import ExcelJS from 'exceljs'
-import { AvailInputSchema, NormalizedAvailSchema } from '../src/modules/avails-feed/avail.schema.ts'
+import { AvailInputSchema, NormalizedAvailSchema, noTvTerms } from '../src/modules/avails-feed/avail.schema.ts'
 import type { NormalizedAvail, RowError } from '../src/modules/avails-feed/avail.schema.ts'
 import { parseAvailsFeed, parseAvailsFeedAll } from '../src/modules/avails-feed/parse-feed.ts'
 import type { FeedInput, ParseOptions } from '../src/modules/avails-feed/parse-feed.ts'
@@ -30,6 +30,7 @@ const seedAvail: NormalizedAvail = {
   upstreamBookedImpressions: 300_000,
   cpm: 22,
   currency: 'USD',
+  ...noTvTerms(),
   targeting: { market: 'South Africa', screen: 'CTV' },
   sourceMetadata: { publisher: 'Example Network', upstreamBookedImpressions: 300_000 },
 }
@@ -127,6 +128,7 @@ describe('parseAvailsFeed', () => {
         upstreamBookedImpressions: 0,
         cpm: 12.5,
         currency: 'USD',
+        ...noTvTerms(),
         targeting: { market: 'NL' },
         sourceMetadata: { publisher: 'Example Network' },
       })
@@ -214,6 +216,7 @@ describe('parseAvailsFeed', () => {
         upstreamBookedImpressions: 300_000,
         cpm: 22.5,
         currency: 'USD',
+        ...noTvTerms(),
         targeting: { dma: 'New York' },
         sourceMetadata: { salesNotes: 'Quoted "note", with comma' },
       })
@@ -358,6 +361,7 @@ describe('parseAvailsFeed', () => {
         upstreamBookedImpressions: 0,
         cpm: 9.99,
         currency: 'USD',
+        ...noTvTerms(),
         targeting: { zone: 'North' },
         sourceMetadata: { listRate: 'list price' },
       })

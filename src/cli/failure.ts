@@ -1,5 +1,5 @@
 import { isStorefrontError, type ErrorDetails } from '../shared/errors.ts'
-import { ApiError, CliUsageError, ServerUnreachableError } from './http-client.ts'
+import { ApiError, ServerUnreachableError } from './http-client.ts'
 import { terminalText } from './table.ts'
 
 /**
@@ -9,7 +9,7 @@ import { terminalText } from './table.ts'
  *   3 refused by the server or database (401, 403, 404, 409, 413, a locked data dir).
  */
 export function exitCodeOf(error: unknown): 1 | 2 | 3 {
-  if (error instanceof CliUsageError || isUsageOrConfigError(error)) return 2
+  if (isUsageError(error) || isConfigError(error)) return 2
   if (error instanceof ServerUnreachableError) return 1
   if (error instanceof ApiError) return error.status >= 500 ? 1 : error.code === 'VALIDATION_ERROR' ? 2 : 3
   if (isStorefrontError(error)) return error.code === 'VALIDATION_ERROR' ? 2 : 3
@@ -17,11 +17,17 @@ export function exitCodeOf(error: unknown): 1 | 2 | 3 {
 }
 
 /**
- * By name: the parser's UsageError (main.ts) and the configuration's ConfigError (config.ts, which this
- * file does not import so that the REST client verbs never load zod and the configuration).
+ * By name, never by class: the parser's UsageError (main.ts) and the client's CliUsageError
+ * (http-client.ts) exist twice when the bundled CLI loads the application's verbs through tsx, and the
+ * configuration's ConfigError (config.ts) is not imported here so that the REST client verbs never load
+ * zod and the configuration.
  */
-function isUsageOrConfigError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'UsageError' || error.name === 'ConfigError')
+function isUsageError(error: unknown): error is Error {
+  return error instanceof Error && (error.name === 'UsageError' || error.name === 'CliUsageError')
+}
+
+function isConfigError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ConfigError'
 }
 
 /** The lines that explain an error answer: its code and message, then its row and field details. */
@@ -41,7 +47,7 @@ export function failureLines(error: ApiError | { code: string; message: string; 
 export function reportFailure(error: unknown, command = 'storefront'): number {
   const exitCode = exitCodeOf(error)
   if (error instanceof ApiError || isStorefrontError(error)) console.error(failureLines(error).join('\n'))
-  else if (error instanceof CliUsageError || (error instanceof Error && error.name === 'UsageError')) {
+  else if (isUsageError(error)) {
     console.error(`${command}: ${error.message} (see ${command} --help)`)
   } else console.error(error instanceof Error ? error.message : String(error))
   return exitCode

@@ -11,8 +11,13 @@ import { terminalText } from './table.ts'
 export const DEFAULT_STOREFRONT_URL = 'http://127.0.0.1:3000'
 export const API_PREFIX = '/api/v2/storefront'
 
-/** Bad invocation (missing flag, missing key): exit code 2 with the usage text. */
-export class CliUsageError extends Error {}
+/**
+ * Bad invocation (missing flag, missing key): exit code 2 with the usage text. Matched by `name` in
+ * failure.ts, as the bundled CLI and a copy loaded through tsx are different classes.
+ */
+export class CliUsageError extends Error {
+  override readonly name = 'CliUsageError'
+}
 
 /** The server answered with an error; `status` is the HTTP status, `code` its error code. */
 export class ApiError extends Error {

@@ -41,7 +41,8 @@ function parseInvocation(name: string, verb: VerbSpec, args: string[]): Invocati
     const option = /'(-[^' ]+)/.exec((error as Error).message)?.[1]
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option ?? ''}; valid options: ${valid}`)
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const spec = option ? verb.options[option.replace(/^-+/, '')] : undefined
+      const key = option?.replace(/^-+/, '')
+      const spec = key !== undefined && Object.hasOwn(verb.options, key) ? verb.options[key] : undefined
       throw new UsageError(spec?.type === 'boolean' ? `${option} takes no value` : `${option ?? 'an option'} needs ${spec?.value ?? 'a value'}`)
     }
     throw new UsageError((error as Error).message)
@@ -57,7 +58,8 @@ function parseInvocation(name: string, verb: VerbSpec, args: string[]): Invocati
 /** The verb a command line names, the name to show and its remaining arguments; a usage error otherwise. */
 function resolve(argv: string[]): { name: string; verb: VerbSpec; args: string[] } | { help: string } {
   const [command, ...rest] = argv
-  const spec = COMMANDS[command!]
+  // Own properties only: `storefront constructor` names no command, whatever Object.prototype has.
+  const spec = Object.hasOwn(COMMANDS, command!) ? COMMANDS[command!] : undefined
   if (!spec) throw Object.assign(new UsageError(`unknown command ${JSON.stringify(command)}; commands: ${list(Object.keys(COMMANDS))}`), { where: 'storefront' })
   if (isSingleVerb(spec.verbs)) return { name: `storefront ${command}`, verb: spec.verbs, args: rest }
   const [verbName, ...args] = rest
@@ -65,7 +67,7 @@ function resolve(argv: string[]): { name: string; verb: VerbSpec; args: string[]
     if (verbName === undefined) throw Object.assign(new UsageError(`missing verb; verbs: ${list(Object.keys(spec.verbs))}`), { where: `storefront ${command}` })
     return { help: commandUsage(command!) }
   }
-  const verb = spec.verbs[verbName]
+  const verb = Object.hasOwn(spec.verbs, verbName) ? spec.verbs[verbName] : undefined
   if (!verb) throw Object.assign(new UsageError(`unknown verb ${JSON.stringify(verbName)}; verbs: ${list(Object.keys(spec.verbs))}`), { where: `storefront ${command}` })
   return { name: `storefront ${command} ${verbName}`, verb, args }
 }

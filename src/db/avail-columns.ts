@@ -25,6 +25,12 @@ export const AVAIL_FEED_COLUMNS = [
   { field: 'upstreamBookedImpressions', column: 'upstream_booked_impressions', availColumn: 'upstream_booked_impressions', type: 'bigint', availDefault: true },
   { field: 'cpm', column: 'cpm', availColumn: 'cpm', type: 'numeric(14, 4)', nullable: true },
   { field: 'currency', column: 'currency', availColumn: 'currency', type: 'text', availDefault: true },
+  // TV buying (migration 0024): a flat rate per spot or per package next to (or instead of) the CPM,
+  // and the measurement windows the seller reports in (a JSON array of window ids).
+  { field: 'flatRate', column: 'flat_rate', availColumn: 'flat_rate', type: 'numeric(14, 4)', nullable: true },
+  { field: 'flatRateUnit', column: 'flat_rate_unit', availColumn: 'flat_rate_unit', type: 'text', nullable: true },
+  { field: 'spotCount', column: 'spot_count', availColumn: 'spot_count', type: 'bigint', nullable: true },
+  { field: 'measurementWindows', column: 'measurement_windows', availColumn: 'measurement_windows', type: 'jsonb', availDefault: true },
   { field: 'targeting', column: 'targeting', availColumn: 'targeting', type: 'jsonb' },
   { field: 'sourceMetadata', column: 'source_metadata', availColumn: 'source_metadata', type: 'jsonb' },
 ] as const

@@ -68,9 +68,14 @@ export function availableSql(availAlias: string, now: Date): RawBuilder<number> 
 }
 
 /**
- * The reserve statement's condition, on counters from which the lazy expiry has already removed
- * the avail's due holds: the request fits what the seller's figure leaves.
+ * What the seller's figure leaves on counters from which the lazy expiry has already removed the
+ * avail's due holds (the reserve statements' side of the rule; may be negative after a lowered feed).
  */
+export function freeSql(availAlias: string): RawBuilder<number> {
+  return sql<number>`(${sql.ref(`${availAlias}.feed_capacity`)} - ${sql.ref(`${availAlias}.held_impressions`)} - ${sql.ref(`${availAlias}.booked_impressions`)})`
+}
+
+/** The reserve statement's condition: the request fits what freeSql leaves. */
 export function fitsSql(availAlias: string, requested: number | RawBuilder<number>): RawBuilder<boolean> {
-  return sql<boolean>`${sql.ref(`${availAlias}.feed_capacity`)} - ${sql.ref(`${availAlias}.held_impressions`)} - ${sql.ref(`${availAlias}.booked_impressions`)} >= ${requested}::bigint`
+  return sql<boolean>`${freeSql(availAlias)} >= ${requested}::bigint`
 }

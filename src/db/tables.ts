@@ -1,5 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
 import type { AvailFeedColumn } from './avail-columns.ts'
+import type { FlatRateUnit } from '../shared/flat-rate.ts'
+import type { MeasurementWindow } from '../shared/measurement-windows.ts'
 
 /**
  * Hand-written row types, one block per table, matching migrations/*.sql.
@@ -17,11 +19,15 @@ interface FeedSqlTypes {
   'numeric(14, 4)': number
   jsonb: Json<JsonObject>
 }
-type FeedValue<C extends AvailFeedColumn> = FeedSqlTypes[C['type']] | (C extends { nullable: true } ? null : never)
+type FeedValue<C extends AvailFeedColumn> =
+  | (C extends { field: 'measurementWindows' } ? Json<MeasurementWindow[]> : FeedSqlTypes[C['type']])
+  | (C extends { nullable: true } ? null : never)
 /** The feed columns as avails_preview_row stores them. */
 type PreviewFeedColumns = { [C in AvailFeedColumn as C['column']]: FeedValue<C> }
 /** The feed columns as avail stores them; a column with a default may be left out of an insert. */
-type AvailFeedColumns = { [C in AvailFeedColumn as C['availColumn']]: C extends { availDefault: true } ? Generated<FeedValue<C>> : FeedValue<C> }
+type AvailFeedColumns = { [C in AvailFeedColumn as C['availColumn']]: C extends { availDefault: true } ? Defaulted<FeedValue<C>> : FeedValue<C> }
+/** A column an insert may leave out; a JSON column stays JSON text on the way in. */
+type Defaulted<T> = T extends ColumnType<infer S, infer I, infer U> ? ColumnType<S, I | undefined, U> : Generated<T>
 
 export interface StorefrontTable {
   id: Generated<number>
@@ -110,6 +116,8 @@ export interface MediaBuyTable {
   updated_at: Timestamp
 }
 
+export type PackagePricingModel = 'cpm' | 'flat_rate'
+
 export interface MediaBuyPackageTable {
   id: Generated<number>
   media_buy_row_id: number
@@ -121,6 +129,11 @@ export interface MediaBuyPackageTable {
   budget: number
   impressions: number
   cpm: number
+  /** Migration 0024: the avail's CPM, or its flat rate (per spot: `spots` of them; per package: the whole avail). */
+  pricing_model: Generated<PackagePricingModel>
+  flat_rate: Generated<number | null>
+  flat_rate_unit: Generated<FlatRateUnit | null>
+  spots: Generated<number | null>
   paused: Generated<boolean>
   canceled_at: Timestamp | null
   targeting_overlay: ColumnType<unknown, string | null, string | null> | null
@@ -333,6 +346,11 @@ export interface DeliveryRowTable {
   completed_views: number | null
   work_item_id: number | null
   imported_at: Timestamp
+  /** Migration 0024: the window the row was measured in (null: not windowed). */
+  measurement_window: Generated<MeasurementWindow | null>
+  is_final: Generated<boolean | null>
+  /** The narrower window this row's report replaced. */
+  supersedes_window: Generated<MeasurementWindow | null>
 }
 
 export type AvailsPreviewStatus = 'STAGING' | 'PENDING' | 'COMMITTED' | 'SUPERSEDED'

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../access/access-service.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
-import { limitBuyerRate, MCP_PATH, principalOf, refuseWebhookUrl, type AdcpErrorBody, type ToolCall } from './mcp-routes.ts'
+import { limitBuyerRate, MCP_PATH, principalOf, webhookUrlRefusal, type AdcpErrorBody, type ToolCall } from './mcp-routes.ts'
 import { originOf } from './oauth-routes.ts'
 
 export const A2A_PATH = '/a2a'
@@ -174,11 +174,8 @@ export async function a2aRoutes(app: FastifyInstance, { services, version, loadA
         ? reply.send(failedTask(rpc?.id, toolCall, limited))
         : reply.code(429).send({ jsonrpc: '2.0', error: { code: -32000, message: limited.message, data: { adcp_error: limited } }, id: rpc?.id ?? null })
     }
-    const refusal = toolCall ? refuseWebhookUrl(toolCall.arguments, { sandbox: caller.sandbox, canSign }) : null
-    if (refusal) {
-      const adcpError = { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable' as const, field: 'push_notification_config.url' }
-      return reply.send(failedTask(rpc?.id, toolCall!, adcpError))
-    }
+    const refusal = toolCall ? webhookUrlRefusal(toolCall.arguments, { sandbox: caller.sandbox, canSign }) : null
+    if (refusal) return reply.send(failedTask(rpc?.id, toolCall!, refusal))
     const { adapter, server } = await adapterFor(request, caller, toolCall)
     reply.hijack()
     const raw = request.raw

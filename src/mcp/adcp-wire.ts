@@ -1,7 +1,8 @@
 import type { Account } from '@adcp/sdk/server'
 import type { GetProductsResponse, ListCreativeFormatsResponse } from '@adcp/sdk/types'
 import type { SpotFormat } from '../modules/creative-formats/index.ts'
-import { adcpProductId, CPM_FIXED_PRICING_OPTION_ID, productFixtureOf } from '../modules/products/index.ts'
+import { adcpProductId, CPM_FIXED_PRICING_OPTION_ID, pricingOptionsOf, productFixtureOf, type PricingOption } from '../modules/products/index.ts'
+import { MEASUREMENT_WINDOWS, type MeasurementWindow } from '../shared/measurement-windows.ts'
 import { isSeededFormat, type BuyerAccountRow, type BuyerFormat, type CatalogEntry, type SeededBuyerFormat } from '../workflows/buyer-workflows.ts'
 
 /**
@@ -96,11 +97,12 @@ const REPORTING: AdcpProduct['reporting_capabilities'] = {
  */
 export function adcpProduct(entry: CatalogEntry, agentUrl: string, fallbackPublisherDomain: string): AdcpProduct | null {
   const { source, product } = entry
-  if (product.cpm === null) return null
+  const fixture = source.sandbox ? productFixtureOf(product.sourceMetadata) : null
+  const options = pricingOptionsOf(product, fixture?.pricingOptionId ?? CPM_FIXED_PRICING_OPTION_ID)
+  if (options.length === 0) return null
   const channel = adcpChannelOf(product.channel)
   // A sandbox fixture names its own formats (listed by the sandbox's format catalog); one that
   // names none (the storyboards' standing test-product) takes the source's.
-  const fixture = source.sandbox ? productFixtureOf(product.sourceMetadata) : null
   const formatIds = fixture?.formatIds.length ? fixture.formatIds.map((id) => ({ agent_url: agentUrl, id })) : source.formats.map((format) => adcpFormatId(format, agentUrl))
   return {
     product_id: adcpProductId(source.sourceId, product.availId, { sandbox: source.sandbox }),
@@ -110,17 +112,30 @@ export function adcpProduct(entry: CatalogEntry, agentUrl: string, fallbackPubli
     ...(channel ? { channels: [channel] } : {}),
     format_ids: formatIds,
     delivery_type: 'guaranteed',
-    pricing_options: [
-      { pricing_option_id: fixture?.pricingOptionId ?? CPM_FIXED_PRICING_OPTION_ID, pricing_model: 'cpm', currency: product.currency, fixed_price: product.cpm },
-    ],
+    pricing_options: options.map((option) => adcpPricingOption(option, product.currency)),
     forecast: {
       points: [{ metrics: { impressions: { mid: product.availableImpressions } } }],
       forecast_range_unit: 'availability',
       method: 'guaranteed',
       currency: product.currency,
     },
-    reporting_capabilities: REPORTING,
+    reporting_capabilities: product.measurementWindows.length === 0 ? REPORTING : { ...REPORTING, measurement_windows: adcpMeasurementWindows(product.measurementWindows) },
   }
+}
+
+/**
+ * A flat rate is the price of one spot or of the whole package, which is also the least a package
+ * of it can spend (min_spend_per_package); the option id says which (flat_rate_spot, flat_rate_package).
+ */
+function adcpPricingOption(option: PricingOption, currency: string): AdcpProduct['pricing_options'][number] {
+  if (option.model === 'cpm') return { pricing_option_id: option.id, pricing_model: 'cpm', currency, fixed_price: option.price }
+  return { pricing_option_id: option.id, pricing_model: 'flat_rate', currency, fixed_price: option.price, min_spend_per_package: option.price }
+}
+
+/** The windows the seller's feed names, as AdCP measurement windows (window_id, duration_days). */
+function adcpMeasurementWindows(windows: readonly MeasurementWindow[]) {
+  return MEASUREMENT_WINDOWS.filter((window) => windows.includes(window.id))
+    .map((window) => ({ window_id: window.id, duration_days: window.durationDays, description: window.description }))
 }
 
 export interface AccountMeta {

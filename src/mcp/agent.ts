@@ -71,7 +71,7 @@ function addCapabilities(server: object, signsWebhooks: boolean): void {
   const capabilities = (server as { [SDK_CAPABILITIES]?: Record<string, unknown> })[SDK_CAPABILITIES]
   if (!capabilities) throw new Error('@adcp/sdk no longer exposes its capabilities object: re-check this seam on upgrade')
   capabilities.status = 'completed'
-  capabilities.media_buy = { ...(capabilities.media_buy as Record<string, unknown> | undefined), supported_pricing_models: ['cpm'] }
+  capabilities.media_buy = { ...(capabilities.media_buy as Record<string, unknown> | undefined), supported_pricing_models: ['cpm', 'flat_rate'] }
   // Every webhook is signed with the key published at /.well-known/jwks.json. No legacy HMAC
   // claim: the SDK's own completion webhooks are always RFC 9421-signed.
   if (signsWebhooks) capabilities.webhook_signing = { supported: true, profile: 'adcp/webhook-signing/v1', algorithms: ['ed25519'] }

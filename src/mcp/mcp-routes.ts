@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { Caller } from '../access/access-service.ts'
 import { bearerToken } from '../http/plugins/caller.ts'
 import { checkedJsonParser } from '../http/plugins/json-body.ts'
+import { webhookUrlProblem } from '../modules/buyer-webhooks/index.ts'
 import { isStorefrontError } from '../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { BuyerAgent } from './agent.ts'
@@ -272,14 +273,14 @@ export type AdcpErrorBody = {
  * - a tool this agent does not serve (not registered on this request's server: say preview_creative
  *   or tasks_list): UNSUPPORTED_FEATURE. The MCP SDK would answer "Tool … not found" as bare text,
  *   which no AdCP client can read a code from;
- * - push_notification_config.url rules that the SDK cannot apply per buyer key:
- *   - a live key's webhook must be https. The SDK's scheme rule is one process-wide switch
- *     (ADCP_DECISIONING_ALLOW_HTTP_WEBHOOKS, read from process.env on every request), which the agent
- *     turns on for the sandbox keys' loopback receivers (agent.ts), so http is refused here for live keys;
+ * - the webhook URL rules (webhookUrlRefusal), per buyer key, for push_notification_config.url and
+ *   reporting_webhook.url alike:
+ *   - a live key's webhook must be https and must not name a loopback or private host. The SDK checks
+ *     only push_notification_config, and its scheme rule is one process-wide switch
+ *     (ADCP_DECISIONING_ALLOW_HTTP_WEBHOOKS, read from process.env on every request) that the agent
+ *     turns on for the sandbox keys' loopback receivers (agent.ts);
  *   - with no signing key (PostgreSQL without STOREFRONT_WEBHOOK_SIGNING_KEY) no webhook can be sent,
  *     so none is promised.
- * Private and loopback hosts are the SDK's own rule: allowPrivateWebhookUrls is set per server, and
- * there is one server per request.
  */
 function guardToolCalls(transport: StreamableHTTPServerTransport, { sandbox, canSign, served }: { sandbox: boolean; canSign: boolean; served: ReadonlySet<string> }): void {
   const deliver = transport.onmessage
@@ -316,23 +317,20 @@ function unservedTool(name: unknown, served: ReadonlySet<string>): AdcpErrorBody
   }
 }
 
-/** Why a tool call's push_notification_config.url is refused for this key (see guardToolCalls; /a2a applies it too), or null. */
-export function refuseWebhookUrl(args: Record<string, unknown>, { sandbox, canSign }: { sandbox: boolean; canSign: boolean }): string | null {
-  const config = args.push_notification_config as { url?: unknown } | undefined
-  const url = typeof config?.url === 'string' ? config.url.trim() : undefined
-  if (url === undefined) return null
-  if (!canSign) return 'this agent delivers no webhooks (it has no signing key); poll tasks/get for the task instead'
-  if (!sandbox && /^http:/i.test(url)) return 'a live buyer key needs an https:// webhook URL (plain http is accepted for sandbox keys only)'
+/**
+ * The webhook URLs a tool call names (push_notification_config.url, and create_media_buy's
+ * reporting_webhook.url), refused for this key before the call runs (see guardToolCalls; /a2a
+ * applies it too): one rule for both fields and both transports.
+ */
+export function webhookUrlRefusal(args: Record<string, unknown> | undefined, { sandbox, canSign }: { sandbox: boolean; canSign: boolean }): AdcpErrorBody | null {
+  for (const field of ['push_notification_config', 'reporting_webhook'] as const) {
+    const config = args?.[field] as { url?: unknown } | undefined
+    const url = config && typeof config === 'object' && typeof config.url === 'string' ? config.url.trim() : undefined
+    if (url === undefined) continue
+    const problem = canSign ? webhookUrlProblem(url, { sandbox }) : 'this agent delivers no webhooks (it has no signing key); poll tasks/get for the task instead'
+    if (problem !== null) return { code: 'INVALID_REQUEST', message: `${field}.url rejected: ${problem}`, recovery: 'correctable', field: `${field}.url` }
+  }
   return null
-}
-
-function webhookUrlRefusal(args: Record<string, unknown> | undefined, rules: { sandbox: boolean; canSign: boolean }): AdcpErrorBody | null {
-  const refusal = args ? refuseWebhookUrl(args, rules) : null
-  if (refusal !== null) return { code: 'INVALID_REQUEST', message: `push_notification_config.url rejected: ${refusal}`, recovery: 'correctable', field: 'push_notification_config.url' }
-  // create_media_buy's reporting_webhook: the delivery notifications go there, under the same rules.
-  const reporting = args?.reporting_webhook
-  const reportingRefusal = reporting && typeof reporting === 'object' ? refuseWebhookUrl({ push_notification_config: reporting }, rules) : null
-  return reportingRefusal === null ? null : { code: 'INVALID_REQUEST', message: `reporting_webhook.url rejected: ${reportingRefusal}`, recovery: 'correctable', field: 'reporting_webhook.url' }
 }
 
 /**

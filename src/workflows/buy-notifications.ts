@@ -104,15 +104,18 @@ export interface DeliveryImportFacts {
   livePackages: number
   /** Of those, the ones with an imported report (a final report of their line). */
   reportedPackages: number
+  /** The import's report is a wider measurement window than the line's earlier one (live -> c7). */
+  windowUpgraded?: boolean
 }
 
 /**
- * The notification_type of the delivery notification an import sends: `final` once every live
- * package of the buy has its final report (nothing more will come), `scheduled` before. The one
- * place the type is decided: a new type (e.g. a measurement window's update) extends the facts
- * and this function.
+ * The notification_type of the delivery notification an import sends: `window_update` when the
+ * import's report supersedes a narrower measurement window of its line (the period resent in a
+ * wider window), else `final` once every live package of the buy has its final report (nothing
+ * more will come), `scheduled` before. The one place the type is decided.
  */
 export function deliveryNotificationTypeOf(facts: DeliveryImportFacts): DeliveryNotificationType {
+  if (facts.windowUpgraded) return 'window_update'
   return facts.livePackages > 0 && facts.reportedPackages >= facts.livePackages ? 'final' : 'scheduled'
 }
 
@@ -140,10 +143,18 @@ export async function enqueueDeliveryReportWebhook(trx: Transaction, secrets: Se
   const rows = await listBuyDelivery(trx, { mediaBuyId: buy.media_buy_id, buyerCustomerId: buy.buyer_account_id })
   const live = packages.filter((pkg) => !pkg.canceled_at)
   const reported = new Set(rows.map((row) => row.package_id))
-  const notificationType = deliveryNotificationTypeOf({ livePackages: live.length, reportedPackages: live.filter((pkg) => reported.has(pkg.package_id)).length })
+  // The import's rows name the window they superseded only when it upgraded the line's window.
+  const windowUpgraded = rows.some((row) => row.work_item_id === imported.workItemId && row.supersedes_window !== null)
+  const notificationType = deliveryNotificationTypeOf({
+    livePackages: live.length,
+    reportedPackages: live.filter((pkg) => reported.has(pkg.package_id)).length,
+    windowUpgraded,
+  })
   const operationPrefix = `${DELIVERY_NOTIFICATION_TASK_TYPE}.${buy.media_buy_id}.`
   const sequenceNumber = (await countWebhooksOfBuy(trx, buy.id, operationPrefix)) + 1
-  const operationId = `${operationPrefix}w${imported.workItemId}`
+  // A window update is an event of its own (its own operation id, so its own idempotency_key),
+  // one per import like every delivery notification.
+  const operationId = windowUpgraded ? `${operationPrefix}window_update.w${imported.workItemId}` : `${operationPrefix}w${imported.workItemId}`
   const delivery = deliveryOf({ buy, packages, rows }, true)
   const end = notificationType === 'final' || buy.end_time < imported.now ? buy.end_time : imported.now
   const result = {

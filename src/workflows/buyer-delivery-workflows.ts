@@ -47,6 +47,26 @@ function addDay(days: Map<string, Day>, date: string, impressions: number, spend
   days.set(date, day)
 }
 
+/**
+ * The measurement window of a package's rows, as get_media_buy_delivery places it on by_package:
+ * the window they share (a report is one window, and a line's rows are one report), whether every
+ * row is final (false when any is not; absent when none says), and the narrower window they replaced.
+ * Rows without a window (digital, or a report without the TV columns) add nothing.
+ */
+function windowOf(rows: readonly PackageDeliveryRow[]): Pick<PackageDelivery, 'measurement_window' | 'is_final' | 'supersedes_window'> {
+  const windows = new Set(rows.map((row) => row.measurement_window))
+  const window = windows.size === 1 ? [...windows][0] : null
+  if (!window) return {}
+  const finals = rows.map((row) => row.is_final)
+  const isFinal = finals.includes(false) ? false : finals.every((value) => value === true) ? true : undefined
+  const superseded = new Set(rows.map((row) => row.supersedes_window).filter((value) => value !== null))
+  return {
+    measurement_window: window,
+    ...(isFinal === undefined ? {} : { is_final: isFinal }),
+    ...(superseded.size === 1 ? { supersedes_window: [...superseded][0]! } : {}),
+  }
+}
+
 /** One buy's delivery in the get_media_buy_delivery shape (the tool's answer and the delivery webhook's). */
 export function deliveryOf({ buy, packages, rows }: BuyDelivery, withDaily: boolean): Delivery {
   const days = new Map<string, Day>()
@@ -75,17 +95,20 @@ export function deliveryOf({ buy, packages, rows }: BuyDelivery, withDaily: bool
       impressions: pkgImpressions,
       spend: round2(pkgSpend),
       ...(pkgClicks === null ? {} : { clicks: pkgClicks }),
-      pricing_model: 'cpm',
-      rate: Number(pkg.cpm),
+      // A flat-rate package's rate is its flat rate (per spot or for the package), a CPM one's its CPM.
+      pricing_model: pkg.pricing_model,
+      rate: pkg.pricing_model === 'flat_rate' && pkg.flat_rate !== null ? Number(pkg.flat_rate) : Number(pkg.cpm),
       currency: buy.currency,
       paused: pkg.paused,
+      ...windowOf(own),
       ...(withDaily ? { daily_breakdown: [...pkgDays.values()] } : {}),
     }
   })
   return {
     media_buy_id: buy.media_buy_id,
     status: deliveryStatusOf(buy.status),
-    pricing_model: 'cpm',
+    // The buy's model when all its packages share one; CPM (every package has an effective CPM) otherwise.
+    pricing_model: packages.length > 0 && packages.every((pkg) => pkg.pricing_model === 'flat_rate') ? 'flat_rate' : 'cpm',
     totals: { impressions, spend: round2(spend), ...(clicks === null ? {} : { clicks }) },
     by_package: byPackage,
     ...(withDaily ? { daily_breakdown: [...days.values()].sort((a, b) => a.date.localeCompare(b.date)) } : {}),

@@ -1,4 +1,4 @@
-import type { NormalizedAvail } from '../modules/avails-feed/index.ts'
+import { noTvTerms, type NormalizedAvail } from '../modules/avails-feed/index.ts'
 
 /**
  * Demo avails of a Dutch broadcaster's CTV and addressable inventory. Flights start on the first
@@ -27,6 +27,7 @@ export function demoAvails(now: Date): NormalizedAvail[] {
     upstreamBookedImpressions: fields.upstream ?? 0,
     cpm: fields.cpm,
     currency: 'EUR',
+    ...noTvTerms(),
     targeting: fields.targeting,
     sourceMetadata: { publisher: 'Talpa Network', demo: true },
   })

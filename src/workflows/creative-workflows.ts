@@ -16,7 +16,7 @@ import {
   type CreativeContent,
   type CreativeOwner,
 } from '../modules/creatives/index.ts'
-import type { SpotFormat } from '../modules/creative-formats/index.ts'
+import { AD_ID_RULE, isAdId, type SpotFormat } from '../modules/creative-formats/index.ts'
 import { isSeededFormat, type BuyerFormat } from './buyer-workflows.ts'
 import { findBookingByReservation, RESERVATION_RESOURCE } from '../modules/execution/index.ts'
 import { handoffPayload, plannedItem, taskOf } from '../modules/handoff.ts'
@@ -110,8 +110,6 @@ export interface CreativePage {
   nextCursor: string | null
 }
 
-// Ad-ID: a 4-character company prefix and 7 characters, then H (HD) or D (3D) when it applies.
-const AD_ID = /^[A-Z0-9]{11}[HD]?$/
 
 const BUYER: Actor = { type: 'BUYER', id: null }
 
@@ -208,8 +206,8 @@ function checkCreative(input: CreativeInput, index: number, formats: BuyerFormat
           ? `${format.id} is a TV spot: send its Ad-ID in industry_identifiers as {type: 'ad_id', value}`
           : 'a spot has one Ad-ID; industry_identifiers names several',
       })
-    } else if (!AD_ID.test(adIds[0]!.value)) {
-      problems.push({ code: 'CREATIVE_REJECTED', field: `${at}.industry_identifiers`, message: `${adIds[0]!.value} is not an Ad-ID (11 letters or digits, then H or D when it applies)` })
+    } else if (!isAdId(adIds[0]!.value)) {
+      problems.push({ code: 'CREATIVE_REJECTED', field: `${at}.industry_identifiers`, message: `${adIds[0]!.value} is not an Ad-ID (${AD_ID_RULE})` })
     }
   }
   if (problems.length > 0 || !spot) return problems

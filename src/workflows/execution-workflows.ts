@@ -40,6 +40,7 @@ import {
   type Actor,
 } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
+import type { FlatRateUnit } from '../shared/flat-rate.ts'
 import { fail } from '../shared/errors.ts'
 import { outcomeTransaction } from '../shared/unit-of-work.ts'
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
@@ -75,10 +76,19 @@ export interface ApprovalRequest {
   buyerAccountId: string
   campaignName: string
   advertiserName: string
-  pricing: { cpm: number; budget: number; currency: string }
+  /** cpm is the line's effective CPM; a flat-rate line also carries its rate, unit and spots. */
+  pricing: { model: 'cpm' | 'flat_rate'; cpm: number; budget: number; currency: string; flatRate?: number; flatRateUnit?: FlatRateUnit; spots?: number | null }
   /** The buy's flight (the line fields carry the avail's); the item is due when it starts. */
   flight: { start: Date; end: Date }
   poNumber: string | null
+}
+
+/** How the seller reads a line's price: a CPM, spots at a flat rate, or the whole package at one. */
+function priceOf(pricing: ApprovalRequest['pricing']): string {
+  if (pricing.model === 'cpm' || pricing.flatRate === undefined) return `${pricing.cpm} ${pricing.currency} CPM`
+  return pricing.flatRateUnit === 'spot'
+    ? `${pricing.spots ?? 0} spot(s) at a flat ${pricing.flatRate} ${pricing.currency} per spot`
+    : `a flat ${pricing.flatRate} ${pricing.currency} for the package`
 }
 
 /** The seller's instructions on an APPROVE_MEDIA_BUY item. */
@@ -204,7 +214,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       inventorySourceId: source.id,
       moduleRowId: null,
       kind: 'APPROVE_MEDIA_BUY',
-      title: `Approve "${request.campaignName}" (${request.mediaBuyId} ${request.packageId}): ${reservation.requested_impressions} impressions of ${avail.name} at ${pricing.cpm} ${pricing.currency} CPM`,
+      title: `Approve "${request.campaignName}" (${request.mediaBuyId} ${request.packageId}): ${reservation.requested_impressions} impressions of ${avail.name} at ${priceOf(pricing)}`,
       description: APPROVAL_INSTRUCTIONS,
       resourceType: RESERVATION_RESOURCE,
       resourceId: String(reservation.id),

@@ -52,7 +52,7 @@ export function createLedgerWorkflows({ db, clock, ledger }: LedgerWorkflowDeps)
   async function reserve(storefrontId: number, sourceId: string, body: ReserveRequest): Promise<ReserveOutcome> {
     const key = `${storefrontId}\u0000${sourceId}`
     const cached = sourceFacts.get(key)
-    if (cached && cached.until > Date.now()) {
+    if (cached && cached.until > clock.now().getTime()) {
       try {
         return await reserveOn(key, cached.sourceRowId, { storefrontId, sourceId }, body, cached)
       } catch (error) {
@@ -86,7 +86,7 @@ export function createLedgerWorkflows({ db, clock, ledger }: LedgerWorkflowDeps)
       if (cached && modulesVersion !== undefined && cached.modulesVersion === modulesVersion) block = cached.block
       else {
         block = await productCadentDefaults(trx ?? db, { id: sourceRowId })
-        if (modulesVersion !== undefined) remember(key, { sourceRowId, block, modulesVersion, until: Date.now() + SOURCE_FACTS_TTL_MS })
+        if (modulesVersion !== undefined) remember(key, { sourceRowId, block, modulesVersion, until: clock.now().getTime() + SOURCE_FACTS_TTL_MS })
       }
       return { created, reservation, product: projectProduct(avail, productCadentFor(block, avail)) }
     })

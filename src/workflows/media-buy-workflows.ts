@@ -1,9 +1,11 @@
 import { enqueueWebhook, taskWebhookPayload, webhookIdempotencyKey, type WireWebhookAuthentication } from '../modules/buyer-webhooks/index.ts'
 import type { Database, Transaction } from '../db/database.ts'
-import type { InventorySourceRow, ReservationRow } from '../db/tables.ts'
+import type { AvailRow, InventorySourceRow, ReservationRow } from '../db/tables.ts'
 import { HOLD_MINUTES_DEFAULT, type HoldResolution, type LedgerService } from '../modules/booking-ledger/index.ts'
 import {
   assertMeasurementTerms,
+  assertProductWindow,
+  flatRateLineOf,
   assertTransition,
   buyerStatusOf,
   findBuyByIdempotencyKey,
@@ -38,7 +40,7 @@ import {
   type PackageWithHold,
 } from '../modules/media-buys/index.ts'
 import { findActiveModule, listActiveModularSources } from '../modules/modular-sources/index.ts'
-import { parseAdcpProductId, pricingOptionIdOf } from '../modules/products/index.ts'
+import { parseAdcpProductId, pricingOptionIdOf, pricingOptionsOf, type PricingOption } from '../modules/products/index.ts'
 import type { Actor } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail, isStorefrontError, StorefrontError } from '../shared/errors.ts'
@@ -150,7 +152,7 @@ function campaignNameOf(buy: Pick<MediaBuyRow, 'po_number' | 'media_buy_id'>, br
 function approvalOf(
   principal: BuyPrincipal,
   buy: MediaBuyRow,
-  line: { reservationId: string; packageId: string; productId: string; budget: number; cpm: number },
+  line: { reservationId: string; packageId: string; productId: string; budget: number; cpm: number; pricing: NewPackage['pricing'] },
   brandDomain: string,
 ): ApprovalRequest {
   return {
@@ -161,7 +163,13 @@ function approvalOf(
     buyerAccountId: principal.accountId,
     campaignName: campaignNameOf(buy, brandDomain),
     advertiserName: brandDomain,
-    pricing: { cpm: line.cpm, budget: line.budget, currency: buy.currency },
+    pricing: {
+      model: line.pricing.model,
+      cpm: line.cpm,
+      budget: line.budget,
+      currency: buy.currency,
+      ...(line.pricing.model === 'flat_rate' ? { flatRate: line.pricing.flatRate, flatRateUnit: line.pricing.unit, spots: line.pricing.spots } : {}),
+    },
     flight: { start: buy.start_time, end: buy.end_time },
     poNumber: buy.po_number,
   }
@@ -190,6 +198,19 @@ export function creationResult(buy: BuyView): Record<string, unknown> {
   }
 }
 
+/** A flat-rate package of an avail: its spots (per spot) or the whole avail (per package). */
+function flatRatePackage(option: Extract<PricingOption, { model: 'flat_rate' }>, avail: AvailRow, pkg: PackageRequest, field: string) {
+  const line = flatRateLineOf({
+    budget: pkg.budget,
+    flatRate: option.price,
+    unit: option.unit,
+    impressionsPerSpot: option.spotCount ? Math.floor(avail.feed_capacity / option.spotCount) : null,
+    packageImpressions: avail.feed_capacity,
+    impressions: pkg.impressions,
+  }, field)
+  return { impressions: line.impressions, cpm: line.cpm, pricing: { model: 'flat_rate' as const, flatRate: option.price, unit: option.unit, spots: line.spots } }
+}
+
 export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
   const { db, clock, ledger, execution, secrets, sandbox, creatives } = deps
 
@@ -208,17 +229,23 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       const ids = parseAdcpProductId(pkg.productId, principal.sandbox ? SANDBOX_SOURCE_ID : null)
       const source = ids ? sources.get(ids.sourceId) : undefined
       const avail = source && ids ? await findSellableAvail(db, source.id, ids.availId, now) : undefined
-      if (!source || !avail || avail.cpm === null || avail.cpm <= 0) {
+      const options = source && avail
+        ? pricingOptionsOf({ cpm: avail.cpm, flatRate: avail.flat_rate, flatRateUnit: avail.flat_rate_unit, spotCount: avail.spot_count }, pricingOptionIdOf(avail.source_metadata, source.sandbox))
+        : []
+      if (!source || !avail || options.length === 0) {
         throw new StorefrontError('NOT_FOUND', `${field}.product_id: no sellable product ${pkg.productId}`, {
           reason: 'PRODUCT_NOT_FOUND', issues: [{ path: `${field}.product_id`, message: 'is not a sellable product' }],
         })
       }
-      const pricingOptionId = pricingOptionIdOf(avail.source_metadata, source.sandbox)
-      if (pkg.pricingOptionId !== pricingOptionId) {
-        throw fail.invalidField(`${field}.pricing_option_id`, `${JSON.stringify(pkg.pricingOptionId)} is not a pricing option of product ${pkg.productId}, whose one option is ${pricingOptionId}`, 'PRICING_OPTION_NOT_FOUND')
+      const option = options.find((candidate) => candidate.id === pkg.pricingOptionId)
+      if (!option) {
+        throw fail.invalidField(`${field}.pricing_option_id`, `${JSON.stringify(pkg.pricingOptionId)} is not a pricing option of product ${pkg.productId}, whose options are ${options.map((candidate) => candidate.id).join(', ')}`, 'PRICING_OPTION_NOT_FOUND')
       }
       if (!Number.isFinite(pkg.budget) || pkg.budget < 0) throw fail.invalidField(`${field}.budget`, 'must be a number of at least 0')
-      const impressions = impressionsOf({ budget: pkg.budget, cpm: avail.cpm, impressions: pkg.impressions }, field)
+      assertProductWindow(pkg.measurementTerms, avail.measurement_windows, field)
+      const line = option.model === 'cpm'
+        ? { impressions: impressionsOf({ budget: pkg.budget, cpm: option.price, impressions: pkg.impressions }, field), cpm: option.price, pricing: { model: 'cpm' as const } }
+        : flatRatePackage(option, avail, pkg, field)
       planned.push({
         source,
         availId: avail.avail_id,
@@ -229,8 +256,9 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         productId: pkg.productId,
         pricingOptionId: pkg.pricingOptionId,
         budget: pkg.budget,
-        impressions,
-        cpm: avail.cpm,
+        impressions: line.impressions,
+        cpm: line.cpm,
+        pricing: line.pricing,
         paused: pkg.paused ?? false,
         targetingOverlay: pkg.targetingOverlay,
       })
@@ -436,6 +464,8 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       // A package has at most one live reservation (reservation_live_key).
       const liveOf = new Map(live.map((reservation) => [reservation.package_row_id, reservation]))
       let buy = (await lockBuyByRowId(trx, found.id))!
+      // Read under the lock: `found` may predate a change committed while the lock was awaited.
+      const statusBeforeCancel = buy.status
       if (input.revision !== undefined && input.revision !== buy.revision) {
         throw fail.conflict('REVISION_MISMATCH', `The media buy is at revision ${buy.revision}, not ${input.revision}`, { revision: buy.revision })
       }
@@ -448,7 +478,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         buy = await updateBuy(trx, buy.id, {
           status: 'canceled', canceled_at: now, canceled_by: 'buyer', cancellation_reason: input.cancellationReason ?? null, bumpRevision: true,
         }, now)
-        await enqueueStatusChangeWebhook(trx, secrets, buy, found.status, now)
+        await enqueueStatusChangeWebhook(trx, secrets, buy, statusBeforeCancel, now)
         return { buy, affected: packages.map((pkg) => pkg.package_id) }
       }
       if (input.paused !== undefined) {
@@ -472,13 +502,24 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
           continue
         }
         const budget = patch.budget ?? pkg.budget
-        const impressions = patch.impressions !== undefined || patch.budget !== undefined
-          ? impressionsOf({ budget, cpm: pkg.cpm, impressions: patch.impressions }, `packages[${index}]`)
-          : pkg.impressions
+        const resized = patch.impressions !== undefined || patch.budget !== undefined
+        // A flat-rate package is resized in whole spots at its rate (a per-package one stays the avail).
+        const flat = resized && pkg.pricing_model === 'flat_rate' && pkg.flat_rate !== null && pkg.flat_rate_unit !== null
+          ? flatRateLineOf({
+            budget,
+            flatRate: pkg.flat_rate,
+            unit: pkg.flat_rate_unit,
+            impressionsPerSpot: pkg.spots ? pkg.impressions / pkg.spots : null,
+            packageImpressions: pkg.impressions,
+            impressions: patch.impressions,
+          }, `packages[${index}]`)
+          : null
+        const impressions = flat ? flat.impressions : resized ? impressionsOf({ budget, cpm: pkg.cpm, impressions: patch.impressions }, `packages[${index}]`) : pkg.impressions
         if (impressions !== pkg.impressions) await resizePackage(trx, principal, buy, pkg, liveOf.get(pkg.id), impressions, index)
         await updatePackage(trx, pkg.id, {
           ...(budget !== pkg.budget ? { budget } : {}),
           ...(impressions !== pkg.impressions ? { impressions } : {}),
+          ...(flat && flat.spots !== pkg.spots ? { spots: flat.spots, cpm: flat.cpm } : {}),
           ...(patch.paused !== undefined ? { paused: patch.paused } : {}),
           ...(patch.targetingOverlay !== undefined ? { targetingOverlay: patch.targetingOverlay } : {}),
         }, now)

@@ -1,10 +1,10 @@
 import type { Caller } from '../access/access-service.ts'
 import type { Database, Transaction } from '../db/database.ts'
 import type { BuyerAccountRow, BuyerAccountStatus, InventorySourceRow, MediaBuyRow, MediaBuyStatus, SandboxCreateArmRow } from '../db/tables.ts'
-import type { NormalizedAvail } from '../modules/avails-feed/index.ts'
-import { upsertAvails } from '../modules/avails-feed/index.ts'
+import { noTvTerms, upsertAvails, type NormalizedAvail } from '../modules/avails-feed/index.ts'
 import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import { deleteSandboxAccounts, setSandboxAccountStatus } from '../modules/buyer-accounts/index.ts'
+import { deleteSandboxWebhooks } from '../modules/buyer-webhooks/index.ts'
 import { addSimulatedDelivery, sumSpendByReservation } from '../modules/delivery/index.ts'
 import {
   deleteSandboxMediaBuys,
@@ -137,6 +137,7 @@ function storyboardSentinel(now: Date): NormalizedAvail {
     upstreamBookedImpressions: 0,
     cpm: 20,
     currency: 'USD',
+    ...noTvTerms(),
     targeting: {},
     // Standing: it gives way, like the demo avails, to the products a run seeds.
     sourceMetadata: { [FIXTURE_METADATA_KEY]: { pricingOptionId: 'default', formatIds: [], standing: true } },
@@ -200,6 +201,7 @@ export function createSandboxWorkflows({ db, clock, ledger, secrets }: SandboxWo
     return outcomeTransaction(db, async (trx) => {
       const now = clock.now()
       const source = await findSandboxSource(trx, storefrontId)
+      await deleteSandboxWebhooks(trx, storefrontId)
       const mediaBuys = await deleteSandboxMediaBuys(trx, storefrontId)
       if (source) await deleteSourceRow(trx, source.id)
       const accountIds = await deleteSandboxAccounts(trx, storefrontId)
@@ -257,6 +259,7 @@ export function createSandboxWorkflows({ db, clock, ledger, secrets }: SandboxWo
         upstreamBookedImpressions: 0,
         cpm: existing?.cpm ?? null,
         currency: existing?.currency ?? 'USD',
+        ...noTvTerms(),
         targeting: {},
         sourceMetadata: { [FIXTURE_METADATA_KEY]: { pricingOptionId: previous?.pricingOptionId ?? null, formatIds } },
       }
@@ -301,6 +304,7 @@ export function createSandboxWorkflows({ db, clock, ledger, secrets }: SandboxWo
           upstreamBookedImpressions: existing.upstream_booked_impressions,
           cpm: price,
           currency,
+          ...noTvTerms(),
           targeting: existing.targeting,
           sourceMetadata: { ...existing.source_metadata, [FIXTURE_METADATA_KEY]: { ...fixture, pricingOptionId } },
         }],

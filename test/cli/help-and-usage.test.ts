@@ -90,6 +90,12 @@ describe('storefront --help, --version and usage errors', () => {
     assertOneLineUsageError(await runBin(['frobnicate'], env), /^storefront: unknown command "frobnicate"; commands: serve, migrate, keys, .* \(see storefront --help\)$/)
     assertOneLineUsageError(await runBin(['work', 'frob'], env), /^storefront work: unknown verb "frob"; verbs: list, show, start, block, complete, cancel \(see storefront work --help\)$/)
     assertOneLineUsageError(await runBin(['work'], env), /^storefront work: missing verb; verbs: list, show/)
+    // Names Object.prototype has are no commands, verbs or options.
+    assertOneLineUsageError(await runBin(['constructor'], env), /^storefront: unknown command "constructor"; commands: serve, /)
+    assertOneLineUsageError(await runBin(['help', '__proto__'], env), /^storefront: unknown command "__proto__"/)
+    assertOneLineUsageError(await runBin(['work', 'toString'], env), /^storefront work: unknown verb "toString"; verbs: list, /)
+    assertOneLineUsageError(await runBin(['work', 'hasOwnProperty', '--help'], env), /^storefront work: unknown verb "hasOwnProperty"/)
+    assertOneLineUsageError(await runBin(['work', 'list', '--constructor'], env), /^storefront work list: unknown option --constructor/)
     assertOneLineUsageError(await runBin(['work', 'show'], env), /^storefront work show: missing <workItemId> \(see storefront work show --help\)$/)
     assertOneLineUsageError(await runBin(['work', 'list', 'extra'], env), /^storefront work list: unexpected argument "extra" \(this verb takes none\)/)
     assertOneLineUsageError(await runBin(['work', 'list', '--source'], env), /^storefront work list: --source needs <sourceId>/)
@@ -117,10 +123,12 @@ describe('storefront --help, --version and usage errors', () => {
     try {
       const { url, inputs } = await buildCliBundle(directory)
       for (const input of inputs) {
-        assert.ok(input === 'package.json' || input === 'bin/cli-bundle.js' || input === 'src/shared/errors.ts' || input.startsWith('src/cli/'), input)
+        assert.ok(input === 'package.json' || input === 'package-lock.json' || input === 'bin/cli-bundle.js' || input === 'src/shared/errors.ts' || input.startsWith('src/cli/'), input)
         assert.ok(!APPLICATION_ENTRIES.includes(input), input)
       }
       assert.ok(inputs.includes('src/cli/work-commands.ts') && inputs.includes('src/cli/api-commands.ts'))
+      // The bundle's packages are absolute node_modules URLs: an install that moves one must rebuild it.
+      assert.ok(inputs.includes('src/cli/main.ts') && inputs.includes('package-lock.json'))
       const text = await readFile(fileURLToPath(url), 'utf8')
       const imported = [...text.matchAll(/\bimport\s*\(?\s*"([^"]+)"/g), ...text.matchAll(/\bfrom\s+"([^"]+)"/g)].map((match) => match[1]!)
       for (const specifier of imported) {

@@ -24,7 +24,7 @@ function runNode(nodeArgs: string[], env: Record<string, string>, timeoutMs: num
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, nodeArgs, {
       cwd: repoRoot,
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      env: { ...process.env, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -55,7 +55,7 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 180_
     // `root`: another checkout of the project (a benchmark's "before" build); its node_modules resolve from there.
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve'], {
       cwd: root,
-      env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
+      env: { ...process.env, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let output = ''
@@ -102,7 +102,7 @@ export interface NpmStartProcess {
 export function spawnNpmStart(env: Record<string, string>): NpmStartProcess {
   const child = spawn('npm', ['start'], {
     cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

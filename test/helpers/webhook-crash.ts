@@ -27,6 +27,7 @@ export function outboxServerEnv(): Record<string, string> {
     WEBHOOK_TIMEOUT_MS: String(OUTBOX_TIMEOUT_MS),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '0',
   }
 }
 
@@ -118,8 +119,11 @@ export async function assertEveryEventDelivered(db: Database, keys: string[], re
   assert.equal(distinct.size, keys.length, 'distinct idempotency_keys at the receiver == events')
   assert.deepEqual([...distinct].sort(), [...keys].sort())
   assert.ok(outcome.total >= keys.length)
-  // Only deliveries the receiver had taken before the kill may arrive twice.
-  assert.ok(outcome.total - keys.length <= outcome.receivedAtKill, JSON.stringify(outcome))
+  // Only deliveries the receiver had taken before the kill may arrive twice, and attempts the
+  // restarted server logged as failed (a receiver slower than WEBHOOK_TIMEOUT_MS on a loaded machine
+  // has the request but the sender gave up on it): at-least-once, each repeat accounted for.
+  const failedAttempts = Number((await db.selectFrom('webhook_delivery').select((eb) => eb.fn.countAll<number>().as('n')).where('outcome', '<>', 'delivered').executeTakeFirstOrThrow()).n)
+  assert.ok(outcome.total - keys.length <= outcome.receivedAtKill + failedAttempts, JSON.stringify({ ...outcome, failedAttempts }))
   const rows = await db.selectFrom('webhook_outbox').select(['idempotency_key', 'status', 'attempts', 'claimed_until']).execute()
   assert.equal(rows.length, keys.length)
   assert.deepEqual(rows.filter((row) => row.status !== 'delivered'), [], 'every event is delivered in the outbox')

@@ -115,6 +115,10 @@ describe('the AdCP agent over A2A (POST /a2a)', () => {
     assert.equal(task.status.state, 'failed')
     assert.deepEqual((payload.adcp_error as { code: string; field: string }).code, 'INVALID_REQUEST')
     assert.equal((payload.adcp_error as { field: string }).field, 'push_notification_config.url')
+    // create_media_buy's reporting_webhook is held to the same rule over A2A as over /mcp.
+    const reporting = await send(ctx.buyerKey, 'create_media_buy', { reporting_webhook: { url: 'http://buyer.example/delivery', reporting_frequency: 'daily' } })
+    assert.equal(reporting.task.status.state, 'failed')
+    assert.deepEqual(reporting.payload.adcp_error, { ...(reporting.payload.adcp_error as object), code: 'INVALID_REQUEST', field: 'reporting_webhook.url' })
   })
 
   it('shares state with /mcp: a buy created over A2A is read over MCP, and one created over MCP is read over A2A', async () => {

@@ -87,7 +87,7 @@ describe('POST /mcp: who may call the AdCP agent', () => {
     const { isError, payload } = await callTool(client, 'get_adcp_capabilities', { context: { correlation_id: 'caps-1' } })
     assert.equal(isError, false)
     assert.ok((payload.supported_protocols as string[]).includes('media_buy'))
-    assert.deepEqual((payload.media_buy as { supported_pricing_models: string[] }).supported_pricing_models, ['cpm'])
+    assert.deepEqual((payload.media_buy as { supported_pricing_models: string[] }).supported_pricing_models, ['cpm', 'flat_rate'])
     assert.equal(payload.status, 'completed')
     assert.equal(payload.specialisms, undefined)
     assert.deepEqual(payload.context, { correlation_id: 'caps-1' })

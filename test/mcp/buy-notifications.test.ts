@@ -132,6 +132,61 @@ describe('media buy notifications: status changes and imported delivery reports'
     assert.equal((await eventsOf(row.id)).length, before)
   })
 
+  /** Another UPLOAD_FINAL_REPORT item of the same line, as an operator re-opening the upload would have. */
+  async function anotherReportItem(itemId: string): Promise<string> {
+    const done = await ctx.db.selectFrom('work_item').selectAll().where('id', '=', Number(itemId)).executeTakeFirstOrThrow()
+    const { id: _id, ...copy } = done
+    const inserted = await ctx.db.insertInto('work_item')
+      .values({ ...copy, status: 'OPEN', result: null, completed_by: null, completed_at: null, payload: JSON.stringify(copy.payload), required_result_keys: JSON.stringify(copy.required_result_keys) } as never)
+      .returning('id').executeTakeFirstOrThrow()
+    return String(inserted.id)
+  }
+
+  it('sends a window_update, under its own operation id, when a C7 report supersedes the line\'s live one; a narrower window after it is refused', async () => {
+    const row = await buy('notify-window-update-0001', { reporting_webhook: { url: `${receiver.url}/tv`, reporting_frequency: 'daily', authentication: { schemes: ['HMAC-SHA256'], credentials: 'y'.repeat(32) } } })
+    const { id: liveItem, day } = await reportItem(row.media_buy_id)
+    const live = await ctx.api('POST', `/inventory-sources/adcp-sandbox/modular/work-items/${liveItem}/complete`, {
+      result: { report: `date,impressions,measurement_window,is_final\n${day(0)},1000,live,false\n${day(1)},800,live,false` },
+    })
+    assert.equal(live.statusCode, 200, live.body)
+    assert.equal((await eventsOf(row.id)).at(-1)!.operation_id, `media_buy_delivery.${row.media_buy_id}.w${liveItem}`, 'the first window is an ordinary report')
+
+    const c7Item = await anotherReportItem(liveItem)
+    const c7 = await ctx.api('POST', `/inventory-sources/adcp-sandbox/modular/work-items/${c7Item}/complete`, {
+      result: { report: [{ date: day(0), impressions: 1400, measurement_window: 'C7', is_final: true }, { date: day(1), impressions: 1100, measurement_window: 'c7', is_final: true }] },
+    })
+    assert.equal(c7.statusCode, 200, c7.body)
+    const events = await eventsOf(row.id)
+    const update = events.at(-1)!
+    assert.equal(update.operation_id, `media_buy_delivery.${row.media_buy_id}.window_update.w${c7Item}`)
+    assert.equal(update.idempotency_key, webhookIdempotencyKey(update.operation_id))
+    const stored = await ctx.db.selectFrom('delivery_row').select(['measurement_window', 'is_final', 'supersedes_window']).where('media_buy_id', '=', row.media_buy_id).execute()
+    assert.deepEqual(stored, [{ measurement_window: 'c7', is_final: true, supersedes_window: 'live' }, { measurement_window: 'c7', is_final: true, supersedes_window: 'live' }])
+
+    receiver.received.length = 0
+    await ctx.services.webhookOutbox.deliverDue()
+    const bodies = receiver.received.filter((captured) => captured.url === '/tv').map((captured) => JSON.parse(captured.body) as Body)
+    const windowUpdate = bodies.find((body) => body.idempotency_key === update.idempotency_key)
+    assert.ok(windowUpdate, JSON.stringify(bodies.map((body) => body.idempotency_key)))
+    const result = windowUpdate.result as { notification_type: string; sequence_number: number; media_buy_deliveries: Array<{ totals: { impressions: number }; by_package: Array<Record<string, unknown>> }> }
+    assert.deepEqual([result.notification_type, result.sequence_number, result.media_buy_deliveries[0]!.totals.impressions], ['window_update', 2, 2500])
+    const pkg = result.media_buy_deliveries[0]!.by_package[0]!
+    assert.deepEqual([pkg.measurement_window, pkg.is_final, pkg.supersedes_window], ['c7', true, 'live'])
+
+    const read = await callTool(client, 'get_media_buy_delivery', { media_buy_ids: [row.media_buy_id] })
+    const readPkg = (read.payload.media_buy_deliveries as Array<{ by_package: Array<Record<string, unknown>> }>)[0]!.by_package[0]!
+    assert.deepEqual([readPkg.measurement_window, readPkg.is_final, readPkg.supersedes_window, readPkg.impressions], ['c7', true, 'live', 2500])
+
+    const lateLive = await ctx.api('POST', `/inventory-sources/adcp-sandbox/modular/work-items/${await anotherReportItem(c7Item)}/complete`, {
+      result: { report: `date,impressions,measurement_window\n${day(0)},900,live` },
+    })
+    assert.equal(lateLive.statusCode, 400, lateLive.body)
+    const issue = (lateLive.json().error.details as { rows: Array<{ row: number; field: string; message: string }> }).rows[0]!
+    assert.equal(issue.field, 'measurementWindow')
+    assert.match(issue.message, /narrower than the c7 report already imported/)
+    assert.equal((await eventsOf(row.id)).length, events.length, 'the refused import announces nothing')
+  })
+
   it('falls back to push_notification_config, RFC 9421-signed, with the same idempotency_key on every retry', async () => {
     const row = await buy('notify-delivery-0003', { push_notification_config: { url: `${receiver.url}/tasks3`, token: 'push-token-000003' } })
     const { id, day } = await reportItem(row.media_buy_id)
@@ -203,5 +258,10 @@ describe('deliveryNotificationTypeOf', () => {
     assert.equal(deliveryNotificationTypeOf({ livePackages: 2, reportedPackages: 1 }), 'scheduled')
     assert.equal(deliveryNotificationTypeOf({ livePackages: 2, reportedPackages: 2 }), 'final')
     assert.equal(deliveryNotificationTypeOf({ livePackages: 0, reportedPackages: 0 }), 'scheduled')
+  })
+
+  it('is window_update when the import upgraded its line\'s measurement window, even once every package is reported', () => {
+    assert.equal(deliveryNotificationTypeOf({ livePackages: 1, reportedPackages: 1, windowUpgraded: true }), 'window_update')
+    assert.equal(deliveryNotificationTypeOf({ livePackages: 1, reportedPackages: 1, windowUpgraded: false }), 'final')
   })
 })

@@ -226,6 +226,16 @@ describe('the AdCP sandbox over MCP', () => {
     const before = await ctx.db.selectFrom('adcp_idempotency').select('scoped_key').execute()
     assert.ok(before.some((row) => row.scoped_key.startsWith(`api_key:${sandboxKeyId}\u001f`)))
 
+    // A sandbox event left in the outbox (and a live one that must stay): the next run reuses the
+    // storyboards' fixed buy and task ids, so a kept event would swallow the next run's.
+    const storefrontId = principal.storefrontId
+    for (const [operationId, sandboxEvent] of [['create_media_buy.task_reused_by_runs', true], ['create_media_buy.task_of_a_live_buy', false]] as const) {
+      await ctx.db.insertInto('webhook_outbox').values({
+        storefront_id: storefrontId, operation_id: operationId, idempotency_key: `key-${operationId}`, destination_sealed: 'x', destination_origin: 'https://buyer.example',
+        sandbox: sandboxEvent, payload: '{}', next_attempt_at: ctx.clock.now(), created_at: ctx.clock.now(), updated_at: ctx.clock.now(),
+      }).execute()
+    }
+
     assert.equal((await ctx.api('POST', '/api/v2/storefront/sandbox/reset', {}, { key: ctx.buyerKey })).statusCode, 403)
     const reset = await ctx.api('POST', '/api/v2/storefront/sandbox/reset', {})
     assert.equal(reset.statusCode, 200, reset.body)
@@ -234,6 +244,7 @@ describe('the AdCP sandbox over MCP', () => {
     assert.ok(body.deleted.mediaBuys >= 3 && body.deleted.accounts >= 1 && body.deleted.idempotencyRecords >= 1, reset.body)
 
     assert.equal((await ctx.db.selectFrom('media_buy').select('id').where('sandbox', '=', true).execute()).length, 0)
+    assert.deepEqual((await ctx.db.selectFrom('webhook_outbox').select('operation_id').where('operation_id', 'like', 'create_media_buy.task_%').execute()).map((row) => row.operation_id), ['create_media_buy.task_of_a_live_buy'])
     assert.equal((await ctx.db.selectFrom('buyer_account').select('id').where('sandbox', '=', true).execute()).length, 0)
     assert.equal((await ctx.db.selectFrom('delivery_row').select('id').where('media_buy_id', 'like', 'sandbox_mb%').execute()).length, 0)
     const after = await ctx.db.selectFrom('adcp_idempotency').select('scoped_key').execute()

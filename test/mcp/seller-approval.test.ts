@@ -155,7 +155,7 @@ describe('create_media_buy on a source without an execution module: the seller a
         advertiserName: ACCOUNT.brand.domain,
         campaignName: `${ACCOUNT.brand.domain} PO-7`,
         poNumber: 'PO-7',
-        pricing: { cpm: pkg.cpm, budget: pkg.budget, currency: row.currency },
+        pricing: { model: 'cpm', cpm: pkg.cpm, budget: pkg.budget, currency: row.currency },
         mediaBuyFlight: { startTime: row.start_time.toISOString(), endTime: row.end_time.toISOString() },
       })
       assert.match(String(item.payload.reservationId), /^\d+$/)

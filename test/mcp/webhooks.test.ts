@@ -170,6 +170,29 @@ describe('signed AdCP webhooks', () => {
     assert.deepEqual(payload.context, { correlation_id: 'live-http' })
   })
 
+  it('refuses a live key\'s loopback or private webhook hosts, in push_notification_config and reporting_webhook alike', async () => {
+    const client = await ctx.connect(ctx.buyerKey)
+    for (const [field, url] of [
+      ['push_notification_config', 'https://127.0.0.1:8443/hooks'],
+      ['reporting_webhook', 'https://10.1.2.3/delivery'],
+      ['reporting_webhook', 'https://localhost/delivery'],
+      ['reporting_webhook', 'https://[::ffff:192.168.0.9]/delivery'],
+      ['reporting_webhook', 'ftp://buyer.example/delivery'],
+    ] as const) {
+      const { isError, payload } = await callTool(client, 'create_media_buy', {
+        account: { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' },
+        brand: { domain: 'acmeoutdoor.example' },
+        start_time: '2027-01-01T00:00:00Z', end_time: '2027-01-08T00:00:00Z',
+        packages: [],
+        idempotency_key: `webhook-private-${field}-${url.length}-0001`,
+        [field]: { url, reporting_frequency: 'daily', authentication: { schemes: ['Bearer'], credentials: 'x'.repeat(32) } },
+      })
+      assert.equal(isError, true, url)
+      const error = payload.adcp_error as { code: string; field: string }
+      assert.deepEqual([error.code, error.field], ['INVALID_REQUEST', `${field}.url`], url)
+    }
+  })
+
   it('lets a sandbox key name a plain-http loopback receiver (the conformance runner\'s), without a warning per request', async () => {
     const client = await ctx.connect(sandboxKey)
     const warnings: string[] = []

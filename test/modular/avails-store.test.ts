@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import type { NormalizedAvail } from '../../src/modules/avails-feed/avail.schema.ts'
+import { noTvTerms, type NormalizedAvail } from '../../src/modules/avails-feed/avail.schema.ts'
 import { countActiveAvails, upsertAvails, type UpsertAvailsInput } from '../../src/modules/avails-feed/avails-store.ts'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { createFeedSource, sourceRowId } from './helpers.ts'
@@ -19,6 +19,7 @@ function avail(availId: string, fields: Partial<NormalizedAvail> = {}): Normaliz
     upstreamBookedImpressions: 0,
     cpm: 22.5,
     currency: 'USD',
+    ...noTvTerms(),
     targeting: { market: 'ZA', screen: 'CTV' },
     sourceMetadata: {},
     ...fields,

@@ -49,6 +49,7 @@ export function serverEnv(databaseUrl: string): Record<string, string> {
     DATABASE_POOL_SIZE: '20',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '0',
   }
 }
 

@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import type { AvailFeedField } from '../../db/avail-columns.ts'
 import type { RowIssue } from '../../shared/errors.ts'
+import { MEASUREMENT_WINDOW_IDS, type MeasurementWindow } from '../../shared/measurement-windows.ts'
+import { FLAT_RATE_UNITS } from '../../shared/flat-rate.ts'
 
 /**
  * Shapes of the avails feed: what an operator (or the assistant) sends, and the
@@ -41,6 +43,10 @@ export const AvailInputSchema = z
     ),
     cpm: LooseNumberSchema.nullable().optional(),
     currency: z.string().optional().describe('ISO 4217 code; defaults to USD.'),
+    flatRate: LooseNumberSchema.nullable().optional().describe('A flat price next to (or instead of) the CPM, per spot or per package (flatRateUnit).'),
+    flatRateUnit: z.enum(FLAT_RATE_UNITS).nullable().optional().describe('What the flat rate buys: one spot (spotCount spots share the capacity) or the whole avail. Required with flatRate.'),
+    spotCount: LooseIntegerSchema.nullable().optional().describe('The spots the avail is; required with flatRateUnit spot.'),
+    measurementWindows: z.union([z.array(z.string()), z.string()]).optional().describe('The measurement windows the seller reports in: live, c3, c7 (a list, or text such as "live, c3, c7").'),
     targeting: JsonObjectSchema.optional(),
     sourceMetadata: JsonObjectSchema.optional(),
   })
@@ -62,12 +68,21 @@ export const NormalizedAvailSchema = z
     upstreamBookedImpressions: z.number().int().min(0),
     cpm: z.number().min(0).nullable(),
     currency: z.string().regex(/^[A-Z]{3}$/),
+    flatRate: z.number().positive().nullable(),
+    flatRateUnit: z.enum(FLAT_RATE_UNITS).nullable(),
+    spotCount: z.number().int().min(1).nullable(),
+    measurementWindows: z.array(z.enum(MEASUREMENT_WINDOW_IDS as [MeasurementWindow, ...MeasurementWindow[]])),
     targeting: JsonObjectSchema,
     sourceMetadata: JsonObjectSchema,
   })
   .meta({ id: 'NormalizedAvail' })
 
 export type NormalizedAvail = z.infer<typeof NormalizedAvailSchema>
+
+/** The TV terms of an avail that has none: priced by CPM only, reported without windows. */
+export function noTvTerms(): Pick<NormalizedAvail, 'flatRate' | 'flatRateUnit' | 'spotCount' | 'measurementWindows'> {
+  return { flatRate: null, flatRateUnit: null, spotCount: null, measurementWindows: [] }
+}
 
 // The normalized avail has exactly the fields of the one column list (db/avail-columns.ts): a field
 // added to one and not the other does not compile.

@@ -70,6 +70,10 @@ const fieldSpellings: Record<AvailScalarField, { specific: string[]; generic: st
   },
   cpm: { specific: ['cpm', 'cpmrate', 'cpmprice', 'netcpm'], generic: ['rate', 'price', 'grosscpm'] },
   currency: { specific: ['currency', 'currencycode'], generic: ['ccy', 'cur'] },
+  flatRate: { specific: ['flatrate', 'flatprice', 'flatfee', 'flatratecost'], generic: [] },
+  flatRateUnit: { specific: ['flatrateunit', 'flatrateper', 'flatratebasis', 'rateunit', 'priceunit'], generic: [] },
+  spotCount: { specific: ['spotcount', 'spots', 'numberofspots', 'spotsavailable', 'availablespots'], generic: ['units'] },
+  measurementWindows: { specific: ['measurementwindows', 'measurementwindow', 'ratingwindows', 'ratingswindows'], generic: ['windows'] },
 }
 
 const spellingToField = new Map<string, { field: AvailScalarField; strength: ColumnStrength }>()
@@ -268,6 +272,10 @@ export function suggestedHeaders(field: AvailScalarField): string {
     upstreamBookedImpressions: ['Upstream Booked Impressions'],
     cpm: ['CPM', 'Rate'],
     currency: ['Currency'],
+    flatRate: ['Flat Rate'],
+    flatRateUnit: ['Flat Rate Unit'],
+    spotCount: ['Spot Count', 'Spots'],
+    measurementWindows: ['Measurement Windows'],
   }
   return examples[field].map((header) => JSON.stringify(header)).join(', ')
 }

@@ -1,4 +1,6 @@
 import { textProblem } from './feed-limits.ts'
+import { FLAT_RATE_UNITS, type FlatRateUnit } from '../../shared/flat-rate.ts'
+import { isMeasurementWindow, MEASUREMENT_WINDOW_IDS, sortedWindows, type MeasurementWindow } from '../../shared/measurement-windows.ts'
 
 /**
  * Reading single cell values the way sellers' spreadsheets write them: numbers with
@@ -338,4 +340,36 @@ function zoneOffsetMs(zone: string | undefined): number | null {
   const minutes = Number(match[3] ?? '0')
   if (hours > 14 || minutes > 59) return null
   return (match[1] === '-' ? -1 : 1) * (hours * 60 + minutes) * 60_000
+}
+
+/** `spot` / `per spot` / `package` / `per package` (any case): what a flat rate buys. */
+export function readFlatRateUnit(value: CellValue | unknown): ValueResult<FlatRateUnit | null> {
+  const text = readText(value)
+  if (!text.ok || text.value === null) return text as ValueResult<null>
+  const word = text.value.toLowerCase().replace(/^per[\s_-]*/, '').trim()
+  const unit = FLAT_RATE_UNITS.find((candidate) => candidate === word)
+  return unit ? ok(unit) : invalid(`must be ${FLAT_RATE_UNITS.join(' or ')}, got ${describeValue(value)}`)
+}
+
+/**
+ * The measurement windows a seller reports in: a JSON list of window ids, or text such as
+ * `live, c3, c7` / `Live+C3+C7` (any case; separated by commas, semicolons, `|`, `/`, `+` or spaces).
+ * Kept in the list's order, each once; blank is none.
+ */
+export function readMeasurementWindows(value: CellValue | unknown): ValueResult<MeasurementWindow[]> {
+  if (isBlank(value)) return ok([])
+  let words: unknown[]
+  if (Array.isArray(value)) words = value
+  else {
+    const text = readText(value)
+    if (!text.ok) return text as ValueResult<never>
+    words = (text.value ?? '').split(/[\s,;|/+]+/).filter((word) => word !== '')
+  }
+  const windows: MeasurementWindow[] = []
+  for (const word of words) {
+    const id = typeof word === 'string' ? word.trim().toLowerCase() : word
+    if (!isMeasurementWindow(id)) return invalid(`must list measurement windows (${MEASUREMENT_WINDOW_IDS.join(', ')}), got ${describeValue(word)}`)
+    windows.push(id)
+  }
+  return ok(sortedWindows(windows))
 }

@@ -1,5 +1,5 @@
 // The public surface of avails-feed/: other folders import it from here, never from its files (eslint.config.js).
-export type { NormalizedAvail, RowError, RowWarning } from './avail.schema.ts'
+export { noTvTerms, type NormalizedAvail, type RowError, type RowWarning } from './avail.schema.ts'
 export { findFlooredRows, previewFeed, upsertAvails, writeFeed } from './avails-store.ts'
 export {
   AvailsFeedJsonBodySchema,

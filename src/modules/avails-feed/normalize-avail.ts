@@ -1,4 +1,5 @@
 import { slugify } from '../../shared/common.schema.ts'
+import type { FlatRateUnit } from '../../shared/flat-rate.ts'
 import type { AvailScalarField, NormalizedAvail, RowError, RowWarning } from './avail.schema.ts'
 import { columnLetter, normalizeHeader, planColumns } from './feed-columns.ts'
 import type { ColumnPlan, ColumnResolver } from './feed-columns.ts'
@@ -9,8 +10,10 @@ import {
   readAmount,
   readCount,
   readCurrencyCode,
+  readFlatRateUnit,
   readFlightTime,
   readIdentifier,
+  readMeasurementWindows,
   readText,
 } from './feed-values.ts'
 import { MAX_FEED_COLUMNS, textProblem } from './feed-limits.ts'
@@ -224,14 +227,14 @@ export function normalizeAvail(raw: RawAvail, context: NormalizeContext): Normal
   } else if (cpmAmount && cpmAmount.value > MAX_CPM) {
     errors.push({ row, field: 'cpm', message: `cpm must be at most ${MAX_CPM}, got ${describeValue(fields.cpm)}` })
   }
+  const flat = readFlatRate(fields, { row, decimalStyle, impressionsCapacity }, errors)
+  const measurementWindows = take('measurementWindows', readMeasurementWindows(fields.measurementWindows))
   const currencyColumn = take('currency', readCurrencyCode(fields.currency))
-  const impliedCurrency = cpmAmount?.impliedCurrency ?? null
-  if (currencyColumn && impliedCurrency && currencyColumn !== impliedCurrency) {
-    errors.push({
-      row,
-      field: 'cpm',
-      message: `cpm is written in ${impliedCurrency} but currency is ${currencyColumn}`,
-    })
+  const impliedCurrency = cpmAmount?.impliedCurrency ?? flat?.impliedCurrency ?? null
+  for (const [field, implied] of [['cpm', cpmAmount?.impliedCurrency], ['flatRate', flat?.impliedCurrency]] as const) {
+    if (implied && ((currencyColumn && currencyColumn !== implied) || (!currencyColumn && implied !== impliedCurrency))) {
+      errors.push({ row, field, message: `${field} is written in ${implied} but currency is ${currencyColumn ?? impliedCurrency}` })
+    }
   }
 
   if (errors.length > 0 || !availId || !name || !collection || !startTime || !endTime || impressionsCapacity === undefined) {
@@ -251,6 +254,10 @@ export function normalizeAvail(raw: RawAvail, context: NormalizeContext): Normal
     upstreamBookedImpressions: upstreamBookedImpressions ?? 0,
     cpm: cpmAmount ? cpmAmount.value : null,
     currency: currencyColumn ?? impliedCurrency ?? 'USD',
+    flatRate: flat?.flatRate ?? null,
+    flatRateUnit: flat?.flatRateUnit ?? null,
+    spotCount: flat?.spotCount ?? null,
+    measurementWindows: measurementWindows ?? [],
     targeting: raw.targeting,
     sourceMetadata: raw.sourceMetadata,
   }
@@ -265,6 +272,40 @@ export function normalizeAvail(raw: RawAvail, context: NormalizeContext): Normal
     })
   }
   return { avail, errors, warnings }
+}
+
+/**
+ * The flat rate of a TV avail: a price > 0 with its unit (`spot` or `package`), and for a per-spot
+ * rate the number of spots the avail is (each at least one impression). Any of the three without
+ * what it needs is a row error naming the field; undefined when the row has no flat rate.
+ */
+function readFlatRate(
+  fields: RawAvail['fields'],
+  context: { row: number; decimalStyle: DecimalStyle; impressionsCapacity: number | undefined },
+  errors: RowError[],
+): { flatRate: number; flatRateUnit: FlatRateUnit; spotCount: number | null; impliedCurrency: string | null } | undefined {
+  const { row, decimalStyle, impressionsCapacity } = context
+  const before = errors.length
+  const problem = (field: AvailScalarField, message: string) => errors.push({ row, field, message: `${field} ${message}` })
+  const amount = readAmount(fields.flatRate, decimalStyle)
+  const unit = readFlatRateUnit(fields.flatRateUnit)
+  const spots = readCount(fields.spotCount, decimalStyle)
+  if (!amount.ok) problem('flatRate', amount.message)
+  else if (amount.value && !(amount.value.value > 0)) problem('flatRate', `must be more than 0, got ${describeValue(fields.flatRate)}`)
+  else if (amount.value && amount.value.value > MAX_CPM) problem('flatRate', `must be at most ${MAX_CPM}, got ${describeValue(fields.flatRate)}`)
+  if (!unit.ok) problem('flatRateUnit', unit.message)
+  if (!spots.ok) problem('spotCount', spots.message)
+  if (errors.length > before || !amount.ok || !unit.ok || !spots.ok) return undefined
+  if (amount.value && unit.value === null) problem('flatRateUnit', 'is required with flatRate: spot or package')
+  if (!amount.value && unit.value !== null) problem('flatRate', `is required with flatRateUnit ${unit.value}`)
+  if (unit.value === 'spot' && spots.value === null) problem('spotCount', 'is required with flatRateUnit spot: the number of spots the avail is')
+  if (unit.value !== 'spot' && spots.value !== null) problem('spotCount', 'is only for a flatRateUnit of spot')
+  if (spots.value !== null && spots.value < 1) problem('spotCount', `must be at least 1, got ${describeValue(fields.spotCount)}`)
+  else if (spots.value !== null && impressionsCapacity !== undefined && spots.value > impressionsCapacity) {
+    problem('spotCount', `must be at most impressionsCapacity (${impressionsCapacity}): each spot holds at least one impression`)
+  }
+  if (errors.length > before || !amount.value || unit.value === null) return undefined
+  return { flatRate: amount.value.value, flatRateUnit: unit.value, spotCount: spots.value, impliedCurrency: amount.value.impliedCurrency }
 }
 
 function readCollection(raw: RawAvail, row: number, errors: RowError[]): { collectionId: string; collectionName: string } | undefined {

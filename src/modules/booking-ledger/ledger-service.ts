@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Database, Queryable, Transaction } from '../../db/database.ts'
 import { afterCommit, assertTransaction, isCheckViolation, isUniqueViolation, json } from '../../db/database.ts'
-import { capacityOf, fitsSql } from '../../db/capacity.ts'
+import { capacityOf, fitsSql, freeSql } from '../../db/capacity.ts'
 import type { AvailRow, LedgerEntryKind, ReservationRow, ReservationStatus } from '../../db/tables.ts'
 import type { Clock } from '../../shared/clock.ts'
 import { toIso } from '../../shared/clock.ts'
@@ -501,7 +501,7 @@ export function createLedgerService({ db, clock, onResolved, holdGroups: holdGro
           AND avail.status = 'ACTIVE' AND avail.end_time > ${now}
         FOR NO KEY UPDATE
       ), walk (ord, free, admit) AS (
-        SELECT 0, (feed_capacity - held_impressions - booked_impressions)::bigint, false FROM cur
+        SELECT 0, ${freeSql('cur')}::bigint, false FROM cur
         UNION ALL
         SELECT req.ord,
           CASE WHEN req.requested <= walk.free THEN walk.free - req.requested ELSE walk.free END,

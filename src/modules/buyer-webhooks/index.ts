@@ -12,7 +12,8 @@ export {
   WebhookKeyError,
   type WebhookSigningKey,
 } from './signing-key.ts'
-export { countWebhooksOfBuy, enqueueWebhook, webhookStatsOfSource, type WebhookEvent, type WebhookStats } from './outbox-store.ts'
+export { webhookUrlProblem } from './destination-rules.ts'
+export { countWebhooksOfBuy, deleteSandboxWebhooks, enqueueWebhook, webhookStatsOfSource, type WebhookEvent, type WebhookStats } from './outbox-store.ts'
 export {
   backoffDelayMs,
   createWebhookOutbox,

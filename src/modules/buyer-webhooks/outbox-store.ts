@@ -70,6 +70,17 @@ export async function enqueueWebhook(trx: Transaction, secrets: SecretBox, event
   return { enqueued: inserted !== undefined }
 }
 
+/**
+ * A sandbox reset's part: the storefront's sandbox events and their delivery log. Their operation
+ * ids name the buy and task ids a run reuses (storyboards have fixed ones), so an event left behind
+ * would swallow the next run's event of the same id (enqueue ignores a known operation id).
+ */
+export async function deleteSandboxWebhooks(trx: Transaction, storefrontId: number): Promise<number> {
+  assertTransaction(trx)
+  const result = await trx.deleteFrom('webhook_outbox').where('storefront_id', '=', storefrontId).where('sandbox', '=', true).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
 export function openDestination(secrets: SecretBox, row: Pick<WebhookOutboxRow, 'destination_sealed'>): SealedDestination {
   return secrets.openJson<SealedDestination>(row.destination_sealed)
 }

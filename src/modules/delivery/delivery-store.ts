@@ -4,7 +4,8 @@ import type { Queryable, Transaction } from '../../db/database.ts'
 import type { DeliveryRowRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { TimestampSchema } from '../../shared/common.schema.ts'
-import type { DeliveryReportRow } from './parse-report.ts'
+import { windowRank, type MeasurementWindow } from '../../shared/measurement-windows.ts'
+import { ReportRowErrors, type DeliveryReportRow } from './parse-report.ts'
 
 /** Imported delivery: one row per media buy, line (reservation) and day. */
 
@@ -31,11 +32,53 @@ export async function lineFlight(db: Queryable, reservationId: number): Promise<
   return { startTime: row.start_time, endTime: row.end_time }
 }
 
+export interface ReplacedDelivery {
+  importedRows: number
+  replacedRows: number
+  /** The report's measurement window, when it names one. */
+  measurementWindow?: MeasurementWindow
+  /** The narrower window of the line's earlier report that this one replaced (live -> c7). */
+  supersededWindow?: MeasurementWindow
+}
+
+/** The widest window of the line's stored rows (null: none windowed). */
+async function storedWindowOfLine(trx: Transaction, input: ReplaceDeliveryInput): Promise<MeasurementWindow | null> {
+  const rows = await trx
+    .selectFrom('delivery_row')
+    .select('measurement_window')
+    .distinct()
+    .where('inventory_source_id', '=', input.inventorySourceId)
+    .where('media_buy_id', '=', input.mediaBuyId)
+    .where('reservation_id', '=', input.reservationId)
+    .where('measurement_window', 'is not', null)
+    .execute()
+  const windows = rows.map((row) => row.measurement_window!).sort((a, b) => windowRank(a) - windowRank(b))
+  return windows.at(-1) ?? null
+}
+
 /**
  * Replaces the line's delivery with the report: a final report is the whole flight, so days
  * that a corrected report no longer lists are dropped too. Call inside the completion's transaction.
+ *
+ * Measurement windows (TV): a report in a wider window than the line's stored one supersedes it
+ * (its rows carry `supersedes_window`, the stored window, unless the report names one); the same
+ * window corrects it; a narrower one is refused, since a wider window supersedes a narrower one,
+ * never the other way round. A report without windows replaces the line as before.
  */
-export async function replaceDelivery(trx: Transaction, input: ReplaceDeliveryInput): Promise<{ importedRows: number; replacedRows: number }> {
+export async function replaceDelivery(trx: Transaction, input: ReplaceDeliveryInput): Promise<ReplacedDelivery> {
+  const window = input.rows[0]?.measurementWindow
+  let supersededWindow: MeasurementWindow | undefined
+  if (window) {
+    const stored = await storedWindowOfLine(trx, input)
+    if (stored && windowRank(stored) > windowRank(window)) {
+      throw new ReportRowErrors([{
+        row: 0,
+        field: 'measurementWindow',
+        message: `is ${window}, narrower than the ${stored} report already imported for this line; a wider window supersedes a narrower one, never the other way round`,
+      }])
+    }
+    if (stored && windowRank(stored) < windowRank(window)) supersededWindow = stored
+  }
   const removed = await trx
     .deleteFrom('delivery_row')
     .where('inventory_source_id', '=', input.inventorySourceId)
@@ -57,10 +100,18 @@ export async function replaceDelivery(trx: Transaction, input: ReplaceDeliveryIn
         completed_views: row.completedViews,
         work_item_id: input.workItemId,
         imported_at: input.now,
+        measurement_window: row.measurementWindow ?? null,
+        is_final: row.isFinal ?? null,
+        supersedes_window: row.supersedesWindow ?? supersededWindow ?? null,
       })))
       .execute()
   }
-  return { importedRows: input.rows.length, replacedRows: Number(removed.numDeletedRows) }
+  return {
+    importedRows: input.rows.length,
+    replacedRows: Number(removed.numDeletedRows),
+    ...(window ? { measurementWindow: window } : {}),
+    ...(supersededWindow ? { supersededWindow } : {}),
+  }
 }
 
 const MetricsShape = {
@@ -188,6 +239,10 @@ export interface PackageDeliveryRow {
   spend: number | null
   clicks: number | null
   completed_views: number | null
+  measurement_window: MeasurementWindow | null
+  is_final: boolean | null
+  supersedes_window: MeasurementWindow | null
+  work_item_id: number | null
 }
 
 /**
@@ -201,7 +256,7 @@ export async function listBuyDelivery(
   let select = db
     .selectFrom('delivery_row as d')
     .innerJoin('reservation as r', 'r.id', 'd.reservation_id')
-    .select(['d.reservation_id', 'r.package_id', 'd.delivery_date', 'd.impressions', 'd.spend', 'd.clicks', 'd.completed_views'])
+    .select(['d.reservation_id', 'r.package_id', 'd.delivery_date', 'd.impressions', 'd.spend', 'd.clicks', 'd.completed_views', 'd.measurement_window', 'd.is_final', 'd.supersedes_window', 'd.work_item_id'])
     .where('d.media_buy_id', '=', input.mediaBuyId)
     .where('r.media_buy_id', '=', input.mediaBuyId)
     .where('r.buyer_customer_id', '=', input.buyerCustomerId)

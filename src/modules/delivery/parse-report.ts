@@ -1,9 +1,12 @@
 import { parse } from 'csv-parse/sync'
 import { StorefrontError, type RowIssue } from '../../shared/errors.ts'
+import { isMeasurementWindow, MEASUREMENT_WINDOW_IDS, windowRank, type MeasurementWindow } from '../../shared/measurement-windows.ts'
 
 /**
  * Final delivery reports (SPEC §3, UPLOAD_FINAL_REPORT): CSV text with a header row, or JSON rows,
- * of `date, impressions, spend?, clicks?, completedViews?`. Like the avails feed, every bad row is
+ * of `date, impressions, spend?, clicks?, completedViews?, measurementWindow?, isFinal?, supersedesWindow?`
+ * (the last three for TV: the window the report was measured in, whether the seller calls it final,
+ * and the narrower window it replaces). Like the avails feed, every bad row is
  * reported as `{row, field, message}` and nothing is imported while any row is bad.
  */
 
@@ -14,6 +17,10 @@ export interface DeliveryReportRow {
   spend: number | null
   clicks: number | null
   completedViews: number | null
+  /** Present only when the report names one: a report without the TV columns reads as before. */
+  measurementWindow?: MeasurementWindow
+  isFinal?: boolean
+  supersedesWindow?: MeasurementWindow
 }
 
 export type ReportField = keyof DeliveryReportRow
@@ -51,6 +58,12 @@ const HEADER_ALIASES: Record<string, ReportField> = {
   completes: 'completedViews',
   completions: 'completedViews',
   videocompletions: 'completedViews',
+  measurementwindow: 'measurementWindow',
+  window: 'measurementWindow',
+  isfinal: 'isFinal',
+  final: 'isFinal',
+  supersedeswindow: 'supersedesWindow',
+  supersedes: 'supersedesWindow',
 }
 
 function fieldOfHeader(header: string): ReportField | undefined {
@@ -127,6 +140,8 @@ function checkRows(rows: RawRow[], decimalStyle: DecimalStyle, flight: ReportFli
   if (rows.length === 0) errors.push({ row: 0, field: 'report', message: 'has no rows' })
   if (rows.length > MAX_REPORT_ROWS) errors.push({ row: 0, field: 'report', message: `has ${rows.length} rows; at most ${MAX_REPORT_ROWS} are accepted` })
   const firstRowByDate = new Map<string, number>()
+  // One report is one measurement window (or none): its first windowed row names it.
+  let reportWindow: { row: number; window: MeasurementWindow | null } | undefined
   const parsed: DeliveryReportRow[] = []
   for (const { row, raw } of rows.slice(0, MAX_REPORT_ROWS)) {
     if (raw === null) {
@@ -149,12 +164,36 @@ function checkRows(rows: RawRow[], decimalStyle: DecimalStyle, flight: ReportFli
     if (clicks === null) problem('clicks', 'must be a whole number of at least 0')
     const completedViews = readCount(raw.completedViews, decimalStyle)
     if (completedViews === null) problem('completedViews', 'must be a whole number of at least 0')
+    const windows = MEASUREMENT_WINDOW_IDS.join(', ')
+    const measurementWindow = readWindow(raw.measurementWindow)
+    if (measurementWindow === null) problem('measurementWindow', `must be one of ${windows}`)
+    else if (measurementWindow !== undefined || reportWindow !== undefined) {
+      const window = measurementWindow ?? null
+      if (reportWindow === undefined) reportWindow = { row, window }
+      else if (reportWindow.window !== window) {
+        problem('measurementWindow', `is ${window ?? 'empty'} but row ${reportWindow.row} is ${reportWindow.window ?? 'empty'}; one report is one measurement window`)
+      }
+    }
+    const isFinal = readBoolean(raw.isFinal)
+    if (isFinal === null) problem('isFinal', 'must be true or false')
+    else if (isFinal !== undefined && measurementWindow === undefined) problem('isFinal', 'needs a measurementWindow on the row')
+    const supersedesWindow = readWindow(raw.supersedesWindow)
+    if (supersedesWindow === null) problem('supersedesWindow', `must be one of ${windows}`)
+    else if (supersedesWindow !== undefined) {
+      if (!measurementWindow) problem('supersedesWindow', 'needs a measurementWindow on the row')
+      else if (windowRank(supersedesWindow) >= windowRank(measurementWindow)) problem('supersedesWindow', `must be a narrower window than ${measurementWindow}`)
+    }
     if (typeof date === 'string' && !firstRowByDate.has(date)) firstRowByDate.set(date, row)
     if (rowErrors.length > 0) {
       errors.push(...rowErrors)
       continue
     }
-    parsed.push({ date: date!, impressions: impressions!, spend: spend ?? null, clicks: clicks ?? null, completedViews: completedViews ?? null })
+    parsed.push({
+      date: date!, impressions: impressions!, spend: spend ?? null, clicks: clicks ?? null, completedViews: completedViews ?? null,
+      ...(measurementWindow ? { measurementWindow } : {}),
+      ...(typeof isFinal === 'boolean' ? { isFinal } : {}),
+      ...(supersedesWindow ? { supersedesWindow } : {}),
+    })
   }
   if (errors.length > 0) throw new ReportRowErrors(errors)
   return parsed.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0))
@@ -175,6 +214,24 @@ function readDate(value: unknown): string | null | undefined {
   // Reject 2026-02-30 and friends instead of rolling them into March.
   if (date.getUTCFullYear() !== Number(year) || date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) return null
   return `${year}-${month}-${day}`
+}
+
+/** A window id, compared without case ("C7" is c7). */
+function readWindow(value: unknown): MeasurementWindow | null | undefined {
+  if (isBlank(value)) return undefined
+  if (typeof value !== 'string') return null
+  const id = value.trim().toLowerCase()
+  return isMeasurementWindow(id) ? id : null
+}
+
+function readBoolean(value: unknown): boolean | null | undefined {
+  if (isBlank(value)) return undefined
+  if (typeof value === 'boolean') return value
+  if (typeof value !== 'string') return null
+  const text = value.trim().toLowerCase()
+  if (['true', 'yes', 'y', '1'].includes(text)) return true
+  if (['false', 'no', 'n', '0'].includes(text)) return false
+  return null
 }
 
 /** Thousands separators are accepted in the style of the file: "1,234,567" or "1.234.567" on semicolon files. */

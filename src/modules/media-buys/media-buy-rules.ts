@@ -1,6 +1,8 @@
 import { isLegalMediaBuyTransition } from '@adcp/sdk/server'
 import type { MediaBuyStatus } from '../../db/tables.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
+import type { FlatRateUnit } from '../../shared/flat-rate.ts'
+import { MEASUREMENT_WINDOW_IDS } from '../../shared/measurement-windows.ts'
 
 /**
  * The rules of a media buy, pure: the price of a package in impressions, the flight, and the
@@ -29,6 +31,44 @@ export function impressionsOf(input: { budget: number; cpm: number; impressions?
     })
   }
   return impressions
+}
+
+/** A flat-rate line as the buyer bought it: the rate, and what it buys (a spot, or the whole avail). */
+export interface FlatRateLine {
+  budget: number
+  flatRate: number
+  unit: FlatRateUnit
+  /** Per spot: the impressions one spot holds (the avail's capacity split evenly between its spots). */
+  impressionsPerSpot: number | null
+  /** Per package: the impressions of the whole avail. */
+  packageImpressions: number
+  impressions?: number | undefined
+}
+
+/**
+ * What a flat-rate package holds: whole spots (the budget over the spot rate, rounded down: the
+ * ledger never holds more than was paid for), or the whole avail for a budget of at least the
+ * package rate. Its cpm is the effective CPM (cost / impressions x 1000), which the hand-off and the
+ * ledger's approval carry. A buyer's impressions figure is refused: spots or the package decide it.
+ */
+export function flatRateLineOf(line: FlatRateLine, field: string): { impressions: number; spots: number | null; cost: number; cpm: number } {
+  if (line.impressions !== undefined) {
+    throw fail.invalidField(`${field}.impressions`, `a flat-rate package buys ${line.unit === 'spot' ? 'whole spots with its budget' : 'the whole avail'}; leave impressions out`)
+  }
+  const spots = line.unit === 'spot' ? Math.floor(line.budget / line.flatRate + 1e-9) : null
+  if ((spots !== null && spots < 1) || (line.unit === 'package' && line.budget + 1e-9 < line.flatRate)) {
+    throw new StorefrontError('VALIDATION_ERROR', `${field}.budget: ${line.budget} is below the flat rate of ${line.flatRate} per ${line.unit}`, {
+      reason: 'BUDGET_TOO_LOW',
+      issues: [{ path: `${field}.budget`, message: `is below the flat rate of ${line.flatRate} per ${line.unit}` }],
+      minimumBudget: line.flatRate,
+    })
+  }
+  const impressions = spots !== null ? spots * (line.impressionsPerSpot ?? 0) : line.packageImpressions
+  if (!Number.isSafeInteger(impressions) || impressions < 1) throw fail.invalidField(`${field}.product_id`, 'has no impressions to sell at its flat rate')
+  const cost = Math.round((spots ?? 1) * line.flatRate * 1e4) / 1e4
+  // numeric(14, 4) and cpm > 0: a flat rate spread over very many impressions still has a price.
+  const cpm = Math.max(0.0001, Math.round((cost / impressions) * 1000 * 1e4) / 1e4)
+  return { impressions, spots, cost, cpm }
 }
 
 /** The flight: 'asap' starts now; a start in the past or an end not after the start is refused. */
@@ -69,7 +109,7 @@ export function buyerStatusOf(status: MediaBuyStatus): AdcpMediaBuyStatus {
  * from the TV measurement of one of these windows, and reconciles it with a buyer's vendor only
  * within this tolerance (a lower max_variance_percent is a guarantee no TV report can keep).
  */
-export const BILLABLE_MEASUREMENT_WINDOWS = ['live', 'c3', 'c7'] as const
+export const BILLABLE_MEASUREMENT_WINDOWS = MEASUREMENT_WINDOW_IDS
 export const MIN_VARIANCE_PERCENT = 5
 
 export interface MeasurementTerms {
@@ -88,6 +128,17 @@ export function assertMeasurementTerms(terms: MeasurementTerms | undefined, fiel
   if (variance !== undefined && variance < MIN_VARIANCE_PERCENT) {
     throw termsRejected(`${field}.measurement_terms.billing_measurement.max_variance_percent`, `must be at least ${MIN_VARIANCE_PERCENT}: final reports reconcile within that tolerance`)
   }
+}
+
+/**
+ * A product whose seller reports in named windows bills only on one of them: a billing window the
+ * product's feed does not name is refused (TERMS_REJECTED). A product without windows takes any
+ * window the storefront bills on.
+ */
+export function assertProductWindow(terms: MeasurementTerms | undefined, productWindows: readonly string[], field: string): void {
+  const window = terms?.billingMeasurement?.measurementWindow
+  if (window === undefined || productWindows.length === 0 || productWindows.includes(window)) return
+  throw termsRejected(`${field}.measurement_terms.billing_measurement.measurement_window`, `${window} is not a window this product reports in (${productWindows.join(', ')})`)
 }
 
 function termsRejected(path: string, message: string): StorefrontError {

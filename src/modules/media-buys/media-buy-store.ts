@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { Queryable, Transaction } from '../../db/database.ts'
 import { json } from '../../db/database.ts'
 import type { AvailRow, MediaBuyPackageRow, MediaBuyRow, MediaBuyStatus, ReservationRow } from '../../db/tables.ts'
+import type { FlatRateUnit } from '../../shared/flat-rate.ts'
 
 /**
  * AdCP media buys and their packages (migration 0013). Every buyer read is scoped by the buyer
@@ -60,6 +61,8 @@ export interface NewPackage {
   budget: number
   impressions: number
   cpm: number
+  /** cpm, or the avail's flat rate: per spot (`spots` of them) or for the whole package. */
+  pricing: { model: 'cpm' } | { model: 'flat_rate'; flatRate: number; unit: FlatRateUnit; spots: number | null }
   paused: boolean
   targetingOverlay: unknown
 }
@@ -133,6 +136,8 @@ export async function insertPackages(trx: Transaction, buyRowId: number, package
       budget: pkg.budget,
       impressions: pkg.impressions,
       cpm: pkg.cpm,
+      pricing_model: pkg.pricing.model,
+      ...(pkg.pricing.model === 'flat_rate' ? { flat_rate: pkg.pricing.flatRate, flat_rate_unit: pkg.pricing.unit, spots: pkg.pricing.spots } : {}),
       paused: pkg.paused,
       targeting_overlay: pkg.targetingOverlay === undefined ? null : json(pkg.targetingOverlay),
       created_at: now,
@@ -256,7 +261,7 @@ export async function updateBuy(
 export async function updatePackage(
   trx: Transaction,
   packageRowId: number,
-  patch: Partial<Pick<MediaBuyPackageRow, 'budget' | 'impressions' | 'paused' | 'canceled_at'>> & { targetingOverlay?: unknown },
+  patch: Partial<Pick<MediaBuyPackageRow, 'budget' | 'impressions' | 'cpm' | 'spots' | 'paused' | 'canceled_at'>> & { targetingOverlay?: unknown },
   now: Date,
 ): Promise<MediaBuyPackageRow> {
   const { targetingOverlay, ...fields } = patch

@@ -9,3 +9,4 @@ export {
 } from './product-store.ts'
 export { adcpProductId, parseAdcpProductId } from './product-id.ts'
 export { CPM_FIXED_PRICING_OPTION_ID, FIXTURE_METADATA_KEY, pricingOptionIdOf, productFixtureOf, type ProductFixture } from './sandbox-fixture.ts'
+export { FLAT_RATE_PRICING_OPTION_IDS, pricingOptionsOf, type AvailPricing, type PricingOption } from './pricing-options.ts'

@@ -3,6 +3,8 @@ import { capacityOf } from '../../db/capacity.ts'
 import type { AvailRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import { TimestampSchema } from '../../shared/common.schema.ts'
+import { FLAT_RATE_UNITS } from '../../shared/flat-rate.ts'
+import { MEASUREMENT_WINDOW_IDS, type MeasurementWindow } from '../../shared/measurement-windows.ts'
 
 /** Products are named after their avail, so a buyer's productId always maps back to one row. */
 export function productIdOf(availId: string): string {
@@ -39,6 +41,10 @@ export const ProductSchema = z
     availableImpressions: z.number().int().min(0),
     cpm: z.number().nullable(),
     currency: z.string(),
+    flatRate: z.number().nullable().describe('A flat price per spot or per package (flatRateUnit), next to or instead of the CPM.'),
+    flatRateUnit: z.enum(FLAT_RATE_UNITS).nullable(),
+    spotCount: z.number().int().nullable().describe('The spots the avail is, for a per-spot flat rate.'),
+    measurementWindows: z.array(z.enum(MEASUREMENT_WINDOW_IDS as [MeasurementWindow, ...MeasurementWindow[]])).describe('The windows the seller reports delivery in (live, c3, c7).'),
     targeting: z.record(z.string(), z.unknown()),
     sourceMetadata: z.record(z.string(), z.unknown()),
     cadent: ProductCadentSchema.nullable(),
@@ -70,6 +76,10 @@ export function projectProduct(avail: AvailRow, cadent: ProductCadent | null = n
     bookedImpressions: avail.booked_impressions,
     cpm: avail.cpm,
     currency: avail.currency,
+    flatRate: avail.flat_rate,
+    flatRateUnit: FLAT_RATE_UNITS.find((unit) => unit === avail.flat_rate_unit) ?? null,
+    spotCount: avail.spot_count,
+    measurementWindows: avail.measurement_windows,
     targeting: avail.targeting,
     sourceMetadata: avail.source_metadata,
     cadent,

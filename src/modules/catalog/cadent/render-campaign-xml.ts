@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { create } from 'xmlbuilder2'
 import { z } from 'zod'
+import { AD_ID_PATTERN, AD_ID_RULE } from '../../creative-formats/index.ts'
 import { fail, type ValidationIssue } from '../../../shared/errors.ts'
 
 /**
@@ -112,7 +113,7 @@ const CreativeSchema = z.strictObject({
     .refine((url) => codePointLength(url) <= 2048, { error: 'must be at most 2048 characters' }),
   adId: z
     .string()
-    .regex(/^[A-Z]{4}[A-Z0-9]{7}[HD]?$/, 'must be an Ad-ID code: 4 letters, 7 letters or digits, optional H or D')
+    .regex(AD_ID_PATTERN, `must be an Ad-ID code: ${AD_ID_RULE}`)
     .nullish(),
 })
 

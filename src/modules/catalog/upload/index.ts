@@ -15,7 +15,7 @@ function planReportUpload(context: HandoffContext): HandoffPlan {
     items: [plannedItem(context.module, 'UPLOAD_FINAL_REPORT', {
       title: `Upload the final delivery report of "${body.campaignName}" (${reservation.media_buy_id})`,
       dueAt: new Date(avail.end_time.getTime() + DAY_MS),
-      payload: { ...handoffPayload(reservation, avail, body), reportColumns: ['date', 'impressions', 'spend?', 'clicks?', 'completedViews?'] },
+      payload: { ...handoffPayload(reservation, avail, body), reportColumns: ['date', 'impressions', 'spend?', 'clicks?', 'completedViews?', 'measurementWindow?', 'isFinal?', 'supersedesWindow?'] },
     })],
   }
 }
