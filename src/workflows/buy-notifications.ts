@@ -62,27 +62,8 @@ export async function enqueueStatusChangeWebhook(trx: Transaction, secrets: Secr
       ? { cancellation: { canceled_at: buy.canceled_at.toISOString(), canceled_by: buy.canceled_by, ...(buy.cancellation_reason ? { reason: buy.cancellation_reason } : {}) } }
       : {}),
   }
-  const payload = {
-    task_id: buy.media_buy_id,
-    task_type: 'update_media_buy',
-    status: 'completed',
-    timestamp: now.toISOString(),
-    protocol: 'media-buy',
-    message: `Media buy ${buy.media_buy_id} is now ${status} (was ${buyerStatusOf(from)})`,
-    ...(destination.token === undefined ? {} : { token: destination.token }),
-    result,
-  }
-  const { enqueued } = await enqueueWebhook(trx, secrets, {
-    storefrontId: buy.storefront_id,
-    mediaBuyRowId: buy.id,
-    operationId,
-    idempotencyKey: webhookIdempotencyKey(operationId),
-    url: destination.url,
-    authentication: destination.authentication,
-    sandbox: buy.sandbox,
-    payload,
-  }, now)
-  return enqueued
+  const message = `Media buy ${buy.media_buy_id} is now ${status} (was ${buyerStatusOf(from)})`
+  return enqueueBuyEvent(trx, secrets, buy, destination, { operationId, taskType: 'update_media_buy', message, result, now })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,25 +147,40 @@ export async function enqueueDeliveryReportWebhook(trx: Transaction, secrets: Se
     ...(buy.sandbox ? { sandbox: true } : {}),
   }
   const status: AdcpMediaBuyStatus = buyerStatusOf(buy.status)
+  const message = `Delivery report ${sequenceNumber} (${notificationType}) of media buy ${buy.media_buy_id} (${status}): ${delivery.totals.impressions ?? 0} impressions`
+  return enqueueBuyEvent(trx, secrets, buy, destination, { operationId, taskType: DELIVERY_NOTIFICATION_TASK_TYPE, message, result, now: imported.now })
+}
+
+/**
+ * One event about a buy, in the MCP webhook envelope of a completed task named by the buy's id,
+ * written to the outbox in the caller's transaction under its stable operation id.
+ */
+async function enqueueBuyEvent(
+  trx: Transaction,
+  secrets: SecretBox,
+  buy: MediaBuyRow,
+  destination: Destination,
+  event: { operationId: string; taskType: string; message: string; result: Record<string, unknown>; now: Date },
+): Promise<boolean> {
   const payload = {
     task_id: buy.media_buy_id,
-    task_type: DELIVERY_NOTIFICATION_TASK_TYPE,
+    task_type: event.taskType,
     status: 'completed',
-    timestamp: imported.now.toISOString(),
+    timestamp: event.now.toISOString(),
     protocol: 'media-buy',
-    message: `Delivery report ${sequenceNumber} (${notificationType}) of media buy ${buy.media_buy_id} (${status}): ${delivery.totals.impressions ?? 0} impressions`,
+    message: event.message,
     ...(destination.token === undefined ? {} : { token: destination.token }),
-    result,
+    result: event.result,
   }
   const { enqueued } = await enqueueWebhook(trx, secrets, {
     storefrontId: buy.storefront_id,
     mediaBuyRowId: buy.id,
-    operationId,
-    idempotencyKey: webhookIdempotencyKey(operationId),
+    operationId: event.operationId,
+    idempotencyKey: webhookIdempotencyKey(event.operationId),
     url: destination.url,
     authentication: destination.authentication,
     sandbox: buy.sandbox,
     payload,
-  }, imported.now)
+  }, event.now)
   return enqueued
 }
