@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.ts'
 import type { InventorySourceRow } from '../db/tables.ts'
 import { webhookStatsOfSource } from '../modules/buyer-webhooks/index.ts'
-import { loadProjection } from '../modules/readiness/index.ts'
+import { computeProjection, loadProjectionInput } from '../modules/readiness/index.ts'
 import {
   computeModularStatus,
   knownSourceStatus,
@@ -58,8 +58,9 @@ export function createSourceStatusWorkflows({ db, clock, sources, tenants, sourc
     switch (source.execution_type) {
       case 'MODULAR_SOURCE': {
         const now = clock.now()
-        const projection = await loadProjection(db, source, now)
-        const extra = await loadModularStatusInput(db, source, now)
+        const facts = await loadProjectionInput(db, source, now)
+        const projection = computeProjection(facts)
+        const extra = await loadModularStatusInput(db, source, now, facts)
         const webhooks = await webhookStatsOfSource(db, { sourceRowId: source.id, since: new Date(now.getTime() - 24 * 60 * 60 * 1000) })
         return computeModularStatus({
           source,

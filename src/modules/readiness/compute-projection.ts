@@ -36,6 +36,8 @@ export interface OpenWorkItemCount {
   kind: WorkItemKind
   moduleRowId: number | null
   count: number
+  /** When the oldest of them was opened. */
+  oldestOpenedAt: Date
 }
 
 export interface ProjectionInput {
@@ -44,6 +46,10 @@ export interface ProjectionInput {
   contractFor: (kind: string, provider: string) => ModuleContract | undefined
   /** ACTIVE avails whose end_time is after now. */
   activeAvailCount: number
+  /** The source's other avails: INACTIVE, or their flight has ended (what /status shows beside the sellable count). */
+  archivedAvailCount: number
+  /** The last change any avail of the source saw (the last feed commit that touched one). */
+  lastFeedAt: Date | null
   openWorkItems: readonly OpenWorkItemCount[]
   /** BOOKED bookings whose flight has ended with no delivery imported (docs/execution-and-work-queue.md). */
   endedBookingsWithoutReport?: number

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Queryable } from '../../db/database.ts'
 import type { InventorySourceRow } from '../../db/tables.ts'
 import type { WorkItemKind } from '../contract.ts'
@@ -19,25 +20,29 @@ export async function loadProjectionInput(db: Queryable, source: InventorySource
     .where('inventory_source_id', '=', source.id)
     .orderBy('id')
     .execute()
+  // One pass over the source's avails gives the sellable count and what /status shows beside it.
   const avails = await db
     .selectFrom('avail')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .select((eb) => [
+      sql<number>`count(*) FILTER (WHERE status = 'ACTIVE' AND end_time > ${now})`.as('active'),
+      sql<number>`count(*) FILTER (WHERE status <> 'ACTIVE' OR end_time <= ${now})`.as('archived'),
+      eb.fn.max('updated_at').as('last_feed_at'),
+    ])
     .where('inventory_source_id', '=', source.id)
-    .where('status', '=', 'ACTIVE')
-    .where('end_time', '>', now)
     .executeTakeFirstOrThrow()
   const workItems = await db
     .selectFrom('work_item')
-    .select((eb) => ['kind', 'module_row_id', eb.fn.countAll<number>().as('count')])
+    .select((eb) => ['kind', 'module_row_id', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
     .where('inventory_source_id', '=', source.id)
     .where('status', 'in', OPEN_WORK_ITEM_STATUSES)
     .groupBy(['kind', 'module_row_id'])
     .execute()
-  // Final reports owed: BOOKED lines whose flight ended and that have no delivery imported.
+  // Final reports owed: BOOKED lines whose flight ended and that have no delivery imported. A
+  // booking names its avail (source, avail id) as its reservation does, so the join skips the
+  // source's reservations.
   const owed = await db
     .selectFrom('booking')
-    .innerJoin('reservation', 'reservation.id', 'booking.reservation_id')
-    .innerJoin('avail', 'avail.id', 'reservation.avail_row_id')
+    .innerJoin('avail', (join) => join.onRef('avail.inventory_source_id', '=', 'booking.inventory_source_id').onRef('avail.avail_id', '=', 'booking.avail_id'))
     .select((eb) => eb.fn.countAll<number>().as('count'))
     .where('booking.inventory_source_id', '=', source.id)
     .where('booking.status', '=', 'BOOKED')
@@ -51,12 +56,15 @@ export async function loadProjectionInput(db: Queryable, source: InventorySource
     modules,
     mediaBuyCountsByStatus: await countBuysOfSource(db, source.id),
     contractFor: findContract,
-    activeAvailCount: Number(avails.count),
+    activeAvailCount: Number(avails.active),
+    archivedAvailCount: Number(avails.archived),
+    lastFeedAt: avails.last_feed_at ? new Date(avails.last_feed_at as Date | string) : null,
     endedBookingsWithoutReport: Number(owed.count),
     openWorkItems: workItems.map((item) => ({
       kind: item.kind as WorkItemKind,
       moduleRowId: item.module_row_id === null ? null : Number(item.module_row_id),
       count: Number(item.count),
+      oldestOpenedAt: new Date(item.oldest as Date | string),
     })),
   }
 }

@@ -4,7 +4,7 @@ import type { InventorySourceRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import type { LifecycleStage } from '../contract.ts'
 import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/index.ts'
-import type { ProjectionIssue, RuntimeProjection } from '../readiness/index.ts'
+import type { ProjectionInput, ProjectionIssue, RuntimeProjection } from '../readiness/index.ts'
 import { rollUpSetupTasks, type ModularStatus, type SetupTask } from './status.schema.ts'
 
 /**
@@ -174,19 +174,23 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
   }
 }
 
-/** Everything the status needs beyond the readiness projection: a handful of aggregate queries. */
+/**
+ * Everything the status needs beyond the readiness projection: a handful of aggregate queries.
+ * The avail summary and the open work items come from the projection's own reads (`facts`), so
+ * /status does not scan the source's avails and work items a second time.
+ */
 export async function loadModularStatusInput(
   db: Queryable,
   source: InventorySourceRow,
   now: Date,
+  facts: ProjectionInput,
 ): Promise<Omit<ModularStatusInput, 'source' | 'projection' | 'now' | 'webhooks'>> {
-  const workItems = await db
-    .selectFrom('work_item')
-    .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
-    .where('inventory_source_id', '=', source.id)
-    .where('status', 'in', OPEN_WORK_ITEM_STATUSES)
-    .groupBy('kind')
-    .execute()
+  const byKind: Record<string, number> = {}
+  let oldestOpenedAt: Date | null = null
+  for (const item of facts.openWorkItems) {
+    byKind[item.kind] = (byKind[item.kind] ?? 0) + item.count
+    if (oldestOpenedAt === null || item.oldestOpenedAt < oldestOpenedAt) oldestOpenedAt = item.oldestOpenedAt
+  }
   const reservations = await db
     .selectFrom('reservation')
     .select((eb) => eb.fn.countAll<number>().as('count'))
@@ -211,25 +215,12 @@ export async function loadModularStatusInput(
     .where('status', 'in', ['HELD', 'BOOKED'])
     .where('creative', 'is not', null)
     .executeTakeFirstOrThrow()
-  const avails = await db
-    .selectFrom('avail')
-    .select((eb) => [
-      sql<number>`count(*) FILTER (WHERE status <> 'ACTIVE' OR end_time <= ${now})`.as('archived'),
-      eb.fn.max('updated_at').as('last_feed_at'),
-    ])
-    .where('inventory_source_id', '=', source.id)
-    .executeTakeFirstOrThrow()
-
-  const oldest = workItems.map((row) => row.oldest).filter((value) => value !== null).map((value) => new Date(value as Date | string))
   return {
-    openWorkItems: {
-      byKind: Object.fromEntries(workItems.map((row) => [row.kind, Number(row.count)])),
-      oldestOpenedAt: oldest.length > 0 ? new Date(Math.min(...oldest.map((date) => date.getTime()))) : null,
-    },
+    openWorkItems: { byKind, oldestOpenedAt },
     liveReservations: Number(reservations.count),
     impressionsLast24h: Number(delivered.impressions),
     bookingsWithCreative: Number(creatives.count),
-    archivedAvails: Number(avails.archived),
-    lastFeedAt: avails.last_feed_at ? new Date(avails.last_feed_at as Date | string) : null,
+    archivedAvails: facts.archivedAvailCount,
+    lastFeedAt: facts.lastFeedAt,
   }
 }
