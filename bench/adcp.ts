@@ -15,6 +15,7 @@
  *
  * BENCH_RATE=50 switches to the fixed-rate workload instead (see benchFixedRate below): 10,000
  * avails across 20 sources, requests offered at BENCH_RATE per second whatever the answers do.
+ * BENCH_ONLY=<text> runs only the fixed-rate rows whose path and operation contain it.
  *
  * A scratch database is created on that server (the role needs CREATEDB) and dropped afterwards.
  * Every hold is 10 impressions on an avail picked at random, so capacity never runs out: first
@@ -51,6 +52,8 @@ const SECRET = 'bench-secret-key-0123456789abcdef'
 const KEY = `sf_bench_${randomBytes(12).toString('hex')}`
 const ACCOUNT = { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' }
 const RATE = process.env.BENCH_RATE === undefined ? null : Number(process.env.BENCH_RATE)
+/** Fixed-rate rows whose "<path> <operation>" contains this text run; the others are skipped (e.g. for a profile of one). */
+const ONLY = process.env.BENCH_ONLY
 const RATE_SOURCES = 20
 const RATE_AVAILS_PER_SOURCE = 500
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL
@@ -285,6 +288,7 @@ const rateRows: RateRow[] = []
  */
 async function measureAtRate(path: string, operation: string, workload: string, once: (call: number) => Promise<boolean>): Promise<void> {
   const rate = RATE!
+  if (ONLY !== undefined && !`${path} ${operation}`.includes(ONLY)) return
   for (let i = 0; i < 20; i++) await once(i)
   const total = Math.round(SECONDS * rate)
   const latencies: number[] = []

@@ -44,13 +44,19 @@ interface Build {
   label: string
   root: string | undefined
   createLedger: typeof createLedgerService
+  /** That build's own migrations and fixture: an older server refuses a schema newer than it knows. */
+  migrate: typeof migrate
+  seedModularSource: typeof seedModularSource
 }
 
 async function builds(): Promise<Build[]> {
-  const current: Build = { label: BEFORE_ROOT ? 'after' : '', root: undefined, createLedger: createLedgerService }
+  const current: Build = { label: BEFORE_ROOT ? 'after' : '', root: undefined, createLedger: createLedgerService, migrate, seedModularSource }
   if (!BEFORE_ROOT) return [current]
-  const before = await import(path.join(path.resolve(BEFORE_ROOT), 'src/modules/booking-ledger/ledger-service.ts')) as { createLedgerService: typeof createLedgerService }
-  return [{ label: 'before', root: path.resolve(BEFORE_ROOT), createLedger: before.createLedgerService }, current]
+  const root = path.resolve(BEFORE_ROOT)
+  const ledger = await import(path.join(root, 'src/modules/booking-ledger/ledger-service.ts')) as { createLedgerService: typeof createLedgerService }
+  const migrations = await import(path.join(root, 'src/db/migrate.ts')) as { migrate: typeof migrate }
+  const fixtures = await import(path.join(root, 'test/ledger/ledger-fixtures.ts')) as { seedModularSource: typeof seedModularSource }
+  return [{ label: 'before', root, createLedger: ledger.createLedgerService, migrate: migrations.migrate, seedModularSource: fixtures.seedModularSource }, current]
 }
 
 type Workload = 'hot' | 'spread'
@@ -75,11 +81,11 @@ function attemptBody(workload: Workload): string {
   return JSON.stringify({ availId, mediaBuyId: `bench-${process.pid}-${sequence}`, requestedImpressions: 1 })
 }
 
-async function seed(handle: DatabaseHandle): Promise<void> {
+async function seed(handle: DatabaseHandle, build?: Build): Promise<void> {
   await handle.db.insertInto('storefront').values({ name: 'acme', created_at: new Date() }).onConflict((oc) => oc.column('name').doNothing()).execute()
   const avails = [{ availId: 'hot', capacity: CAPACITY }]
   for (let i = 0; i < SPREAD_AVAILS; i++) avails.push({ availId: `a-${i}`, capacity: CAPACITY })
-  await seedModularSource(handle.db, { sourceId: 'bench', avails, now: new Date() })
+  await (build?.seedModularSource ?? seedModularSource)(handle.db, { sourceId: 'bench', avails, now: new Date() })
 }
 
 function serverEnv(database: { databaseUrl?: string; dataDir?: string }): Record<string, string> {
@@ -189,8 +195,8 @@ async function benchPostgres(): Promise<void> {
     for (const build of measured) {
       await withScratchDatabase(adminUrl!, 'sf_bench', async (url) => {
         const handle = await openDatabase({ databaseUrl: url, poolSize: 4 })
-        await migrate(handle.db)
-        await seed(handle)
+        await build.migrate(handle.db)
+        await seed(handle, build)
         await handle.close()
         const servers: ServerProcess[] = []
         try {
@@ -206,8 +212,8 @@ async function benchPostgres(): Promise<void> {
     await withScratchDatabase(adminUrl!, 'sf_bench', async (url) => {
       const handle = await openDatabase({ databaseUrl: url, poolSize: CONNECTIONS })
       try {
-        await migrate(handle.db)
-        await seed(handle)
+        await build.migrate(handle.db)
+        await seed(handle, build)
         for (const workload of ['hot', 'spread'] as const) await runDirect('PostgreSQL', handle, workload, build)
       } finally {
         await handle.close()
