@@ -103,7 +103,8 @@ export const workItemRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       tags,
       summary: 'Open the next item of a line after this one: a later delivery report (C7 after live) of an UPLOAD_FINAL_REPORT item',
       params: WorkItemParamsSchema,
-      body: FollowUpWorkItemSchema.optional(),
+      // No body at all (Fastify reads it as null) asks for the defaults.
+      body: FollowUpWorkItemSchema.nullish(),
       response: { 201: WorkItemFollowUpSchema.describe('The new OPEN item, on the same line'), ...errors },
     },
   }, async (request, reply) => {
