@@ -285,6 +285,15 @@ describe('TV buying: the live report, then the C7 report of the same line (POST 
     assert.equal((await followUp(reportItemId)).statusCode, 201)
   })
 
+  it('opens one item when two operators ask at once (the reservation lock serialises them on PostgreSQL)', async () => {
+    const { reportItemId, day } = await buyLine('tv-follow-up-0005')
+    assert.equal((await complete(reportItemId, `date,impressions\n${day(0)},500`)).statusCode, 200)
+    const answers = await Promise.all([1, 2, 3].map((n) => followUp(reportItemId, { notes: `operator ${n}` }, { 'idempotency-key': `tv-follow-up-race-${n}` })))
+    assert.deepEqual(answers.map((answer) => answer.statusCode).sort(), [201, 409, 409], answers.map((answer) => answer.body).join('\n'))
+    const open = (await ctx.api('GET', `${ITEMS}?kind=UPLOAD_FINAL_REPORT&resourceId=${(await ctx.api('GET', `${ITEMS}/${reportItemId}`)).json().item.resourceId}`)).json().items as unknown[]
+    assert.equal(open.length, 1)
+  })
+
   it('refuses a line whose buy was canceled: its booking is released (409 LINE_ENDED)', async () => {
     const { mediaBuyId, reportItemId, day } = await buyLine('tv-follow-up-0003')
     assert.equal((await complete(reportItemId, `date,impressions,measurement_window\n${day(0)},700,live`)).statusCode, 200)
