@@ -298,6 +298,18 @@ export const COMMANDS: Record<string, CommandSpec> = {
         notes: API_NOTES,
         run: work((m) => m.workCancel),
       },
+      'follow-up': {
+        args: ['<workItemId>'],
+        summary: "Open the line's next report after this UPLOAD_FINAL_REPORT item (the C7 report after the live one)",
+        options: {
+          source,
+          due: { type: 'string', value: '<timestamp>', help: 'When it is due, UTC (e.g. 2027-01-20T00:00:00Z)' },
+          notes: { type: 'string', value: '<text>', help: 'Why it is opened' },
+          json,
+        },
+        notes: [...API_NOTES, 'Refused (409) for a line released or expired, or one with a report item still open. See docs/execution-and-work-queue.md.'],
+        run: work((m) => m.workFollowUp),
+      },
     },
   },
   finalize: {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { FinalizeResponse } from '../modules/readiness/index.ts'
-import type { WorkItem, WorkItemEvent } from '../modules/work-queue/index.ts'
+import type { WorkItem, WorkItemEvent, WorkItemFollowUp } from '../modules/work-queue/index.ts'
 import { flagOption, listOption, stringOption, type Invocation } from './commands.ts'
 import { apiClientFromEnv, CliUsageError } from './http-client.ts'
 import { renderTable, terminalJson, terminalText } from './table.ts'
@@ -127,6 +127,16 @@ export async function workComplete(input: Invocation): Promise<number> {
   if (reportFile) result.report = await readFile(reportFile, 'utf8')
   const notes = stringOption(input, 'notes')
   return changed(input, 'complete', { result, ...(notes ? { notes } : {}) })
+}
+
+export async function workFollowUp(input: Invocation): Promise<number> {
+  const due = stringOption(input, 'due')
+  const notes = stringOption(input, 'notes')
+  const body = { ...(due ? { dueAt: due } : {}), ...(notes ? { notes } : {}) }
+  const answer = await apiClientFromEnv().request<WorkItemFollowUp>('POST', `${itemPath(input)}/follow-up`, { json: body })
+  if (flagOption(input, 'json')) console.log(terminalJson(answer))
+  else console.log(terminalText(`Work item ${answer.item.id} (${answer.item.kind}) is ${answer.item.status}, following work item ${answer.followsWorkItemId}.`))
+  return 0
 }
 
 export async function finalize(input: Invocation): Promise<number> {

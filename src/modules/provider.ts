@@ -20,6 +20,12 @@ export interface Provider {
   dispatch?: ProviderDispatch | undefined
   /** What completing an item of each kind this provider opens does, besides closing it. */
   completionEffects?: Partial<Record<WorkItemKind, CompletionEffect>> | undefined
+  /**
+   * Kinds whose work comes again for the same line after its item closed (a later delivery report:
+   * the C7 report weeks after the live one), and how the next item is made from the one before.
+   * The rule of when one may be opened is the work queue's (src/workflows/work-item-workflows.ts).
+   */
+  followUps?: Partial<Record<WorkItemKind, FollowUpPlanner>> | undefined
   /** Kinds whose completion books the reservation: the hand-off kinds. */
   handOffKinds?: readonly WorkItemKind[] | undefined
   /** Kinds this provider opens outside its stages (e.g. a trafficking error to clean up by hand). */
@@ -70,6 +76,14 @@ export interface HandoffPlan {
 }
 
 export type HandoffPlanner = (context: HandoffContext) => HandoffPlan
+
+/** What an operator asks of a follow-up: when it is due (null: no due date). */
+export interface FollowUpRequest {
+  dueAt: Date | null
+}
+
+/** The item that follows `previous` (a closed item of the same line), on its module (null: removed since). */
+export type FollowUpPlanner = (previous: WorkItemRow, module: ModuleInstanceRow | null, request: FollowUpRequest) => PlannedItem
 
 export type DispatchOutcome =
   | { ok: true; httpStatus: number; reference: string | null; attempts: number }

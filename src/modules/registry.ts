@@ -19,7 +19,7 @@ import {
   type WorkItemKind,
 } from './contract.ts'
 import type { SpotFormat } from './creative-formats/index.ts'
-import type { CompletionEffect, Provider } from './provider.ts'
+import type { CompletionEffect, FollowUpPlanner, Provider } from './provider.ts'
 import { declareWorkItemKinds, isDeclaredWorkItemKind, PLATFORM_WORK_ITEM_KINDS } from './work-queue/index.ts'
 
 /**
@@ -32,6 +32,7 @@ const providers: Provider[] = []
 const contracts: ModuleContract[] = []
 const byKindAndProvider = new Map<string, Provider>()
 const effectsByKind = new Map<WorkItemKind, CompletionEffect>()
+const followUpsByKind = new Map<WorkItemKind, FollowUpPlanner>()
 const handOffKinds: WorkItemKind[] = []
 
 /** Every installed contract, in registration order; the readiness projection and the docs table read it. */
@@ -56,8 +57,14 @@ export function registerProvider(provider: Provider): void {
   for (const kind of provider.handOffKinds ?? []) {
     if (!owned(kind)) throw new Error(`Provider ${key} names ${kind} a hand-off kind but does not declare it`)
   }
+  const followUps = Object.entries(provider.followUps ?? {}).filter((entry): entry is [string, FollowUpPlanner] => entry[1] !== undefined)
+  for (const [kind] of followUps) {
+    if (!kinds.includes(kind)) throw new Error(`Provider ${key} plans follow-ups of ${kind}, a kind it does not declare`)
+    if (followUpsByKind.has(kind)) throw new Error(`Two providers plan the follow-up of ${kind}`)
+  }
   declareWorkItemKinds(kinds)
   for (const [kind, effect] of effects) effectsByKind.set(kind, effect)
+  for (const [kind, planner] of followUps) followUpsByKind.set(kind, planner)
   for (const kind of provider.handOffKinds ?? []) if (!handOffKinds.includes(kind)) handOffKinds.push(kind)
   providers.push({ ...provider, contract })
   contracts.push(contract)
@@ -99,6 +106,11 @@ export function installedProviders(): readonly Provider[] {
 /** What completing an item of this kind does besides closing it; undefined: nothing. */
 export function completionEffectOf(kind: string): CompletionEffect | undefined {
   return isDeclaredWorkItemKind(kind) ? effectsByKind.get(kind) : undefined
+}
+
+/** How the next item of a line is made from a closed one of this kind; undefined: the kind is done once. */
+export function followUpPlannerOf(kind: string): FollowUpPlanner | undefined {
+  return isDeclaredWorkItemKind(kind) ? followUpsByKind.get(kind) : undefined
 }
 
 /** Kinds whose completion books their reservation, over every installed provider. */

@@ -82,7 +82,10 @@ export const errorReasons = {
   WORK_ITEM_TERMINAL: 'The work item is COMPLETED or CANCELLED and cannot change.',
   MISSING_RESULT_KEYS: 'The completion result lacks required keys.',
   REPORT_ROW_ERRORS: 'One or more final-report rows are invalid; nothing was imported.',
-  NO_BOOKING_FOR_ITEM: 'The work item names no finalized booking, so its side effect cannot run.',
+  NO_BOOKING_FOR_ITEM: 'The work item names no finalized booking, so its side effect cannot run and no follow-up of it can be opened.',
+  NO_FOLLOW_UP_FOR_KIND: 'The work item is of a kind done once per line; only a delivery report (UPLOAD_FINAL_REPORT) is opened again, for a later report of the same line.',
+  LINE_ENDED: 'The booking of the work item\'s line was released or expired, so the line takes no further delivery report.',
+  FOLLOW_UP_ALREADY_OPEN: 'The line already has an open item of this kind (details.openWorkItemId): complete or cancel it before opening another.',
   // Media buys (AdCP create_media_buy / update_media_buy)
   PRODUCT_NOT_FOUND: 'No sellable product has this product_id for the buyer key.',
   PRICING_OPTION_NOT_FOUND: 'The product has no pricing option with this pricing_option_id.',

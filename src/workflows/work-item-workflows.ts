@@ -1,18 +1,21 @@
 import type { Database, Transaction } from '../db/database.ts'
 import type { InventorySourceRow, WorkItemRow } from '../db/tables.ts'
 import { lockReservation, type LedgerService } from '../modules/booking-ledger/index.ts'
-import { RESERVATION_RESOURCE } from '../modules/execution/index.ts'
-import { findModularSourceRow } from '../modules/modular-sources/index.ts'
+import { findBookingByReservation, RESERVATION_RESOURCE, reservationIdOf } from '../modules/execution/index.ts'
+import { findModularSourceRow, findModuleById } from '../modules/modular-sources/index.ts'
+import { followUpPlannerOf } from '../modules/registry.ts'
 import {
   assertResultComplete,
   assertWorkItemOpen,
   blockWorkItem,
   cancelWorkItem,
   completeWorkItem,
+  findOpenWorkItemOfResource,
   findWorkItem,
   hasOpenWorkItem,
   listWorkItemEvents,
   listWorkItems,
+  openWorkItem,
   startWorkItem,
   statusesOf,
   toWorkItemEventResponse,
@@ -21,13 +24,16 @@ import {
   type BlockWorkItem,
   type CancelWorkItem,
   type CompleteWorkItem,
+  type FollowUpWorkItem,
   type StartWorkItem,
   type WorkItem,
   type WorkItemEvent,
+  type WorkItemFollowUp,
   type WorkItemKind,
   type WorkItemListQuery,
 } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
+import { fail } from '../shared/errors.ts'
 import { cancellationEffectFor, completionEffectFor, holdsToLock, type CommitAvailsPreview } from './completion-effects.ts'
 // Work items whose completion books the reservation: while one is open, the hold does not expire.
 import { HAND_OFF_KINDS, RESUMED_HOLD_MINUTES } from './hold-consequences.ts'
@@ -124,9 +130,74 @@ export function createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview
     return changed
   }
 
+  /**
+   * POST .../work-items/{workItemId}/follow-up: the next item of the line of `workItemId`, of its
+   * kind, for work that comes again (a later delivery report: the C7 report weeks after the live
+   * one). The one home of when that may be: the kind has follow-ups (a provider plans them), the
+   * item is on a line with a booking, the booking is neither released nor expired, and the line
+   * has no open item of the kind (the item itself while it is open, or an earlier follow-up).
+   */
+  async function followUp(storefrontId: number, sourceId: string, workItemId: string, body: FollowUpWorkItem, actor: Actor): Promise<WorkItemFollowUp> {
+    return outcomeTransaction(db, async (trx) => {
+      const now = clock.now()
+      const source = await findModularSourceRow(trx, storefrontId, sourceId)
+      const peek = await findWorkItem(trx, source.id, workItemId)
+      const planner = followUpPlannerOf(peek.kind)
+      if (!planner) {
+        throw fail.conflict('NO_FOLLOW_UP_FOR_KIND', `Work item ${peek.id} is ${peek.kind}, which is done once per line; only a delivery report is opened again`, {
+          workItemId: String(peek.id), kind: peek.kind,
+        })
+      }
+      // Reservation, then its work items, then its booking (a completion's and a release's order):
+      // two follow-ups of one line are serialised on the reservation, so only one opens.
+      const reservationId = reservationIdOf(peek)
+      await lockReservation(trx, reservationId)
+      const previous = await findWorkItem(trx, source.id, workItemId, { forUpdate: true })
+      const booking = await findBookingByReservation(trx, reservationId, { forUpdate: true })
+      if (!booking) {
+        throw fail.conflict('NO_BOOKING_FOR_ITEM', `Reservation ${reservationId} of work item ${previous.id} has no finalized booking`, { workItemId: String(previous.id) })
+      }
+      if (booking.status === 'RELEASED' || booking.status === 'EXPIRED') {
+        throw fail.conflict('LINE_ENDED', `Booking ${booking.id} of media buy ${booking.media_buy_id} is ${booking.status}: its line takes no further report`, {
+          workItemId: String(previous.id), bookingId: String(booking.id), bookingStatus: booking.status,
+        })
+      }
+      const open = await findOpenWorkItemOfResource(trx, {
+        inventorySourceId: source.id, resourceType: RESERVATION_RESOURCE, resourceId: String(reservationId), kinds: [previous.kind],
+      })
+      if (open) {
+        throw fail.conflict('FOLLOW_UP_ALREADY_OPEN', `Work item ${open.id} (${open.kind}) of this line is ${open.status}: complete or cancel it before opening another`, {
+          workItemId: String(previous.id), openWorkItemId: String(open.id),
+        })
+      }
+      const module = previous.module_row_id === null ? null : (await findModuleById(trx, previous.module_row_id)) ?? null
+      const planned = planner(previous, module, { dueAt: body.dueAt ? new Date(body.dueAt) : null })
+      const item = await openWorkItem(trx, {
+        storefrontId: source.storefront_id,
+        inventorySourceId: source.id,
+        moduleRowId: planned.moduleRowId,
+        kind: planned.kind,
+        title: planned.title,
+        description: planned.description,
+        resourceType: RESERVATION_RESOURCE,
+        resourceId: String(reservationId),
+        mediaBuyId: previous.media_buy_id,
+        buyerCustomerId: previous.buyer_customer_id,
+        dueAt: planned.dueAt,
+        payload: planned.payload,
+        requiredResultKeys: planned.requiredResultKeys,
+        notes: body.notes ? `Follows work item ${previous.id}: ${body.notes}` : `Follows work item ${previous.id}`,
+      }, actor, now)
+      return { ok: true as const, item: toWorkItemResponse(item, source.source_id), followsWorkItemId: String(previous.id) }
+    })
+  }
+
   return {
     list,
     get,
+    followUp,
+    /** Whether an item of this kind may be followed by another of its line (the console offers it). */
+    hasFollowUps: (kind: string) => followUpPlannerOf(kind) !== undefined,
     start: (storefrontId: number, sourceId: string, workItemId: string, body: StartWorkItem, actor: Actor) =>
       transition(storefrontId, sourceId, workItemId, (trx, _source, row, now) => startWorkItem(trx, row, body, actor, now)),
     block: (storefrontId: number, sourceId: string, workItemId: string, body: BlockWorkItem, actor: Actor) =>

@@ -88,7 +88,7 @@ describe('storefront --help, --version and usage errors', () => {
 
   it('answers unknown commands and verbs, missing verbs, arguments and values in one line', async () => {
     assertOneLineUsageError(await runBin(['frobnicate'], env), /^storefront: unknown command "frobnicate"; commands: serve, migrate, keys, .* \(see storefront --help\)$/)
-    assertOneLineUsageError(await runBin(['work', 'frob'], env), /^storefront work: unknown verb "frob"; verbs: list, show, start, block, complete, cancel \(see storefront work --help\)$/)
+    assertOneLineUsageError(await runBin(['work', 'frob'], env), /^storefront work: unknown verb "frob"; verbs: list, show, start, block, complete, cancel, follow-up \(see storefront work --help\)$/)
     assertOneLineUsageError(await runBin(['work'], env), /^storefront work: missing verb; verbs: list, show/)
     // Names Object.prototype has are no commands, verbs or options.
     assertOneLineUsageError(await runBin(['constructor'], env), /^storefront: unknown command "constructor"; commands: serve, /)

@@ -220,6 +220,17 @@ describe('the operator console runs the modular lifecycle end to end in Chromium
     await page.getByLabel('…or upload report as a file').setInputFiles({ name: 'final-report.csv', mimeType: 'text/csv', buffer: Buffer.from(report) })
     await page.getByRole('button', { name: 'Complete UPLOAD_FINAL_REPORT' }).click()
     assert.match(await page.getByRole('status').innerText(), /completed/)
+    // The C7 report comes weeks after the live one: the completed item opens the line's next report.
+    const completedUrl = page.url()
+    await page.locator('#follow-up-notes').fill('C7 from the measurement vendor')
+    await page.getByRole('button', { name: 'Open the next report' }).click()
+    assert.match(await page.getByRole('status').innerText(), /opened, following work item \d+/)
+    assert.notEqual(page.url(), completedUrl, 'the console shows the new item')
+    const next = await page.locator('main').innerText()
+    assert.match(next, /UPLOAD_FINAL_REPORT #\d+/)
+    assert.match(next, /OPEN/)
+    assert.match(next, /Follows work item \d+: C7 from the measurement vendor/)
+    await noSeriousViolations(page, 'the follow-up report item')
 
     await page.goto(`${h.baseUrl}/console/delivery/${DEMO}/${mediaBuyId}`)
     await page.locator('#delivery-chart canvas').first().waitFor()

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { createTestContext, type TestContext } from '../helpers/context.ts'
 import { runCli } from '../helpers/processes.ts'
-import { availCounters, createDemo, DEMO, itemOfKind, PRIME, reserve } from './helpers.ts'
+import { availCounters, createDemo, DEMO, itemOfKind, listItems, PRIME, reserve } from './helpers.ts'
 
 describe('storefront work and storefront finalize (over the REST API)', () => {
   let ctx: TestContext
@@ -71,6 +71,22 @@ describe('storefront work and storefront finalize (over the REST API)', () => {
     const good = await runCli(['work', 'complete', report.id, '--report-file', file, '--json'], env)
     assert.equal(good.code, 0, good.stderr)
     assert.equal(JSON.parse(good.stdout).item.status, 'COMPLETED')
+  })
+
+  it('opens the next report of a line whose report was imported, and names the open one when asked twice', async () => {
+    const [report] = (await listItems(ctx, 'kind=UPLOAD_FINAL_REPORT&status=COMPLETED')).items
+    assert.ok(report, 'the report uploaded above')
+    const opened = await runCli(['work', 'follow-up', report.id, '--due', '2027-01-20T00:00:00Z', '--notes', 'C7 from the vendor', '--json'], env)
+    assert.equal(opened.code, 0, opened.stderr)
+    const answer = JSON.parse(opened.stdout) as { item: { id: string; kind: string; status: string; dueAt: string }; followsWorkItemId: string }
+    assert.deepEqual([answer.item.kind, answer.item.status, answer.item.dueAt, answer.followsWorkItemId], ['UPLOAD_FINAL_REPORT', 'OPEN', '2027-01-20T00:00:00.000Z', report.id])
+    const twice = await runCli(['work', 'follow-up', report.id], env)
+    assert.equal(twice.code, 3)
+    assert.match(twice.stderr, new RegExp(`CONFLICT: Work item ${answer.item.id} \\(UPLOAD_FINAL_REPORT\\) of this line is OPEN`))
+    await runCli(['work', 'cancel', answer.item.id, '--reason', 'vendor late'], env)
+    const plain = await runCli(['work', 'follow-up', report.id], env)
+    assert.equal(plain.code, 0, plain.stderr)
+    assert.match(plain.stdout, new RegExp(`^Work item \\d+ \\(UPLOAD_FINAL_REPORT\\) is OPEN, following work item ${report.id}\\.$`, 'm'))
   })
 
   it('explains a missing API key', async () => {

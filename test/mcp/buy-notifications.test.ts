@@ -132,14 +132,11 @@ describe('media buy notifications: status changes and imported delivery reports'
     assert.equal((await eventsOf(row.id)).length, before)
   })
 
-  /** Another UPLOAD_FINAL_REPORT item of the same line, as an operator re-opening the upload would have. */
+  /** The line's next UPLOAD_FINAL_REPORT item, opened as the seller's ad-ops opens it when the C7 report arrives. */
   async function anotherReportItem(itemId: string): Promise<string> {
-    const done = await ctx.db.selectFrom('work_item').selectAll().where('id', '=', Number(itemId)).executeTakeFirstOrThrow()
-    const { id: _id, ...copy } = done
-    const inserted = await ctx.db.insertInto('work_item')
-      .values({ ...copy, status: 'OPEN', result: null, completed_by: null, completed_at: null, payload: JSON.stringify(copy.payload), required_result_keys: JSON.stringify(copy.required_result_keys) } as never)
-      .returning('id').executeTakeFirstOrThrow()
-    return String(inserted.id)
+    const opened = await ctx.api('POST', `/inventory-sources/adcp-sandbox/modular/work-items/${itemId}/follow-up`, {})
+    assert.equal(opened.statusCode, 201, opened.body)
+    return (opened.json() as { item: { id: string } }).item.id
   }
 
   it('sends a window_update, under its own operation id, when a C7 report supersedes the line\'s live one; a narrower window after it is refused', async () => {

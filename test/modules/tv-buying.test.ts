@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
+import { json } from '../../src/db/database.ts'
 import { parseAvailsFeedAll } from '../../src/modules/avails-feed/parse-feed.ts'
 import { isAdId } from '../../src/modules/creative-formats/index.ts'
 import { assertProductWindow, flatRateLineOf } from '../../src/modules/media-buys/media-buy-rules.ts'
@@ -9,6 +10,7 @@ import type { MediaBuyPackageRow, MediaBuyRow } from '../../src/db/tables.ts'
 import { parseDeliveryReport } from '../../src/modules/delivery/parse-report.ts'
 import type { PackageDeliveryRow } from '../../src/modules/delivery/index.ts'
 import { deliveryOf } from '../../src/workflows/buyer-delivery-workflows.ts'
+import { callTool, createMcpTestContext, type McpTestContext } from '../mcp/helpers.ts'
 
 const now = new Date('2026-11-22T00:00:00.000Z')
 const header = 'Avail ID,Name,Collection,Start Date,End Date,Impressions,CPM,Flat Rate,Flat Rate Unit,Spot Count,Measurement Windows'
@@ -166,5 +168,165 @@ describe('TV buying: get_media_buy_delivery of flat-rate and windowed packages',
       rows: [row('p_flat', '2026-12-01', { measurement_window: 'live', is_final: true }), row('p_flat', '2026-12-02', { measurement_window: 'live', is_final: false })],
     }, false)
     assert.deepEqual([delivery.pricing_model, delivery.by_package[0]!.is_final, delivery.by_package[0]!.supersedes_window], ['flat_rate', false, undefined])
+  })
+})
+
+describe('TV buying: the live report, then the C7 report of the same line (POST .../work-items/{id}/follow-up)', () => {
+  const ACCOUNT = { brand: { domain: 'test.example' }, operator: 'test.example', sandbox: true }
+  const ITEMS = '/inventory-sources/adcp-sandbox/modular/work-items'
+  let ctx: McpTestContext
+  let client: Awaited<ReturnType<McpTestContext['connect']>>
+
+  before(async () => {
+    ctx = await createMcpTestContext()
+    const { key } = await ctx.services.access.createKey({ storefront: 'acme', label: 'tv buyer', role: 'buyer', sandbox: true })
+    client = await ctx.connect(key)
+  })
+  after(async () => ctx.close())
+
+  /** A sandbox buy of the first product, booked at once, that reports to a webhook; its line's report item and days. */
+  async function buyLine(idempotencyKey: string) {
+    const listed = await callTool(client, 'get_products', { buying_mode: 'wholesale' })
+    const product = (listed.payload.products as Array<{ product_id: string; pricing_options: Array<{ pricing_option_id: string; fixed_price: number }> }>)[0]!
+    const start = new Date(Date.now() + 86_400_000)
+    const created = await callTool(client, 'create_media_buy', {
+      account: ACCOUNT,
+      brand: ACCOUNT.brand,
+      start_time: start.toISOString(),
+      end_time: new Date(start.getTime() + 7 * 86_400_000).toISOString(),
+      packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price * 2 }],
+      reporting_webhook: { url: 'http://127.0.0.1:9/tv-reports', reporting_frequency: 'daily', authentication: { schemes: ['HMAC-SHA256'], credentials: 'z'.repeat(32) } },
+      idempotency_key: idempotencyKey,
+    })
+    const mediaBuyId = created.payload.media_buy_id as string
+    assert.equal(typeof mediaBuyId, 'string', JSON.stringify(created.payload))
+    const items = (await ctx.api('GET', `${ITEMS}?mediaBuyId=${mediaBuyId}&kind=UPLOAD_FINAL_REPORT`)).json().items as Array<{ id: string }>
+    assert.equal(items.length, 1, JSON.stringify(items))
+    const line = await ctx.db
+      .selectFrom('reservation')
+      .innerJoin('avail', 'avail.id', 'reservation.avail_row_id')
+      .select(['avail.start_time'])
+      .where('reservation.media_buy_id', '=', mediaBuyId)
+      .executeTakeFirstOrThrow()
+    const day = (offset: number) => new Date(line.start_time.getTime() + offset * 86_400_000).toISOString().slice(0, 10)
+    const buyRow = await ctx.db.selectFrom('media_buy').select('id').where('media_buy_id', '=', mediaBuyId).executeTakeFirstOrThrow()
+    return { mediaBuyId, buyRowId: buyRow.id, reportItemId: items[0]!.id, day }
+  }
+
+  const complete = (itemId: string, report: unknown) => ctx.api('POST', `${ITEMS}/${itemId}/complete`, { result: { report } })
+  const followUp = (itemId: string, body?: unknown, headers?: Record<string, string>) => ctx.api('POST', `${ITEMS}/${itemId}/follow-up`, body, { ...(headers ? { headers } : {}) })
+  const outboxOf = (buyRowId: number) => ctx.db.selectFrom('webhook_outbox').select(['operation_id', 'payload']).where('media_buy_row_id', '=', buyRowId).orderBy('id').execute()
+  const refusal = (answer: { statusCode: number; body: string; json(): unknown }) => {
+    const { error } = answer.json() as { error: { code: string; details?: { reason?: string; openWorkItemId?: string } } }
+    return [answer.statusCode, error.code, error.details?.reason]
+  }
+
+  it('imports the live report, opens the next report item through the route, and the C7 report supersedes the live one with a window_update', async () => {
+    const { mediaBuyId, buyRowId, reportItemId: liveItem, day } = await buyLine('tv-follow-up-0001')
+    const live = await complete(liveItem, `date,impressions,measurement_window,is_final\n${day(0)},1000,live,false\n${day(1)},800,live,false`)
+    assert.equal(live.statusCode, 200, live.body)
+
+    const dueAt = new Date(Date.now() + 30 * 86_400_000).toISOString()
+    const opened = await followUp(liveItem, { dueAt, notes: 'C7 from the measurement vendor' }, { 'idempotency-key': 'tv-follow-up-open-0001' })
+    assert.equal(opened.statusCode, 201, opened.body)
+    const { item, followsWorkItemId } = opened.json() as { item: { id: string; kind: string; status: string; resourceType: string; resourceId: string; mediaBuyId: string; dueAt: string; payload: Record<string, unknown>; requiredResultFields: string[]; title: string }; followsWorkItemId: string }
+    const first = (await ctx.api('GET', `${ITEMS}/${liveItem}`)).json().item as { resourceType: string; resourceId: string; payload: Record<string, unknown> }
+    assert.equal(followsWorkItemId, liveItem)
+    assert.deepEqual([item.kind, item.status, item.resourceType, item.resourceId, item.mediaBuyId, item.dueAt], ['UPLOAD_FINAL_REPORT', 'OPEN', first.resourceType, first.resourceId, mediaBuyId, dueAt])
+    assert.deepEqual(item.requiredResultFields, ['report'])
+    assert.equal(item.payload.followsWorkItemId, liveItem)
+    assert.deepEqual(item.payload.reportColumns, first.payload.reportColumns, 'the later report takes the same columns')
+    assert.match(item.title, new RegExp(`after work item #${liveItem}`))
+    const replay = await followUp(liveItem, { dueAt, notes: 'C7 from the measurement vendor' }, { 'idempotency-key': 'tv-follow-up-open-0001' })
+    assert.equal(replay.json().item.id, item.id, 'the same Idempotency-Key answers with the same item')
+    const events = (await ctx.api('GET', `${ITEMS}/${item.id}`)).json().events as Array<{ eventType: string; notes: string | null }>
+    assert.deepEqual(events.map((event) => [event.eventType, event.notes]), [['CREATED', `Follows work item ${liveItem}: C7 from the measurement vendor`]])
+
+    const c7 = await complete(item.id, `date,impressions,measurement_window,is_final,supersedes_window\n${day(0)},1400,C7,true,live\n${day(1)},1100,c7,true,live`)
+    assert.equal(c7.statusCode, 200, c7.body)
+
+    const stored = await ctx.db.selectFrom('delivery_row').select(['delivery_date', 'impressions', 'measurement_window', 'is_final', 'supersedes_window', 'work_item_id']).where('media_buy_id', '=', mediaBuyId).orderBy('delivery_date').execute()
+    assert.deepEqual(stored.map((row) => [row.impressions, row.measurement_window, row.is_final, row.supersedes_window, String(row.work_item_id)]), [
+      [1400, 'c7', true, 'live', item.id], [1100, 'c7', true, 'live', item.id],
+    ])
+    const rest = await ctx.api('GET', `/inventory-sources/adcp-sandbox/modular/delivery?mediaBuyId=${mediaBuyId}`)
+    assert.equal(rest.json().totals.impressions, 2500, rest.body)
+    const read = await callTool(client, 'get_media_buy_delivery', { media_buy_ids: [mediaBuyId] })
+    const pkg = (read.payload.media_buy_deliveries as Array<{ by_package: Array<Record<string, unknown>> }>)[0]!.by_package[0]!
+    assert.deepEqual([pkg.impressions, pkg.measurement_window, pkg.is_final, pkg.supersedes_window], [2500, 'c7', true, 'live'])
+
+    const outbox = await outboxOf(buyRowId)
+    const update = outbox.find((event) => event.operation_id === `media_buy_delivery.${mediaBuyId}.window_update.w${item.id}`)
+    assert.ok(update, JSON.stringify(outbox.map((event) => event.operation_id)))
+    const result = (JSON.parse(update.payload) as { result: { notification_type: string; media_buy_deliveries: Array<{ totals: { impressions: number } }> } }).result
+    assert.deepEqual([result.notification_type, result.media_buy_deliveries[0]!.totals.impressions], ['window_update', 2500])
+
+    // A correction of the C7 report is a third item of the line, opened the same way.
+    const third = await followUp(item.id)
+    assert.equal(third.statusCode, 201, third.body)
+    assert.equal(third.json().item.payload.followsWorkItemId, item.id)
+    assert.equal(third.json().item.dueAt, null, 'no due date unless one is given')
+  })
+
+  it('refuses another while the line has an open report item, naming that item (409 FOLLOW_UP_ALREADY_OPEN)', async () => {
+    const { reportItemId, day } = await buyLine('tv-follow-up-0002')
+    const whileOpen = await followUp(reportItemId, {})
+    assert.deepEqual(refusal(whileOpen), [409, 'CONFLICT', 'FOLLOW_UP_ALREADY_OPEN'])
+    assert.equal(whileOpen.json().error.details.openWorkItemId, reportItemId, 'the item itself still waits for its report')
+    assert.equal((await complete(reportItemId, `date,impressions\n${day(0)},500`)).statusCode, 200)
+    const next = await followUp(reportItemId)
+    assert.equal(next.statusCode, 201, next.body)
+    const again = await followUp(reportItemId)
+    assert.deepEqual(refusal(again), [409, 'CONFLICT', 'FOLLOW_UP_ALREADY_OPEN'])
+    assert.equal(again.json().error.details.openWorkItemId, next.json().item.id)
+    assert.match(again.json().error.message, new RegExp(`Work item ${next.json().item.id} \\(UPLOAD_FINAL_REPORT\\) of this line is OPEN`))
+    // Cancelling the open one lets the operator open the line's report again.
+    assert.equal((await ctx.api('POST', `${ITEMS}/${next.json().item.id}/cancel`, { reason: 'opened by mistake' })).statusCode, 200)
+    assert.equal((await followUp(reportItemId)).statusCode, 201)
+  })
+
+  it('opens one item when two operators ask at once (the reservation lock serialises them on PostgreSQL)', async () => {
+    const { reportItemId, day } = await buyLine('tv-follow-up-0005')
+    assert.equal((await complete(reportItemId, `date,impressions\n${day(0)},500`)).statusCode, 200)
+    const answers = await Promise.all([1, 2, 3].map((n) => followUp(reportItemId, { notes: `operator ${n}` }, { 'idempotency-key': `tv-follow-up-race-${n}` })))
+    assert.deepEqual(answers.map((answer) => answer.statusCode).sort(), [201, 409, 409], answers.map((answer) => answer.body).join('\n'))
+    const open = (await ctx.api('GET', `${ITEMS}?kind=UPLOAD_FINAL_REPORT&resourceId=${(await ctx.api('GET', `${ITEMS}/${reportItemId}`)).json().item.resourceId}`)).json().items as unknown[]
+    assert.equal(open.length, 1)
+  })
+
+  it('refuses a line whose buy was canceled: its booking is released (409 LINE_ENDED)', async () => {
+    const { mediaBuyId, reportItemId, day } = await buyLine('tv-follow-up-0003')
+    assert.equal((await complete(reportItemId, `date,impressions,measurement_window\n${day(0)},700,live`)).statusCode, 200)
+    const canceled = await callTool(client, 'update_media_buy', { account: ACCOUNT, media_buy_id: mediaBuyId, canceled: true, cancellation_reason: 'brief changed', idempotency_key: 'tv-follow-up-cancel-0003' })
+    assert.equal(canceled.isError, false, JSON.stringify(canceled.payload))
+    const refused = await followUp(reportItemId)
+    assert.deepEqual(refusal(refused), [409, 'CONFLICT', 'LINE_ENDED'])
+    assert.match(refused.json().error.message, /is RELEASED: its line takes no further report/)
+    const open = (await ctx.api('GET', `${ITEMS}?mediaBuyId=${mediaBuyId}&kind=UPLOAD_FINAL_REPORT`)).json().items as unknown[]
+    assert.deepEqual(open, [], 'nothing was opened')
+  })
+
+  it('refuses an item of a kind done once per line (409 NO_FOLLOW_UP_FOR_KIND), an item on no booked line (409 NO_BOOKING_FOR_ITEM), an unknown item (404) and a bad dueAt (400)', async () => {
+    const { mediaBuyId } = await buyLine('tv-follow-up-0004')
+    const closed = (await ctx.api('GET', `${ITEMS}?mediaBuyId=${mediaBuyId}&status=COMPLETED,CANCELLED`)).json().items as Array<{ id: string; kind: string }>
+    const trafficking = closed.find((candidate) => candidate.kind === 'TRAFFIC_TO_CADENT')
+    assert.ok(trafficking, JSON.stringify(closed))
+    const once = await followUp(trafficking.id)
+    assert.deepEqual(refusal(once), [409, 'CONFLICT', 'NO_FOLLOW_UP_FOR_KIND'])
+    assert.match(once.json().error.message, /is TRAFFIC_TO_CADENT, which is done once per line/)
+
+    // No route opens a report item off a booked line; one left without a reservation is refused, not followed.
+    const source = await ctx.db.selectFrom('inventory_source').select(['id', 'storefront_id']).where('source_id', '=', 'adcp-sandbox').executeTakeFirstOrThrow()
+    const now = ctx.clock.now()
+    const stray = await ctx.db.insertInto('work_item').values({
+      storefront_id: source.storefront_id, inventory_source_id: source.id, module_row_id: null, kind: 'UPLOAD_FINAL_REPORT', status: 'COMPLETED',
+      title: 'A report item on no line', payload: json({}), required_result_keys: json(['report']), created_by_type: 'SYSTEM', created_at: now, updated_at: now,
+    }).returning('id').executeTakeFirstOrThrow()
+    assert.deepEqual(refusal(await followUp(String(stray.id))), [409, 'CONFLICT', 'NO_BOOKING_FOR_ITEM'])
+
+    assert.deepEqual(refusal(await followUp('999999999')), [404, 'NOT_FOUND', undefined])
+    const badDue = await followUp(trafficking.id, { dueAt: 'next week' })
+    assert.equal(badDue.statusCode, 400, badDue.body)
+    assert.match(badDue.body, /dueAt/)
   })
 })

@@ -5,6 +5,7 @@ import {
   BlockWorkItemSchema,
   CancelWorkItemSchema,
   CompleteWorkItemSchema,
+  FollowUpWorkItemSchema,
   StartWorkItemSchema,
   WORK_ITEM_STATUSES,
   WorkItemListQuerySchema,
@@ -31,7 +32,7 @@ const QueueFilterSchema = z.object({
   dueBefore: z.iso.date({ message: 'must be a date (YYYY-MM-DD)' }).optional(),
 })
 
-const ActionSchema = z.enum(['start', 'block', 'cancel', 'complete'])
+const ActionSchema = z.enum(['start', 'block', 'cancel', 'complete', 'follow-up'])
 
 /** The Cadent campaign XML a trafficking item carries, if any. */
 function cadentXmlOf(item: WorkItem): string | null {
@@ -45,8 +46,9 @@ function blankToUndefined(value: string | undefined): string | undefined {
 
 /**
  * The work queue across the storefront's modular sources: filter, start (assign to me), block with
- * a reason, cancel, and complete with a form made from the item's required result keys. Every action
- * is the REST route's workflow with the same body schema.
+ * a reason, cancel, complete with a form made from the item's required result keys, and open the
+ * next report of a line after its report item closed. Every action is the REST route's workflow
+ * with the same body schema.
  */
 export async function workPages(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
   const work = services.workItems
@@ -102,7 +104,8 @@ export async function workPages(app: FastifyInstance, { services }: { services: 
     const { sourceId, workItemId } = parseWith(WorkItemParamsSchema, request.params)
     const { item, events } = await work.get(consoleCallerOf(request).storefrontId, sourceId, workItemId)
     const open = item.status === 'OPEN' || item.status === 'IN_PROGRESS' || item.status === 'BLOCKED'
-    return renderPage(request, reply, 'work-item', { title: `${item.kind} #${item.id}`, item, events, open, cadentXml: cadentXmlOf(item), me: consoleActorOf(request).id })
+    const followUp = !open && work.hasFollowUps(item.kind)
+    return renderPage(request, reply, 'work-item', { title: `${item.kind} #${item.id}`, item, events, open, followUp, cadentXml: cadentXmlOf(item), me: consoleActorOf(request).id })
   })
 
   app.get(`${CONSOLE_PREFIX}/work/:sourceId/:workItemId/cadent.xml`, async (request, reply) => {
@@ -128,6 +131,10 @@ export async function workPages(app: FastifyInstance, { services }: { services: 
     const actor = consoleActorOf(request)
     const fields = formOf(request.body)
     const notes = optionalText(fields, 'notes')
+    if (action === 'follow-up') {
+      const { item } = await work.followUp(storefrontId, sourceId, workItemId, parseWith(FollowUpWorkItemSchema, { notes }), actor)
+      return redirectWithNotice(request, reply, `${CONSOLE_PREFIX}/work/${encodeURIComponent(sourceId)}/${encodeURIComponent(item.id)}`, `Work item ${item.id} opened, following work item ${workItemId}`)
+    }
     let said: string
     if (action === 'start') {
       await work.start(storefrontId, sourceId, workItemId, parseWith(StartWorkItemSchema, { assignedTo: actor.id, notes }), actor)

@@ -3,9 +3,11 @@ import {
   BlockWorkItemSchema,
   CancelWorkItemSchema,
   CompleteWorkItemSchema,
+  FollowUpWorkItemSchema,
   StartWorkItemSchema,
   WorkItemChangedSchema,
   WorkItemDetailSchema,
+  WorkItemFollowUpSchema,
   WorkItemListQuerySchema,
   WorkItemListSchema,
   WorkItemParamsSchema,
@@ -94,5 +96,20 @@ export const workItemRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
   }, async (request) => {
     const { sourceId, workItemId } = request.params
     return work.cancel(callerOf(request).storefrontId, sourceId, workItemId, request.body, operatorOf(request))
+  })
+
+  app.post(`${base}/:workItemId/follow-up`, {
+    schema: {
+      tags,
+      summary: 'Open the next item of a line after this one: a later delivery report (C7 after live) of an UPLOAD_FINAL_REPORT item',
+      params: WorkItemParamsSchema,
+      // No body at all (Fastify reads it as null) asks for the defaults.
+      body: FollowUpWorkItemSchema.nullish(),
+      response: { 201: WorkItemFollowUpSchema.describe('The new OPEN item, on the same line'), ...errors },
+    },
+  }, async (request, reply) => {
+    const { sourceId, workItemId } = request.params
+    reply.code(201)
+    return work.followUp(callerOf(request).storefrontId, sourceId, workItemId, request.body ?? {}, operatorOf(request))
   })
 }

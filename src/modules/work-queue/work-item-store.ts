@@ -31,6 +31,8 @@ export interface OpenWorkItemInput {
   dueAt?: Date | null
   payload?: Record<string, unknown>
   requiredResultKeys?: string[]
+  /** Kept on the CREATED event: why the item was opened, when a person asked for it. */
+  notes?: string | null
 }
 
 /**
@@ -64,7 +66,7 @@ export async function openWorkItem(trx: Transaction, input: OpenWorkItemInput, a
     })
     .returningAll()
     .executeTakeFirstOrThrow()
-  await appendWorkItemEvent(trx, { workItemId: row.id, eventType: 'CREATED', actor, now })
+  await appendWorkItemEvent(trx, { workItemId: row.id, eventType: 'CREATED', actor, now, notes: input.notes ?? null })
   await announceWorkItemChanges(trx, [row])
   afterCommit(trx, () => metrics.workItemOpened(row.kind))
   return row
@@ -212,6 +214,24 @@ export async function listWorkItemsForResource(db: Queryable, inventorySourceId:
     .where('resource_id', '=', resourceId)
     .orderBy('id')
     .execute()
+}
+
+/** The oldest open item of these kinds on one resource: e.g. a line's report still waiting for its upload. */
+export async function findOpenWorkItemOfResource(
+  db: Queryable,
+  filter: { inventorySourceId: number; resourceType: string; resourceId: string; kinds: readonly WorkItemKind[] },
+): Promise<WorkItemRow | undefined> {
+  return db
+    .selectFrom('work_item')
+    .selectAll()
+    .where('inventory_source_id', '=', filter.inventorySourceId)
+    .where('resource_type', '=', filter.resourceType)
+    .where('resource_id', '=', filter.resourceId)
+    .where('kind', 'in', [...filter.kinds])
+    .where('status', 'in', OPEN_STATUSES)
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst()
 }
 
 /** Whether any open item matches: e.g. a reservation still has a hand-off in progress. */

@@ -115,3 +115,17 @@ export const CancelWorkItemSchema = z
   .strict()
   .meta({ id: 'CancelWorkItemRequest' })
 export type CancelWorkItem = z.output<typeof CancelWorkItemSchema>
+
+export const FollowUpWorkItemSchema = z
+  .object({
+    dueAt: TimestampSchema.nullable().optional().describe('When the next report is due (UTC, ending in Z); absent or null: no due date.'),
+    notes: Notes.optional().describe('Why it is opened (e.g. "C7 from the measurement vendor"); kept on its CREATED event.'),
+  })
+  .strict()
+  .meta({ id: 'FollowUpWorkItemRequest' })
+export type FollowUpWorkItem = z.output<typeof FollowUpWorkItemSchema>
+
+export const WorkItemFollowUpSchema = z
+  .object({ ok: z.literal(true), item: WorkItemSchema, followsWorkItemId: z.string().describe('The closed item the new one follows.') })
+  .meta({ id: 'WorkItemFollowUp' })
+export type WorkItemFollowUp = z.output<typeof WorkItemFollowUpSchema>

@@ -1,7 +1,8 @@
 import { flightDays, lineFlight, parseDeliveryReport, replaceDelivery } from '../../delivery/index.ts'
 import { bookingOf } from '../../execution/index.ts'
+import type { ModuleInstanceRow, WorkItemRow } from '../../../db/tables.ts'
 import { handoffPayload, plannedItem } from '../../handoff.ts'
-import type { CompletionContext, HandoffContext, HandoffPlan, Provider } from '../../provider.ts'
+import type { CompletionContext, FollowUpRequest, HandoffContext, HandoffPlan, PlannedItem, Provider } from '../../provider.ts'
 import { uploadReportingContract } from './contract.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -17,6 +18,25 @@ function planReportUpload(context: HandoffContext): HandoffPlan {
       dueAt: new Date(avail.end_time.getTime() + DAY_MS),
       payload: { ...handoffPayload(reservation, avail, body), reportColumns: ['date', 'impressions', 'spend?', 'clicks?', 'completedViews?', 'measurementWindow?', 'isFinal?', 'supersedesWindow?'] },
     })],
+  }
+}
+
+/**
+ * The line's next report, after its earlier one was imported: TV measurement comes in windows, so
+ * the live report is followed weeks later by the C7 one, which supersedes it; the same window
+ * again is a correction. It carries the earlier item's line facts and names the item it follows.
+ */
+function planNextReport(previous: WorkItemRow, module: ModuleInstanceRow | null, request: FollowUpRequest): PlannedItem {
+  const { followsWorkItemId: _earlier, ...line } = previous.payload
+  const campaign = typeof line.campaignName === 'string' ? `"${line.campaignName}" ` : ''
+  const item = plannedItem({ row: module, contract: uploadReportingContract }, 'UPLOAD_FINAL_REPORT', {
+    title: `Upload a later delivery report of ${campaign}(${previous.media_buy_id ?? `work item ${previous.id}`}), after work item #${previous.id}`,
+    dueAt: request.dueAt,
+    payload: { ...line, followsWorkItemId: String(previous.id) },
+  })
+  return {
+    ...item,
+    description: `${item.description ?? ''} A report in a wider measurement window than the line's imported one (measurement_window c7 over live) supersedes it; the same window replaces it as a correction; a narrower one is refused.`.trim(),
   }
 }
 
@@ -42,4 +62,5 @@ export const uploadProvider: Provider = {
   contract: uploadReportingContract,
   planHandoff: planReportUpload,
   completionEffects: { UPLOAD_FINAL_REPORT: importFinalReport },
+  followUps: { UPLOAD_FINAL_REPORT: planNextReport },
 }
