@@ -28,6 +28,7 @@ export {
   noteOnWorkItem,
   OPEN_STATUSES,
   openWorkItem,
+  openWorkItems,
   startWorkItem,
   toWorkItemEventResponse,
   toWorkItemResponse,
