@@ -1,5 +1,5 @@
 import type { Database, Transaction } from '../db/database.ts'
-import type { AvailRow, BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow, WorkItemRow } from '../db/tables.ts'
+import type { AvailRow, BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import { readDelivery, type Delivery } from '../modules/delivery/index.ts'
 import {
@@ -40,6 +40,7 @@ import {
   openWorkItems,
   toWorkItemResponse,
   type Actor,
+  type OpenWorkItemInput,
 } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import type { FlatRateUnit } from '../shared/flat-rate.ts'
@@ -115,6 +116,17 @@ export interface HandoffModules {
   reporting: ActiveModule | undefined
 }
 
+/** What a caller already read for a hand-off, in its transaction: the hand-off skips those lookups. */
+export interface HandoffKnown {
+  fresh?: FreshHold | undefined
+  modules?: HandoffModules | undefined
+}
+
+/** One line of a media buy to hand off in the caller's transaction: to its source's execution module, or to the seller. */
+export type BuyLine =
+  | { kind: 'handoff'; source: InventorySourceRow; body: FinalizeRequest; known: HandoffKnown }
+  | { kind: 'approval'; source: InventorySourceRow; request: ApprovalRequest; fresh?: FreshHold | undefined }
+
 /** A hand-off prepared inside a caller's transaction: its booking, and the dispatch to send after COMMIT. */
 export interface PreparedHandoff {
   bookingId: number
@@ -135,7 +147,11 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
 
   /** A hand-off's items, opened together (one statement each for the items, their events and their announcement). */
   async function openItems(trx: Transaction, source: InventorySourceRow, reservation: ReservationRow, items: PlannedItem[], actor: Actor, now: Date): Promise<void> {
-    await openWorkItems(trx, items.map((item) => ({
+    await openWorkItems(trx, itemInputs(source, reservation, items), actor, now)
+  }
+
+  function itemInputs(source: InventorySourceRow, reservation: ReservationRow, items: PlannedItem[]): OpenWorkItemInput[] {
+    return items.map((item) => ({
       storefrontId: source.storefront_id,
       inventorySourceId: source.id,
       moduleRowId: item.moduleRowId,
@@ -149,16 +165,24 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       dueAt: item.dueAt,
       payload: item.payload,
       requiredResultKeys: item.requiredResultKeys,
-    })), actor, now)
+    }))
+  }
+
+  /** The hand-off of the HELD reservation a finalize names, with its items, in the caller's transaction. */
+  async function prepare(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<PreparedHandoff> {
+    const now = clock.now()
+    const { prepared, items } = await prepareWithoutItems(trx, source, body, {}, now)
+    await openWorkItems(trx, items, actor, now)
+    return prepared
   }
 
   /**
-   * The hand-off of a HELD reservation named by `body`. With `fresh` (a hold this transaction
-   * just placed) and `modules` (the source's modules, read once per buy) it skips the lookups
-   * they answer; every check that does not need a statement still runs.
+   * The hand-off of a HELD reservation named by `body` up to its items, which it answers for the
+   * caller to open in this transaction. With `known.fresh` (a hold this transaction just placed)
+   * and `known.modules` (the source's modules, read once per buy) it skips the lookups they
+   * answer; every check that needs no statement still runs.
    */
-  async function prepare(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, actor: Actor, known: { fresh?: FreshHold; modules?: HandoffModules } = {}): Promise<PreparedHandoff> {
-    const now = clock.now()
+  async function prepareWithoutItems(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, known: HandoffKnown, now: Date): Promise<{ prepared: PreparedHandoff; items: OpenWorkItemInput[] }> {
     const { fresh } = known
     // Concurrent finalizes serialise on the reservation, locked as the ledger locks it. A fresh
     // hold is locked by the insert that created it and cannot be due: it was placed just now.
@@ -167,7 +191,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       : await ledger.lockLiveByKey(trx, { sourceRowId: source.id, mediaBuyId: body.mediaBuyId, availId: finalizeAvailId(body), packageId: body.packageId })
     if (!fresh) {
       const existing = await findBookingByReservation(trx, reservation.id, { forUpdate: true })
-      if (existing) return { bookingId: existing.id, dispatch: await retryDispatch(trx, existing, now) }
+      if (existing) return { prepared: { bookingId: existing.id, dispatch: await retryDispatch(trx, existing, now) }, items: [] }
     }
 
     if (reservation.status !== 'HELD' || due) {
@@ -220,21 +244,48 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       endpointClaimedAt: dispatch ? now : null,
       now,
     })
-    await openItems(trx, source, reservation, plan.items, actor, now)
     return {
-      bookingId: booking.id,
-      dispatch: dispatch ? { provider: dispatch, url: plan.dispatchTo!, payload: plan.traffickingPayload!, idempotencyKey: booking.endpoint_idempotency_key } : null,
+      prepared: {
+        bookingId: booking.id,
+        dispatch: dispatch ? { provider: dispatch, url: plan.dispatchTo!, payload: plan.traffickingPayload!, idempotencyKey: booking.endpoint_idempotency_key } : null,
+      },
+      items: itemInputs(source, reservation, plan.items),
     }
+  }
+
+  /**
+   * Every line of a media buy handed off in the caller's transaction, each exactly as finalize
+   * hands off a reservation, or sent for the seller's approval (`approvalItem`), with the work items of all of them opened together at the
+   * end, in line order (ids, CREATED events and notices come out as line by line): three
+   * statements for the buy's items instead of three per line. One `now` for the whole buy.
+   * Answers each line's prepared hand-off (null for an approval).
+   */
+  async function handOffBuyLines(trx: Transaction, lines: readonly BuyLine[], actor: Actor): Promise<Array<PreparedHandoff | null>> {
+    const now = clock.now()
+    const items: OpenWorkItemInput[] = []
+    const answers: Array<PreparedHandoff | null> = []
+    for (const line of lines) {
+      if (line.kind === 'handoff') {
+        const { prepared, items: lineItems } = await prepareWithoutItems(trx, line.source, line.body, line.known, now)
+        items.push(...lineItems)
+        answers.push(prepared)
+      } else {
+        items.push(await approvalItem(trx, line.source, line.request, line.fresh))
+        answers.push(null)
+      }
+    }
+    await openWorkItems(trx, items, actor, now)
+    return answers
   }
 
   /**
    * A HELD reservation on a source without an execution module waits on the seller's approval:
    * its expiry is suspended and one APPROVE_MEDIA_BUY item (on the reservation, with no module)
    * asks the seller to book it, by completing the item, or decline it, by cancelling it
-   * (src/workflows/completion-effects.ts). In the caller's transaction, like `prepareHandoff`.
+   * (src/workflows/completion-effects.ts). In the caller's transaction; answers the item for the
+   * caller to open there (handOffBuyLines opens a buy's items together).
    */
-  async function requestApproval(trx: Transaction, source: InventorySourceRow, request: ApprovalRequest, actor: Actor, fresh?: FreshHold): Promise<WorkItemRow> {
-    const now = clock.now()
+  async function approvalItem(trx: Transaction, source: InventorySourceRow, request: ApprovalRequest, fresh?: FreshHold): Promise<OpenWorkItemInput> {
     // A fresh hold placed without an expiry is already what suspending it leaves, and known.
     if (!fresh || fresh.reservation.expires_at !== null) {
       await ledger.suspendExpiry(trx, { sourceRowId: source.id, reservationId: request.reservationId, mediaBuyId: request.mediaBuyId, packageId: request.packageId })
@@ -242,7 +293,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     const reservation = fresh && fresh.reservation.expires_at === null ? fresh.reservation : await ledger.readRow(trx, Number(request.reservationId))
     const avail = fresh?.avail ?? await ledger.readAvail(trx, reservation.avail_row_id)
     const { pricing, flight } = request
-    return openWorkItem(trx, {
+    return {
       storefrontId: source.storefront_id,
       inventorySourceId: source.id,
       moduleRowId: null,
@@ -263,7 +314,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
         mediaBuyFlight: { startTime: flight.start.toISOString(), endTime: flight.end.toISOString() },
       },
       requiredResultKeys: [],
-    }, actor, now)
+    }
   }
 
   /** A repeated finalize re-sends only a dispatch whose claim went stale (its process died). */
@@ -471,13 +522,12 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     delivery,
     reconcileHandoffs,
     /**
-     * The hand-off of one HELD reservation, exactly as finalize makes it, inside the caller's
+     * The hand-offs of a buy's lines, each exactly as finalize makes one, inside the caller's
      * transaction (create_media_buy hands off every package of a buy in the one that holds them);
-     * then `dispatchHandoff` after it committed.
+     * then `dispatchHandoff` of each after it committed.
      */
-    prepareHandoff: prepare,
+    handOffBuyLines,
     dispatchHandoff,
-    requestApproval,
   }
 }
 

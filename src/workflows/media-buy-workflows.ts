@@ -45,7 +45,7 @@ import type { Actor } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail, isStorefrontError, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
-import type { ApprovalRequest, ExecutionWorkflows, FreshHold, HandoffModules, PreparedHandoff } from './execution-workflows.ts'
+import type { ApprovalRequest, BuyLine, ExecutionWorkflows, FreshHold, HandoffModules, PreparedHandoff } from './execution-workflows.ts'
 import type { CreativeWorkflows } from './creative-workflows.ts'
 import { enqueueStatusChangeWebhook } from './buy-notifications.ts'
 import { SANDBOX_SOURCE_ID, type SandboxWorkflows } from './sandbox-workflows.ts'
@@ -132,7 +132,7 @@ export interface MediaBuyWorkflowDeps {
   db: Database
   clock: Clock
   ledger: LedgerService
-  execution: Pick<ExecutionWorkflows, 'prepareHandoff' | 'dispatchHandoff' | 'requestApproval'>
+  execution: Pick<ExecutionWorkflows, 'handOffBuyLines' | 'dispatchHandoff'>
   secrets: SecretBox
   /** A sandbox key's one-shot force_create_media_buy_arm directive, taken by the next create. */
   sandbox: Pick<SandboxWorkflows, 'takeCreateDirective'>
@@ -316,7 +316,8 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       }
     }
     const modulesOf = new Map<number, HandoffModules>()
-    const handoffs: Array<{ source: InventorySourceRow; prepared: PreparedHandoff | null; reservationId: string }> = []
+    const lines: BuyLine[] = []
+    const lineOf: Array<{ source: InventorySourceRow; reservationId: string; line: number | null }> = []
     for (const { pkg, reservationId, fresh: placed } of held) {
       const fresh = placed && { reservation: placed.reservation, avail: availsNow.get(placed.avail.id) ?? placed.avail }
       let modules = modulesOf.get(pkg.source.id)
@@ -325,22 +326,32 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         modules = { trafficking: active.get('TRAFFICKING'), reporting: active.get('REPORTING_IMPORT') }
         modulesOf.set(pkg.source.id, modules)
       }
-      if (!modules.trafficking) {
-        if (waitsOnPeople) await execution.requestApproval(trx, pkg.source, approvalOf(principal, buy, { reservationId, ...pkg }, brandDomain), BUYER_ACTOR(principal), fresh)
-        handoffs.push({ source: pkg.source, prepared: null, reservationId })
+      if (modules.trafficking) {
+        lines.push({
+          kind: 'handoff',
+          source: pkg.source,
+          body: {
+            mediaBuyId: buy.media_buy_id,
+            availId: pkg.availId,
+            packageId: pkg.packageId,
+            buyerCustomerId: principal.accountRowId,
+            campaignName: campaignNameOf(buy, brandDomain),
+            advertiserName: brandDomain,
+            creative: null,
+          },
+          known: { fresh, modules },
+        })
+      } else if (waitsOnPeople) {
+        lines.push({ kind: 'approval', source: pkg.source, request: approvalOf(principal, buy, { reservationId, ...pkg }, brandDomain), fresh })
+      } else {
+        // Booked at once by the caller: nobody's approval.
+        lineOf.push({ source: pkg.source, reservationId, line: null })
         continue
       }
-      const prepared = await execution.prepareHandoff(trx, pkg.source, {
-        mediaBuyId: buy.media_buy_id,
-        availId: pkg.availId,
-        packageId: pkg.packageId,
-        buyerCustomerId: principal.accountRowId,
-        campaignName: campaignNameOf(buy, brandDomain),
-        advertiserName: brandDomain,
-        creative: null,
-      }, BUYER_ACTOR(principal), { fresh, modules })
-      handoffs.push({ source: pkg.source, prepared, reservationId })
+      lineOf.push({ source: pkg.source, reservationId, line: lines.length - 1 })
     }
+    const prepared = await execution.handOffBuyLines(trx, lines, BUYER_ACTOR(principal))
+    const handoffs = lineOf.map(({ source, reservationId, line }) => ({ source, reservationId, prepared: line === null ? null : prepared[line]! }))
     return handoffs
   }
 

@@ -33,6 +33,7 @@ export {
   toWorkItemEventResponse,
   toWorkItemResponse,
   type Actor,
+  type OpenWorkItemInput,
 } from './work-item-store.ts'
 export {
   BlockWorkItemSchema,
