@@ -1,5 +1,5 @@
 import type { Database, Transaction } from '../db/database.ts'
-import type { BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow, WorkItemRow } from '../db/tables.ts'
+import type { AvailRow, BookingRow, InventorySourceRow, ModuleInstanceRow, ReservationRow } from '../db/tables.ts'
 import type { LedgerService } from '../modules/booking-ledger/index.ts'
 import { readDelivery, type Delivery } from '../modules/delivery/index.ts'
 import {
@@ -26,6 +26,7 @@ import {
   findSourceRowById,
   markModuleChecked,
   recordModuleError,
+  type ActiveModule,
 } from '../modules/modular-sources/index.ts'
 import type { DispatchOutcome, DispatchSender, HandoffContext, PlannedItem, ProviderDispatch } from '../modules/provider.ts'
 import { findContract, findProvider, installedProviders } from '../modules/registry.ts'
@@ -36,8 +37,10 @@ import {
   noteOnWorkItem,
   OPEN_STATUSES,
   openWorkItem,
+  openWorkItems,
   toWorkItemResponse,
   type Actor,
+  type OpenWorkItemInput,
 } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import type { FlatRateUnit } from '../shared/flat-rate.ts'
@@ -94,6 +97,36 @@ function priceOf(pricing: ApprovalRequest['pricing']): string {
 /** The seller's instructions on an APPROVE_MEDIA_BUY item. */
 const APPROVAL_INSTRUCTIONS = 'A buyer agent bought this line and waits for the seller. Complete the item to approve: the hold is booked, and the buy is confirmed to the buyer once every package is. Cancel it with a reason to decline: the hold is released and the buy is rejected with that reason.'
 
+/**
+ * A hold the caller placed in this very transaction (create_media_buy), with what it read there:
+ * the reserve statement inserted the row, so this transaction holds it and no booking can exist
+ * for it yet, and its avail row is locked by the same statement. Its hand-off need not look any
+ * of that up again. `reservation.expires_at` is null when the hold was placed without an expiry
+ * (holdMinutes: null), which is what suspending it would have left.
+ */
+export interface FreshHold {
+  reservation: ReservationRow
+  /** The avail's row as this transaction left it. */
+  avail: AvailRow
+}
+
+/** The source's modules a hand-off uses, each ACTIVE one or undefined, as read in the caller's transaction. */
+export interface HandoffModules {
+  trafficking: ActiveModule | undefined
+  reporting: ActiveModule | undefined
+}
+
+/** What a caller already read for a hand-off, in its transaction: the hand-off skips those lookups. */
+export interface HandoffKnown {
+  fresh?: FreshHold | undefined
+  modules?: HandoffModules | undefined
+}
+
+/** One line of a media buy to hand off in the caller's transaction: to its source's execution module, or to the seller. */
+export type BuyLine =
+  | { kind: 'handoff'; source: InventorySourceRow; body: FinalizeRequest; known: HandoffKnown }
+  | { kind: 'approval'; source: InventorySourceRow; request: ApprovalRequest; fresh?: FreshHold | undefined }
+
 /** A hand-off prepared inside a caller's transaction: its booking, and the dispatch to send after COMMIT. */
 export interface PreparedHandoff {
   bookingId: number
@@ -112,34 +145,54 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   // two timeouts), so a later finalize may send it again.
   const staleClaimMs = () => 2 * Math.max(0, ...installedProviders().flatMap((provider) => provider.dispatch ? [timeoutOf(provider.dispatch)] : [])) + 30_000
 
+  /** A hand-off's items, opened together (one statement each for the items, their events and their announcement). */
   async function openItems(trx: Transaction, source: InventorySourceRow, reservation: ReservationRow, items: PlannedItem[], actor: Actor, now: Date): Promise<void> {
-    for (const item of items) {
-      await openWorkItem(trx, {
-        storefrontId: source.storefront_id,
-        inventorySourceId: source.id,
-        moduleRowId: item.moduleRowId,
-        kind: item.kind,
-        title: item.title,
-        description: item.description,
-        resourceType: RESERVATION_RESOURCE,
-        resourceId: String(reservation.id),
-        mediaBuyId: reservation.media_buy_id,
-        buyerCustomerId: reservation.buyer_customer_id,
-        dueAt: item.dueAt,
-        payload: item.payload,
-        requiredResultKeys: item.requiredResultKeys,
-      }, actor, now)
-    }
+    await openWorkItems(trx, itemInputs(source, reservation, items), actor, now)
   }
 
+  function itemInputs(source: InventorySourceRow, reservation: ReservationRow, items: PlannedItem[]): OpenWorkItemInput[] {
+    return items.map((item) => ({
+      storefrontId: source.storefront_id,
+      inventorySourceId: source.id,
+      moduleRowId: item.moduleRowId,
+      kind: item.kind,
+      title: item.title,
+      description: item.description,
+      resourceType: RESERVATION_RESOURCE,
+      resourceId: String(reservation.id),
+      mediaBuyId: reservation.media_buy_id,
+      buyerCustomerId: reservation.buyer_customer_id,
+      dueAt: item.dueAt,
+      payload: item.payload,
+      requiredResultKeys: item.requiredResultKeys,
+    }))
+  }
+
+  /** The hand-off of the HELD reservation a finalize names, with its items, in the caller's transaction. */
   async function prepare(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<PreparedHandoff> {
     const now = clock.now()
-    // Concurrent finalizes serialise on the reservation, locked as the ledger locks it.
-    const { row: reservation, due } = await ledger.lockLiveByKey(trx, {
-      sourceRowId: source.id, mediaBuyId: body.mediaBuyId, availId: finalizeAvailId(body), packageId: body.packageId,
-    })
-    const existing = await findBookingByReservation(trx, reservation.id, { forUpdate: true })
-    if (existing) return { bookingId: existing.id, dispatch: await retryDispatch(trx, existing, now) }
+    const { prepared, items } = await prepareWithoutItems(trx, source, body, {}, now)
+    await openWorkItems(trx, items, actor, now)
+    return prepared
+  }
+
+  /**
+   * The hand-off of a HELD reservation named by `body` up to its items, which it answers for the
+   * caller to open in this transaction. With `known.fresh` (a hold this transaction just placed)
+   * and `known.modules` (the source's modules, read once per buy) it skips the lookups they
+   * answer; every check that needs no statement still runs.
+   */
+  async function prepareWithoutItems(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, known: HandoffKnown, now: Date): Promise<{ prepared: PreparedHandoff; items: OpenWorkItemInput[] }> {
+    const { fresh } = known
+    // Concurrent finalizes serialise on the reservation, locked as the ledger locks it. A fresh
+    // hold is locked by the insert that created it and cannot be due: it was placed just now.
+    const { row: reservation, due } = fresh
+      ? { row: fresh.reservation, due: false }
+      : await ledger.lockLiveByKey(trx, { sourceRowId: source.id, mediaBuyId: body.mediaBuyId, availId: finalizeAvailId(body), packageId: body.packageId })
+    if (!fresh) {
+      const existing = await findBookingByReservation(trx, reservation.id, { forUpdate: true })
+      if (existing) return { prepared: { bookingId: existing.id, dispatch: await retryDispatch(trx, existing, now) }, items: [] }
+    }
 
     if (reservation.status !== 'HELD' || due) {
       throw fail.conflict('NO_HELD_RESERVATION', `Reservation ${reservation.id} is ${due ? 'past its hold expiry' : reservation.status}, not HELD`, {
@@ -153,22 +206,23 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       })
     }
 
-    const module = await findActiveModule(trx, source.id, 'TRAFFICKING')
+    const module = known.modules ? known.modules.trafficking : await findActiveModule(trx, source.id, 'TRAFFICKING')
     const planner = module ? findProvider(module.row.kind, module.row.provider)?.planHandoff : undefined
     if (!module || !planner) {
       throw fail.conflict('NO_EXECUTION_MODULE', `Source ${source.source_id} has no ACTIVE trafficking module`)
     }
-    const avail = await ledger.readAvail(trx, reservation.avail_row_id)
+    const avail = fresh?.avail ?? await ledger.readAvail(trx, reservation.avail_row_id)
     const context: HandoffContext = { source, reservation, avail, module, body, buyerCustomerId }
     const plan = planner(context)
 
     // The reporting module's items (the final report owed after the flight) join the hand-off.
-    const reporting = await findActiveModule(trx, source.id, 'REPORTING_IMPORT')
+    const reporting = known.modules ? known.modules.reporting : await findActiveModule(trx, source.id, 'REPORTING_IMPORT')
     const reportingPlanner = reporting ? findProvider(reporting.row.kind, reporting.row.provider)?.planHandoff : undefined
     if (reporting && reportingPlanner) plan.items.push(...reportingPlanner({ ...context, module: reporting }).items)
 
-    // The hold stops expiring while its hand-off is open: the hand-off items (or a release) resolve it.
-    await ledger.suspendExpiry(trx, { sourceRowId: source.id, reservationId: String(reservation.id) })
+    // The hold stops expiring while its hand-off is open: the hand-off items (or a release) resolve
+    // it. A fresh hold placed without an expiry already does not expire.
+    if (!fresh || reservation.expires_at !== null) await ledger.suspendExpiry(trx, { sourceRowId: source.id, reservationId: String(reservation.id) })
     const dispatch = plan.dispatchTo ? findProvider(module.row.kind, module.row.provider)?.dispatch : undefined
     if (plan.dispatchTo && (!dispatch || plan.traffickingPayload === null)) {
       throw new Error(`Provider ${module.row.provider} planned a dispatch it cannot send`)
@@ -190,26 +244,56 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       endpointClaimedAt: dispatch ? now : null,
       now,
     })
-    await openItems(trx, source, reservation, plan.items, actor, now)
     return {
-      bookingId: booking.id,
-      dispatch: dispatch ? { provider: dispatch, url: plan.dispatchTo!, payload: plan.traffickingPayload!, idempotencyKey: booking.endpoint_idempotency_key } : null,
+      prepared: {
+        bookingId: booking.id,
+        dispatch: dispatch ? { provider: dispatch, url: plan.dispatchTo!, payload: plan.traffickingPayload!, idempotencyKey: booking.endpoint_idempotency_key } : null,
+      },
+      items: itemInputs(source, reservation, plan.items),
     }
+  }
+
+  /**
+   * Every line of a media buy handed off in the caller's transaction, each exactly as finalize
+   * hands off a reservation, or sent for the seller's approval (`approvalItem`), with the work items of all of them opened together at the
+   * end, in line order (ids, CREATED events and notices come out as line by line): three
+   * statements for the buy's items instead of three per line. One `now` for the whole buy.
+   * Answers each line's prepared hand-off (null for an approval).
+   */
+  async function handOffBuyLines(trx: Transaction, lines: readonly BuyLine[], actor: Actor): Promise<Array<PreparedHandoff | null>> {
+    const now = clock.now()
+    const items: OpenWorkItemInput[] = []
+    const answers: Array<PreparedHandoff | null> = []
+    for (const line of lines) {
+      if (line.kind === 'handoff') {
+        const { prepared, items: lineItems } = await prepareWithoutItems(trx, line.source, line.body, line.known, now)
+        items.push(...lineItems)
+        answers.push(prepared)
+      } else {
+        items.push(await approvalItem(trx, line.source, line.request, line.fresh))
+        answers.push(null)
+      }
+    }
+    await openWorkItems(trx, items, actor, now)
+    return answers
   }
 
   /**
    * A HELD reservation on a source without an execution module waits on the seller's approval:
    * its expiry is suspended and one APPROVE_MEDIA_BUY item (on the reservation, with no module)
    * asks the seller to book it, by completing the item, or decline it, by cancelling it
-   * (src/workflows/completion-effects.ts). In the caller's transaction, like `prepareHandoff`.
+   * (src/workflows/completion-effects.ts). In the caller's transaction; answers the item for the
+   * caller to open there (handOffBuyLines opens a buy's items together).
    */
-  async function requestApproval(trx: Transaction, source: InventorySourceRow, request: ApprovalRequest, actor: Actor): Promise<WorkItemRow> {
-    const now = clock.now()
-    await ledger.suspendExpiry(trx, { sourceRowId: source.id, reservationId: request.reservationId, mediaBuyId: request.mediaBuyId, packageId: request.packageId })
-    const reservation = await ledger.readRow(trx, Number(request.reservationId))
-    const avail = await ledger.readAvail(trx, reservation.avail_row_id)
+  async function approvalItem(trx: Transaction, source: InventorySourceRow, request: ApprovalRequest, fresh?: FreshHold): Promise<OpenWorkItemInput> {
+    // A fresh hold placed without an expiry is already what suspending it leaves, and known.
+    if (!fresh || fresh.reservation.expires_at !== null) {
+      await ledger.suspendExpiry(trx, { sourceRowId: source.id, reservationId: request.reservationId, mediaBuyId: request.mediaBuyId, packageId: request.packageId })
+    }
+    const reservation = fresh && fresh.reservation.expires_at === null ? fresh.reservation : await ledger.readRow(trx, Number(request.reservationId))
+    const avail = fresh?.avail ?? await ledger.readAvail(trx, reservation.avail_row_id)
     const { pricing, flight } = request
-    return openWorkItem(trx, {
+    return {
       storefrontId: source.storefront_id,
       inventorySourceId: source.id,
       moduleRowId: null,
@@ -230,7 +314,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
         mediaBuyFlight: { startTime: flight.start.toISOString(), endTime: flight.end.toISOString() },
       },
       requiredResultKeys: [],
-    }, actor, now)
+    }
   }
 
   /** A repeated finalize re-sends only a dispatch whose claim went stale (its process died). */
@@ -438,13 +522,12 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     delivery,
     reconcileHandoffs,
     /**
-     * The hand-off of one HELD reservation, exactly as finalize makes it, inside the caller's
+     * The hand-offs of a buy's lines, each exactly as finalize makes one, inside the caller's
      * transaction (create_media_buy hands off every package of a buy in the one that holds them);
-     * then `dispatchHandoff` after it committed.
+     * then `dispatchHandoff` of each after it committed.
      */
-    prepareHandoff: prepare,
+    handOffBuyLines,
     dispatchHandoff,
-    requestApproval,
   }
 }
 

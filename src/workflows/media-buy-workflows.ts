@@ -1,7 +1,7 @@
 import { enqueueWebhook, taskWebhookPayload, webhookIdempotencyKey, type WireWebhookAuthentication } from '../modules/buyer-webhooks/index.ts'
 import type { Database, Transaction } from '../db/database.ts'
 import type { AvailRow, InventorySourceRow, ReservationRow } from '../db/tables.ts'
-import { HOLD_MINUTES_DEFAULT, type HoldResolution, type LedgerService } from '../modules/booking-ledger/index.ts'
+import type { HoldResolution, LedgerService } from '../modules/booking-ledger/index.ts'
 import {
   assertMeasurementTerms,
   assertProductWindow,
@@ -39,13 +39,13 @@ import {
   type NewPackage,
   type PackageWithHold,
 } from '../modules/media-buys/index.ts'
-import { findActiveModule, listActiveModularSources } from '../modules/modular-sources/index.ts'
+import { findActiveModules, listActiveModularSources } from '../modules/modular-sources/index.ts'
 import { parseAdcpProductId, pricingOptionIdOf, pricingOptionsOf, type PricingOption } from '../modules/products/index.ts'
 import type { Actor } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
 import { fail, isStorefrontError, StorefrontError } from '../shared/errors.ts'
 import type { SecretBox } from '../shared/secret-box.ts'
-import type { ApprovalRequest, ExecutionWorkflows, PreparedHandoff } from './execution-workflows.ts'
+import type { ApprovalRequest, BuyLine, ExecutionWorkflows, FreshHold, HandoffModules, PreparedHandoff } from './execution-workflows.ts'
 import type { CreativeWorkflows } from './creative-workflows.ts'
 import { enqueueStatusChangeWebhook } from './buy-notifications.ts'
 import { SANDBOX_SOURCE_ID, type SandboxWorkflows } from './sandbox-workflows.ts'
@@ -132,7 +132,7 @@ export interface MediaBuyWorkflowDeps {
   db: Database
   clock: Clock
   ledger: LedgerService
-  execution: Pick<ExecutionWorkflows, 'prepareHandoff' | 'dispatchHandoff' | 'requestApproval'>
+  execution: Pick<ExecutionWorkflows, 'handOffBuyLines' | 'dispatchHandoff'>
   secrets: SecretBox
   /** A sandbox key's one-shot force_create_media_buy_arm directive, taken by the next create. */
   sandbox: Pick<SandboxWorkflows, 'takeCreateDirective'>
@@ -287,45 +287,71 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
    * so two buys of the same avails cannot deadlock), then each hold's hand-off, in `trx`. A buy
    * that waits on people asks the seller to approve each line whose source has no execution
    * module; a buy booked at once needs nobody's approval.
+   * Every hold is placed without an expiry: each one is handed off, sent for approval or booked
+   * before this transaction commits, which is what suspending its expiry would have left. The
+   * hand-offs reuse what the reserve statements returned (the row, the avail as this transaction
+   * left it) and read each source's modules once.
    */
   async function holdAndHandOff(trx: Transaction, principal: BuyPrincipal, buy: MediaBuyRow, planned: Array<NewPackage & { source: InventorySourceRow; availId: string }>, brandDomain: string, waitsOnPeople: boolean): Promise<Array<{ source: InventorySourceRow; prepared: PreparedHandoff | null; reservationId: string }>> {
     const order = planned.map((pkg, index) => ({ pkg, index })).sort((a, b) => a.pkg.availRowId - b.pkg.availRowId || a.index - b.index)
-    const held: Array<{ pkg: (typeof planned)[number]; reservationId: string }> = []
+    const held: Array<{ pkg: (typeof planned)[number]; reservationId: string; fresh: FreshHold | undefined }> = []
+    // The avail rows as the last reserve on each left them: what a read after all the holds returns.
+    const availsNow = new Map<number, AvailRow>()
     for (const { pkg, index } of order) {
       try {
-        const { reservation } = await ledger.reserve({
+        const { reservation, created, row, avail } = await ledger.reserve({
           sourceRowId: pkg.inventorySourceId,
           availId: pkg.availId,
           mediaBuyId: buy.media_buy_id,
           packageId: pkg.packageId,
           buyerCustomerId: principal.accountRowId,
           requestedImpressions: pkg.impressions,
-          holdMinutes: HOLD_MINUTES_DEFAULT,
+          holdMinutes: null,
         }, trx)
-        held.push({ pkg, reservationId: reservation.reservationId })
+        availsNow.set(avail.id, avail)
+        // A replay (an equal live hold already had this key) was not placed here: it is looked up as finalize does.
+        held.push({ pkg, reservationId: reservation.reservationId, fresh: created ? { reservation: row, avail } : undefined })
       } catch (error) {
         throw capacityError(error, pkg, index)
       }
     }
-    const handoffs: Array<{ source: InventorySourceRow; prepared: PreparedHandoff | null; reservationId: string }> = []
-    for (const { pkg, reservationId } of held) {
-      const trafficking = await findActiveModule(trx, pkg.source.id, 'TRAFFICKING')
-      if (!trafficking) {
-        if (waitsOnPeople) await execution.requestApproval(trx, pkg.source, approvalOf(principal, buy, { reservationId, ...pkg }, brandDomain), BUYER_ACTOR(principal))
-        handoffs.push({ source: pkg.source, prepared: null, reservationId })
+    const modulesOf = new Map<number, HandoffModules>()
+    const lines: BuyLine[] = []
+    const lineOf: Array<{ source: InventorySourceRow; reservationId: string; line: number | null }> = []
+    for (const { pkg, reservationId, fresh: placed } of held) {
+      const fresh = placed && { reservation: placed.reservation, avail: availsNow.get(placed.avail.id) ?? placed.avail }
+      let modules = modulesOf.get(pkg.source.id)
+      if (!modules) {
+        const active = await findActiveModules(trx, pkg.source.id, ['TRAFFICKING', 'REPORTING_IMPORT'])
+        modules = { trafficking: active.get('TRAFFICKING'), reporting: active.get('REPORTING_IMPORT') }
+        modulesOf.set(pkg.source.id, modules)
+      }
+      if (modules.trafficking) {
+        lines.push({
+          kind: 'handoff',
+          source: pkg.source,
+          body: {
+            mediaBuyId: buy.media_buy_id,
+            availId: pkg.availId,
+            packageId: pkg.packageId,
+            buyerCustomerId: principal.accountRowId,
+            campaignName: campaignNameOf(buy, brandDomain),
+            advertiserName: brandDomain,
+            creative: null,
+          },
+          known: { fresh, modules },
+        })
+      } else if (waitsOnPeople) {
+        lines.push({ kind: 'approval', source: pkg.source, request: approvalOf(principal, buy, { reservationId, ...pkg }, brandDomain), fresh })
+      } else {
+        // Booked at once by the caller: nobody's approval.
+        lineOf.push({ source: pkg.source, reservationId, line: null })
         continue
       }
-      const prepared = await execution.prepareHandoff(trx, pkg.source, {
-        mediaBuyId: buy.media_buy_id,
-        availId: pkg.availId,
-        packageId: pkg.packageId,
-        buyerCustomerId: principal.accountRowId,
-        campaignName: campaignNameOf(buy, brandDomain),
-        advertiserName: brandDomain,
-        creative: null,
-      }, BUYER_ACTOR(principal))
-      handoffs.push({ source: pkg.source, prepared, reservationId })
+      lineOf.push({ source: pkg.source, reservationId, line: lines.length - 1 })
     }
+    const prepared = await execution.handOffBuyLines(trx, lines, BUYER_ACTOR(principal))
+    const handoffs = lineOf.map(({ source, reservationId, line }) => ({ source, reservationId, prepared: line === null ? null : prepared[line]! }))
     return handoffs
   }
 
@@ -436,10 +462,10 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         packageId: pkg.package_id,
         buyerCustomerId: principal.accountRowId,
         requestedImpressions: impressions,
-        holdMinutes: HOLD_MINUTES_DEFAULT,
+        // Placed without an expiry, as a suspended one: the buy's holds wait on people, not the clock.
+        holdMinutes: null,
       }, trx)
       if (current.status === 'BOOKED') await ledger.book(trx, { sourceRowId: current.inventory_source_id, reservationId: reservation.reservationId })
-      else await ledger.suspendExpiry(trx, { sourceRowId: current.inventory_source_id, reservationId: reservation.reservationId })
     } catch (error) {
       throw capacityError(error, { productId: pkg.product_id }, index)
     }

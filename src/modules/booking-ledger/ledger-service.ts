@@ -65,7 +65,11 @@ export interface ReserveInput {
   packageId: string | null
   buyerCustomerId: number | null
   requestedImpressions: number
-  holdMinutes: number
+  /**
+   * How long the hold lasts; null: it never expires, because the caller hands it off in the same
+   * transaction (create_media_buy), so it commits as `suspendExpiry` would have left it.
+   */
+  holdMinutes: number | null
   /**
    * The caller took sourceRowId from its own cache for this storefront and sourceId: the reserve
    * confirms it against the source row in its own statement and throws SourceMismatch otherwise.
@@ -84,6 +88,8 @@ export interface ReserveResult {
   /** false when an equal live reservation already existed (the replay answer). */
   created: boolean
   reservation: Reservation
+  /** The reservation's row, as `reservation` answers it. */
+  row: ReservationRow
   /** The avail's row as this transaction left it (counters included). */
   avail: AvailRow
   /**
@@ -157,6 +163,11 @@ export function toReservation(row: ReservationRow): Reservation {
     expiredAt: toIso(row.expired_at),
     releaseReason: row.release_reason,
   }
+}
+
+/** When a hold placed now expires; null for one the caller hands off in its transaction. */
+function expiryOf(input: Pick<ReserveInput, 'holdMinutes'>, now: Date): Date | null {
+  return input.holdMinutes === null ? null : new Date(now.getTime() + input.holdMinutes * 60_000)
 }
 
 function isDue(row: ReservationRow, now: Date): boolean {
@@ -454,7 +465,7 @@ export function createLedgerService({ db, clock, onResolved, holdGroups: holdGro
       package_id: input.packageId,
       buyer_customer_id: input.buyerCustomerId,
       requested: input.requestedImpressions,
-      expires_at: new Date(now.getTime() + input.holdMinutes * 60_000).toISOString(),
+      expires_at: expiryOf(input, now)?.toISOString() ?? null,
     }))
     const sourceMatches = expected
       ? sql<boolean>`EXISTS (
@@ -557,7 +568,7 @@ export function createLedgerService({ db, clock, onResolved, holdGroups: holdGro
       const step = walk[i]!
       if (!step.admit) return insufficientCapacity(input.availId, Math.max(0, Number(step.free)), input.requestedImpressions)
       const reservation = created.get(liveKeyOf(input))!
-      return { created: true, reservation: toReservation(reservation), avail, modulesVersion: row.modules_version }
+      return { created: true, reservation: toReservation(reservation), row: reservation, avail, modulesVersion: row.modules_version }
     })
   }
 
@@ -582,7 +593,7 @@ export function createLedgerService({ db, clock, onResolved, holdGroups: holdGro
     }
     if (found.live) return { ...(await replayOrRefuse(handle, reviveReservation(found.live), input.requestedImpressions)), modulesVersion: found.modules_version }
 
-    const expiresAt = new Date(now.getTime() + input.holdMinutes * 60_000)
+    const expiresAt = expiryOf(input, now)
     // One statement: take capacity if it is there, and only then write the reservation and its
     // HOLD entry. A concurrent identical request that committed first makes the insert conflict:
     // on its own the statement then fails whole (23505) and nothing was taken; inside a caller's
@@ -624,7 +635,8 @@ export function createLedgerService({ db, clock, onResolved, holdGroups: holdGro
 
     if (outcome.avail && outcome.reservation) {
       afterCommit(handle, () => metrics.ledgerEntries('HOLD'))
-      return { created: true, reservation: toReservation(reviveReservation(outcome.reservation)), avail: reviveAvail(outcome.avail), modulesVersion: found.modules_version }
+      const row = reviveReservation(outcome.reservation)
+      return { created: true, reservation: toReservation(row), row, avail: reviveAvail(outcome.avail), modulesVersion: found.modules_version }
     }
     if (outcome.avail) {
       // Inside the caller's transaction: capacity was taken but the insert was skipped. Give it
@@ -687,7 +699,7 @@ export function createLedgerService({ db, clock, onResolved, holdGroups: holdGro
         requestedImpressions: live.requested_impressions,
       })
     }
-    return { created: false, reservation: toReservation(live), avail: await readAvail(trx, live.avail_row_id) }
+    return { created: false, reservation: toReservation(live), row: live, avail: await readAvail(trx, live.avail_row_id) }
   }
 
   async function findLiveByKey(

@@ -13,6 +13,7 @@ export {
   attachModule,
   clearModuleError,
   findActiveModule,
+  findActiveModules,
   findModularSourceRow,
   findModuleById,
   findSourceRowById,

@@ -277,18 +277,27 @@ export interface ActiveModule {
  * when none is. What the ledger and the hand-off call before doing the module's job.
  */
 export async function findActiveModule(db: Queryable, inventorySourceId: number, kind: ModuleKind): Promise<ActiveModule | undefined> {
+  return (await findActiveModules(db, inventorySourceId, [kind])).get(kind)
+}
+
+/** The source's ACTIVE module of each of several kinds, as `findActiveModule` picks it, in one statement. */
+export async function findActiveModules<K extends ModuleKind>(db: Queryable, inventorySourceId: number, kinds: readonly K[]): Promise<Map<K, ActiveModule>> {
+  const found = new Map<K, ActiveModule>()
+  if (kinds.length === 0) return found
   const rows = await db
     .selectFrom('module_instance')
     .selectAll()
     .where('inventory_source_id', '=', inventorySourceId)
-    .where('kind', '=', kind)
+    .where('kind', 'in', [...kinds])
     .orderBy('id')
     .execute()
   for (const row of rows) {
+    const kind = row.kind as K
+    if (found.has(kind)) continue
     const contract = findContract(row.kind, row.provider)
-    if (contract && moduleStatusOf(row) === 'ACTIVE') return { row, contract }
+    if (contract && moduleStatusOf(row) === 'ACTIVE') found.set(kind, { row, contract })
   }
-  return undefined
+  return found
 }
 
 /** One module row by its id; undefined once it was removed. */

@@ -3,7 +3,6 @@ import type { Queryable } from '../../db/database.ts'
 import type { InventorySourceRow } from '../../db/tables.ts'
 import { toIso } from '../../shared/clock.ts'
 import type { LifecycleStage } from '../contract.ts'
-import { OPEN_WORK_ITEM_STATUSES } from '../work-queue/index.ts'
 import type { ProjectionInput, ProjectionIssue, RuntimeProjection } from '../readiness/index.ts'
 import { rollUpSetupTasks, type ModularStatus, type SetupTask } from './status.schema.ts'
 

@@ -29,10 +29,12 @@ export {
   noteOnWorkItem,
   OPEN_STATUSES,
   openWorkItem,
+  openWorkItems,
   startWorkItem,
   toWorkItemEventResponse,
   toWorkItemResponse,
   type Actor,
+  type OpenWorkItemInput,
 } from './work-item-store.ts'
 export {
   BlockWorkItemSchema,

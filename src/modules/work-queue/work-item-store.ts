@@ -41,11 +41,24 @@ export interface OpenWorkItemInput {
  * announces the change to the live-events feed in the same transaction (delivered on COMMIT).
  */
 export async function openWorkItem(trx: Transaction, input: OpenWorkItemInput, actor: Actor, now: Date): Promise<WorkItemRow> {
+  const [row] = await openWorkItems(trx, [input], actor, now)
+  return row!
+}
+
+/**
+ * Opens several work items as `openWorkItem` opens one, in three statements whatever their
+ * number (the items, their CREATED events, one announcement of all of them); the rows come back
+ * in the order of `inputs`, which is also the order of their ids.
+ */
+export async function openWorkItems(trx: Transaction, inputs: readonly OpenWorkItemInput[], actor: Actor, now: Date): Promise<WorkItemRow[]> {
+  if (inputs.length === 0) return []
   // No database CHECK holds the kinds any more: the declared list does.
-  if (!isDeclaredWorkItemKind(input.kind)) throw new StorefrontError('INTERNAL_ERROR', `Work-item kind ${input.kind} is declared by no installed contract`)
-  const row = await trx
+  for (const input of inputs) {
+    if (!isDeclaredWorkItemKind(input.kind)) throw new StorefrontError('INTERNAL_ERROR', `Work-item kind ${input.kind} is declared by no installed contract`)
+  }
+  const inserted = await trx
     .insertInto('work_item')
-    .values({
+    .values(inputs.map((input) => ({
       storefront_id: input.storefrontId,
       inventory_source_id: input.inventorySourceId,
       module_row_id: input.moduleRowId,
@@ -63,22 +76,27 @@ export async function openWorkItem(trx: Transaction, input: OpenWorkItemInput, a
       created_by_id: actor.id,
       created_at: now,
       updated_at: now,
-    })
+    })))
     .returningAll()
-    .executeTakeFirstOrThrow()
-  await appendWorkItemEvent(trx, { workItemId: row.id, eventType: 'CREATED', actor, now, notes: input.notes ?? null })
-  await announceWorkItemChanges(trx, [row])
-  afterCommit(trx, () => metrics.workItemOpened(row.kind))
-  return row
+    .execute()
+  // A multi-row INSERT takes its ids from the sequence in VALUES order; RETURNING promises no order.
+  const rows = inserted.sort((a, b) => a.id - b.id)
+  await appendWorkItemEvents(trx, rows.map((row, i) => ({ workItemId: row.id, eventType: 'CREATED', actor, now, notes: inputs[i]!.notes ?? null })))
+  await announceWorkItemChanges(trx, rows)
+  afterCommit(trx, () => {
+    for (const row of rows) metrics.workItemOpened(row.kind)
+  })
+  return rows
 }
 
-export async function appendWorkItemEvent(
-  trx: Transaction,
-  event: { workItemId: number; eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null },
-): Promise<void> {
+type WorkItemEventInput = { workItemId: number; eventType: string; actor: Actor; now: Date; notes?: string | null; payload?: Record<string, unknown> | null }
+
+/** Several events in one INSERT, their ids in the order given. */
+async function appendWorkItemEvents(trx: Transaction, events: readonly WorkItemEventInput[]): Promise<void> {
+  if (events.length === 0) return
   await trx
     .insertInto('work_item_event')
-    .values({
+    .values(events.map((event) => ({
       work_item_id: event.workItemId,
       event_type: event.eventType,
       actor_type: event.actor.type,
@@ -86,8 +104,12 @@ export async function appendWorkItemEvent(
       notes: event.notes ?? null,
       payload: event.payload ? json(event.payload) : null,
       created_at: event.now,
-    })
+    })))
     .execute()
+}
+
+export async function appendWorkItemEvent(trx: Transaction, event: WorkItemEventInput): Promise<void> {
+  await appendWorkItemEvents(trx, [event])
 }
 
 export interface WorkItemFilter {
