@@ -110,6 +110,13 @@ export async function startServer(
           })).released,
         },
         {
+          // Each process sweeps; a buy's row lock and status check let one of them move it.
+          name: 'moved media buys along their flights (started, completed)',
+          run: async () => (await services.flights.advanceFlights({
+            onError: (mediaBuyId, error) => app?.log.error({ err: error, mediaBuyId }, 'moving a media buy along its flight failed; retried next sweep'),
+          })).moved,
+        },
+        {
           // Each process asks; the settlement is guarded by the task's status, so one settles it.
           name: 'settled the tasks of forwarded buys whose upstream task ended',
           run: async () => (await services.upstreamSupply.followOpenTasks({

@@ -19,6 +19,7 @@ import { createBuyerDeliveryWorkflows } from './workflows/buyer-delivery-workflo
 import { createBuyerWorkflows } from './workflows/buyer-workflows.ts'
 import { createCreativeWorkflows } from './workflows/creative-workflows.ts'
 import { createExecutionWorkflows } from './workflows/execution-workflows.ts'
+import { createFlightWorkflows } from './workflows/flight-workflows.ts'
 import { createHoldConsequences } from './workflows/hold-consequences.ts'
 import { createLedgerWorkflows } from './workflows/ledger-workflows.ts'
 import { createMediaBuyWorkflows } from './workflows/media-buy-workflows.ts'
@@ -104,6 +105,8 @@ export function createServices(deps: ServiceDeps) {
     execution,
     /** AdCP media buys (create/get/update_media_buy at /mcp, and the operator's list). */
     mediaBuys: createMediaBuyWorkflows({ db, clock, ledger, execution, secrets: deps.secrets, sandbox, creatives }),
+    /** The sweep's flight moves of media buys (pending_start -> active -> completed), announced by webhook. */
+    flights: createFlightWorkflows({ db, clock, secrets: deps.secrets, onCommitted: webhookOutbox.kick }),
     workItems: createWorkItemWorkflows({ db, clock, ledger, commitAvailsPreview, onCommitted: webhookOutbox.kick, secrets: deps.secrets }),
     /**
      * Committed work-item changes of a storefront, pushed to subscribers in this process (the

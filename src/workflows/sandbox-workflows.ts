@@ -334,6 +334,9 @@ export function createSandboxWorkflows({ db, clock, ledger, secrets }: SandboxWo
     const mediaBuyId = textOf(input.mediaBuyId, 'media_buy_id')!
     await db.transaction().execute(async (trx) => {
       const now = clock.now()
+      // The flight agrees with the seeded status, or the sweep's flight moves would change it at
+      // once: a buy not yet running starts tomorrow, a running one began now.
+      const startTime = input.status === 'pending_start' || input.status === 'pending_creatives' ? new Date(now.getTime() + 86_400_000) : now
       const inserted = await insertSeededMediaBuy(trx, {
         storefrontId: principal.storefrontId,
         apiKeyId: principal.apiKeyId,
@@ -341,8 +344,8 @@ export function createSandboxWorkflows({ db, clock, ledger, secrets }: SandboxWo
         mediaBuyId,
         status: input.status,
         currency: input.currency,
-        startTime: now,
-        endTime: new Date(now.getTime() + 30 * 86_400_000),
+        startTime,
+        endTime: new Date(startTime.getTime() + 30 * 86_400_000),
         now,
       })
       if (inserted) return

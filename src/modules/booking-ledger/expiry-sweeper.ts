@@ -23,7 +23,8 @@ export interface ExpirySweeperOptions {
   logger: SweeperLogger
   /**
    * Run after each sweep, in order: the workflows' reconcilers (holds whose hand-off was
-   * interrupted get their fallback work item; lines of rejected buys are released). Ports, so the
+   * interrupted get their fallback work item; lines of rejected buys are released; media buys move
+   * along their flights). Ports, so the
    * ledger depends on neither the execution module nor media buys. Each answers how many rows it
    * mended, logged under its name when not 0; one that fails does not stop the next.
    */

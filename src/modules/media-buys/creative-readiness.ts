@@ -1,12 +1,13 @@
 import { sql } from 'kysely'
 import type { Transaction } from '../../db/database.ts'
 import type { MediaBuyRow, MediaBuyStatus } from '../../db/tables.ts'
+import { readyStatusSql } from './flight-status.ts'
 
 /**
  * What the creative library needs of media buys (migrations/0013_media_buys.sql): the packages a
  * buyer key may assign creatives to, and the pending_creatives -> pending_start | active step once
- * every package of a buy has a creative. Written for sync_creatives; the buy's other transitions
- * belong to the rest of this module.
+ * every package of a buy has a creative. Written for sync_creatives; the moves its flight makes are
+ * flight-status.ts's, the buy's other transitions belong to the rest of this module.
  */
 
 /** A buy a creative can no longer be put on: it ended, or the seller refused it. */
@@ -73,7 +74,7 @@ export async function livePackagesOfBuys(trx: Transaction, mediaBuyRowIds: reado
 /**
  * The buys whose every package now has a creative leave pending_creatives: pending_start while
  * their flight is ahead, active once it has begun (AdCP: pending_creatives -> pending_start |
- * active). Only buys still in pending_creatives move; each move is a new revision.
+ * active; readyStatusSql). Only buys still in pending_creatives move; each move is a new revision.
  */
 export async function advanceCreativeReadyBuys(
   trx: Transaction,
@@ -84,7 +85,7 @@ export async function advanceCreativeReadyBuys(
   return trx
     .updateTable('media_buy')
     .set({
-      status: sql<MediaBuyStatus>`CASE WHEN start_time > ${now} THEN 'pending_start' ELSE 'active' END`,
+      status: readyStatusSql(now),
       revision: sql<number>`revision + 1`,
       updated_at: now,
     })

@@ -6,6 +6,7 @@ export {
   lockAssignablePackages,
   type AssignablePackage,
 } from './creative-readiness.ts'
+export { FLIGHT_MOVES, listBuysDueOnFlight, moveBuyAlongFlight } from './flight-status.ts'
 export * from './media-buy-store.ts'
 export * from './media-buy-rules.ts'
 export * from './media-buy.schema.ts'
