@@ -161,10 +161,10 @@ describe('how a walk-through block is compared with its shown output', () => {
 
 describe('the README walk-throughs run as written against live servers', { concurrency: true }, () => {
   for (const walkthrough of walkthroughs) {
-    it(`runs the walk-through: ${walkthrough.name}`, { timeout: 300_000 }, async () => {
+    it(`runs the walk-through: ${walkthrough.name}`, { timeout: 300_000 }, async (t) => {
       const started = Date.now()
       await runWalkthrough(walkthrough.sections)
-      console.log(`# ${walkthrough.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      t.diagnostic(`ran in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     })
   }
 })
