@@ -69,6 +69,18 @@ function blocksOf(sections: string[]): FencedBlock[] {
   return blocks.filter((block) => sections.includes(block.section))
 }
 
+// Walk-throughs run concurrently: no two may be handed the same free port.
+const portsHandedOut = new Set<number>()
+async function unusedPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort()
+    if (!portsHandedOut.has(port)) {
+      portsHandedOut.add(port)
+      return port
+    }
+  }
+}
+
 function withPorts(text: string, ports: Map<number, number>): string {
   return text.replace(/(127\.0\.0\.1:|localhost:|PORT=|\.listen\()(\d{4,5})\b/g, (whole, before: string, port: string) => {
     const replacement = ports.get(Number(port))
@@ -85,7 +97,7 @@ async function runWalkthrough(sections: string[]): Promise<void> {
   assert.ok(steps.some((step) => step.background), 'the walk-through starts no server (no `# Terminal` block)')
   assert.ok(steps.some((step) => step.shown), 'the walk-through shows no output to check')
   const ports = new Map<number, number>()
-  for (const port of readmePorts) ports.set(port, await freePort())
+  for (const port of readmePorts) ports.set(port, await unusedPort())
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'readme-walkthrough-'))
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {

@@ -185,7 +185,8 @@ export class BashSession {
   async background(command: string, label: string, timeoutMs: number): Promise<{ output(): Promise<string> }> {
     const number = ++this.blockCount
     const log = path.join(this.workDir, `background-${number}.log`)
-    this.send(`( ${command} ) > ${quote(log)} 2>&1 < /dev/null &\necho __sf_started_${number}\n`)
+    // On lines of its own, so a trailing `# comment` of the command cannot swallow the closing parenthesis.
+    this.send(`(\n${command}\n) > ${quote(log)} 2>&1 < /dev/null &\necho __sf_started_${number}\n`)
     const output = () => readFile(log, 'utf8').catch(() => '')
     await this.until(() => this.stdout.includes(`__sf_started_${number}\n`), timeoutMs, label)
     const deadline = Date.now() + timeoutMs
