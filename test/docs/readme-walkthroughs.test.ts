@@ -20,7 +20,8 @@
  * - Matching: both texts are masked the same way first (dates and timestamps, ids with a known prefix such as
  *   `mb_`, `task_`, `avp_`, `sf_`, numeric `"id"`s, the webhook key id, column widths and runs of spaces),
  *   then `...` or `…` in the shown output stands for any text (several keys, lines, or the rest of an id).
- *   A mismatch names both README lines and shows both texts.
+ *   A mismatch names both README lines and shows both texts; the walk-through goes on, and fails at the end
+ *   listing every mismatch (a failing command stops it at once).
  * - Each walk-through gets fresh data: its own temp dir as `TMPDIR` (so `$(mktemp -d)` scratch files and
  *   `${TMPDIR:-/tmp}/...` data dirs land there), `DATA_DIR` in it, and free ports: wherever the README
  *   says `127.0.0.1:<port>`, `localhost:<port>`, `PORT=<port>` or `.listen(<port>` for one of
@@ -115,6 +116,8 @@ async function runWalkthrough(sections: string[]): Promise<void> {
   })
   const session = new BashSession(workDir, repoRoot, env)
   const watched: Array<{ shown: FencedBlock; output(): Promise<string> }> = []
+  // A wrong output does not stop the walk-through (its commands worked): every mismatch is listed at the end.
+  const mismatches: string[] = []
   try {
     for (const step of steps) {
       const label = `README.md:${step.block.line}`
@@ -129,7 +132,7 @@ async function runWalkthrough(sections: string[]): Promise<void> {
       const { stdout } = await session.run(withPorts(step.block.body, ports), label, blockTimeoutMs)
       if (step.shown) {
         const shownText = withPorts(step.shown.body, ports)
-        assert.ok(matchesShownOutput(shownText, stdout), mismatch(`the output of the block at ${label}`, step.shown, shownText, stdout))
+        if (!matchesShownOutput(shownText, stdout)) mismatches.push(mismatch(`the output of the block at ${label}`, step.shown, shownText, stdout))
       }
     }
     for (const { shown, output } of watched) {
@@ -140,8 +143,9 @@ async function runWalkthrough(sections: string[]): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 250))
         printed = await output()
       }
-      assert.ok(matchesShownOutput(shownText, printed), mismatch('what the background processes printed', shown, shownText, printed))
+      if (!matchesShownOutput(shownText, printed)) mismatches.push(mismatch('what the background processes printed', shown, shownText, printed))
     }
+    if (mismatches.length > 0) assert.fail(mismatches.join('\n\n'))
   } finally {
     await session.close()
     await rm(workDir, { recursive: true, force: true, maxRetries: 5 })
