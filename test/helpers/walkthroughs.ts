@@ -108,7 +108,8 @@ export function capturedNames(body: string): string[] {
 const masks: Array<[RegExp, string]> = [
   [/\r/g, ''],
   [/\b\d{4}-\d{2}(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?)?/g, '<date>'],
-  [/\b(sf|cl|avp|task|mb|pkg|acct|evt|whk|cr)_(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]+/g, '$1_…'],
+  // A generated id: 8 or more characters after the prefix, or any with a digit (not a key like `task_id`).
+  [/\b(sf|cl|avp|task|mb|pkg|acct|evt|whk)_(?:[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*)/g, '$1_…'],
   [/storefront-webhook-[0-9a-f]+/g, 'storefront-webhook-…'],
   [/"(id|[A-Za-z_]*Id|[a-z_]*_id)":"\d+"/g, '"$1":"<n>"'],
   [/-{3,}/g, '--'],
