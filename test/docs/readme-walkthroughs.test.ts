@@ -29,7 +29,8 @@
  *   3000 (the server's default).
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
@@ -100,6 +101,10 @@ async function runWalkthrough(sections: string[]): Promise<void> {
   const ports = new Map<number, number>()
   for (const port of readmePorts) ports.set(port, await unusedPort())
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'readme-walkthrough-'))
+  // tsx keeps its compile cache in $TMPDIR/tsx-<uid>: the walk-through's own TMPDIR shares the warm one, or
+  // every server of every run would compile the whole source tree again.
+  const tsxCache = `tsx-${process.getuid?.() ?? 0}`
+  if (existsSync(path.join(os.tmpdir(), tsxCache))) await symlink(path.join(os.tmpdir(), tsxCache), path.join(workDir, tsxCache))
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
     // The reader's own storefront settings (and the test runner's) are not the walk-through's.
@@ -119,10 +124,22 @@ async function runWalkthrough(sections: string[]): Promise<void> {
   // A wrong output does not stop the walk-through (its commands worked): every mismatch is listed at the end.
   const mismatches: string[] = []
   try {
+    await runSteps()
+  } catch (error) {
+    // A command that fails stops the walk-through; the outputs that did not match before it are still news.
+    if (mismatches.length > 0) (error as Error).message += `\n\nand before it:\n${mismatches.join('\n\n')}`
+    throw error
+  } finally {
+    await session.close()
+    await rm(workDir, { recursive: true, force: true, maxRetries: 5 })
+  }
+  if (mismatches.length > 0) assert.fail(mismatches.join('\n\n'))
+
+  async function runSteps(): Promise<void> {
     for (const step of steps) {
       const label = `README.md:${step.block.line}`
       if (step.background) {
-        const outputs = []
+        const outputs: Array<{ output(): Promise<string> }> = []
         for (const command of backgroundCommands(withPorts(step.block.body, ports))) {
           outputs.push(await session.background(command, `${label} (${command})`, serverStartTimeoutMs))
         }
@@ -145,10 +162,6 @@ async function runWalkthrough(sections: string[]): Promise<void> {
       }
       if (!matchesShownOutput(shownText, printed)) mismatches.push(mismatch('what the background processes printed', shown, shownText, printed))
     }
-    if (mismatches.length > 0) assert.fail(mismatches.join('\n\n'))
-  } finally {
-    await session.close()
-    await rm(workDir, { recursive: true, force: true, maxRetries: 5 })
   }
 }
 
