@@ -27,13 +27,18 @@
  *   says `127.0.0.1:<port>`, `localhost:<port>`, `PORT=<port>` or `.listen(<port>` for one of
  *   `readmePorts`, the run uses its own port, and `PORT`/`STOREFRONT_URL` name the one standing for
  *   3000 (the server's default).
+ * - `npx storefront` and `npx adcp` run the very bins npx resolves them to (`bin/storefront.js`, the SDK's
+ *   `bin/adcp.js`) through a shell function: `npm exec` alone costs seconds a call on a loaded machine, and
+ *   a walk-through makes dozens. A separate test checks that npx resolves both to those bins.
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { existsSync, realpathSync } from 'node:fs'
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
+import { promisify } from 'node:util'
 import { freePort } from '../helpers/free-port.ts'
 import { repoRoot } from '../helpers/processes.ts'
 import {
@@ -60,6 +65,17 @@ const readmePorts = [3000, 3001, 4917]
 const serverStartTimeoutMs = 150_000
 const blockTimeoutMs = 120_000
 const backgroundOutputWaitMs = 30_000
+
+/** What `npx storefront` and `npx adcp` run; any other `npx` goes to npx itself. */
+const storefrontBin = path.join(repoRoot, 'bin/storefront.js')
+const adcpBin = path.join(repoRoot, 'node_modules/@adcp/sdk/bin/adcp.js')
+const npxShortcut = `npx() {
+  case "$1" in
+    storefront) shift; node ${JSON.stringify(storefrontBin)} "$@" ;;
+    adcp) shift; node ${JSON.stringify(adcpBin)} "$@" ;;
+    *) command npx "$@" ;;
+  esac
+}`
 
 const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8')
 const blocks = fencedBlocks(readme)
@@ -124,6 +140,7 @@ async function runWalkthrough(sections: string[]): Promise<void> {
   // A wrong output does not stop the walk-through (its commands worked): every mismatch is listed at the end.
   const mismatches: string[] = []
   try {
+    await session.run(npxShortcut, 'the npx shortcut', blockTimeoutMs)
     await runSteps()
   } catch (error) {
     // A command that fails stops the walk-through; the outputs that did not match before it are still news.
@@ -188,9 +205,21 @@ describe('how a walk-through block is compared with its shown output', () => {
   })
 })
 
+describe('the npx shortcut of the walk-throughs', () => {
+  it('runs what npx itself runs for storefront and adcp', async () => {
+    const run = promisify(execFile)
+    const options = { cwd: repoRoot, env: { ...process.env, ADCP_SKIP_VERSION_CHECK: '1', npm_config_update_notifier: 'false' } }
+    const viaNpx = await run('npx', ['storefront', '--version'], options)
+    const viaBin = await run(process.execPath, [storefrontBin, '--version'], options)
+    assert.equal(viaNpx.stdout, viaBin.stdout)
+    const resolved = await run('npm', ['exec', '--', 'node', '-e', 'console.log(require("fs").realpathSync(require("child_process").execSync("command -v adcp", {shell: "/bin/bash"}).toString().trim()))'], options)
+    assert.equal(resolved.stdout.trim(), realpathSync(adcpBin))
+  })
+})
+
 describe('the README walk-throughs run as written against live servers', { concurrency: true }, () => {
   for (const walkthrough of walkthroughs) {
-    it(`runs the walk-through: ${walkthrough.name}`, { timeout: 300_000 }, async (t) => {
+    it(`runs the walk-through: ${walkthrough.name}`, { timeout: 600_000 }, async (t) => {
       const started = Date.now()
       await runWalkthrough(walkthrough.sections)
       t.diagnostic(`ran in ${((Date.now() - started) / 1000).toFixed(1)} s`)
