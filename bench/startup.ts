@@ -8,7 +8,7 @@
  * peak is VmHWM (reset through /proc/<pid>/clear_refs before each feed step).
  *
  *   npm run bench:startup
- *   BENCH_ROWS=100000 (default)  BENCH_RUNS=1 (starts per row, the median is shown)
+ *   BENCH_ROWS=100000 (default; 0 measures the starts only)  BENCH_RUNS=1 (starts per row, the median is shown)
  *   BENCH_ROOT=/path/to/another/checkout (measure that checkout's `npm start`, e.g. the code before a change)
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   const loadBefore = load()
   try {
     console.error(`Generating ${ROWS} rows in ${dir}...`)
-    const { feed } = await generateFeedFiles(dir, ROWS)
+    const feed = ROWS > 0 ? (await generateFeedFiles(dir, ROWS)).feed : null
     const serverEnv = {
       PORT: '0',
       HOST: '127.0.0.1',
@@ -168,6 +168,10 @@ async function main(): Promise<void> {
       const listening = /listening on (http:\/\/\S+)/
       await stop(await measureStart('storefront, fresh data dir', serverCommand, env, listening))
       const server = await measureStart('storefront, existing data dir', serverCommand, env, listening)
+      if (!feed) {
+        await stop(server)
+        continue
+      }
       try {
         const pid = server.child.pid!
         await api(server.url, 'POST', '/inventory-sources/modular/feed', { name: 'bench', sourceId: 'bench' })

@@ -29,10 +29,11 @@ export async function serve(config: Config): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     const exitCode = 128 + (osConstants.signals[signal] ?? 0)
     if (openingDatabase) {
-      // Opening PGlite and migrating are safe to cut short: PGlite writes a new data directory only
-      // once initdb is done, each migration is one transaction, and nothing has been served. Waiting
-      // for the step to end could take longer than a process manager grants on a busy machine.
-      // The exit handler releases the data-dir lock.
+      // Setting up and opening PGlite are safe to cut short: a fresh data directory is renamed into
+      // place only once initdb and every migration succeeded, each migration is one transaction, and
+      // nothing has been served. Waiting for the step to end could take longer than a process manager
+      // grants on a busy machine. The exit handlers kill the set-up process (src/db/embedded-setup.ts)
+      // and release the data-dir lock.
       console.error(`${signal} during startup: stopping`)
       process.exit(exitCode)
     }
@@ -80,7 +81,7 @@ export async function serve(config: Config): Promise<number> {
   }
   // On stderr: stdout carries only the log's JSON lines, which a collector parses.
   console.error(lines.join('\n'))
-  // What start-up allocated and dropped (module sources, tsx's transforms, PGlite's first instance)
+  // What start-up allocated and dropped (module sources, tsx's transforms)
   // is returned to the system now rather than whenever an idle server next collects.
   collectGarbage()
   if (!shutdown.signal.aborted) await new Promise((resolve) => shutdown.signal.addEventListener('abort', resolve, { once: true }))

@@ -25,11 +25,12 @@ export const pgliteStartParams: readonly string[] = [
 let compiledModule: Promise<WebAssembly.Module> | null = null
 
 /**
- * PostgreSQL's WebAssembly, compiled once per process: a fresh data directory opens PGlite three
- * times (initdb's scratch instance, the instance that migrates, the one that serves), and compiling
- * 9 MB of WebAssembly is most of what opening costs. Instances share the compiled code.
+ * PostgreSQL's WebAssembly, compiled once per process: setting a fresh data directory up opens PGlite
+ * twice (initdb's scratch instance and the instance that migrates), a start after an upgrade twice in
+ * the server (to find what is pending, then to serve), and compiling 9 MB of WebAssembly is most of
+ * what opening costs. Instances share the compiled code.
  */
-function pgliteWasmModule(): Promise<WebAssembly.Module> {
+export function pgliteWasmModule(): Promise<WebAssembly.Module> {
   compiledModule ??= (async () => {
     const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite')
     return WebAssembly.compile(await readFile(path.join(path.dirname(entry), 'pglite.wasm')))

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { sql } from 'kysely'
 import { openDatabase, type Database, type DatabaseHandle, type OpenDatabaseOptions } from './database.ts'
+import { holdsDatabase, setUpInChildProcess, type EmbeddedSetUp } from './embedded-setup.ts'
+import { pgliteWasmModule } from './embedded-pglite.ts'
 import { collectGarbage } from '../shared/collect-garbage.ts'
 
 export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url))
@@ -33,6 +35,14 @@ export class DatabaseNewerThanCodeError extends Error {
   }
 }
 
+/** A migration's SQL failed; the message names the migration, `cause` is the database's error. */
+export class MigrationFailedError extends Error {
+  override readonly name = 'MigrationFailedError'
+  constructor(readonly migration: string, cause: unknown) {
+    super(`Migration ${migration} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+  }
+}
+
 // Any fixed number works; it only has to be the same in every process.
 const MIGRATION_LOCK_ID = 7_420_001
 
@@ -58,7 +68,11 @@ export async function migrate(db: Database, migrations?: Migration[]): Promise<{
       if (current > latest) throw new DatabaseNewerThanCodeError(current, latest)
       const done = await trx.selectFrom('schema_migration').select('version').where('version', '=', migration.version).executeTakeFirst()
       if (done) return
-      await sql.raw(migration.sql).execute(trx)
+      try {
+        await sql.raw(migration.sql).execute(trx)
+      } catch (error) {
+        throw new MigrationFailedError(migration.name, error)
+      }
       await trx.insertInto('schema_migration').values({ version: migration.version, name: migration.name, applied_at: new Date() }).execute()
       applied.push(migration.name)
     })
@@ -79,32 +93,65 @@ export async function assertSchemaCurrent(db: Database, migrations?: Migration[]
   if (missing.length > 0) throw new Error(`Migrations not applied: ${missing.join(', ')}`)
 }
 
+/** The migrations not yet applied, in order; throws when the database is newer than the code. */
+export async function pendingMigrations(db: Database, migrations?: Migration[]): Promise<Migration[]> {
+  const all = migrations ?? (await loadMigrations())
+  const { rows } = await sql<{ present: boolean }>`SELECT to_regclass('schema_migration') IS NOT NULL AS present`.execute(db)
+  if (!rows[0]?.present) return all
+  const versions = new Set((await db.selectFrom('schema_migration').select('version').execute()).map((r) => r.version))
+  const latest = all.at(-1)?.version ?? 0
+  const newest = Math.max(0, ...versions)
+  if (newest > latest) throw new DatabaseNewerThanCodeError(newest, latest)
+  return all.filter((m) => !versions.has(m.version))
+}
+
+export interface MigratedDatabase {
+  handle: DatabaseHandle
+  /** The migrations this start applied, by file name. */
+  applied: string[]
+  /** On PGlite, when the data directory had to be set up first: the child process that did it. */
+  setUp: EmbeddedSetUp | null
+}
+
 /**
- * Opens the database and applies pending migrations. On PGlite, when that changed anything (initdb
- * on a fresh data directory, or migrations applied), the database is closed and opened again before
- * it serves: PGlite's WebAssembly heap never shrinks, so what initdb and the migrations grew it to, and
- * initdb's own scratch instance, would otherwise stay resident for the life of the process.
+ * Opens the database with every migration applied. On PostgreSQL (and on an already open PGlite)
+ * the pending migrations are applied here. A PGlite data directory that holds no database, or one
+ * with pending migrations, is set up by a child process first (embedded-setup.ts), and this process
+ * opens it only once it is current: PGlite's WebAssembly heap never shrinks, and what initdb and
+ * migrations grow would otherwise stay resident for the life of the server.
  */
-export async function openMigratedDatabase(
-  options: OpenDatabaseOptions,
-): Promise<{ handle: DatabaseHandle; applied: string[]; reopened: boolean }> {
-  const first = await openDatabase(options)
-  let applied: string[]
+export async function openMigratedDatabase(options: OpenDatabaseOptions & { migrationsDir?: string | undefined }): Promise<MigratedDatabase> {
+  const { migrationsDir, ...openOptions } = options
+  if (!openOptions.databaseUrl && !openOptions.pglite && openOptions.dataDir) return openMigratedDataDir(openOptions.dataDir, openOptions, migrationsDir)
+  const handle = await openDatabase(openOptions)
   try {
-    ;({ applied } = await migrate(first.db))
-  } catch (error) {
-    await first.close().catch(() => undefined)
-    throw error
-  }
-  if (first.engine !== 'pglite' || !options.dataDir || applied.length === 0) return { handle: first, applied, reopened: false }
-  await first.close()
-  collectGarbage()
-  const handle = await openDatabase(options)
-  try {
-    await assertSchemaCurrent(handle.db)
+    const { applied } = await migrate(handle.db, await loadMigrations(migrationsDir))
+    return { handle, applied, setUp: null }
   } catch (error) {
     await handle.close().catch(() => undefined)
     throw error
   }
-  return { handle, applied, reopened: true }
+}
+
+async function openMigratedDataDir(dataDir: string, options: OpenDatabaseOptions, migrationsDir: string | undefined): Promise<MigratedDatabase> {
+  const migrations = await loadMigrations(migrationsDir)
+  // Compiled while the child works: the open after it then costs no compile.
+  pgliteWasmModule().catch(() => undefined)
+  // Checked here rather than left to PGlite, which would run initdb in this process.
+  let setUp = (await holdsDatabase(dataDir)) ? null : await setUpInChildProcess(dataDir, { migrationsDir })
+  let handle: DatabaseHandle | null = await openDatabase(options)
+  try {
+    if (!setUp && (await pendingMigrations(handle.db, migrations)).length > 0) {
+      await handle.close()
+      handle = null
+      collectGarbage()
+      setUp = await setUpInChildProcess(dataDir, { migrationsDir })
+      handle = await openDatabase(options)
+    }
+    if (setUp) await assertSchemaCurrent(handle.db, migrations)
+    return { handle, applied: setUp?.applied ?? [], setUp }
+  } catch (error) {
+    await handle?.close().catch(() => undefined)
+    throw error
+  }
 }

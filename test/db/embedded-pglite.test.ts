@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import type { DatabaseHandle } from '../../src/db/database.ts'
 import { PGLITE_SETTINGS } from '../../src/db/embedded-pglite.ts'
-import { loadMigrations, openMigratedDatabase } from '../../src/db/migrate.ts'
+import { childExecArgv, EmbeddedSetUpError } from '../../src/db/embedded-setup.ts'
+import { loadMigrations, migrationsDir, openMigratedDatabase } from '../../src/db/migrate.ts'
 
 async function settingsOf(handle: DatabaseHandle): Promise<Record<string, string>> {
   const found: Record<string, string> = {}
@@ -17,35 +19,122 @@ async function settingsOf(handle: DatabaseHandle): Promise<Record<string, string
   return found
 }
 
+/** This release's migrations plus `extra` (file name -> SQL), in a directory of their own. */
+async function migrationsWith(dir: string, extra: Record<string, string>): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  for (const migration of await loadMigrations()) await copyFile(path.join(migrationsDir, migration.name), path.join(dir, migration.name))
+  for (const [name, text] of Object.entries(extra)) await writeFile(path.join(dir, name), text)
+  return dir
+}
+
+const leftovers = async (dir: string) => (await readdir(dir)).filter((entry) => entry.includes('.setting-up-'))
+
 describe('the embedded database (PGlite) at start-up', () => {
   let dir: string
+  let dataDir: string
 
-  before(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'storefront-embedded-')) })
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'storefront-embedded-'))
+    dataDir = path.join(dir, 'pglite')
+  })
   after(() => rm(dir, { recursive: true, force: true }))
 
-  it('runs initdb and the migrations on a fresh data directory, then serves from a reopened instance with the memory settings', async () => {
-    const { handle, applied, reopened } = await openMigratedDatabase({ dataDir: path.join(dir, 'pglite') })
+  it('sets a fresh data directory up in a child process (initdb and every migration), then opens the finished directory with the memory settings', async () => {
+    const { handle, applied, setUp } = await openMigratedDatabase({ dataDir })
     try {
+      assert.ok(setUp, 'a fresh directory is set up')
+      assert.notEqual(setUp.pid, process.pid)
+      assert.equal(setUp.initdb, true)
       assert.deepEqual(applied, (await loadMigrations()).map((m) => m.name))
-      assert.equal(reopened, true)
       assert.equal(handle.engine, 'pglite')
       assert.deepEqual(await settingsOf(handle), PGLITE_SETTINGS)
       assert.equal(PGLITE_SETTINGS.shared_buffers, '16MB')
+      assert.deepEqual(await leftovers(dir), [])
     } finally {
       await handle.close()
     }
   })
 
-  it('opens an existing, migrated data directory once, with the same settings', async () => {
-    const { handle, applied, reopened } = await openMigratedDatabase({ dataDir: path.join(dir, 'pglite') })
+  it('opens an existing, migrated data directory in this process, with nothing to set up', async () => {
+    const { handle, applied, setUp } = await openMigratedDatabase({ dataDir })
     try {
+      assert.equal(setUp, null)
       assert.deepEqual(applied, [])
-      assert.equal(reopened, false)
       assert.deepEqual(await settingsOf(handle), PGLITE_SETTINGS)
       const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM schema_migration`.execute(handle.db)
       assert.equal(rows[0]!.n, (await loadMigrations()).length)
     } finally {
       await handle.close()
     }
+  })
+
+  it('applies the migrations an existing data directory lacks in a child process, keeping its data', async () => {
+    const newer = await migrationsWith(path.join(dir, 'newer-migrations'), { '9990_extra_table.sql': 'CREATE TABLE extra_table (id int);' })
+    const { handle, applied, setUp } = await openMigratedDatabase({ dataDir, migrationsDir: newer })
+    try {
+      assert.ok(setUp)
+      assert.notEqual(setUp.pid, process.pid)
+      assert.equal(setUp.initdb, false)
+      assert.deepEqual(applied, ['9990_extra_table.sql'])
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM extra_table`.execute(handle.db)
+      assert.equal(rows[0]!.n, 0)
+    } finally {
+      await handle.close()
+    }
+  })
+
+  it('fails with the child\'s error, naming the migration, when a migration of an existing data directory fails, and applies nothing of it', async () => {
+    const broken = await migrationsWith(path.join(dir, 'broken-migrations'), {
+      '9990_extra_table.sql': 'CREATE TABLE extra_table (id int);',
+      '9991_broken.sql': 'CREATE TABLE half_done (id int); SELECT no_such_function();',
+    })
+    await assert.rejects(openMigratedDatabase({ dataDir, migrationsDir: broken }), (error: Error) => {
+      assert.ok(error instanceof EmbeddedSetUpError)
+      assert.ok(error.message.startsWith(`Setting up the embedded database in ${dataDir} failed: `), error.message)
+      assert.match(error.message, /Migration 9991_broken\.sql failed: .*no_such_function/)
+      return true
+    })
+    const newer = await migrationsWith(path.join(dir, 'newer-migrations'), {})
+    const { handle, setUp } = await openMigratedDatabase({ dataDir, migrationsDir: newer })
+    try {
+      assert.equal(setUp, null)
+      const { rows } = await sql<{ table: string | null }>`SELECT to_regclass('half_done')::text AS table`.execute(handle.db)
+      assert.equal(rows[0]!.table, null)
+    } finally {
+      await handle.close()
+    }
+  })
+
+  it('leaves no data directory behind when the set-up of a fresh one fails, and says why', async () => {
+    const onlyBroken = path.join(dir, 'only-broken')
+    await mkdir(onlyBroken)
+    await writeFile(path.join(onlyBroken, '0001_broken.sql'), 'SELECT no_such_function();')
+    const freshDir = path.join(dir, 'fresh-broken')
+    await assert.rejects(openMigratedDatabase({ dataDir: freshDir, migrationsDir: onlyBroken }), /Migration 0001_broken\.sql failed: .*no_such_function/)
+    assert.equal(existsSync(freshDir), false)
+    assert.deepEqual(await leftovers(dir), [])
+  })
+
+  it('refuses a data directory that holds files but no database, instead of building on them', async () => {
+    const notADatabase = path.join(dir, 'not-a-database')
+    await mkdir(notADatabase)
+    await writeFile(path.join(notADatabase, 'notes.txt'), 'mine')
+    await assert.rejects(openMigratedDatabase({ dataDir: notADatabase }), /holds files \(notes\.txt\) but no database \(no PG_VERSION\)/)
+  })
+})
+
+describe('the set-up process\'s Node flags', () => {
+  it('keeps this process\'s loader and memory flags and drops the test runner\'s, the inspector\'s and an eval\'s', () => {
+    assert.deepEqual(
+      childExecArgv(['--import', 'tsx', '--max-old-space-size=512', '--test', '--test-reporter=spec', '--inspect-port', '9230', '-e', 'code()']),
+      ['--import', 'tsx', '--max-old-space-size=512'],
+    )
+  })
+
+  it('adds tsx when this process registered it at run time', () => {
+    const args = childExecArgv(['--expose-gc'])
+    assert.equal(args[0], '--import')
+    assert.match(args[1]!, /^file:.*\/tsx\//)
+    assert.deepEqual(args.slice(2), ['--expose-gc'])
   })
 })
