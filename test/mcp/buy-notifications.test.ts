@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { InMemoryReplayStore, InMemoryRevocationStore, StaticJwksResolver, verifyWebhookSignature } from '@adcp/sdk/signing/server'
 import { webhookIdempotencyKey } from '../../src/modules/buyer-webhooks/index.ts'
 import { deliveryNotificationTypeOf } from '../../src/workflows/buy-notifications.ts'
-import { callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
+import { buyFirstProduct, callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
 
 interface Captured {
   url: string
@@ -60,18 +60,7 @@ describe('media buy notifications: status changes and imported delivery reports'
 
   /** A sandbox buy, confirmed at once, of the first product; `extra` adds create_media_buy fields. */
   async function buy(idempotencyKey: string, extra: Record<string, unknown>) {
-    const listed = await callTool(client, 'get_products', { buying_mode: 'wholesale' })
-    const product = (listed.payload.products as Array<{ product_id: string; pricing_options: Array<{ pricing_option_id: string; fixed_price: number }> }>)[0]!
-    const start = new Date(Date.now() + 86_400_000)
-    const created = await callTool(client, 'create_media_buy', {
-      account: ACCOUNT,
-      brand: ACCOUNT.brand,
-      start_time: start.toISOString(),
-      end_time: new Date(start.getTime() + 7 * 86_400_000).toISOString(),
-      packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price * 2 }],
-      idempotency_key: idempotencyKey,
-      ...extra,
-    })
+    const created = await buyFirstProduct(client, ACCOUNT, { idempotency_key: idempotencyKey, ...extra })
     assert.equal(typeof created.payload.media_buy_id, 'string', JSON.stringify(created.payload))
     return ctx.db.selectFrom('media_buy').selectAll().where('media_buy_id', '=', created.payload.media_buy_id as string).executeTakeFirstOrThrow()
   }

@@ -52,3 +52,22 @@ export async function callTool(client: Client, name: string, args: Record<string
   const payload = (result.structuredContent ?? JSON.parse((result.content as Array<{ text: string }>)[0]!.text)) as Record<string, unknown>
   return { isError: result.isError === true, payload }
 }
+
+/**
+ * create_media_buy of the catalog's first product as a buyer's agent would place it: one package
+ * of twice its fixed price, flying for a week from tomorrow. `fields` adds or overrides request
+ * fields (idempotency_key, push_notification_config, reporting_webhook, ...).
+ */
+export async function buyFirstProduct(client: Client, account: { brand: { domain: string } } & Record<string, unknown>, fields: Record<string, unknown>) {
+  const listed = await callTool(client, 'get_products', { buying_mode: 'wholesale' })
+  const product = (listed.payload.products as Array<{ product_id: string; pricing_options: Array<{ pricing_option_id: string; fixed_price: number }> }>)[0]!
+  const start = new Date(Date.now() + 86_400_000)
+  return callTool(client, 'create_media_buy', {
+    account,
+    brand: account.brand,
+    start_time: start.toISOString(),
+    end_time: new Date(start.getTime() + 7 * 86_400_000).toISOString(),
+    packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price * 2 }],
+    ...fields,
+  })
+}

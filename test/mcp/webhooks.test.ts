@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { InMemoryReplayStore, InMemoryRevocationStore, StaticJwksResolver, verifyWebhookSignature } from '@adcp/sdk/signing/server'
 import { taskWebhookPayload, webhookIdempotencyKey } from '../../src/modules/buyer-webhooks/index.ts'
-import { callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
+import { buyFirstProduct, callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
 
 interface Captured {
   url: string
@@ -259,17 +259,9 @@ describe('the completion webhook of a submitted media buy', () => {
     // may run a loopback receiver (a live key's webhook URL must be public https).
     const { key } = await ctx.services.access.createKey({ storefront: 'acme', label: 'webhook buyer', role: 'buyer', sandbox: true })
     const client = await ctx.connect(key)
-    const listed = await callTool(client, 'get_products', { buying_mode: 'wholesale' })
-    const product = (listed.payload.products as Array<{ product_id: string; pricing_options: Array<{ pricing_option_id: string; fixed_price: number }> }>)[0]!
     const forced = await callTool(client, 'comply_test_controller', { scenario: 'force_create_media_buy_arm', params: { arm: 'submitted', task_id: 'task_webhook_e2e_0001' }, account: ACCOUNT })
     assert.equal(forced.payload.success, true, JSON.stringify(forced.payload))
-    const start = new Date(Date.now() + 86_400_000)
-    const created = await callTool(client, 'create_media_buy', {
-      account: ACCOUNT,
-      brand: ACCOUNT.brand,
-      start_time: start.toISOString(),
-      end_time: new Date(start.getTime() + 7 * 86_400_000).toISOString(),
-      packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price * 2 }],
+    const created = await buyFirstProduct(client, ACCOUNT, {
       push_notification_config: { url: `${receiver.url}/hooks/buy`, token: 'buyer-validation-token-0001' },
       idempotency_key: 'webhook-e2e-create-0001',
     })

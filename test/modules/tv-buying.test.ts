@@ -10,7 +10,7 @@ import type { MediaBuyPackageRow, MediaBuyRow } from '../../src/db/tables.ts'
 import { parseDeliveryReport } from '../../src/modules/delivery/parse-report.ts'
 import type { PackageDeliveryRow } from '../../src/modules/delivery/index.ts'
 import { deliveryOf } from '../../src/workflows/buyer-delivery-workflows.ts'
-import { callTool, createMcpTestContext, type McpTestContext } from '../mcp/helpers.ts'
+import { buyFirstProduct, callTool, createMcpTestContext, type McpTestContext } from '../mcp/helpers.ts'
 
 const now = new Date('2026-11-22T00:00:00.000Z')
 const header = 'Avail ID,Name,Collection,Start Date,End Date,Impressions,CPM,Flat Rate,Flat Rate Unit,Spot Count,Measurement Windows'
@@ -186,15 +186,7 @@ describe('TV buying: the live report, then the C7 report of the same line (POST 
 
   /** A sandbox buy of the first product, booked at once, that reports to a webhook; its line's report item and days. */
   async function buyLine(idempotencyKey: string) {
-    const listed = await callTool(client, 'get_products', { buying_mode: 'wholesale' })
-    const product = (listed.payload.products as Array<{ product_id: string; pricing_options: Array<{ pricing_option_id: string; fixed_price: number }> }>)[0]!
-    const start = new Date(Date.now() + 86_400_000)
-    const created = await callTool(client, 'create_media_buy', {
-      account: ACCOUNT,
-      brand: ACCOUNT.brand,
-      start_time: start.toISOString(),
-      end_time: new Date(start.getTime() + 7 * 86_400_000).toISOString(),
-      packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price * 2 }],
+    const created = await buyFirstProduct(client, ACCOUNT, {
       reporting_webhook: { url: 'http://127.0.0.1:9/tv-reports', reporting_frequency: 'daily', authentication: { schemes: ['HMAC-SHA256'], credentials: 'z'.repeat(32) } },
       idempotency_key: idempotencyKey,
     })

@@ -14,7 +14,7 @@ import { claimDueWebhooks, recordWebhookAttempt } from '../../../src/modules/buy
 import { SecretBox } from '../../../src/shared/secret-box.ts'
 import { TEST_SECRET_KEY } from '../../helpers/context.ts'
 import { startWebhookReceiver, type CapturedWebhook, type WebhookReceiver } from '../../helpers/webhook-receiver.ts'
-import { callTool, createMcpTestContext, type McpTestContext } from '../../mcp/helpers.ts'
+import { buyFirstProduct, callTool, createMcpTestContext, type McpTestContext } from '../../mcp/helpers.ts'
 
 const secrets = new SecretBox(TEST_SECRET_KEY)
 const ACCOUNT = { brand: { domain: 'test.example' }, operator: 'test.example', sandbox: true }
@@ -79,17 +79,9 @@ describe('the webhook outbox', () => {
     try {
       const { key } = await ctx.services.access.createKey({ storefront: 'acme', label: 'outbox buyer', role: 'buyer', sandbox: true })
       const client = await ctx.connect(key)
-      const listed = await callTool(client, 'get_products', { buying_mode: 'wholesale' })
-      const product = (listed.payload.products as Array<{ product_id: string; pricing_options: Array<{ pricing_option_id: string; fixed_price: number }> }>)[0]!
       const forced = await callTool(client, 'comply_test_controller', { scenario: 'force_create_media_buy_arm', params: { arm: 'submitted', task_id: 'task_outbox_rollback_0001' }, account: ACCOUNT })
       assert.equal(forced.payload.success, true, JSON.stringify(forced.payload))
-      const start = new Date(Date.now() + 86_400_000)
-      const created = await callTool(client, 'create_media_buy', {
-        account: ACCOUNT,
-        brand: ACCOUNT.brand,
-        start_time: start.toISOString(),
-        end_time: new Date(start.getTime() + 7 * 86_400_000).toISOString(),
-        packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price * 2 }],
+      const created = await buyFirstProduct(client, ACCOUNT, {
         push_notification_config: { url: `${receiver.url}/hooks/buy`, token: 'buyer-validation-token-0002' },
         idempotency_key: 'outbox-rollback-create-0001',
       })
