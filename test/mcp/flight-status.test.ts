@@ -141,10 +141,14 @@ describe('media buys move along their flights when the sweep runs', () => {
     assert.deepEqual(events.slice(1).map((event) => event.revision), [buy.revision + 1, buy.revision + 2])
     assert.match(events[2]!.message, /now completed \(was active\)$/)
 
-    receiver.received.length = 0
+    // The app's own sender may have taken some of them already: wait for all three, each once.
     await ctx.services.webhookOutbox.deliverDue()
-    const bodies = receiver.received.filter((captured) => captured.url === '/flight').map((captured) => JSON.parse(captured.body) as { task_id: string; token: string; result: { status: string } })
-    assert.deepEqual(bodies.map((body) => [body.task_id, body.token, body.result.status]), ['pending_start', 'active', 'completed'].map((status) => [buy.media_buy_id, 'flight-token-0001', status]))
+    // Status changes are named by the buy (task_id = media_buy_id); the create's own completion is not one of them.
+    const flightPosts = () => receiver.received.filter((captured) => captured.url === '/flight' && captured.body.includes(`"task_id":"${buy.media_buy_id}"`))
+    for (let waited = 0; flightPosts().length < 3 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+    const bodies = flightPosts().map((captured) => JSON.parse(captured.body) as { task_id: string; token: string; result: { status: string } })
+    // Each event is its own delivery: the outbox promises each one once, not their order.
+    assert.deepEqual(bodies.map((body) => [body.task_id, body.token, body.result.status]).sort(), ['active', 'completed', 'pending_start'].map((status) => [buy.media_buy_id, 'flight-token-0001', status]))
   })
 
   it('completes a paused buy once its end_time passes: it has finished running', async () => {
