@@ -59,6 +59,8 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 180_
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let output = ''
+    let listening = false
+    let stopping = false
     const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)))
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
@@ -67,13 +69,19 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 180_
     const onData = (chunk: Buffer) => {
       output += chunk
       const match = /listening on (http:\/\/\S+)/.exec(output)
-      if (match) {
+      if (match && !listening) {
+        listening = true
         clearTimeout(timer)
+        // A server that dies under a test leaves only "connection refused" behind: say why it died.
+        void exited.then((code) => {
+          if (!stopping) process.stderr.write(`storefront server ${match[1]} exited with ${code ?? child.signalCode} while still in use:\n${output}\n`)
+        })
         resolve({
           child,
           url: match[1]!,
           output: () => output,
           async stop(signal = 'SIGTERM') {
+            stopping = true
             if (child.exitCode === null && child.signalCode === null) child.kill(signal)
             return exited
           },
