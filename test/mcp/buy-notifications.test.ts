@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { InMemoryReplayStore, InMemoryRevocationStore, StaticJwksResolver, verifyWebhookSignature } from '@adcp/sdk/signing/server'
 import { webhookIdempotencyKey } from '../../src/modules/buyer-webhooks/index.ts'
 import { deliveryNotificationTypeOf } from '../../src/workflows/buy-notifications.ts'
-import { buyFirstProduct, callTool, createMcpTestContext, type McpTestContext } from './helpers.ts'
+import { buyFirstProduct, callTool, lineDaysOf, createMcpTestContext, type McpTestContext } from './helpers.ts'
 
 interface Captured {
   url: string
@@ -70,13 +70,7 @@ describe('media buy notifications: status changes and imported delivery reports'
     const items = (await ctx.api('GET', `/inventory-sources/adcp-sandbox/modular/work-items?mediaBuyId=${mediaBuyId}&kind=UPLOAD_FINAL_REPORT`)).json().items as Array<{ id: string; status: string }>
     const open = items.filter((item) => item.status !== 'COMPLETED' && item.status !== 'CANCELLED')
     assert.equal(open.length, 1, JSON.stringify(items))
-    const line = await ctx.db
-      .selectFrom('reservation')
-      .innerJoin('avail', 'avail.id', 'reservation.avail_row_id')
-      .select(['avail.start_time'])
-      .where('reservation.media_buy_id', '=', mediaBuyId)
-      .executeTakeFirstOrThrow()
-    const day = (offset: number) => new Date(line.start_time.getTime() + offset * 86_400_000).toISOString().slice(0, 10)
+    const day = await lineDaysOf(ctx.db, mediaBuyId)
     return { id: open[0]!.id, day }
   }
 

@@ -1,3 +1,4 @@
+import type { Database } from '../../src/db/database.ts'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { createTestContext, type TestContext, type TestContextOptions } from '../helpers/context.ts'
@@ -70,4 +71,15 @@ export async function buyFirstProduct(client: Client, account: { brand: { domain
     packages: [{ product_id: product.product_id, pricing_option_id: product.pricing_options[0]!.pricing_option_id, budget: product.pricing_options[0]!.fixed_price * 2 }],
     ...fields,
   })
+}
+
+/** The calendar days of a buy's (first) line, counted from its avail's start: `day(0)` is its first. */
+export async function lineDaysOf(db: Database, mediaBuyId: string): Promise<(offset: number) => string> {
+  const line = await db
+    .selectFrom('reservation')
+    .innerJoin('avail', 'avail.id', 'reservation.avail_row_id')
+    .select(['avail.start_time'])
+    .where('reservation.media_buy_id', '=', mediaBuyId)
+    .executeTakeFirstOrThrow()
+  return (offset) => new Date(line.start_time.getTime() + offset * 86_400_000).toISOString().slice(0, 10)
 }

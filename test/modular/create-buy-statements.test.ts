@@ -36,14 +36,7 @@ describe('create_media_buy of a live key in statements', () => {
     const keyRow = await db.selectFrom('api_key').select(['id', 'storefront_id']).where('id', '=', Number(key.id)).executeTakeFirstOrThrow()
     for (const sourceId of ['demo-a', 'demo-b']) {
       await services.modularSources.createCadentDemo(keyRow.storefront_id, { sourceId, reset: false, seedAvails: true })
-      const avail = await db
-        .selectFrom('avail')
-        .innerJoin('inventory_source', 'inventory_source.id', 'avail.inventory_source_id')
-        .select('avail.avail_id')
-        .where('inventory_source.source_id', '=', sourceId)
-        .orderBy('avail.avail_id')
-        .executeTakeFirstOrThrow()
-      products.push(`${sourceId}:${avail.avail_id}`)
+      products.push(`${sourceId}:${(await availIdsOf(sourceId))[0]!}`)
     }
     const buyer = { storefrontId: keyRow.storefront_id, apiKeyId: keyRow.id, sandbox: false }
     const [synced] = await services.buyer.syncAccounts(buyer, [{ brandDomain: 'acmeoutdoor.example', operator: 'pinnacle-agency.example', billing: 'operator', paymentTerms: null }])
@@ -97,7 +90,8 @@ describe('create_media_buy of a live key in statements', () => {
     assert.deepEqual(events.map((event) => [event.work_item_id, event.event_type]), items.map((item) => [item.id, 'CREATED']))
   })
 
-  async function secondAvailOf(sourceId: string): Promise<string> {
+  /** The source's avail ids in order. */
+  async function availIdsOf(sourceId: string): Promise<string[]> {
     const avails = await db
       .selectFrom('avail')
       .innerJoin('inventory_source', 'inventory_source.id', 'avail.inventory_source_id')
@@ -105,6 +99,10 @@ describe('create_media_buy of a live key in statements', () => {
       .where('inventory_source.source_id', '=', sourceId)
       .orderBy('avail.avail_id')
       .execute()
-    return avails[1]!.avail_id
+    return avails.map((avail) => avail.avail_id)
+  }
+
+  async function secondAvailOf(sourceId: string): Promise<string> {
+    return (await availIdsOf(sourceId))[1]!
   }
 })

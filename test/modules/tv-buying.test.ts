@@ -10,7 +10,7 @@ import type { MediaBuyPackageRow, MediaBuyRow } from '../../src/db/tables.ts'
 import { parseDeliveryReport } from '../../src/modules/delivery/parse-report.ts'
 import type { PackageDeliveryRow } from '../../src/modules/delivery/index.ts'
 import { deliveryOf } from '../../src/workflows/buyer-delivery-workflows.ts'
-import { buyFirstProduct, callTool, createMcpTestContext, type McpTestContext } from '../mcp/helpers.ts'
+import { buyFirstProduct, callTool, lineDaysOf, createMcpTestContext, type McpTestContext } from '../mcp/helpers.ts'
 
 const now = new Date('2026-11-22T00:00:00.000Z')
 const header = 'Avail ID,Name,Collection,Start Date,End Date,Impressions,CPM,Flat Rate,Flat Rate Unit,Spot Count,Measurement Windows'
@@ -194,13 +194,7 @@ describe('TV buying: the live report, then the C7 report of the same line (POST 
     assert.equal(typeof mediaBuyId, 'string', JSON.stringify(created.payload))
     const items = (await ctx.api('GET', `${ITEMS}?mediaBuyId=${mediaBuyId}&kind=UPLOAD_FINAL_REPORT`)).json().items as Array<{ id: string }>
     assert.equal(items.length, 1, JSON.stringify(items))
-    const line = await ctx.db
-      .selectFrom('reservation')
-      .innerJoin('avail', 'avail.id', 'reservation.avail_row_id')
-      .select(['avail.start_time'])
-      .where('reservation.media_buy_id', '=', mediaBuyId)
-      .executeTakeFirstOrThrow()
-    const day = (offset: number) => new Date(line.start_time.getTime() + offset * 86_400_000).toISOString().slice(0, 10)
+    const day = await lineDaysOf(ctx.db, mediaBuyId)
     const buyRow = await ctx.db.selectFrom('media_buy').select('id').where('media_buy_id', '=', mediaBuyId).executeTakeFirstOrThrow()
     return { mediaBuyId, buyRowId: buyRow.id, reportItemId: items[0]!.id, day }
   }
