@@ -72,9 +72,10 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 180_
       if (match && !listening) {
         listening = true
         clearTimeout(timer)
-        // A server that dies under a test leaves only "connection refused" behind: say why it died.
+        // A server that dies under a test leaves only "connection refused" behind: say why it died
+        // (not when the test signalled it itself: child.killed).
         void exited.then((code) => {
-          if (!stopping) process.stderr.write(`storefront server ${match[1]} exited with ${code ?? child.signalCode} while still in use:\n${output}\n`)
+          if (!stopping && !child.killed) process.stderr.write(`storefront server ${match[1]} exited with ${code ?? child.signalCode} while still in use:\n${output}\n`)
         })
         resolve({
           child,
