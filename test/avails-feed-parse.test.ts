@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
-import { createReadStream, readFileSync } from 'node:fs'
-import { Readable } from 'node:stream'
+import fs, { createReadStream, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable, Writable } from 'node:stream'
 import { describe, it } from 'node:test'
 import ExcelJS from 'exceljs'
 import { AvailInputSchema, NormalizedAvailSchema, noTvTerms } from '../src/modules/avails-feed/avail.schema.ts'
 import type { NormalizedAvail, RowError } from '../src/modules/avails-feed/avail.schema.ts'
-import { parseAvailsFeed, parseAvailsFeedAll } from '../src/modules/avails-feed/parse-feed.ts'
+import { feedColumnsOf, parseAvailsFeed, parseAvailsFeedAll } from '../src/modules/avails-feed/parse-feed.ts'
 import type { FeedInput, ParseOptions } from '../src/modules/avails-feed/parse-feed.ts'
 import { isStorefrontError } from '../src/shared/errors.ts'
 import { watchEventLoop } from './helpers/event-loop.ts'
@@ -522,6 +524,56 @@ describe('parseAvailsFeed', () => {
 
       assert.deepEqual(feed.errors, [])
       assert.deepEqual(feed.avails.map((avail) => avail.availId), ['j-1'])
+    })
+
+    it('reads every part of a valid workbook while the disk is slow', async (t) => {
+      // exceljs's forward-pass reader spooled worksheets to temp files and, when those writes
+      // were slow (a loaded CI machine), lost xl/workbook.xml, the last entry (exceljs#3064).
+      const createWriteStream = fs.createWriteStream
+      t.after(() => {
+        fs.createWriteStream = createWriteStream
+      })
+      fs.createWriteStream = ((...args: Parameters<typeof createWriteStream>) => {
+        const file = createWriteStream(...args)
+        return new Writable({
+          write: (chunk, encoding, done) => void setTimeout(() => file.write(chunk, encoding, done), 20),
+          final: (done) => void file.end(done),
+        })
+      }) as typeof createWriteStream
+
+      const feed = await parseAvailsFeedAll({ kind: 'xlsx', data: await buildWorkbook() }, options)
+
+      assert.deepEqual(feed.avails.map((avail) => avail.availId), ['sports-week-2026-07', '1001', 'late-night'])
+    })
+
+    it('reads a workbook file whole and up to its header, and leaves the file closed', async (t) => {
+      const directory = mkdtempSync(join(tmpdir(), 'xlsx-'))
+      t.after(() => rmSync(directory, { recursive: true, force: true }))
+      const path = join(directory, 'feed.xlsx')
+      // Large enough that a half-read entry cannot have read the file to its end.
+      const workbook = new ExcelJS.Workbook()
+      const sheet = workbook.addWorksheet('Avails')
+      sheet.addRow(['availId', 'collectionId', 'name', 'startTime', 'endTime', 'impressionsCapacity'])
+      for (let row = 1; row <= 20_000; row++) sheet.addRow([`a-${row}`, 'ctv', `Avail ${row * 7919}`, '2026-07-01', '2026-07-31', row])
+      workbook.addWorksheet('July').addRow(['j-1'])
+      await workbook.xlsx.writeFile(path)
+      const openOnFile = () => readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === path
+        } catch {
+          return false // the directory's own descriptor, gone once listed
+        }
+      }).length
+
+      const [feed, columns] = await Promise.all([
+        parseAvailsFeedAll({ kind: 'xlsx', data: { path } }, options),
+        feedColumnsOf({ kind: 'xlsx', data: { path } }),
+      ])
+      await new Promise((resolve) => setImmediate(resolve))
+
+      assert.equal(feed.avails.length, 20_000)
+      assert.equal(columns[0]?.field, 'availId')
+      assert.equal(openOnFile(), 0)
     })
 
     it('rejects a missing sheet name and a file that is not a workbook', async () => {

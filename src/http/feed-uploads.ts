@@ -203,7 +203,8 @@ export async function multipartFeed(request: FastifyRequest, body: MultipartBody
     throw fail.invalidField('file', 'legacy .xls workbooks are not read; save the sheet as Excel Workbook (.xlsx) or CSV')
   }
   const isXlsx = /\.xlsx$/i.test(filename) || mimetype.includes('spreadsheetml') || (await startsWithZipMagic(spoolPath))
-  if (isXlsx) return { kind: 'xlsx', data: createReadStream(spoolPath), ...(options.sheet ? { sheet: options.sheet } : {}) }
+  // A workbook is read through its central directory, so it is opened as the file itself.
+  if (isXlsx) return { kind: 'xlsx', data: { path: spoolPath }, ...(options.sheet ? { sheet: options.sheet } : {}) }
   return { kind: 'csv-file', stream: createReadStream(spoolPath) }
 }
 

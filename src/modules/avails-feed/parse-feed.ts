@@ -9,6 +9,7 @@ import type { RawAvail } from './normalize-avail.ts'
 import { FeedSyntaxError, openCsvRows } from './read-csv-rows.ts'
 import type { SheetRow } from './read-csv-rows.ts'
 import { readXlsxRows } from './read-xlsx-rows.ts'
+import type { XlsxSource } from './read-xlsx-rows.ts'
 
 /**
  * The avails feed parser: every input format (JSON rows, CSV text, CSV file, XLSX) ends up
@@ -53,7 +54,7 @@ export type FeedInput =
   /** CSV as text: a JSON `{csv}` body or a raw `text/csv` body. */
   | { kind: 'csv'; text: string }
   | { kind: 'csv-file'; stream: NodeJS.ReadableStream | Buffer }
-  | { kind: 'xlsx'; data: Buffer | NodeJS.ReadableStream; sheet?: string }
+  | { kind: 'xlsx'; data: XlsxSource; sheet?: string }
 
 export interface ParseOptions {
   /** Header (or JSON key) -> target; wins over the built-in spellings. See feed-columns.ts. */

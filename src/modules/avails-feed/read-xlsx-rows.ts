@@ -1,5 +1,8 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import type ExcelJS from 'exceljs'
+import type unzipper from 'unzipper'
 import { fail, isStorefrontError } from '../../shared/errors.ts'
 import { MAX_FEED_COLUMNS, tooManyColumns } from './feed-limits.ts'
 import { CellError, isBlank } from './feed-values.ts'
@@ -7,11 +10,22 @@ import type { CellValue } from './feed-values.ts'
 import type { SheetRow } from './read-csv-rows.ts'
 
 /**
- * Streams the rows of one worksheet with exceljs's streaming reader, for Buffers and
- * streams alike, so a large workbook is never held as a full object model. Cells come out
- * as plain values: formulas as their cached result, rich text as its plain text, date
- * formatted cells as Dates (other numbers stay numbers; the date reader also accepts
- * serials), errors such as `#N/A` as `CellError`.
+ * Streams the rows of one worksheet of a workbook (bytes, a file, or a stream). The archive is
+ * read through its central directory (unzipper's Open) and only the parts one sheet needs
+ * are parsed, in the order they depend on each other: the workbook's relationships and
+ * sheet list, the shared strings, the styles (needed to know which numbers are dates), then
+ * the wanted worksheet, row by row with exceljs's streaming worksheet reader, so a large
+ * sheet is never held as a full object model. Cells come out as plain values: formulas as
+ * their cached result, rich text as its plain text, date formatted cells as Dates (other
+ * numbers stay numbers; the date reader also accepts serials), errors such as `#N/A` as
+ * `CellError`.
+ *
+ * Why not exceljs's own WorkbookReader over the upload stream: it walks the archive in one
+ * forward pass (unzipper's Parse), and that parser signals its end when the input is used up,
+ * before every entry it buffered has been handed on. The last entry is then dropped now and
+ * then (exceljs#3064); exceljs itself stores `xl/workbook.xml` last, so a valid workbook
+ * was refused as unreadable. The central directory lists every entry, so none can be lost.
+ * It needs random access: an upload is read from its spool file, and a stream is buffered first.
  */
 
 export interface XlsxRowsOptions {
@@ -19,96 +33,137 @@ export interface XlsxRowsOptions {
   sheet?: string
 }
 
-interface StreamedWorksheet extends AsyncIterable<ExcelJS.Row> {
-  name?: string
+/** The parts of exceljs's WorkbookReader that parse one workbook part each (exceljs 4.4). */
+interface WorkbookPartsReader {
+  model?: { sheets?: { id: number; name: string; rId: string }[] }
+  workbookRels?: { Id: string; Target: string }[]
+  _parseRels(entry: Readable): Promise<void>
+  _parseWorkbook(entry: Readable): Promise<void>
+  _parseSharedStrings(entry: Readable): AsyncGenerator<unknown>
+  _parseStyles(entry: Readable): Promise<void>
+  _parseWorksheet(entry: Readable, sheetNo: number): Generator<{ value: AsyncIterable<ExcelJS.Row> }>
 }
 
-interface WorkbookModel {
-  sheets?: { name?: string }[]
+/** The workbook's bytes, a stream of them, or the file that holds them (an upload's spool). */
+export type XlsxSource = Buffer | NodeJS.ReadableStream | { path: string }
+
+export async function* readXlsxRows(data: XlsxSource, options: XlsxRowsOptions = {}): AsyncGenerator<SheetRow> {
+  // A failing upload stream is not the file's fault: its error passes through as it is.
+  const source = Buffer.isBuffer(data) || !('pipe' in data) ? data : await buffered(data)
+  const archive = archiveSource(source)
+  try {
+    const worksheet = await openWorksheet(archive, options.sheet)
+    for await (const row of worksheet) {
+      const cells = rowCells(row)
+      if (cells.length > MAX_FEED_COLUMNS) throw tooManyColumns(row.number, cells.length)
+      yield { row: row.number, cells }
+    }
+  } catch (error) {
+    // Whatever the zip or XML readers throw means the bytes are not a workbook (a CSV
+    // renamed .xlsx, a legacy .xls, an encrypted workbook, a truncated file).
+    throw isStorefrontError(error) ? error : notAWorkbook()
+  } finally {
+    // Stopped before the end (a refused row, the consumer gone): release the file now.
+    archive.close()
+  }
 }
 
-export async function* readXlsxRows(data: Buffer | NodeJS.ReadableStream, options: XlsxRowsOptions = {}): AsyncGenerator<SheetRow> {
-  const input = Buffer.isBuffer(data) ? Readable.from([data]) : data instanceof Readable ? data : Readable.from(data as AsyncIterable<Buffer>)
+/** The wanted worksheet's rows, once the parts its cells refer to are read. */
+async function openWorksheet(archive: ArchiveSource, sheet: string | undefined): Promise<AsyncIterable<ExcelJS.Row>> {
+  const { Open } = await import('unzipper')
+  const directory = await Open.custom(archive)
+  const files = new Map(directory.files.filter((file) => file.type === 'File').map((file) => [file.path, file]))
+  const reader = await readWorkbookParts(files)
+  const sheets = reader.model?.sheets ?? []
+  const wanted = sheet?.trim().toLowerCase()
+  const chosen = wanted === undefined ? sheets[0] : sheets.find((candidate) => candidate.name.trim().toLowerCase() === wanted)
+  if (chosen === undefined) {
+    throw fail.invalidField(
+      'sheet',
+      sheets.length === 0
+        ? 'the workbook has no worksheets'
+        : `no worksheet named ${JSON.stringify(sheet)}; the workbook has ${sheets.map(({ name }) => JSON.stringify(name)).join(', ')}`,
+    )
+  }
+  const target = reader.workbookRels?.find((rel) => rel.Id === chosen.rId)?.Target
+  const file = target === undefined ? undefined : files.get(partPath(target))
+  if (file === undefined) throw notAWorkbook()
+  const [emitted] = [...reader._parseWorksheet(file.stream(), chosen.id)]
+  if (emitted === undefined) throw notAWorkbook()
+  return emitted.value
+}
+
+/**
+ * Random access to the archive for unzipper's Open, which reads each entry through a stream
+ * of its own. An entry left half-read keeps its file stream open, so every stream opened is
+ * tracked and `close` ends those still open.
+ */
+interface ArchiveSource {
+  size(): Promise<number>
+  stream(offset: number, length?: number): Readable
+  close(): void
+}
+
+function archiveSource(source: Buffer | { path: string }): ArchiveSource {
+  if (Buffer.isBuffer(source)) {
+    return {
+      size: async () => source.length,
+      stream: (offset, length) => Readable.from([source.subarray(offset, length === undefined ? undefined : offset + length)]),
+      close: () => {},
+    }
+  }
+  const open = new Set<Readable>()
+  return {
+    size: async () => (await stat(source.path)).size,
+    stream: (offset, length) => {
+      const stream = createReadStream(source.path, { start: offset, ...(length ? { end: offset + length - 1 } : {}) })
+      open.add(stream)
+      stream.once('close', () => open.delete(stream))
+      return stream
+    },
+    close: () => {
+      for (const stream of open) stream.destroy()
+    },
+  }
+}
+
+async function readWorkbookParts(files: Map<string, unzipper.File>): Promise<WorkbookPartsReader> {
   // Loaded only when a workbook arrives: exceljs is nearly half the production dependency tree.
   const { default: excel } = await import('exceljs')
-  const reader = new excel.stream.xlsx.WorkbookReader(input, {
+  const reader = new excel.stream.xlsx.WorkbookReader(Readable.from([]), {
     worksheets: 'emit',
     sharedStrings: 'cache',
-    // Styles are needed to know which numbers are dates.
     styles: 'cache',
     hyperlinks: 'ignore',
     entries: 'ignore',
-  })
-  // exceljs pipes the input into its unzipper without forwarding errors, so a failing
-  // upload would leave the reader waiting forever; every wait races the input's failure.
-  let inputError: unknown = null
-  const inputFailure = new Promise<never>((_, reject) => {
-    input.once('error', (error) => {
-      inputError = error
-      reject(error)
-    })
-  })
-  inputFailure.catch(() => {}) // observed through the races below; never unhandled
-  const wanted = options.sheet?.trim().toLowerCase()
-  const seenNames: string[] = []
-  let found = false
-
-  try {
-    for await (const worksheet of untilFailure(reader as AsyncIterable<StreamedWorksheet>, inputFailure)) {
-      if (found) continue // drain the remaining entries so temp files are cleaned up
-      const workbookOrder = (reader as unknown as { model?: WorkbookModel }).model?.sheets ?? []
-      const name = worksheet.name ?? ''
-      seenNames.push(name)
-      const firstInWorkbook = workbookOrder[0]?.name
-      const isWanted = wanted === undefined
-        ? firstInWorkbook === undefined || firstInWorkbook === name
-        : name.trim().toLowerCase() === wanted
-      if (!isWanted) continue
-      found = true
-      for await (const row of untilFailure(worksheet, inputFailure)) {
-        const cells = rowCells(row)
-        if (cells.length > MAX_FEED_COLUMNS) throw tooManyColumns(row.number, cells.length)
-        yield { row: row.number, cells }
-      }
-    }
-  } catch (error) {
-    // A failing upload stream is not the file's fault; anything else the zip or XML
-    // readers throw means the bytes are not a workbook (a CSV renamed .xlsx, a legacy
-    // .xls, an encrypted workbook, a truncated file).
-    if (inputError !== null || isStorefrontError(error)) throw error
-    throw fail.validation('The file is not a readable .xlsx workbook; save it as Excel Workbook (.xlsx) or CSV')
-  } finally {
-    // Stopped before the end (a refused row, the consumer gone): release the upload's file now.
-    if (!input.readableEnded) input.destroy()
-  }
-
-  if (!found) {
-    throw fail.invalidField(
-      'sheet',
-      seenNames.length === 0
-        ? 'the workbook has no worksheets'
-        : `no worksheet named ${JSON.stringify(options.sheet)}; the workbook has ${seenNames.map((name) => JSON.stringify(name)).join(', ')}`,
-    )
-  }
+  }) as unknown as WorkbookPartsReader
+  const part = (path: string) => files.get(path)?.stream()
+  const rels = part('xl/_rels/workbook.xml.rels')
+  if (rels === undefined) throw notAWorkbook()
+  await reader._parseRels(rels)
+  const workbook = part('xl/workbook.xml')
+  if (workbook === undefined) throw notAWorkbook()
+  await reader._parseWorkbook(workbook)
+  const sharedStrings = part('xl/sharedStrings.xml')
+  if (sharedStrings !== undefined) for await (const _ of reader._parseSharedStrings(sharedStrings));
+  const styles = part('xl/styles.xml')
+  if (styles !== undefined) await reader._parseStyles(styles)
+  return reader
 }
 
-/** Iterates until the source ends or `failure` rejects, whichever comes first. */
-async function* untilFailure<T>(source: AsyncIterable<T>, failure: Promise<never>): AsyncGenerator<T> {
-  const iterator = source[Symbol.asyncIterator]()
-  let failed = false
-  try {
-    while (true) {
-      const next = await Promise.race([iterator.next(), failure]).catch((error: unknown) => {
-        failed = true
-        throw error
-      })
-      if (next.done) return
-      yield next.value
-    }
-  } finally {
-    // After a failure the source is stuck mid-read; asking it to return would wait forever.
-    if (!failed) await iterator.return?.()
-  }
+/** A relationship target (relative to xl/, or absolute within the package) as an archive path. */
+function partPath(target: string): string {
+  return target.startsWith('/') ? target.slice(1) : `xl/${target}`
+}
+
+async function buffered(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk))
+  return Buffer.concat(chunks)
+}
+
+function notAWorkbook() {
+  return fail.validation('The file is not a readable .xlsx workbook; save it as Excel Workbook (.xlsx) or CSV')
 }
 
 /** The row's cells up to the last one with a value (styled empty cells on the right add none). */
