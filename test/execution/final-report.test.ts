@@ -123,6 +123,13 @@ describe('UPLOAD_FINAL_REPORT and GET .../modular/delivery', () => {
     assert.equal(lines[0]!.firstDate, '2026-12-01')
     errorOf(await ctx.api('GET', `/inventory-sources/${DEMO}/modular/delivery?mediaBuyId=mb_unknown`), 404)
     errorOf(await ctx.api('GET', `/inventory-sources/${DEMO}/modular/delivery`), 400)
+    // /status counts what was delivered yesterday and today (UTC dates).
+    ctx.clock.set('2026-12-02T12:00:00.000Z')
+    const status = ok<{ packages: { activeCount: number; last24hImpressions: number } }>(await ctx.api('GET', `/inventory-sources/${DEMO}/status`))
+    assert.deepEqual(status.packages, { activeCount: 1, pausedCount: 0, last24hImpressions: 250_000 })
+    ctx.clock.set('2026-12-03T12:00:00.000Z')
+    const nextDay = ok<{ packages: { last24hImpressions: number } }>(await ctx.api('GET', `/inventory-sources/${DEMO}/status`))
+    assert.equal(nextDay.packages.last24hImpressions, 150_000)
   })
 
   it('shows IMPORT_FINAL_REPORT as RUNTIME_INPUTS_REQUIRED when a BOOKED line ended without a report and no item is open', async () => {

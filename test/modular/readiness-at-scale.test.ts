@@ -61,7 +61,7 @@ describe('readiness and /status of a source at scale', () => {
     const smallCount = await statementsOf(() => services.sourceStatus.status(storefrontId, 'demo-small'))
     const largeCount = await statementsOf(() => services.sourceStatus.status(storefrontId, 'demo-scale'))
     assert.equal(largeCount, smallCount)
-    assert.ok(largeCount <= 11, `${largeCount} statements`)
+    assert.ok(largeCount <= 8, `${largeCount} statements`)
     const status = await services.sourceStatus.status(storefrontId, 'demo-scale')
     assert.ok('packages' in status && status.packages !== undefined)
     // HELD and not yet due (n mod 4 = 0) plus BOOKED (n mod 4 = 2), of 20,000.

@@ -190,35 +190,37 @@ export async function loadModularStatusInput(
     byKind[item.kind] = (byKind[item.kind] ?? 0) + item.count
     if (oldestOpenedAt === null || item.oldestOpenedAt < oldestOpenedAt) oldestOpenedAt = item.oldestOpenedAt
   }
-  const reservations = await db
-    .selectFrom('reservation')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('inventory_source_id', '=', source.id)
-    .where((eb) => eb.or([
-      eb('status', '=', 'BOOKED'),
-      eb.and([eb('status', '=', 'HELD'), eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])]),
-    ]))
-    .executeTakeFirstOrThrow()
   const today = now.toISOString().slice(0, 10)
   const yesterday = new Date(now.getTime() - 24 * 60 * 60 * 1000).toISOString().slice(0, 10)
-  const delivered = await db
-    .selectFrom('delivery_row')
-    .select(sql<number>`coalesce(sum(impressions), 0)`.as('impressions'))
-    .where('inventory_source_id', '=', source.id)
-    .where('delivery_date', 'in', [yesterday, today])
-    .executeTakeFirstOrThrow()
-  const creatives = await db
-    .selectFrom('booking')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('inventory_source_id', '=', source.id)
-    .where('status', 'in', ['HELD', 'BOOKED'])
-    .where('creative', 'is not', null)
+  // Three counts over three tables in one round trip: /status is read on every console page load.
+  const counts = await db
+    .selectNoFrom((eb) => [
+      eb.selectFrom('reservation')
+        .select((inner) => inner.fn.countAll<number>().as('count'))
+        .where('inventory_source_id', '=', source.id)
+        .where((inner) => inner.or([
+          inner('status', '=', 'BOOKED'),
+          inner.and([inner('status', '=', 'HELD'), inner.or([inner('expires_at', 'is', null), inner('expires_at', '>', now)])]),
+        ]))
+        .as('live_reservations'),
+      eb.selectFrom('delivery_row')
+        .select(sql<number>`coalesce(sum(impressions), 0)`.as('impressions'))
+        .where('inventory_source_id', '=', source.id)
+        .where('delivery_date', 'in', [yesterday, today])
+        .as('impressions_last_24h'),
+      eb.selectFrom('booking')
+        .select((inner) => inner.fn.countAll<number>().as('count'))
+        .where('inventory_source_id', '=', source.id)
+        .where('status', 'in', ['HELD', 'BOOKED'])
+        .where('creative', 'is not', null)
+        .as('bookings_with_creative'),
+    ])
     .executeTakeFirstOrThrow()
   return {
     openWorkItems: { byKind, oldestOpenedAt },
-    liveReservations: Number(reservations.count),
-    impressionsLast24h: Number(delivered.impressions),
-    bookingsWithCreative: Number(creatives.count),
+    liveReservations: Number(counts.live_reservations),
+    impressionsLast24h: Number(counts.impressions_last_24h),
+    bookingsWithCreative: Number(counts.bookings_with_creative),
     archivedAvails: facts.archivedAvailCount,
     lastFeedAt: facts.lastFeedAt,
   }
