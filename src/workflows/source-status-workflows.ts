@@ -5,7 +5,8 @@ import { computeProjection, loadProjectionInput } from '../modules/readiness/ind
 import {
   computeModularStatus,
   knownSourceStatus,
-  loadModularStatusInput,
+  loadModularStatusCounts,
+  statusFactsOf,
   storefrontSetupTasks,
   withStorefrontSetupTasks,
   type InventorySourceStatus,
@@ -58,15 +59,18 @@ export function createSourceStatusWorkflows({ db, clock, sources, tenants, sourc
     switch (source.execution_type) {
       case 'MODULAR_SOURCE': {
         const now = clock.now()
-        const facts = await loadProjectionInput(db, source, now)
-        const projection = computeProjection(facts)
-        const extra = await loadModularStatusInput(db, source, now, facts)
-        const webhooks = await webhookStatsOfSource(db, { sourceRowId: source.id, since: new Date(now.getTime() - 24 * 60 * 60 * 1000) })
+        // Independent reads: on PostgreSQL they run side by side on the pool's connections.
+        const [facts, counts, webhooks] = await Promise.all([
+          loadProjectionInput(db, source, now),
+          loadModularStatusCounts(db, source, now),
+          webhookStatsOfSource(db, { sourceRowId: source.id, since: new Date(now.getTime() - 24 * 60 * 60 * 1000) }),
+        ])
         return computeModularStatus({
           source,
-          projection,
+          projection: computeProjection(facts),
           now,
-          ...extra,
+          ...statusFactsOf(facts),
+          ...counts,
           webhooks: { deliveredLast24h: webhooks.delivered, failedLast24h: webhooks.failed, lastFailureAt: webhooks.lastFailureAt },
         })
       }

@@ -3,7 +3,8 @@ export { knownSourceStatus, storefrontSetupTasks, type RecentTraffic } from './k
 export { camelCaseKey, managedStatusFromWire, withStorefrontSetupTasks } from './managed-status.ts'
 export {
   computeModularStatus,
-  loadModularStatusInput,
+  loadModularStatusCounts,
+  statusFactsOf,
   type SourceStatus,
 } from './modular-status.ts'
 export { TenantStatusWireSchema, WireTimestampSchema, type TenantStatusWire } from './tenant-status.wire.ts'

@@ -174,25 +174,30 @@ export function computeModularStatus(input: ModularStatusInput): SourceStatus {
 }
 
 /**
- * Everything the status needs beyond the readiness projection: a handful of aggregate queries.
- * The avail summary and the open work items come from the projection's own reads (`facts`), so
- * /status does not scan the source's avails and work items a second time.
+ * What /status shows of the projection's own reads (`facts`): the avail summary and the open work
+ * items, so /status does not scan the source's avails and work items a second time.
  */
-export async function loadModularStatusInput(
-  db: Queryable,
-  source: InventorySourceRow,
-  now: Date,
-  facts: ProjectionInput,
-): Promise<Omit<ModularStatusInput, 'source' | 'projection' | 'now' | 'webhooks'>> {
+export function statusFactsOf(facts: ProjectionInput): Pick<ModularStatusInput, 'openWorkItems' | 'archivedAvails' | 'lastFeedAt'> {
   const byKind: Record<string, number> = {}
   let oldestOpenedAt: Date | null = null
   for (const item of facts.openWorkItems) {
     byKind[item.kind] = (byKind[item.kind] ?? 0) + item.count
     if (oldestOpenedAt === null || item.oldestOpenedAt < oldestOpenedAt) oldestOpenedAt = item.oldestOpenedAt
   }
+  return { openWorkItems: { byKind, oldestOpenedAt }, archivedAvails: facts.archivedAvailCount, lastFeedAt: facts.lastFeedAt }
+}
+
+/**
+ * The counts /status reads beside the projection: live reservations, the last 24 hours'
+ * impressions and the live bookings with a creative, three tables in one statement.
+ */
+export async function loadModularStatusCounts(
+  db: Queryable,
+  source: InventorySourceRow,
+  now: Date,
+): Promise<Pick<ModularStatusInput, 'liveReservations' | 'impressionsLast24h' | 'bookingsWithCreative'>> {
   const today = now.toISOString().slice(0, 10)
   const yesterday = new Date(now.getTime() - 24 * 60 * 60 * 1000).toISOString().slice(0, 10)
-  // Three counts over three tables in one round trip: /status is read on every console page load.
   const counts = await db
     .selectNoFrom((eb) => [
       eb.selectFrom('reservation')
@@ -217,11 +222,8 @@ export async function loadModularStatusInput(
     ])
     .executeTakeFirstOrThrow()
   return {
-    openWorkItems: { byKind, oldestOpenedAt },
     liveReservations: Number(counts.live_reservations),
     impressionsLast24h: Number(counts.impressions_last_24h),
     bookingsWithCreative: Number(counts.bookings_with_creative),
-    archivedAvails: facts.archivedAvailCount,
-    lastFeedAt: facts.lastFeedAt,
   }
 }
