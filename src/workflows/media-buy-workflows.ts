@@ -11,7 +11,8 @@ import {
   findBuyByIdempotencyKey,
   findBuysOfReservations,
   findOwnBuy,
-  findSellableAvail,
+  findSellableAvails,
+  sellableAvailKey,
   flightOf,
   impressionsOf,
   insertMediaBuy,
@@ -39,7 +40,7 @@ import {
   type NewPackage,
   type PackageWithHold,
 } from '../modules/media-buys/index.ts'
-import { findActiveModules, listActiveModularSources } from '../modules/modular-sources/index.ts'
+import { findActiveModulesOfSources, listActiveModularSources } from '../modules/modular-sources/index.ts'
 import { parseAdcpProductId, pricingOptionIdOf, pricingOptionsOf, type PricingOption } from '../modules/products/index.ts'
 import type { Actor } from '../modules/work-queue/index.ts'
 import type { Clock } from '../shared/clock.ts'
@@ -223,12 +224,18 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
     if (packages.length === 0) throw fail.invalidField('packages', 'must name at least one package')
     // A sandbox key buys the sandbox source only, a live key never: the rule of get_products.
     const sources = new Map((await listActiveModularSources(db, principal.storefrontId, { sandbox: principal.sandbox })).map((source) => [source.source_id, source]))
+    const wanted = packages.map((pkg) => {
+      const ids = parseAdcpProductId(pkg.productId, principal.sandbox ? SANDBOX_SOURCE_ID : null)
+      const source = ids ? sources.get(ids.sourceId) : undefined
+      return source && ids ? { source, availId: ids.availId } : null
+    })
+    // Every package's avail in one statement; the refusals below still name the first bad package.
+    const avails = await findSellableAvails(db, wanted.filter((entry) => entry !== null).map(({ source, availId }) => ({ inventorySourceId: source.id, availId })), now)
     const planned: Array<NewPackage & { source: InventorySourceRow; availId: string; currency: string }> = []
     for (const [index, pkg] of packages.entries()) {
       const field = `packages[${index}]`
-      const ids = parseAdcpProductId(pkg.productId, principal.sandbox ? SANDBOX_SOURCE_ID : null)
-      const source = ids ? sources.get(ids.sourceId) : undefined
-      const avail = source && ids ? await findSellableAvail(db, source.id, ids.availId, now) : undefined
+      const source = wanted[index]?.source
+      const avail = wanted[index] ? avails.get(sellableAvailKey(wanted[index].source.id, wanted[index].availId)) : undefined
       const options = source && avail
         ? pricingOptionsOf({ cpm: avail.cpm, flatRate: avail.flat_rate, flatRateUnit: avail.flat_rate_unit, spotCount: avail.spot_count }, pricingOptionIdOf(avail.source_metadata, source.sandbox))
         : []
@@ -315,17 +322,14 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         throw capacityError(error, pkg, index)
       }
     }
-    const modulesOf = new Map<number, HandoffModules>()
+    // The modules of every source the buy touches, in one statement.
+    const activeOf = await findActiveModulesOfSources(trx, held.map(({ pkg }) => pkg.source.id), ['TRAFFICKING', 'REPORTING_IMPORT'])
     const lines: BuyLine[] = []
     const lineOf: Array<{ source: InventorySourceRow; reservationId: string; line: number | null }> = []
     for (const { pkg, reservationId, fresh: placed } of held) {
       const fresh = placed && { reservation: placed.reservation, avail: availsNow.get(placed.avail.id) ?? placed.avail }
-      let modules = modulesOf.get(pkg.source.id)
-      if (!modules) {
-        const active = await findActiveModules(trx, pkg.source.id, ['TRAFFICKING', 'REPORTING_IMPORT'])
-        modules = { trafficking: active.get('TRAFFICKING'), reporting: active.get('REPORTING_IMPORT') }
-        modulesOf.set(pkg.source.id, modules)
-      }
+      const active = activeOf.get(pkg.source.id)
+      const modules: HandoffModules = { trafficking: active?.get('TRAFFICKING'), reporting: active?.get('REPORTING_IMPORT') }
       if (modules.trafficking) {
         lines.push({
           kind: 'handoff',

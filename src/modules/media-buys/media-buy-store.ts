@@ -78,17 +78,25 @@ function revivePackage<T extends MediaBuyPackageRow>(row: T): T {
   return { ...row, budget: Number(row.budget), cpm: Number(row.cpm), impressions: Number(row.impressions) }
 }
 
-/** The ACTIVE avail of the source, whose flight has not ended at `now`, or undefined. */
-export async function findSellableAvail(db: Queryable, inventorySourceId: number, availId: string, now: Date): Promise<AvailRow | undefined> {
-  const row = await db
+/** The key of `findSellableAvails`'s answer for an avail of a source (by row id). */
+export function sellableAvailKey(inventorySourceId: number, availId: string): string {
+  return `${inventorySourceId}:${availId}`
+}
+
+/**
+ * The ACTIVE avails of the sources (by row id) whose flights have not ended at `now`, in one
+ * statement, keyed by `sellableAvailKey`; an avail that is not sellable is absent.
+ */
+export async function findSellableAvails(db: Queryable, wanted: ReadonlyArray<{ inventorySourceId: number; availId: string }>, now: Date): Promise<Map<string, AvailRow>> {
+  if (wanted.length === 0) return new Map()
+  const rows = await db
     .selectFrom('avail')
     .selectAll()
-    .where('inventory_source_id', '=', inventorySourceId)
-    .where('avail_id', '=', availId)
+    .where((eb) => eb(eb.refTuple('inventory_source_id', 'avail_id'), 'in', wanted.map(({ inventorySourceId, availId }) => eb.tuple(inventorySourceId, availId))))
     .where('status', '=', 'ACTIVE')
     .where('end_time', '>', now)
-    .executeTakeFirst()
-  return row ? { ...row, cpm: row.cpm === null ? null : Number(row.cpm) } : undefined
+    .execute()
+  return new Map(rows.map((row) => [sellableAvailKey(row.inventory_source_id, row.avail_id), { ...row, cpm: row.cpm === null ? null : Number(row.cpm) }]))
 }
 
 /**

@@ -14,6 +14,7 @@ export {
   clearModuleError,
   findActiveModule,
   findActiveModules,
+  findActiveModulesOfSources,
   findModularSourceRow,
   findModuleById,
   findSourceRowById,

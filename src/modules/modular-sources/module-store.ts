@@ -282,20 +282,30 @@ export async function findActiveModule(db: Queryable, inventorySourceId: number,
 
 /** The source's ACTIVE module of each of several kinds, as `findActiveModule` picks it, in one statement. */
 export async function findActiveModules<K extends ModuleKind>(db: Queryable, inventorySourceId: number, kinds: readonly K[]): Promise<Map<K, ActiveModule>> {
-  const found = new Map<K, ActiveModule>()
-  if (kinds.length === 0) return found
+  return (await findActiveModulesOfSources(db, [inventorySourceId], kinds)).get(inventorySourceId) ?? new Map()
+}
+
+/** `findActiveModules` of several sources (by row id) in one statement; a source with none maps to an empty map. */
+export async function findActiveModulesOfSources<K extends ModuleKind>(
+  db: Queryable,
+  inventorySourceIds: readonly number[],
+  kinds: readonly K[],
+): Promise<Map<number, Map<K, ActiveModule>>> {
+  const found = new Map(inventorySourceIds.map((id) => [id, new Map<K, ActiveModule>()]))
+  if (kinds.length === 0 || inventorySourceIds.length === 0) return found
   const rows = await db
     .selectFrom('module_instance')
     .selectAll()
-    .where('inventory_source_id', '=', inventorySourceId)
+    .where('inventory_source_id', 'in', [...new Set(inventorySourceIds)])
     .where('kind', 'in', [...kinds])
     .orderBy('id')
     .execute()
   for (const row of rows) {
+    const ofSource = found.get(row.inventory_source_id)!
     const kind = row.kind as K
-    if (found.has(kind)) continue
+    if (ofSource.has(kind)) continue
     const contract = findContract(row.kind, row.provider)
-    if (contract && moduleStatusOf(row) === 'ACTIVE') found.set(kind, { row, contract })
+    if (contract && moduleStatusOf(row) === 'ACTIVE') ofSource.set(kind, { row, contract })
   }
   return found
 }
