@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Caller } from '../access/access-service.ts'
 import { bearerToken } from '../http/plugins/caller.ts'
@@ -46,11 +46,11 @@ export function principalOf(caller: Caller): string {
  * responses. A buyer key is required; the request is then handed to the SDK's transport as is.
  */
 export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string }> = async (app, { services, version }) => {
-  // @adcp/sdk is large (AdCP schemas, validators); the REST API must not wait for it to load.
-  // The import starts now in the background and the first /mcp request awaits it.
+  // @adcp/sdk is large (AdCP schemas, validators: ~75 MiB resident and about half a second to
+  // import): a process loads it with the first buyer request at /mcp or /a2a, so a server that
+  // only serves operators never holds it (BENCHMARKS.md, "Embedded startup and memory").
   let agent: Promise<BuyerAgent> | undefined
   const loadAgent = () => (agent ??= import('./agent.ts').then(({ createBuyerAgent }) => createBuyerAgent({ services, version })))
-  setImmediate(() => loadAgent().catch((error: unknown) => app.log.error({ err: error }, 'the AdCP agent failed to load')))
 
   // The body checks of every route (json-body.ts: prototype keys, depth, text PostgreSQL cannot
   // hold), but a body they refuse that is still JSON is answered to the MCP client as an AdCP error
@@ -86,6 +86,7 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
       const origin = `${request.protocol}://${request.host}`
       const buyerAgent = await loadAgent()
       const server = buyerAgent.serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall: toolCallOf(request.body) }, request.hostname)
+      const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js')
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
       reply.hijack()
       try {

@@ -91,7 +91,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** What one upstream task's result says about the call: outcome, error, what it placed. */
-export function upstreamCallFacts(tool: string, args: Record<string, unknown>, result: UpstreamCallResult): Omit<NewSourceCall, 'storefrontId' | 'sourceRowId' | 'latencyMs' | 'at'> {
+export async function upstreamCallFacts(tool: string, args: Record<string, unknown>, result: UpstreamCallResult): Promise<Omit<NewSourceCall, 'storefrontId' | 'sourceRowId' | 'latencyMs' | 'at'>> {
   const placed = tool === 'create_media_buy' && Array.isArray(args.packages)
     ? { packages: args.packages.length, budget: args.packages.reduce<number>((sum, pkg) => sum + (isRecord(pkg) ? numberOr(pkg.budget) : 0), 0) }
     : {}
@@ -109,7 +109,7 @@ export function upstreamCallFacts(tool: string, args: Record<string, unknown>, r
     tool,
     outcome: pending ? 'input_required' : 'completed',
     errorCode: null,
-    ...(tool === 'get_products' ? { products: upstreamProductsOf(payload).products.length } : {}),
+    ...(tool === 'get_products' ? { products: (await upstreamProductsOf(payload)).products.length } : {}),
     ...(tool === 'create_media_buy' ? { ...placed, currency } : {}),
   }
 }
@@ -126,7 +126,7 @@ export function recordingUpstreamClient(inner: UpstreamAgentClient, { clock, rec
     const result = await inner(target, tool, args)
     const latencyMs = performance.now() - started
     // The facts (products counted by schema) are worked out when the record is written, not on the buyer's time.
-    recorder.record(async () => [{ ...upstreamCallFacts(tool, args, result), storefrontId: target.storefrontId, sourceRowId: target.sourceRowId, latencyMs, at }])
+    recorder.record(async () => [{ ...(await upstreamCallFacts(tool, args, result)), storefrontId: target.storefrontId, sourceRowId: target.sourceRowId, latencyMs, at }])
     return result
   }
 }

@@ -503,7 +503,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       const affected = new Set<string>()
 
       if (input.canceled === true) {
-        assertTransition(buy.status, 'canceled')
+        await assertTransition(buy.status, 'canceled')
         for (const pkg of packages) if (!pkg.canceled_at) await releasePackage(trx, liveOf.get(pkg.id), 'update_media_buy: canceled by the buyer')
         buy = await updateBuy(trx, buy.id, {
           status: 'canceled', canceled_at: now, canceled_by: 'buyer', cancellation_reason: input.cancellationReason ?? null, bumpRevision: true,
@@ -513,7 +513,7 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       }
       if (input.paused !== undefined) {
         const to: AdcpMediaBuyStatus = input.paused ? 'paused' : 'active'
-        assertTransition(buy.status, to)
+        await assertTransition(buy.status, to)
       }
       // A buy already ended or canceled takes no package changes either.
       if (input.packages?.length && ['canceled', 'completed', 'rejected'].includes(buy.status)) {

@@ -246,7 +246,7 @@ export function createUpstreamSupplyWorkflows({ db, clock, secrets, call }: Upst
         await recordUpstreamOutcome(db, source, now, `get_products: ${result.kind === 'adcp_error' ? `${result.code}: ${result.message}` : result.message}`)
         return []
       }
-      const { products, rejected } = upstreamProductsOf(result.payload)
+      const { products, rejected } = await upstreamProductsOf(result.payload)
       await recordUpstreamOutcome(db, source, now, rejected > 0 ? `get_products: ${rejected} products are not AdCP products and are not sold` : null)
       return products.map((product) => ({ sourceId: source.source_id, product: { ...product, product_id: buyerProductId(source, product.product_id) } }))
     }))

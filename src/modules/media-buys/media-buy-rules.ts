@@ -1,4 +1,3 @@
-import { isLegalMediaBuyTransition } from '@adcp/sdk/server'
 import type { MediaBuyStatus } from '../../db/tables.ts'
 import { fail, StorefrontError } from '../../shared/errors.ts'
 import type { FlatRateUnit } from '../../shared/flat-rate.ts'
@@ -90,8 +89,10 @@ export function flightOf(input: { startTime: string; endTime: string }, now: Dat
  * other edge off the graph INVALID_MEDIA_BUY_TRANSITION. A buy still submitted is changed only by
  * its cancellation (it has no media_buy_id on the buyer's side yet).
  */
-export function assertTransition(from: MediaBuyStatus, to: AdcpMediaBuyStatus): void {
+export async function assertTransition(from: MediaBuyStatus, to: AdcpMediaBuyStatus): Promise<void> {
   if (from === 'submitted' && to === 'canceled') return
+  // The graph lives in @adcp/sdk/server, a large module: a process loads it when a buy first changes.
+  const { isLegalMediaBuyTransition } = await import('@adcp/sdk/server')
   if (from !== 'submitted' && isLegalMediaBuyTransition(from, to)) return
   if (to === 'canceled' && from === 'canceled') {
     throw fail.conflict('MEDIA_BUY_NOT_CANCELLABLE', `The media buy is ${from} and cannot be canceled`, { status: from })
