@@ -234,8 +234,9 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
     const planned: Array<NewPackage & { source: InventorySourceRow; availId: string; currency: string }> = []
     for (const [index, pkg] of packages.entries()) {
       const field = `packages[${index}]`
-      const source = wanted[index]?.source
-      const avail = wanted[index] ? avails.get(sellableAvailKey(wanted[index].source.id, wanted[index].availId)) : undefined
+      const target = wanted[index]
+      const source = target?.source
+      const avail = target ? avails.get(sellableAvailKey(target.source.id, target.availId)) : undefined
       const options = source && avail
         ? pricingOptionsOf({ cpm: avail.cpm, flatRate: avail.flat_rate, flatRateUnit: avail.flat_rate_unit, spotCount: avail.spot_count }, pricingOptionIdOf(avail.source_metadata, source.sandbox))
         : []
