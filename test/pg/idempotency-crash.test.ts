@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import pg from 'pg'
 import type { ServerProcess } from '../helpers/processes.ts'
 import { claimedMinutesAgo } from '../helpers/idempotency.ts'
-import { BOOTSTRAP_KEY, skipWithoutPostgres, useServerCluster } from './pg-harness.ts'
+import { BOOTSTRAP_KEY, skipWithoutPostgres, useServerCluster, waitUntil } from './pg-harness.ts'
 
 /**
  * Goal: a server process SIGKILLed inside a request's outcome transaction leaves neither the
@@ -61,7 +61,7 @@ describe('Idempotency-Key when a server process is killed inside the outcome tra
     await waitUntil(async () => {
       const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`.execute(cluster.db)
       return rows[0]!.n === 1
-    })
+    }, 'the create to wait at the gate')
     // The source is inserted, the answer is being recorded: the process dies before COMMIT.
     victim.child.kill('SIGKILL')
     await victim.stop()
@@ -73,7 +73,7 @@ describe('Idempotency-Key when a server process is killed inside the outcome tra
     await waitUntil(async () => {
       const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`.execute(cluster.db)
       return rows[0]!.n === 0
-    })
+    }, 'the dead connection\'s transaction to roll back')
     const sources = () => cluster.db.selectFrom('inventory_source').select('id').where('source_id', '=', agent.sourceId).execute()
     assert.equal((await sources()).length, 0)
     const claim = await cluster.db.selectFrom('idempotency_record').select(['storefront_id', 'status_code']).where('idempotency_key', '=', 'killed-1').executeTakeFirstOrThrow()
@@ -95,11 +95,3 @@ describe('Idempotency-Key when a server process is killed inside the outcome tra
     assert.equal((await sources()).length, 1)
   })
 })
-
-async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in 20 s')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}

@@ -109,3 +109,12 @@ export function sendOverHttp(sourceId: string, urlFor: (index: number) => string
     return { status: response.status, body: await response.json() }
   }
 }
+
+/** Polls `condition` every `intervalMs` until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitUntil(condition: () => Promise<boolean>, what: string, { timeoutMs = 20_000, intervalMs = 20 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}

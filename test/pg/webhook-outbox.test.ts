@@ -5,7 +5,7 @@ import { migrate } from '../../src/db/migrate.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/processes.ts'
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.ts'
 import { assertEveryEventDelivered, enqueueEvents, killWhileDelivering, outboxServerEnv } from '../helpers/webhook-crash.ts'
-import { createScratchDatabase, skipWithoutPostgres, type ScratchDatabase } from './pg-harness.ts'
+import { createScratchDatabase, skipWithoutPostgres, waitUntil, type ScratchDatabase } from './pg-harness.ts'
 
 /**
  * The outbox across real `storefront serve` processes on one PostgreSQL database: several
@@ -18,14 +18,6 @@ async function withScratch(prefix: string) {
   const handle = await scratch.open()
   await migrate(handle.db)
   return { scratch, handle }
-}
-
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
 }
 
 describe('the webhook outbox with two server processes', { skip: skipWithoutPostgres }, () => {
@@ -55,7 +47,7 @@ describe('the webhook outbox with two server processes', { skip: skipWithoutPost
     await waitUntil(async () => {
       const pending = await handle.db.selectFrom('webhook_outbox').select('id').where('status', '<>', 'delivered').limit(1).execute()
       return pending.length === 0
-    }, 120_000, `every event delivered (received ${receiver.received.length})\n${servers.map((server) => server.output()).join('\n')}`)
+    }, `every event delivered (received ${receiver.received.length})\n${servers.map((server) => server.output()).join('\n')}`, { timeoutMs: 120_000, intervalMs: 100 })
 
     assert.equal(receiver.maxInFlightPerKey(), 1, 'one in-flight delivery per event')
     const retriedBy = servers.map((server) => server.output().split('\n').filter((line) => line.includes('retried later')).length)
