@@ -1,3 +1,4 @@
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import {
   AdcpError,
   createAdcpServerFromPlatform,
@@ -377,7 +378,12 @@ export function createBuyerAgent({ services, version }: { services: Services; ve
     return new Set(Object.keys(registeredToolsOf(server)))
   }
 
-  return { serverFor, servedToolNames }
+  /** The stateless MCP transport of one HTTP request: no Mcp-Session-Id, JSON answers instead of a stream. */
+  function transportFor(): StreamableHTTPServerTransport {
+    return new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+  }
+
+  return { serverFor, servedToolNames, transportFor }
 }
 
 function toWire(account: Account<AccountMeta>): ListAccountsResponse['accounts'][number] {

@@ -86,8 +86,7 @@ export const mcpRoutes: FastifyPluginAsync<{ services: Services; version: string
       const origin = `${request.protocol}://${request.host}`
       const buyerAgent = await loadAgent()
       const server = buyerAgent.serverFor({ caller, agentUrl: `${origin}${MCP_PATH}`, toolCall: toolCallOf(request.body) }, request.hostname)
-      const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js')
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+      const transport = buyerAgent.transportFor()
       reply.hijack()
       try {
         await server.connect(transport)

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
 import type ExcelJS from 'exceljs'
 import type unzipper from 'unzipper'
 import { fail, isStorefrontError } from '../../shared/errors.ts'
@@ -49,7 +50,7 @@ export type XlsxSource = Buffer | NodeJS.ReadableStream | { path: string }
 
 export async function* readXlsxRows(data: XlsxSource, options: XlsxRowsOptions = {}): AsyncGenerator<SheetRow> {
   // A failing upload stream is not the file's fault: its error passes through as it is.
-  const source = Buffer.isBuffer(data) || !('pipe' in data) ? data : await buffered(data)
+  const source = Buffer.isBuffer(data) || !('pipe' in data) ? data : await buffer(data as AsyncIterable<Buffer>)
   const archive = archiveSource(source)
   try {
     const worksheet = await openWorksheet(archive, options.sheet)
@@ -154,12 +155,6 @@ async function readWorkbookParts(files: Map<string, unzipper.File>): Promise<Wor
 /** A relationship target (relative to xl/, or absolute within the package) as an archive path. */
 function partPath(target: string): string {
   return target.startsWith('/') ? target.slice(1) : `xl/${target}`
-}
-
-async function buffered(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk))
-  return Buffer.concat(chunks)
 }
 
 function notAWorkbook() {
