@@ -7,8 +7,8 @@ import { renderTable, terminalJson, terminalText } from './table.ts'
 
 /**
  * `storefront migrate` and `storefront keys ...`: the admin verbs, which work with or without a running
- * server. They run with the whole application loaded (commands.ts, `withApplication`), so their failures
- * are mapped here, by this copy of failure.ts, which knows the application's error classes.
+ * server. They load the whole application when they run (commands.ts), and their failures are mapped
+ * here, by failure.ts, which knows the application's error classes.
  */
 
 async function admin(input: Invocation, command: string, work: (ops: AdminOps) => Promise<void>): Promise<number> {

@@ -6,8 +6,8 @@ import type * as WorkCommands from './work-commands.ts'
  *
  * This file and main.ts are all that `storefront --help` loads. Each verb's code is imported when the
  * verb runs: the REST client verbs load a few small files of src/cli, and only `serve`, `migrate` and
- * `keys` (which open the database or the server) load the rest of the application, through tsx
- * (see `withApplication` and bin/storefront.js).
+ * `keys` (which open the database or the server) load the rest of the application (in the bundle of
+ * bin/bundle.js, each dynamic import is a chunk of its own).
  */
 
 export interface OptionSpec {
@@ -58,19 +58,6 @@ export function listOption(input: Invocation, name: string): string[] {
   return Array.isArray(value) ? value : []
 }
 
-/**
- * The verbs that open the database or start the server need the whole application, which is
- * TypeScript run through tsx. When this file runs from the CLI's precompiled bundle (bin/storefront.js),
- * tsx is registered first; under tsx (`npm start`, the tests) it already is.
- */
-async function withApplication<T>(load: () => Promise<T>): Promise<T> {
-  if (!import.meta.url.endsWith('.ts')) {
-    const { register } = await import('tsx/esm/api')
-    register()
-  }
-  return load()
-}
-
 const json: OptionSpec = { type: 'boolean', help: 'Print the API answer as JSON' }
 const source: OptionSpec = { type: 'string', value: '<sourceId>', help: 'The modular source (default: STOREFRONT_SOURCE)' }
 const API_NOTES = [
@@ -94,7 +81,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       summary: 'Start the API, its docs, the AdCP agent at /mcp and /a2a, and the operator /console, until SIGTERM or SIGINT.',
       options: {},
       notes: ['Configuration comes from the environment: PORT, HOST, DATA_DIR, DATABASE_URL, ... (README.md, "Configuration").'],
-      run: () => withApplication(() => import('./serve-command.ts')).then((m) => m.serveCommand()),
+      run: () => import('./serve-command.ts').then((m) => m.serveCommand()),
     },
   },
   migrate: {
@@ -103,7 +90,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       summary: 'Apply pending database migrations and exit (a running server has already applied them).',
       options: {},
       notes: ADMIN_NOTES,
-      run: (input) => withApplication(() => import('./admin-commands.ts')).then((m) => m.migrateCommand(input)),
+      run: (input) => import('./admin-commands.ts').then((m) => m.migrateCommand(input)),
     },
   },
   keys: {
@@ -119,20 +106,20 @@ export const COMMANDS: Record<string, CommandSpec> = {
           json,
         },
         notes: ADMIN_NOTES,
-        run: (input) => withApplication(() => import('./admin-commands.ts')).then((m) => m.keysCreate(input)),
+        run: (input) => import('./admin-commands.ts').then((m) => m.keysCreate(input)),
       },
       list: {
         summary: 'List API keys (prefixes only: keys are stored as hashes)',
         options: { storefront: { type: 'string', value: '<name>', help: "Only this storefront's keys" }, json },
         notes: ADMIN_NOTES,
-        run: (input) => withApplication(() => import('./admin-commands.ts')).then((m) => m.keysList(input)),
+        run: (input) => import('./admin-commands.ts').then((m) => m.keysList(input)),
       },
       revoke: {
         args: ['<id|prefix>'],
         summary: 'Revoke an API key (other server processes stop accepting it within 5 s)',
         options: { json },
         notes: ADMIN_NOTES,
-        run: (input) => withApplication(() => import('./admin-commands.ts')).then((m) => m.keysRevoke(input)),
+        run: (input) => import('./admin-commands.ts').then((m) => m.keysRevoke(input)),
       },
     },
   },

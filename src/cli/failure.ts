@@ -17,8 +17,7 @@ export function exitCodeOf(error: unknown): 1 | 2 | 3 {
 }
 
 /**
- * By name, never by class: the parser's UsageError (main.ts) and the client's CliUsageError
- * (http-client.ts) exist twice when the bundled CLI loads the application's verbs through tsx, and the
+ * By name, never by class: the parser's UsageError is main.ts's, which imports this file, and the
  * configuration's ConfigError (config.ts) is not imported here so that the REST client verbs never load
  * zod and the configuration.
  */

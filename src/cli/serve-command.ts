@@ -12,7 +12,7 @@ import { reportFailure } from './failure.ts'
  * 0, or 1 when it had to cut requests that were still running; should closing itself hang, the
  * process leaves anyway at the bound (the data-dir lock is released on exit).
  */
-/** Runs with the whole application loaded, so its failures are mapped by this copy of failure.ts. */
+/** Runs with the whole application loaded; failure.ts maps its failures to exit codes. */
 export async function serveCommand(): Promise<number> {
   try {
     return await serve(loadConfig())

@@ -3,7 +3,7 @@
  * is given (running initdb when it holds no database), applies the pending migrations, closes it and
  * reports over its IPC channel. Run only by setUpInChildProcess, whose process owns the directory.
  *
- *   node --import tsx src/db/embedded-setup-process.ts <pglite dir> [<migrations dir>]
+ *   node bin/embedded-setup.js <pglite dir> [<migrations dir>]
  */
 import { openDatabase } from './database.ts'
 import type { SetUpReport } from './embedded-setup.ts'

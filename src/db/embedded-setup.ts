@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url'
  * set-up leaves no half-made database for the next start to trip over.
  */
 
-const SETUP_ENTRY = fileURLToPath(new URL('./embedded-setup-process.ts', import.meta.url))
+/** Runs embedded-setup-process.ts from the application's bundle, or through tsx (bin/bundle.js). */
+const SETUP_ENTRY = fileURLToPath(new URL('../../bin/embedded-setup.js', import.meta.url))
 const SETTING_UP = '.setting-up-'
 
 /** What the set-up process reports over its IPC channel. */
@@ -60,10 +61,7 @@ async function entriesOf(dir: string): Promise<string[]> {
 const NOT_FOR_THE_CHILD = /^(--test|--experimental-test|--watch|--inspect|--eval$|--print$|--input-type|--check$|--interactive$|-[epci]$)/
 const VALUE_FOLLOWS = /^(-e|--eval|-p|--print|--input-type|--test-[a-z-]+|--watch-path|--inspect-port)$/
 
-/**
- * Node's own flags of this process for the child, and tsx (the child is TypeScript) when this process
- * registered it at run time (bin/storefront.js) rather than on its command line.
- */
+/** Node's own flags of this process for the child (a loader, memory limits, --expose-gc), less the above. */
 export function childExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
   const kept: string[] = []
   for (let i = 0; i < execArgv.length; i++) {
@@ -71,8 +69,7 @@ export function childExecArgv(execArgv: readonly string[] = process.execArgv): s
     if (!NOT_FOR_THE_CHILD.test(flag)) kept.push(flag)
     else if (VALUE_FOLLOWS.test(flag)) i++
   }
-  const namesTsx = kept.some((flag) => /(^|[/\\=])tsx([/\\]|$)/.test(flag))
-  return namesTsx ? kept : ['--import', import.meta.resolve('tsx'), ...kept]
+  return kept
 }
 
 /** Runs the set-up process on dir and returns what it applied; throws with its error otherwise. */

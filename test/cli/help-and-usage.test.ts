@@ -3,8 +3,7 @@ import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { APPLICATION_ENTRIES, buildCliBundle } from '../../bin/cli-bundle.js'
+import { buildBundle, ENTRIES } from '../../bin/bundle.js'
 import { COMMANDS, isSingleVerb } from '../../src/cli/commands.ts'
 import { repoRoot, runBin, runCli } from '../helpers/processes.ts'
 
@@ -118,23 +117,33 @@ describe('storefront --help, --version and usage errors', () => {
     assert.deepEqual(await runCli(['work', 'list', '--bogus'], env), await runBin(['work', 'list', '--bogus'], env))
   })
 
-  it('builds its bundle from src/cli alone and leaves the application to tsx', async () => {
+  it('bundles the whole application, and --help loads src/cli alone: no package, no server code', async () => {
     const directory = await mkdtemp(path.join(tmpdir(), 'sf-cli-bundle-'))
     try {
-      const { url, inputs } = await buildCliBundle(directory)
-      for (const input of inputs) {
-        assert.ok(input === 'package.json' || input === 'package-lock.json' || input === 'bin/cli-bundle.js' || input === 'src/shared/errors.ts' || input.startsWith('src/cli/'), input)
-        assert.ok(!APPLICATION_ENTRIES.includes(input), input)
-      }
-      assert.ok(inputs.includes('src/cli/work-commands.ts') && inputs.includes('src/cli/api-commands.ts'))
+      const { directory: bundle, inputs } = await buildBundle(directory)
+      for (const entry of Object.values(ENTRIES)) assert.ok(inputs.includes(entry), entry)
+      assert.ok(inputs.includes('src/server.ts') && inputs.includes('src/mcp/agent.ts') && inputs.includes('src/cli/work-commands.ts'))
       // The bundle's packages are absolute node_modules URLs: an install that moves one must rebuild it.
-      assert.ok(inputs.includes('src/cli/main.ts') && inputs.includes('package-lock.json'))
-      const text = await readFile(fileURLToPath(url), 'utf8')
-      const imported = [...text.matchAll(/\bimport\s*\(?\s*"([^"]+)"/g), ...text.matchAll(/\bfrom\s+"([^"]+)"/g)].map((match) => match[1]!)
-      for (const specifier of imported) {
-        const application = APPLICATION_ENTRIES.some((entry) => specifier.endsWith(`/${entry}`))
-        assert.ok(specifier.startsWith('node:') || application || /\/node_modules\/tsx\//.test(specifier), specifier)
+      assert.ok(inputs.includes('package-lock.json'))
+      // What `storefront --help` loads: cli.mjs and the chunks it imports statically, transitively.
+      const loaded = new Set<string>()
+      const pending = ['cli.mjs']
+      const specifiers: string[] = []
+      while (pending.length > 0) {
+        const file = pending.pop()!
+        if (loaded.has(file)) continue
+        loaded.add(file)
+        const text = await readFile(path.join(bundle, file), 'utf8')
+        for (const [, specifier] of text.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"|^import\s*"([^"]+)"/gm)) {
+          if (specifier === undefined) continue
+          if (specifier.startsWith('./')) pending.push(specifier.slice(2))
+          else specifiers.push(specifier)
+        }
       }
+      for (const specifier of specifiers) assert.ok(specifier.startsWith('node:'), `--help would load ${specifier}`)
+      const helpText = (await Promise.all([...loaded].map((file) => readFile(path.join(bundle, file), 'utf8')))).join('\n')
+      assert.match(helpText, /src\/cli\/commands\.ts/)
+      assert.doesNotMatch(helpText, /src\/(server|http|mcp|db)\//, 'no server module is loaded for --help')
     } finally {
       await rm(directory, { recursive: true, force: true })
     }

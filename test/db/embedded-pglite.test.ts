@@ -130,11 +130,4 @@ describe('the set-up process\'s Node flags', () => {
       ['--import', 'tsx', '--max-old-space-size=512'],
     )
   })
-
-  it('adds tsx when this process registered it at run time', () => {
-    const args = childExecArgv(['--expose-gc'])
-    assert.equal(args[0], '--import')
-    assert.match(args[1]!, /^file:.*\/tsx\//)
-    assert.deepEqual(args.slice(2), ['--expose-gc'])
-  })
 })
