@@ -1,10 +1,12 @@
 /**
  * Embedded start-up and memory: `npm start`'s own command (package.json `scripts.start`, run by `sh -c` so
- * the measured process is the server itself, not npm) on a fresh data directory, then again on the same
+ * the measured process is the server itself, not npm) on a fresh data directory with no template of the
+ * embedded database in the checkout's cache (initdb runs, as on the first start without `npm install`'s
+ * prepare step), on another fresh one (a copy of the template that start left), then again on the same
  * (existing) one; idle RSS a few seconds after each is ready; then, on that server, the server's peak RSS
  * while a generated 100,000-row avails feed (bench/avails-feed-files.ts, the feed of bench:avails) is
- * previewed and committed. Next to the limits measured in the same run: a bare `node -e` start and an
- * empty Fastify route server. "Ready" is the moment the process prints where it listens; RSS is VmRSS,
+ * previewed and committed. Next to the limits measured in the same run: a bare `node -e` start, an
+ * empty Fastify route server and `cp -r` of the template (what a copy of its files costs on this disk). "Ready" is the moment the process prints where it listens; RSS is VmRSS,
  * peak is VmHWM (reset through /proc/<pid>/clear_refs before each feed step).
  *
  *   npm run bench:startup
@@ -14,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { openAsBlob } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { generateFeedFiles } from './avails-feed-files.ts'
@@ -140,6 +142,26 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
 }
 
+/** The embedded database's templates of ROOT (src/db/embedded-template.ts), wherever its cache keeps them. */
+async function templateDirectories(): Promise<string[]> {
+  const cache = path.join(ROOT, 'node_modules', '.cache', 'storefront')
+  const found: string[] = []
+  for (const checkout of await readdir(cache).catch(() => [])) {
+    const templates = path.join(cache, checkout, 'pglite-templates')
+    for (const name of await readdir(templates).catch(() => [])) if (/^[0-9a-f]{16}$/.test(name)) found.push(path.join(templates, name))
+  }
+  return found
+}
+
+/** Runs `command` through sh to its end: its time in ms. */
+function timeCommand(command: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const began = performance.now()
+    const child = spawn('sh', ['-c', command], { stdio: 'inherit' })
+    child.on('close', (code) => (code === 0 ? resolve(performance.now() - began) : reject(new Error(`${command} exited with ${code}`))))
+  })
+}
+
 const nodeBare = `exec node -e "console.log('ready'); setInterval(() => {}, 1000)"`
 const fastifyEmpty =
   `exec node --input-type=module -e "import Fastify from 'fastify'; const app = Fastify(); app.get('/', async () => ({ ok: true })); ` +
@@ -163,10 +185,15 @@ async function main(): Promise<void> {
     for (let run = 0; run < RUNS; run++) {
       await stop(await measureStart('bare `node -e` (limit)', nodeBare, {}, /ready/))
       await stop(await measureStart('empty Fastify route server (limit)', fastifyEmpty, {}, /listening on (http:\/\/\S+)/))
+      const listening = /listening on (http:\/\/\S+)/
+      for (const template of await templateDirectories()) await rm(template, { recursive: true, force: true })
+      const first = { ...serverEnv, DATA_DIR: path.join(dir, `first-${run}`) }
+      await stop(await measureStart('storefront, fresh data dir, no template (initdb)', serverCommand, first, listening))
+      const [template] = await templateDirectories()
+      if (template) row('`cp -r` of the template (limit of its copy)').readyMs.push(await timeCommand(`cp -r '${template}' '${path.join(dir, `copy-${run}`)}'`))
       const dataDir = path.join(dir, `data-${run}`)
       const env = { ...serverEnv, DATA_DIR: dataDir }
-      const listening = /listening on (http:\/\/\S+)/
-      await stop(await measureStart('storefront, fresh data dir', serverCommand, env, listening))
+      await stop(await measureStart('storefront, fresh data dir (from the template)', serverCommand, env, listening))
       const server = await measureStart('storefront, existing data dir', serverCommand, env, listening)
       if (!feed) {
         await stop(server)

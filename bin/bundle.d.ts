@@ -11,3 +11,5 @@ export function currentBundle(directory?: string): Promise<string | null>
 export function discardBundle(bundle: string, directory?: string): void
 /** Runs an entry point from the bundle, or its source through tsx. */
 export function runEntry(entry: keyof typeof ENTRIES): Promise<void>
+/** `name` in this checkout's private cache, created if missing and checked to be private. */
+export function privateCacheDirectory(name: string): string

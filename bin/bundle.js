@@ -58,6 +58,25 @@ export function cacheDirectory() {
   return path.join(root, 'node_modules', '.cache', 'storefront', createHash('sha256').update(checkout).digest('hex').slice(0, 16))
 }
 
+/**
+ * `name` in this checkout's private cache (cacheDirectory()), created (0o700) if missing: for what else
+ * is kept there, such as the embedded database's template (src/db/embedded-template.ts). Throws unless it
+ * and every level above it up to node_modules/.cache is a real directory of this user nobody else may write.
+ */
+export function privateCacheDirectory(name) {
+  if (!/^[a-z][a-z0-9-]{0,63}$/.test(name) || BUNDLE_NAME.test(name)) throw new Error(`not a cache name: ${name}`)
+  const directory = cacheDirectory()
+  preparePrivate(directory)
+  const inner = path.join(directory, name)
+  try {
+    mkdirSync(inner, { mode: 0o700 })
+  } catch (error) {
+    if (error?.code !== 'EEXIST') throw error
+  }
+  assertPrivate(inner)
+  return inner
+}
+
 /** The name of a bundle of `files` ([name, text] pairs): its names and contents, hashed in name order. */
 function bundleName(files) {
   const hash = createHash('sha256')
@@ -216,6 +235,8 @@ export async function buildBundle(directory = cacheDirectory()) {
           if (!args.path.startsWith('.') && !path.isAbsolute(args.path)) return external(args.path)
           const file = path.resolve(args.resolveDir, args.path)
           if (file.startsWith(sources) || path.relative(root, file) === 'package.json') return undefined
+          // This file, imported by src for its private cache: loaded as it is, so that it finds the checkout.
+          if (file === fileURLToPath(import.meta.url)) return { path: import.meta.url, external: true }
           return { errors: [{ text: `${path.relative(root, args.importer)} imports ${path.relative(root, file)}, which is outside src/` }] }
         })
         build.onLoad({ filter: /\.ts$/ }, async (args) => ({ contents: ownImportMeta(args.path, await readFile(args.path, 'utf8')), loader: 'ts' }))

@@ -55,14 +55,14 @@ start_storefront() {
     # same loaded machine: the production bound of 5 s is too tight there (a timeout failed steps).
     export UPSTREAM_AGENT_TIMEOUT_MS="${UPSTREAM_AGENT_TIMEOUT_MS:-30000}"
     export STOREFRONT_SECRET_KEY="$secret" STOREFRONT_BOOTSTRAP_KEY="$operator" STOREFRONT_DEFAULT_NAME=conformance
-    exec node_modules/.bin/tsx src/cli/main.ts serve
+    exec node bin/storefront.js serve
   ) >"$out/$name-server.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   local base="http://127.0.0.1:$port"
   wait_for_server "$base" "$pid" "$out/$name-server.log" "the $name"
   local buyer
-  buyer="$(DATA_DIR="$work/$name-data" STOREFRONT_SECRET_KEY="$secret" node_modules/.bin/tsx src/cli/main.ts keys create --storefront conformance --role buyer --sandbox --label "$name-sandbox" --json \
+  buyer="$(DATA_DIR="$work/$name-data" STOREFRONT_SECRET_KEY="$secret" node bin/storefront.js keys create --storefront conformance --role buyer --sandbox --label "$name-sandbox" --json \
     | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).key))")"
   printf -v "${name}_base" '%s' "$base"
   printf -v "${name}_operator" '%s' "$operator"
@@ -91,8 +91,8 @@ rest "$front_base" "$front_operator" POST /inventory-sources "$source_body" 201 
 rest "$front_base" "$front_operator" PUT /inventory-sources/upstream-sandbox '{"status":"ACTIVE"}' 200 >>"$out/source.json"
 
 reset_sandboxes() {
-  STOREFRONT_URL="$upstream_base" STOREFRONT_API_KEY="$upstream_operator" node_modules/.bin/tsx src/cli/main.ts sandbox reset >>"$out/sandbox-reset.log"
-  STOREFRONT_URL="$front_base" STOREFRONT_API_KEY="$front_operator" node_modules/.bin/tsx src/cli/main.ts sandbox reset >>"$out/sandbox-reset.log"
+  STOREFRONT_URL="$upstream_base" STOREFRONT_API_KEY="$upstream_operator" node bin/storefront.js sandbox reset >>"$out/sandbox-reset.log"
+  STOREFRONT_URL="$front_base" STOREFRONT_API_KEY="$front_operator" node bin/storefront.js sandbox reset >>"$out/sandbox-reset.log"
 }
 
 status=0

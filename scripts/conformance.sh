@@ -49,7 +49,7 @@ if [ -n "${DATABASE_URL:-}" ] && [ -z "${STOREFRONT_WEBHOOK_SIGNING_KEY:-}" ]; t
 fi
 
 phase "starting the server ($([ -n "${DATABASE_URL:-}" ] && echo PostgreSQL || echo PGlite)) on $base"
-node_modules/.bin/tsx src/cli/main.ts serve >"$out/server.log" 2>&1 &
+node bin/storefront.js serve >"$out/server.log" 2>&1 &
 server_pid=$!
 cleanup() {
   kill "$server_pid" 2>/dev/null || true
@@ -62,13 +62,13 @@ source scripts/wait-for-server.sh
 wait_for_server "$base" "$server_pid" "$out/server.log"
 
 phase "creating a sandbox buyer key"
-buyer_key="$(node_modules/.bin/tsx src/cli/main.ts keys create --storefront conformance --role buyer --sandbox --label conformance --json \
+buyer_key="$(node bin/storefront.js keys create --storefront conformance --role buyer --sandbox --label conformance --json \
   | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).key))")"
 
 # Fresh sandbox state before each bundle: storyboards reuse fixed idempotency keys and fixture ids
 # across bundles, so a bundle must not see what the previous one bought or seeded.
 reset_sandbox() {
-  STOREFRONT_URL="$base" STOREFRONT_API_KEY="$operator_key" node_modules/.bin/tsx src/cli/main.ts sandbox reset >>"$out/sandbox-reset.log"
+  STOREFRONT_URL="$base" STOREFRONT_API_KEY="$operator_key" node bin/storefront.js sandbox reset >>"$out/sandbox-reset.log"
 }
 
 protocol="${CONFORMANCE_PROTOCOL:-mcp}"

@@ -43,7 +43,7 @@ export STOREFRONT_BOOTSTRAP_KEY="$operator_a" STOREFRONT_DEFAULT_NAME=fuzz-a
 unset DATABASE_URL
 
 phase "starting the server (PGlite) on $base"
-node_modules/.bin/tsx src/cli/main.ts serve >"$out/server.log" 2>&1 &
+node bin/storefront.js serve >"$out/server.log" 2>&1 &
 server_pid=$!
 cleanup() {
   kill "$server_pid" 2>/dev/null || true
@@ -57,7 +57,7 @@ wait_for_server "$base" "$server_pid" "$out/server.log"
 
 # The CLI talks to the running server (it owns the embedded database).
 key_of() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).key))"; }
-cli() { node_modules/.bin/tsx src/cli/main.ts "$@"; }
+cli() { node bin/storefront.js "$@"; }
 
 phase "making tenant B (storefront fuzz-b, created by its first key) and a sandbox buyer key on each storefront"
 operator_b="$(cli keys create --storefront fuzz-b --label fuzz-operator --json | key_of)"

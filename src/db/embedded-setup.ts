@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { access, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { copyTemplate, saveTemplate } from './embedded-template.ts'
 
 /**
  * Setting up the embedded database (initdb on a fresh data directory, migrations on an out-of-date
@@ -26,11 +27,19 @@ const SETTING_UP = '.setting-up-'
 export type SetUpReport = { applied: string[] } | { error: string }
 
 export interface EmbeddedSetUp {
-  /** The process that ran it (never this one). */
-  pid: number
-  /** Whether initdb ran: the data directory held no database. */
+  /** The process that ran it (never this one); null when the directory is a copy of the template. */
+  pid: number | null
+  /** Whether initdb ran: the data directory held no database and there was no template of it. */
   initdb: boolean
+  /** Whether the fresh directory is a copy of the template (embedded-template.ts). */
+  fromTemplate: boolean
   applied: string[]
+}
+
+/** The template a fresh data directory may start from, and the migrations it holds. */
+export interface SetUpTemplate {
+  name: string
+  migrations: string[]
 }
 
 export class EmbeddedSetUpError extends Error {
@@ -104,15 +113,19 @@ function runSetUpProcess(dir: string, migrationsDir: string | undefined): Promis
 }
 
 /**
- * Sets up the PGlite data directory dataDir in a child process: initdb and every migration when it
- * holds no database, the pending migrations otherwise. Only a directory that is missing or empty is
- * initialised; one with files but no database is refused rather than built upon.
+ * Sets up the PGlite data directory dataDir: when it holds no database, as a copy of the template if
+ * there is one, otherwise in a child process (initdb and every migration, then kept as the template);
+ * the pending migrations of an existing one in a child process. Only a directory that is missing or
+ * empty is initialised; one with files but no database is refused rather than built upon.
  */
-export async function setUpInChildProcess(dataDir: string, options: { migrationsDir?: string | undefined } = {}): Promise<EmbeddedSetUp> {
+export async function setUpInChildProcess(
+  dataDir: string,
+  options: { migrationsDir?: string | undefined; template?: SetUpTemplate | undefined } = {},
+): Promise<EmbeddedSetUp> {
   const describe = (error: unknown) => new EmbeddedSetUpError(`Setting up the embedded database in ${dataDir} failed: ${(error as Error).message}`)
   if (await holdsDatabase(dataDir)) {
     try {
-      return { initdb: false, ...(await runSetUpProcess(dataDir, options.migrationsDir)) }
+      return { initdb: false, fromTemplate: false, ...(await runSetUpProcess(dataDir, options.migrationsDir)) }
     } catch (error) {
       throw describe(error)
     }
@@ -131,11 +144,18 @@ export async function setUpInChildProcess(dataDir: string, options: { migrations
     if (entry.startsWith(`${base}${SETTING_UP}`)) await rm(path.join(parent, entry), { recursive: true, force: true })
   }
   const building = path.join(parent, `${base}${SETTING_UP}${randomBytes(6).toString('hex')}`)
+  const { template } = options
   try {
+    if (template && (await copyTemplate(template.name, building))) {
+      await rename(building, dataDir)
+      return { pid: null, initdb: false, fromTemplate: true, applied: template.migrations }
+    }
+    await rm(building, { recursive: true, force: true })
     const done = await runSetUpProcess(building, options.migrationsDir)
+    if (template) await saveTemplate(template.name, building)
     // Replaces the empty directory, if there is one, in one step.
     await rename(building, dataDir)
-    return { initdb: true, ...done }
+    return { initdb: true, fromTemplate: false, ...done }
   } catch (error) {
     await rm(building, { recursive: true, force: true })
     throw describe(error)

@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import { openDatabase, type Database, type DatabaseHandle, type OpenDatabaseOptions } from './database.ts'
 import { holdsDatabase, setUpInChildProcess, type EmbeddedSetUp } from './embedded-setup.ts'
 import { pgliteWasmModule } from './embedded-pglite.ts'
+import { templateName } from './embedded-template.ts'
 import { collectGarbage } from '../shared/collect-garbage.ts'
 
 export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url))
@@ -120,9 +121,9 @@ export interface MigratedDatabase {
  * opens it only once it is current: PGlite's WebAssembly heap never shrinks, and what initdb and
  * migrations grow would otherwise stay resident for the life of the server.
  */
-export async function openMigratedDatabase(options: OpenDatabaseOptions & { migrationsDir?: string | undefined }): Promise<MigratedDatabase> {
-  const { migrationsDir, ...openOptions } = options
-  if (!openOptions.databaseUrl && !openOptions.pglite && openOptions.dataDir) return openMigratedDataDir(openOptions.dataDir, openOptions, migrationsDir)
+export async function openMigratedDatabase(options: OpenDatabaseOptions & MigrateOptions): Promise<MigratedDatabase> {
+  const { migrationsDir, template, ...openOptions } = options
+  if (!openOptions.databaseUrl && !openOptions.pglite && openOptions.dataDir) return openMigratedDataDir(openOptions.dataDir, openOptions, { migrationsDir, template })
   const handle = await openDatabase(openOptions)
   try {
     const { applied } = await migrate(handle.db, await loadMigrations(migrationsDir))
@@ -133,12 +134,23 @@ export async function openMigratedDatabase(options: OpenDatabaseOptions & { migr
   }
 }
 
-async function openMigratedDataDir(dataDir: string, options: OpenDatabaseOptions, migrationsDir: string | undefined): Promise<MigratedDatabase> {
+export interface MigrateOptions {
+  /** Other migrations than the application's (tests). */
+  migrationsDir?: string | undefined
+  /** false: a fresh PGlite data directory runs initdb even when there is a template of it (tests of initdb). */
+  template?: boolean | undefined
+}
+
+async function openMigratedDataDir(dataDir: string, options: OpenDatabaseOptions, { migrationsDir, template: useTemplate }: MigrateOptions): Promise<MigratedDatabase> {
   const migrations = await loadMigrations(migrationsDir)
   // Compiled while the child works: the open after it then costs no compile.
   pgliteWasmModule().catch(() => undefined)
   // Checked here rather than left to PGlite, which would run initdb in this process.
-  let setUp = (await holdsDatabase(dataDir)) ? null : await setUpInChildProcess(dataDir, { migrationsDir })
+  // The template is of the application's own migrations only (a test's migrations would each make one).
+  const template = migrationsDir === undefined && useTemplate !== false
+    ? { name: templateName(migrations), migrations: migrations.map((m) => m.name) }
+    : undefined
+  let setUp = (await holdsDatabase(dataDir)) ? null : await setUpInChildProcess(dataDir, { migrationsDir, template })
   let handle: DatabaseHandle | null = await openDatabase(options)
   try {
     if (!setUp && (await pendingMigrations(handle.db, migrations)).length > 0) {

@@ -8,6 +8,7 @@ import { sql } from 'kysely'
 import type { DatabaseHandle } from '../../src/db/database.ts'
 import { PGLITE_SETTINGS } from '../../src/db/embedded-pglite.ts'
 import { childExecArgv, EmbeddedSetUpError } from '../../src/db/embedded-setup.ts'
+import { copyTemplate, templateName } from '../../src/db/embedded-template.ts'
 import { loadMigrations, migrationsDir, openMigratedDatabase } from '../../src/db/migrate.ts'
 
 async function settingsOf(handle: DatabaseHandle): Promise<Record<string, string>> {
@@ -40,15 +41,38 @@ describe('the embedded database (PGlite) at start-up', () => {
   after(() => rm(dir, { recursive: true, force: true }))
 
   it('sets a fresh data directory up in a child process (initdb and every migration), then opens the finished directory with the memory settings', async () => {
-    const { handle, applied, setUp } = await openMigratedDatabase({ dataDir })
+    const { handle, applied, setUp } = await openMigratedDatabase({ dataDir, template: false })
     try {
       assert.ok(setUp, 'a fresh directory is set up')
       assert.notEqual(setUp.pid, process.pid)
       assert.equal(setUp.initdb, true)
+      assert.equal(setUp.fromTemplate, false)
       assert.deepEqual(applied, (await loadMigrations()).map((m) => m.name))
       assert.equal(handle.engine, 'pglite')
       assert.deepEqual(await settingsOf(handle), PGLITE_SETTINGS)
       assert.equal(PGLITE_SETTINGS.shared_buffers, '16MB')
+      assert.deepEqual(await leftovers(dir), [])
+    } finally {
+      await handle.close()
+    }
+  })
+
+  it('starts another fresh data directory as a copy of the template a set-up kept, with nothing run', async () => {
+    // The first open makes the template if the checkout's cache has none yet (npm install's prepare makes one).
+    const first = await openMigratedDatabase({ dataDir: path.join(dir, 'template-first') })
+    await first.handle.close()
+    const copyDir = path.join(dir, 'template-copy')
+    const { handle, applied, setUp } = await openMigratedDatabase({ dataDir: copyDir })
+    try {
+      assert.ok(setUp)
+      assert.equal(setUp.fromTemplate, true)
+      assert.equal(setUp.pid, null, 'no set-up process ran')
+      assert.equal(setUp.initdb, false)
+      const migrations = (await loadMigrations()).map((m) => m.name)
+      assert.deepEqual(applied, migrations)
+      assert.deepEqual(await settingsOf(handle), PGLITE_SETTINGS)
+      const { rows } = await sql<{ name: string }>`SELECT name FROM schema_migration ORDER BY version`.execute(handle.db)
+      assert.deepEqual(rows.map((r) => r.name), migrations)
       assert.deepEqual(await leftovers(dir), [])
     } finally {
       await handle.close()
@@ -129,5 +153,26 @@ describe('the set-up process\'s Node flags', () => {
       childExecArgv(['--import', 'tsx', '--max-old-space-size=512', '--test', '--test-reporter=spec', '--inspect-port', '9230', '-e', 'code()']),
       ['--import', 'tsx', '--max-old-space-size=512'],
     )
+  })
+})
+
+describe('the embedded database\'s template', () => {
+  it('is named by its migrations: another migration, or another SQL of one, makes another template', async () => {
+    const migrations = await loadMigrations()
+    const name = templateName(migrations)
+    assert.match(name, /^[0-9a-f]{16}$/)
+    assert.equal(templateName(migrations), name)
+    assert.notEqual(templateName([...migrations, { version: 9990, name: '9990_extra.sql', sql: 'SELECT 1' }]), name)
+    assert.notEqual(templateName(migrations.map((m, i) => (i === 0 ? { ...m, sql: `${m.sql}\n-- edited` } : m))), name)
+  })
+
+  it('is not copied when there is none of that name, and nothing is left where the copy would go', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'storefront-template-'))
+    try {
+      assert.equal(await copyTemplate('0000000000000000', path.join(dir, 'copy')), false)
+      assert.deepEqual(await readdir(dir), [])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
