@@ -3,8 +3,11 @@
 export const ENTRIES: Record<'cli' | 'embedded-setup', string>
 /** node_modules/.cache/storefront/<checkout>/ of this checkout. */
 export function cacheDirectory(): string
-/** Builds the bundle into `directory` (default: the checkout's cache); the bundle's directory and the inputs it holds. */
-export function buildBundle(directory?: string): Promise<{ directory: string; inputs: string[] }>
+/**
+ * Builds the bundle into `directory` (default: the checkout's cache): the bundle's directory, the inputs it
+ * holds, and whether a manifest now names it (false when an input changed while it was built).
+ */
+export function buildBundle(directory?: string): Promise<{ directory: string; inputs: string[]; current: boolean }>
 /** The bundle's directory in `directory` (default: the checkout's cache), built if needed; null when it cannot be had. */
 export function currentBundle(directory?: string): Promise<string | null>
 /** Forgets the cached bundle `bundle` (it failed to load), so that the next start rebuilds it. */

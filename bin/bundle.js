@@ -208,6 +208,7 @@ function ownImportMeta(file, text) {
 export async function buildBundle(directory = cacheDirectory()) {
   preparePrivate(directory)
   const esbuild = await import('esbuild')
+  const started = Date.now()
   // Packages resolve from here, bin/ of this checkout: the bundle itself lives in the cache directory.
   const external = (specifier) => ({ path: import.meta.resolve(specifier), external: true })
   const outdir = path.join(directory, 'out')
@@ -270,9 +271,13 @@ export async function buildBundle(directory = cacheDirectory()) {
       }
     }
   }
-  writeAtomically(path.join(directory, 'manifest.json'), JSON.stringify({ format: FORMAT, bundle: name, files: names, inputs }))
+  // An input written while esbuild ran may be newer than what it read: this start uses the bundle, but
+  // no manifest vouches for it, so the next start builds again (as does every start while a file's
+  // mtime is in the future, e.g. unpacked from a machine whose clock is ahead: slower, never stale).
+  const current = inputs.every(([, mtimeMs]) => mtimeMs < started)
+  if (current) writeAtomically(path.join(directory, 'manifest.json'), JSON.stringify({ format: FORMAT, bundle: name, files: names, inputs }))
   removeStale(directory, name)
-  return { directory: bundle, inputs: inputs.map(([relative]) => relative) }
+  return { directory: bundle, inputs: inputs.map(([relative]) => relative), current }
 }
 
 /**

@@ -93,6 +93,26 @@ describe('the bundle cache', () => {
     await assert.rejects(stat(marker), { code: 'ENOENT' })
   })
 
+  it('names no bundle in the manifest when an input changed while it was built, so the next start builds again', async () => {
+    const directory = path.join(scratch, 'edited-during-build')
+    const input = path.join(repoRoot, 'src', 'cli', 'main.ts')
+    const { atime, mtime } = await stat(input)
+    // An mtime after the build started is what an edit during the build leaves.
+    const later = new Date(Date.now() + 60_000)
+    await utimes(input, later, later)
+    try {
+      const built = await buildBundle(directory)
+      assert.equal(built.current, false)
+      await assert.rejects(stat(path.join(directory, 'manifest.json')), { code: 'ENOENT' })
+      assert.ok((await readdir(built.directory)).includes('cli.mjs'), 'the bundle itself is whole')
+    } finally {
+      await utimes(input, atime, mtime)
+    }
+    const rebuilt = await buildBundle(directory)
+    assert.equal(rebuilt.current, true)
+    assert.equal((await manifestOf(directory)).bundle, path.basename(rebuilt.directory))
+  })
+
   it('refuses a symlinked directory or one its group or others may write, and touches nothing in it', async () => {
     const elsewhere = path.join(scratch, 'elsewhere')
     await mkdir(elsewhere, { mode: 0o700 })
