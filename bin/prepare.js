@@ -14,6 +14,8 @@ import { fileURLToPath, URL } from 'node:url'
 import { currentBundle } from './bundle.js'
 
 const began = performance.now()
+// Where the CLI's own bundle was cached before the whole application was bundled: nothing reads it now.
+rmSync(fileURLToPath(new URL('../node_modules/.cache/storefront-cli', import.meta.url)), { recursive: true, force: true })
 const seconds = () => ((performance.now() - began) / 1000).toFixed(1)
 if (!(await currentBundle())) {
   console.warn('storefront: the application bundle could not be built; npm start will run through tsx (STOREFRONT_CLI_DEBUG=1 says why)')
