@@ -65,16 +65,9 @@ export function cacheDirectory() {
  */
 export function privateCacheDirectory(name) {
   if (!/^[a-z][a-z0-9-]{0,63}$/.test(name) || BUNDLE_NAME.test(name)) throw new Error(`not a cache name: ${name}`)
-  const directory = cacheDirectory()
+  const directory = path.join(cacheDirectory(), name)
   preparePrivate(directory)
-  const inner = path.join(directory, name)
-  try {
-    mkdirSync(inner, { mode: 0o700 })
-  } catch (error) {
-    if (error?.code !== 'EEXIST') throw error
-  }
-  assertPrivate(inner)
-  return inner
+  return directory
 }
 
 /** The name of a bundle of `files` ([name, text] pairs): its names and contents, hashed in name order. */
@@ -97,16 +90,22 @@ function assertPrivate(directory, { rootMayOwn = false } = {}) {
   if ((info.mode & 0o022) !== 0) throw new Error(`${directory} may be written by its group or others (mode ${(info.mode & 0o777).toString(8)})`)
 }
 
-/** Creates the cache `directory` (0o700) if needed and checks it and its parents up to node_modules/.cache. */
+/**
+ * Creates `directory` (0o700) if needed and checks it; inside node_modules/.cache, every level from there
+ * down to it as well (node_modules/.cache itself may be root's).
+ */
 function preparePrivate(directory) {
   const cache = path.join(root, 'node_modules', '.cache')
+  const below = path.relative(cache, directory)
   const chain = []
-  if (path.dirname(path.dirname(directory)) === cache) {
+  if (below !== '' && !below.startsWith('..') && !path.isAbsolute(below)) {
     mkdirSync(cache, { recursive: true })
     assertPrivate(cache, { rootMayOwn: true })
-    chain.push(path.dirname(directory))
+    let level = cache
+    for (const part of below.split(path.sep)) chain.push((level = path.join(level, part)))
+  } else {
+    chain.push(directory)
   }
-  chain.push(directory)
   for (const level of chain) {
     try {
       mkdirSync(level, { mode: 0o700 })
