@@ -24,6 +24,12 @@ export const pgliteStartParams: readonly string[] = [
 
 let compiledModule: Promise<WebAssembly.Module> | null = null
 
+/** The directory of PGlite's package.json (its exports do not list that file). */
+export function pglitePackageDirectory(): string {
+  // The package's entry is dist/index.cjs (or .js): its package is one level up.
+  return path.dirname(path.dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')))
+}
+
 /**
  * PostgreSQL's WebAssembly, compiled once per process: setting a fresh data directory up opens PGlite
  * twice (initdb's scratch instance and the instance that migrates), a start after an upgrade twice in
@@ -32,8 +38,7 @@ let compiledModule: Promise<WebAssembly.Module> | null = null
  */
 export function pgliteWasmModule(): Promise<WebAssembly.Module> {
   compiledModule ??= (async () => {
-    const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite')
-    return WebAssembly.compile(await readFile(path.join(path.dirname(entry), 'pglite.wasm')))
+    return WebAssembly.compile(await readFile(path.join(pglitePackageDirectory(), 'dist', 'pglite.wasm')))
   })()
   return compiledModule
 }

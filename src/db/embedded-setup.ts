@@ -150,7 +150,6 @@ export async function setUpInChildProcess(
       await rename(building, dataDir)
       return { pid: null, initdb: false, fromTemplate: true, applied: template.migrations }
     }
-    await rm(building, { recursive: true, force: true })
     const done = await runSetUpProcess(building, options.migrationsDir)
     if (template) await saveTemplate(template.name, building)
     // Replaces the empty directory, if there is one, in one step.

@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { constants } from 'node:fs'
+import { constants, readFileSync } from 'node:fs'
 import { copyFile, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import { privateCacheDirectory } from '../../bin/bundle.js'
-import { pgliteStartParams } from './embedded-pglite.ts'
+import { pglitePackageDirectory, pgliteStartParams } from './embedded-pglite.ts'
 
 /**
  * The embedded database's template: a data directory that was set up (initdb and every migration) and
@@ -29,10 +28,7 @@ const TEMPLATE_NAME = /^[0-9a-f]{16}$/
 const COPY_CONCURRENCY = 16
 
 function pgliteVersion(): string {
-  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite')
-  // dist/index.cjs: the package's own package.json is one level up (its exports do not list it).
-  const manifest = createRequire(entry)('../package.json') as { version: string }
-  return manifest.version
+  return (JSON.parse(readFileSync(path.join(pglitePackageDirectory(), 'package.json'), 'utf8')) as { version: string }).version
 }
 
 /** The name of the template the application's `migrations` make with this PGlite. */
@@ -42,7 +38,10 @@ export function templateName(migrations: readonly { name: string; sql: string }[
   return hash.digest('hex').slice(0, 16)
 }
 
-/** The templates' directory, or null when the cache is not usable (then: no template, initdb as before). */
+/**
+ * The templates' directory in the checkout's private cache, or null when the cache is not usable (then:
+ * no template, initdb as before). copyTemplate and saveTemplate take another (tests).
+ */
 function templatesDirectory(): string | null {
   try {
     return privateCacheDirectory('pglite-templates')
@@ -90,8 +89,7 @@ async function copyDataDirectory(from: string, to: string): Promise<void> {
  * there is none or the copy failed (a newer install removed it meanwhile, a full disk): the caller
  * then sets the directory up from scratch.
  */
-export async function copyTemplate(name: string, to: string): Promise<boolean> {
-  const templates = templatesDirectory()
+export async function copyTemplate(name: string, to: string, templates: string | null = templatesDirectory()): Promise<boolean> {
   if (!templates) return false
   const template = path.join(templates, name)
   if (!(await isTemplate(template))) return false
@@ -109,8 +107,7 @@ export async function copyTemplate(name: string, to: string): Promise<boolean> {
  * Written beside its place and renamed in, so a template is whole or absent. A failure here costs the
  * next fresh start its initdb, nothing else: it is not an error of the start that set up `from`.
  */
-export async function saveTemplate(name: string, from: string): Promise<void> {
-  const templates = templatesDirectory()
+export async function saveTemplate(name: string, from: string, templates: string | null = templatesDirectory()): Promise<void> {
   if (!templates) return
   const template = path.join(templates, name)
   if (await isTemplate(template)) return

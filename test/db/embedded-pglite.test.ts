@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -8,7 +8,7 @@ import { sql } from 'kysely'
 import type { DatabaseHandle } from '../../src/db/database.ts'
 import { PGLITE_SETTINGS } from '../../src/db/embedded-pglite.ts'
 import { childExecArgv, EmbeddedSetUpError } from '../../src/db/embedded-setup.ts'
-import { copyTemplate, templateName } from '../../src/db/embedded-template.ts'
+import { copyTemplate, saveTemplate, templateName } from '../../src/db/embedded-template.ts'
 import { loadMigrations, migrationsDir, openMigratedDatabase } from '../../src/db/migrate.ts'
 
 async function settingsOf(handle: DatabaseHandle): Promise<Record<string, string>> {
@@ -164,6 +164,73 @@ describe('the embedded database\'s template', () => {
     assert.equal(templateName(migrations), name)
     assert.notEqual(templateName([...migrations, { version: 9990, name: '9990_extra.sql', sql: 'SELECT 1' }]), name)
     assert.notEqual(templateName(migrations.map((m, i) => (i === 0 ? { ...m, sql: `${m.sql}\n-- edited` } : m))), name)
+  })
+
+  /** A small stand-in for a set-up data directory: PG_VERSION, a nested file and an empty directory. */
+  async function fakeDataDirectory(dir: string): Promise<string> {
+    await mkdir(path.join(dir, 'base', '5'), { recursive: true })
+    await mkdir(path.join(dir, 'pg_wal', 'archive_status'), { recursive: true })
+    await writeFile(path.join(dir, 'PG_VERSION'), '17\n')
+    await writeFile(path.join(dir, 'base', '5', '1259'), Buffer.alloc(8192, 7))
+    return dir
+  }
+
+  async function listing(dir: string): Promise<Array<[string, string | null]>> {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+    const rows = await Promise.all(entries.map(async (entry): Promise<[string, string | null]> => {
+      const where = path.join(entry.parentPath, entry.name)
+      return [path.relative(dir, where), entry.isFile() ? (await readFile(where)).toString('base64') : null]
+    }))
+    return rows.sort(([a], [b]) => a.localeCompare(b))
+  }
+
+  it('is saved whole and copied whole: every directory and file, the directories private', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'storefront-template-'))
+    try {
+      const templates = path.join(dir, 'templates')
+      await mkdir(templates, { mode: 0o700 })
+      const from = await fakeDataDirectory(path.join(dir, 'set-up'))
+      await saveTemplate('00000000000000aa', from, templates)
+      assert.deepEqual(await readdir(templates), ['00000000000000aa'], 'no partial copy is left beside it')
+      const to = path.join(dir, 'copy')
+      assert.equal(await copyTemplate('00000000000000aa', to, templates), true)
+      assert.deepEqual(await listing(to), await listing(from))
+      for (const level of [to, path.join(to, 'base', '5'), path.join(to, 'pg_wal', 'archive_status')]) {
+        assert.equal((await stat(level)).mode & 0o077, 0, level)
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('replaces the templates of other migrations once they are a minute old, and keeps a recent one', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'storefront-template-'))
+    try {
+      const templates = path.join(dir, 'templates')
+      await mkdir(templates, { mode: 0o700 })
+      const old = await fakeDataDirectory(path.join(templates, '00000000000000bb'))
+      await fakeDataDirectory(path.join(templates, '00000000000000cc'))
+      const twoMinutesAgo = new Date(Date.now() - 120_000)
+      await utimes(old, twoMinutesAgo, twoMinutesAgo)
+      await saveTemplate('00000000000000aa', await fakeDataDirectory(path.join(dir, 'set-up')), templates)
+      assert.deepEqual((await readdir(templates)).sort(), ['00000000000000aa', '00000000000000cc'])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('is not copied when it holds anything but files and directories, and the copy leaves nothing behind', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'storefront-template-'))
+    try {
+      const templates = path.join(dir, 'templates')
+      await mkdir(templates, { mode: 0o700 })
+      const template = await fakeDataDirectory(path.join(templates, '00000000000000aa'))
+      await symlink('/etc/passwd', path.join(template, 'base', '5', 'elsewhere'))
+      assert.equal(await copyTemplate('00000000000000aa', path.join(dir, 'copy'), templates), false)
+      assert.deepEqual(await readdir(dir), ['templates'])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('is not copied when there is none of that name, and nothing is left where the copy would go', async () => {
