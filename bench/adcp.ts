@@ -15,7 +15,10 @@
  *
  * BENCH_RATE=50 switches to the fixed-rate workload instead (see benchFixedRate below): 10,000
  * avails across 20 sources, requests offered at BENCH_RATE per second whatever the answers do.
- * BENCH_ONLY=<text> runs only the fixed-rate rows whose path and operation contain it.
+ * BENCH_ONLY=<text> runs only the fixed-rate rows whose path and operation contain it. Each
+ * fixed-rate row runs BENCH_WARMUP_SECONDS (3) at its rate before it measures, and reports the CPU
+ * each party spent per call: this process, the server process and (when it runs on this machine)
+ * PostgreSQL. BENCH_SERVER_ROOT=<checkout> runs that checkout's server (before/after a change).
  *
  * A scratch database is created on that server (the role needs CREATEDB) and dropped afterwards.
  * Every hold is 10 impressions on an avail picked at random, so capacity never runs out: first
@@ -25,7 +28,9 @@
  * also count the SQL statements they send: what one call costs the database.
  */
 import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import Fastify from 'fastify'
@@ -42,6 +47,13 @@ import { withScratchDatabase } from '../test/helpers/database.ts'
 import { startServerProcess } from '../test/helpers/processes.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+/**
+ * BENCH_SERVER_ROOT: another checkout whose `storefront serve` the fixed-rate rows' server runs (the code
+ * before a change); the in-process and SQL rows run this checkout's code either way.
+ */
+const SERVER_ROOT = process.env.BENCH_SERVER_ROOT ? path.resolve(process.env.BENCH_SERVER_ROOT) : undefined
+/** Seconds each fixed-rate row runs at its rate before the measured ones (BENCH_WARMUP_SECONDS). */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32)
 const POOL_SIZE = 20
 const IMPRESSIONS = 10
@@ -273,27 +285,101 @@ interface RateRow {
   p50Ms: number
   p99Ms: number
   maxMs: number
+  /** p99 of the warm-up seconds before the measured ones. */
+  warmUpP99Ms: number
   statementsPerCall: string
+  /** CPU milliseconds per call offered: this process (the load generator, and the in-process rows' own work), the server process, PostgreSQL. */
+  cpuMsPerCall: { bench: number; server: number | null; postgres: number | null }
   failures: string
 }
 
 const rateRows: RateRow[] = []
 
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const USER_HZ = 100
+
+/** CPU seconds (user + system) a process has used so far, from /proc; null off Linux or once it is gone. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ
+  } catch {
+    return null
+  }
+}
+
 /**
- * An open loop: SECONDS x RATE calls, each started at its own scheduled instant (start + k / RATE)
+ * CPU seconds used so far by each of this machine's PostgreSQL processes (backends, WAL writer,
+ * checkpointer), by pid: what the database spends when it runs here, as the bench's test cluster
+ * does. Null when none runs here (a remote server) or off Linux.
+ */
+function postgresCpuSeconds(): Map<number, number> | null {
+  const byPid = new Map<number, number>()
+  let pids: string[]
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    return null
+  }
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue
+    } catch {
+      continue
+    }
+    const seconds = processCpuSeconds(Number(pid))
+    if (seconds !== null) byPid.set(Number(pid), seconds)
+  }
+  return byPid.size === 0 ? null : byPid
+}
+
+/** What PostgreSQL's processes used between two readings; a process that exited in between is not counted. */
+function postgresCpuSince(before: Map<number, number> | null): number | null {
+  const now = postgresCpuSeconds()
+  if (before === null || now === null) return null
+  let total = 0
+  for (const [pid, seconds] of now) total += seconds - (before.get(pid) ?? 0)
+  return total
+}
+
+/** The CPU each party spends over a row: this process (the load generator), the server process and PostgreSQL. */
+function cpuMeter(serverPid: number | undefined): () => { bench: number; server: number | null; postgres: number | null } {
+  const bench = process.cpuUsage()
+  const server = serverPid === undefined ? null : processCpuSeconds(serverPid)
+  const postgres = postgresCpuSeconds()
+  return () => {
+    const used = process.cpuUsage(bench)
+    const serverNow = serverPid === undefined ? null : processCpuSeconds(serverPid)
+    return {
+      bench: (used.user + used.system) / 1e6,
+      server: server === null || serverNow === null ? null : serverNow - server,
+      postgres: postgresCpuSince(postgres),
+    }
+  }
+}
+/** The server process of the fixed-rate rows, whose CPU they report. */
+let serverPid: number | undefined
+
+interface OpenLoopResult {
+  /** Latencies of the calls that succeeded, in ms from each call's scheduled instant, sorted. */
+  latencies: number[]
+  failures: string[]
+  /** Seconds from the first scheduled call to the last answer. */
+  elapsedSeconds: number
+}
+
+/**
+ * An open loop: seconds x RATE calls, each started at its own scheduled instant (start + k / RATE)
  * whether or not the earlier ones have answered, so a slow answer cannot hold back the next
  * request (closed loops hide queueing that way). A call's latency runs from its scheduled
- * instant, so a late timer on a busy event loop counts against it too. 20 calls one by one first
- * warm the path up.
+ * instant, so a late timer on a busy event loop counts against it too.
  */
-async function measureAtRate(path: string, operation: string, workload: string, once: (call: number) => Promise<boolean>): Promise<void> {
+async function offerAtRate(seconds: number, once: (call: number) => Promise<boolean>): Promise<OpenLoopResult> {
   const rate = RATE!
-  if (ONLY !== undefined && !`${path} ${operation}`.includes(ONLY)) return
-  for (let i = 0; i < 20; i++) await once(i)
-  const total = Math.round(SECONDS * rate)
+  const total = Math.round(seconds * rate)
   const latencies: number[] = []
   const failures: string[] = []
-  const statementsBefore = statements
   const start = performance.now() + 50
   let lastAnswer = start
   await Promise.all(Array.from({ length: total }, (_, k) => new Promise<void>((done) => {
@@ -312,17 +398,40 @@ async function measureAtRate(path: string, operation: string, workload: string, 
     }, Math.max(0, scheduled - performance.now()))
   })))
   latencies.sort((a, b) => a - b)
+  return { latencies, failures, elapsedSeconds: (lastAnswer - start) / 1000 }
+}
+
+const percentile = (sorted: readonly number[], p: number) => sorted[Math.floor(sorted.length * p)] ?? 0
+
+/**
+ * One row: WARMUP_SECONDS at the offered rate first, then SECONDS measured. The warm-up is what a
+ * server that has been taking this traffic has behind it (its pool's connections open, with their
+ * PostgreSQL backends' caches filled, its code optimized); its p99 is reported beside the row,
+ * since a server that has just started answers its first seconds slower.
+ */
+async function measureAtRate(path: string, operation: string, workload: string, once: (call: number) => Promise<boolean>): Promise<void> {
+  if (ONLY !== undefined && !`${path} ${operation}`.includes(ONLY)) return
+  const warmUp = await offerAtRate(WARMUP_SECONDS, once)
+  const statementsBefore = statements
+  const cpu = cpuMeter(serverPid)
+  const { latencies, failures, elapsedSeconds } = await offerAtRate(SECONDS, once)
+  const used = cpu()
+  const total = latencies.length + failures.length
+  const perCall = (seconds: number | null) => (seconds === null ? null : (seconds * 1000) / total)
+  const failed = [...warmUp.failures, ...failures]
   rateRows.push({
     path,
     operation,
     workload,
-    offeredPerSecond: rate,
-    answeredPerSecond: latencies.length / ((lastAnswer - start) / 1000),
-    p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
-    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    offeredPerSecond: RATE!,
+    answeredPerSecond: latencies.length / elapsedSeconds,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
     maxMs: latencies.at(-1) ?? 0,
+    warmUpP99Ms: percentile(warmUp.latencies, 0.99),
     statementsPerCall: statements === statementsBefore ? '-' : ((statements - statementsBefore) / total).toFixed(1),
-    failures: failures.length === 0 ? '0' : `${failures.length} (${[...new Set(failures)].slice(0, 2).join('; ')})`,
+    cpuMsPerCall: { bench: perCall(used.bench)!, server: perCall(used.server), postgres: perCall(used.postgres) },
+    failures: failed.length === 0 ? '0' : `${failed.length} (${[...new Set(failed)].slice(0, 2).join('; ')})`,
   })
   console.log(`# ${path}, ${operation}, ${workload}: done`)
 }
@@ -347,7 +456,8 @@ async function benchFixedRate(url: string): Promise<void> {
     LOG_LEVEL: 'warn',
     RATE_LIMIT_MAX: '0',
     ...serverNodeOptions(),
-  })
+  }, undefined, SERVER_ROOT)
+  serverPid = server.child.pid
   const handle: DatabaseHandle = await openDatabase({ databaseUrl: url, poolSize: POOL_SIZE })
   const empty = Fastify({ logger: false })
   empty.post('/empty', async () => ({}))
@@ -472,10 +582,11 @@ async function benchFixedRate(url: string): Promise<void> {
 }
 
 function printRateTable(): void {
-  const header = ['path', 'operation', 'workload', 'offered/s', 'answered/s', 'p50 ms', 'p99 ms', 'max ms', 'SQL statements/call', 'failures']
+  const header = ['path', 'operation', 'workload', 'offered/s', 'answered/s', 'p50 ms', 'p99 ms', 'max ms', 'warm-up p99 ms', 'SQL statements/call', 'CPU ms/call: bench', 'server', 'PostgreSQL', 'failures']
+  const ms = (value: number | null) => (value === null ? '-' : value.toFixed(1))
   console.log(`| ${header.join(' | ')} |`)
   console.log(`|${header.map(() => '---').join('|')}|`)
-  for (const r of rateRows) console.log(`| ${[r.path, r.operation, r.workload, r.offeredPerSecond, r.answeredPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.maxMs.toFixed(1), r.statementsPerCall, r.failures].join(' | ')} |`)
+  for (const r of rateRows) console.log(`| ${[r.path, r.operation, r.workload, r.offeredPerSecond, r.answeredPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.maxMs.toFixed(1), r.warmUpP99Ms.toFixed(1), r.statementsPerCall, ms(r.cpuMsPerCall.bench), ms(r.cpuMsPerCall.server), ms(r.cpuMsPerCall.postgres), r.failures].join(' | ')} |`)
 }
 
 function printTable(): void {
@@ -496,7 +607,7 @@ if (RATE === null) {
   printTable()
 } else {
   if (!Number.isFinite(RATE) || RATE <= 0) throw new Error('BENCH_RATE must be a positive number of requests per second')
-  console.log(`# AdCP buyer-surface benchmark at a fixed rate: ${RATE} requests/s offered (open loop), ${SECONDS} s per row, ${RATE_SOURCES * RATE_AVAILS_PER_SOURCE} avails across ${RATE_SOURCES} sources, 1 server process (pool ${POOL_SIZE}), node ${process.version}, ${os.cpus().length} CPUs, load average ${loadAverage()}`)
+  console.log(`# AdCP buyer-surface benchmark at a fixed rate: ${RATE} requests/s offered (open loop), ${WARMUP_SECONDS} s of warm-up then ${SECONDS} s measured per row, ${RATE_SOURCES * RATE_AVAILS_PER_SOURCE} avails across ${RATE_SOURCES} sources, 1 server process (pool ${POOL_SIZE}), node ${process.version}, ${os.cpus().length} CPUs, load average ${loadAverage()}`)
   await withScratchDatabase(adminUrl!, 'sf_bench_adcp', benchFixedRate)
   printRateTable()
   console.log(`# load average at the end: ${loadAverage()}`)

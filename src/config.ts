@@ -14,6 +14,8 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  // off for a connection pooler that cannot keep prepared statements (PgBouncer's transaction mode before 1.21).
+  DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
   STOREFRONT_SECRET_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   // A private Ed25519 JWK (JSON); parsed by src/modules/buyer-webhooks/signing-key.ts, which names
   // no part of it in an error.
@@ -51,6 +53,8 @@ export interface Config {
   dataDir: string
   databaseUrl: string | undefined
   databasePoolSize: number
+  /** Prepare statements by name on PostgreSQL (src/db/prepared-statements.ts). */
+  databasePreparedStatements: boolean
   secretKey: string | undefined
   /** The webhook signing key as given (JSON JWK), or undefined: generated into dataDir on PGlite. */
   webhookSigningKey: string | undefined
@@ -100,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS === 'on',
     secretKey: e.STOREFRONT_SECRET_KEY,
     webhookSigningKey: e.STOREFRONT_WEBHOOK_SIGNING_KEY,
     bootstrapKey: e.STOREFRONT_BOOTSTRAP_KEY,

@@ -76,7 +76,7 @@ export async function openRuntime(
     }
     const webhookSigningKey = await webhookSigningKeyOf(config)
     ;({ handle } = await openMigratedDatabase(config.databaseUrl
-      ? { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize }
+      ? { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, preparedStatements: config.databasePreparedStatements }
       : { dataDir: path.join(config.dataDir, 'pglite') }))
     const services = createServices({
       db: handle.db,

@@ -6,6 +6,7 @@ import { createPgConfig } from '@electric-sql/pglite/node-postgres'
 import { metrics } from '../shared/metrics.ts'
 import { createPglite } from './embedded-pglite.ts'
 import { pgliteNotifications, postgresNotifications, type Notifications } from './notifications.ts'
+import { preparingPool } from './prepared-statements.ts'
 import type { DB } from './tables.ts'
 
 export type Database = Kysely<DB>
@@ -107,6 +108,8 @@ export interface OpenDatabaseOptions {
   pglite?: PGlite | undefined
   /** Connections per process on PostgreSQL. */
   poolSize?: number | undefined
+  /** Prepare statements by name on PostgreSQL (src/db/prepared-statements.ts); on unless false. */
+  preparedStatements?: boolean | undefined
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
@@ -116,7 +119,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: 10_000,
     })
-    const db: Database = new StorefrontDatabase({ dialect: new PostgresDialect({ pool }) })
+    const db: Database = new StorefrontDatabase({ dialect: new PostgresDialect({ pool: options.preparedStatements === false ? pool : preparingPool(pool) }) })
     const untrack = trackPool(pool)
     return {
       db,

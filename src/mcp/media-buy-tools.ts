@@ -200,7 +200,9 @@ export function mediaBuyTools(services: Services, caller: Caller, tasks: StoreOw
         pushNotification: request.push_notification_config as PushConfig | undefined,
         reportingWebhook: request.reporting_webhook as PushConfig | undefined,
       }).catch(toMediaBuyError)
-      note.sources = note.sources.map((source) => ({ ...source, currency: outcome.buy.row.currency, mediaBuyId: outcome.buy.row.media_buy_id }))
+      // The placed buy's packages know their sources' rows: the record needs no lookup of them.
+      const rowIdOf = new Map(outcome.buy.packages.map((pkg) => [pkg.source_id, pkg.inventory_source_id]))
+      note.sources = note.sources.map((source) => ({ ...source, sourceRowId: rowIdOf.get(source.sourceId), currency: outcome.buy.row.currency, mediaBuyId: outcome.buy.row.media_buy_id }))
       if (outcome.kind === 'submitted') {
         note.submitted = true
         return tasks.submitted(ctx, outcome.taskId)

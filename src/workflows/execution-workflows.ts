@@ -8,7 +8,7 @@ import {
   findBookingByReservation,
   findInterruptedHandoffs,
   hasBookingForMediaBuy,
-  insertBooking,
+  insertBookings,
   mergeExternalRefs,
   reclaimEndpoint,
   recordEndpointAttempt,
@@ -16,6 +16,7 @@ import {
   toBookingResponse,
   type EndpointAttempt,
   type FinalizeRequest,
+  type NewBooking,
 } from '../modules/execution/index.ts'
 import { printable } from '../shared/printable.ts'
 import { handoffPayload } from '../modules/handoff.ts'
@@ -134,6 +135,15 @@ export interface PreparedHandoff {
   dispatch: { provider: ProviderDispatch; url: string; payload: string; idempotencyKey: string } | null
 }
 
+/**
+ * A hand-off up to its booking: an existing booking of the reservation (a repeated finalize), or
+ * the booking to insert with whatever it will dispatch. Bookings of several hand-offs are inserted
+ * together (`bookHandoffs`).
+ */
+type PlannedHandoff =
+  | { existing: PreparedHandoff }
+  | { booking: NewBooking; dispatch: { provider: ProviderDispatch; url: string; payload: string } | null }
+
 function dispatchOf(booking: Pick<BookingRow, 'provider'>): ProviderDispatch | undefined {
   return findProvider('TRAFFICKING', booking.provider)?.dispatch
 }
@@ -171,9 +181,10 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   /** The hand-off of the HELD reservation a finalize names, with its items, in the caller's transaction. */
   async function prepare(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, actor: Actor): Promise<PreparedHandoff> {
     const now = clock.now()
-    const { prepared, items } = await prepareWithoutItems(trx, source, body, {}, now)
+    const { handoff, items } = await prepareWithoutItems(trx, source, body, {}, now)
+    const [prepared] = await bookHandoffs(trx, [handoff])
     await openWorkItems(trx, items, actor, now)
-    return prepared
+    return prepared!
   }
 
   /**
@@ -182,7 +193,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
    * and `known.modules` (the source's modules, read once per buy) it skips the lookups they
    * answer; every check that needs no statement still runs.
    */
-  async function prepareWithoutItems(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, known: HandoffKnown, now: Date): Promise<{ prepared: PreparedHandoff; items: OpenWorkItemInput[] }> {
+  async function prepareWithoutItems(trx: Transaction, source: InventorySourceRow, body: FinalizeRequest, known: HandoffKnown, now: Date): Promise<{ handoff: PlannedHandoff; items: OpenWorkItemInput[] }> {
     const { fresh } = known
     // Concurrent finalizes serialise on the reservation, locked as the ledger locks it. A fresh
     // hold is locked by the insert that created it and cannot be due: it was placed just now.
@@ -191,7 +202,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       : await ledger.lockLiveByKey(trx, { sourceRowId: source.id, mediaBuyId: body.mediaBuyId, availId: finalizeAvailId(body), packageId: body.packageId })
     if (!fresh) {
       const existing = await findBookingByReservation(trx, reservation.id, { forUpdate: true })
-      if (existing) return { prepared: { bookingId: existing.id, dispatch: await retryDispatch(trx, existing, now) }, items: [] }
+      if (existing) return { handoff: { existing: { bookingId: existing.id, dispatch: await retryDispatch(trx, existing, now) } }, items: [] }
     }
 
     if (reservation.status !== 'HELD' || due) {
@@ -227,7 +238,7 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     if (plan.dispatchTo && (!dispatch || plan.traffickingPayload === null)) {
       throw new Error(`Provider ${module.row.provider} planned a dispatch it cannot send`)
     }
-    const booking = await insertBooking(trx, {
+    const booking: NewBooking = {
       inventorySourceId: source.id,
       reservationId: reservation.id,
       moduleRowId: module.row.id,
@@ -243,14 +254,26 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
       traffickingMode: dispatch ? 'AUTOMATED' : 'HITL',
       endpointClaimedAt: dispatch ? now : null,
       now,
-    })
+    }
     return {
-      prepared: {
-        bookingId: booking.id,
-        dispatch: dispatch ? { provider: dispatch, url: plan.dispatchTo!, payload: plan.traffickingPayload!, idempotencyKey: booking.endpoint_idempotency_key } : null,
-      },
+      handoff: { booking, dispatch: dispatch ? { provider: dispatch, url: plan.dispatchTo!, payload: plan.traffickingPayload! } : null },
       items: itemInputs(source, reservation, plan.items),
     }
+  }
+
+  /** The bookings of planned hand-offs, inserted in one statement: each hand-off as prepared. */
+  async function bookHandoffs(trx: Transaction, handoffs: readonly PlannedHandoff[]): Promise<PreparedHandoff[]> {
+    const fresh = handoffs.filter((handoff) => 'booking' in handoff)
+    const inserted = await insertBookings(trx, fresh.map((handoff) => handoff.booking))
+    const bookingOf = new Map(fresh.map((handoff, index) => [handoff, inserted[index]!]))
+    return handoffs.map((handoff) => {
+      if ('existing' in handoff) return handoff.existing
+      const booking = bookingOf.get(handoff)!
+      return {
+        bookingId: booking.id,
+        dispatch: handoff.dispatch ? { ...handoff.dispatch, idempotencyKey: booking.endpoint_idempotency_key } : null,
+      }
+    })
   }
 
   /**
@@ -263,19 +286,21 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
   async function handOffBuyLines(trx: Transaction, lines: readonly BuyLine[], actor: Actor): Promise<Array<PreparedHandoff | null>> {
     const now = clock.now()
     const items: OpenWorkItemInput[] = []
-    const answers: Array<PreparedHandoff | null> = []
+    const planned: Array<PlannedHandoff | null> = []
     for (const line of lines) {
       if (line.kind === 'handoff') {
-        const { prepared, items: lineItems } = await prepareWithoutItems(trx, line.source, line.body, line.known, now)
+        const { handoff, items: lineItems } = await prepareWithoutItems(trx, line.source, line.body, line.known, now)
         items.push(...lineItems)
-        answers.push(prepared)
+        planned.push(handoff)
       } else {
         items.push(await approvalItem(trx, line.source, line.request, line.fresh))
-        answers.push(null)
+        planned.push(null)
       }
     }
+    const handoffs = planned.filter((handoff) => handoff !== null)
+    const prepared = new Map((await bookHandoffs(trx, handoffs)).map((answer, index) => [handoffs[index]!, answer]))
     await openWorkItems(trx, items, actor, now)
-    return answers
+    return planned.map((handoff) => (handoff === null ? null : prepared.get(handoff)!))
   }
 
   /**

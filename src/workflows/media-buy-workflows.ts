@@ -417,8 +417,15 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
       const buy = await view(db, existing)
       return existing.task_id ? { kind: 'submitted', taskId: existing.task_id, buy } : { kind: 'confirmed', buy }
     }
-    for (const { source, prepared } of created.handoffs) if (prepared) await execution.dispatchHandoff(source, prepared)
-    const buy = await view(db, (await findOwnBuy(db, owner, created.buy.media_buy_id))!)
+    let dispatched = false
+    for (const { source, prepared } of created.handoffs) {
+      if (!prepared?.dispatch) continue
+      await execution.dispatchHandoff(source, prepared)
+      dispatched = true
+    }
+    // A dispatch's answer may have moved the buy on; without one the row is what the transaction wrote.
+    const row = dispatched ? (await findOwnBuy(db, owner, created.buy.media_buy_id))! : created.buy
+    const buy = await view(db, row)
     return created.buy.task_id ? { kind: 'submitted', taskId: created.buy.task_id, buy } : { kind: 'confirmed', buy }
   }
 

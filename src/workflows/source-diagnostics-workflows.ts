@@ -47,6 +47,8 @@ export interface SourceDiagnosticsDeps {
 /** A modular source named by a buyer call, with what the call did there. */
 export interface ServedSource {
   sourceId: string
+  /** The source's row id when the call already knows it (a placed buy's packages): no lookup then. */
+  sourceRowId?: number | undefined
   products?: number | undefined
   packages?: number | undefined
   budget?: number | undefined
@@ -126,9 +128,10 @@ export function createSourceDiagnosticsWorkflows({ db, clock, recorder, upstream
       for (const { sourceId, mediaBuyId } of await listSourcesOfBuys(db, storefrontId, call.mediaBuyIds)) {
         if (!bySource.has(sourceId)) bySource.set(sourceId, { sourceId, mediaBuyId })
       }
-      const rowIds = await modularSourceRowIds(db, storefrontId, [...bySource.keys()])
+      const unresolved = [...bySource.values()].filter((source) => source.sourceRowId === undefined).map((source) => source.sourceId)
+      const rowIds = unresolved.length === 0 ? new Map<string, number>() : await modularSourceRowIds(db, storefrontId, unresolved)
       return [...bySource.values()].flatMap((source): NewSourceCall[] => {
-        const sourceRowId = rowIds.get(source.sourceId)
+        const sourceRowId = source.sourceRowId ?? rowIds.get(source.sourceId)
         if (sourceRowId === undefined) return []
         return [{
           storefrontId,

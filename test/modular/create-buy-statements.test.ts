@@ -57,11 +57,11 @@ describe('create_media_buy of a live key in statements', () => {
     return { outcome, statements: counter.count() }
   }
 
-  it('creates a submitted 2-package buy on two sources in at most 17 statements', async () => {
+  it('creates a submitted 2-package buy on two sources in at most 15 statements', async () => {
     const { outcome, statements } = await buyTwoPackages(products, 'statements-two-sources')
     assert.equal(outcome.kind, 'submitted')
     assert.equal(outcome.buy.packages.length, 2)
-    assert.ok(statements <= 17, `${statements} statements`)
+    assert.ok(statements <= 15, `${statements} statements`)
   })
 
   it('reads the avails and the sources\' modules once per buy, whether its packages share a source or not', async () => {
@@ -88,6 +88,19 @@ describe('create_media_buy of a live key in statements', () => {
     assert.deepEqual(items.map((item) => item.kind).sort(), ['TRAFFIC_TO_CADENT', 'TRAFFIC_TO_CADENT', 'UPLOAD_FINAL_REPORT', 'UPLOAD_FINAL_REPORT'])
     const events = await db.selectFrom('work_item_event').select(['work_item_id', 'event_type']).where('work_item_id', 'in', items.map((item) => item.id)).orderBy('id').execute()
     assert.deepEqual(events.map((event) => [event.work_item_id, event.event_type]), items.map((item) => [item.id, 'CREATED']))
+  })
+
+  it('records the placed buy in the diagnostics with one statement: its packages know their sources\' rows', async () => {
+    const { outcome } = await buyTwoPackages(products, 'statements-served-record')
+    const sources = outcome.buy.packages.map((pkg) => ({ sourceId: pkg.source_id, sourceRowId: pkg.inventory_source_id, packages: 1 }))
+    counter.reset()
+    services.sourceDiagnostics.served(principal.storefrontId, {
+      tool: 'create_media_buy', outcome: 'input_required', errorCode: null, latencyMs: 12, at: clock.now(), sources, mediaBuyIds: [],
+    })
+    await services.sourceDiagnostics.flush()
+    assert.equal(counter.count(), 1)
+    const recorded = await db.selectFrom('source_call').select(['inventory_source_id', 'media_buy_id']).where('tool', '=', 'create_media_buy').orderBy('inventory_source_id').execute()
+    assert.deepEqual(recorded.map((row) => row.inventory_source_id), sources.map((source) => source.sourceRowId).sort((a, b) => a - b))
   })
 
   /** The source's avail ids in order. */

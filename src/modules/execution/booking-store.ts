@@ -93,10 +93,12 @@ export interface NewBooking {
   now: Date
 }
 
-export async function insertBooking(trx: Transaction, input: NewBooking): Promise<BookingRow> {
-  return trx
+/** New bookings in one statement, answered in the order given. */
+export async function insertBookings(trx: Transaction, inputs: readonly NewBooking[]): Promise<BookingRow[]> {
+  if (inputs.length === 0) return []
+  const rows = await trx
     .insertInto('booking')
-    .values({
+    .values(inputs.map((input) => ({
       inventory_source_id: input.inventorySourceId,
       reservation_id: input.reservationId,
       module_row_id: input.moduleRowId,
@@ -111,15 +113,18 @@ export async function insertBooking(trx: Transaction, input: NewBooking): Promis
       trafficking_payload: input.traffickingPayload,
       trafficking_mode: input.traffickingMode,
       external_refs: json({}),
-      status: 'HELD',
+      status: 'HELD' as const,
       endpoint_claimed_at: input.endpointClaimedAt,
       // Random, so two installations POSTing to one Cadent receiver never share a key.
       endpoint_idempotency_key: `storefront-booking-${randomUUID()}`,
       created_at: input.now,
       updated_at: input.now,
-    })
+    })))
     .returningAll()
-    .executeTakeFirstOrThrow()
+    .execute()
+  // A reservation has at most one booking: match the rows to the inputs by it, not by position.
+  const byReservation = new Map(rows.map((row) => [row.reservation_id, row]))
+  return inputs.map((input) => byReservation.get(input.reservationId)!)
 }
 
 export async function findBookingByReservation(db: Queryable, reservationId: number, options: { forUpdate?: boolean } = {}): Promise<BookingRow | undefined> {

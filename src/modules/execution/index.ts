@@ -6,7 +6,7 @@ export {
   findBookingsByReservations,
   findInterruptedHandoffs,
   hasBookingForMediaBuy,
-  insertBooking,
+  insertBookings,
   markBooked,
   markEndedByReservation,
   mergeExternalRefs,
@@ -15,6 +15,7 @@ export {
   RESERVATION_RESOURCE,
   toBookingResponse,
   type EndpointAttempt,
+  type NewBooking,
 } from './booking-store.ts'
 export { finalizeAvailId, FinalizeRequestSchema, type FinalizeRequest } from './finalize.schema.ts'
 export { bookingOf, bookReservation, reservationIdOf, storeBookingRef } from './handoff-effects.ts'
