@@ -6,8 +6,8 @@ import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryRes
  * each connection parses it once (node-postgres remembers per connection which names it has
  * parsed); afterwards only Bind/Execute travel, and PostgreSQL skips parsing and, once its plan
  * cache has chosen, planning. Unnamed statements are parsed and planned on every execution: at
- * 50 buys a second that was ~40% of PostgreSQL's CPU per buy (BENCHMARKS.md, "Prepared
- * statements").
+ * 50 buys a second that was about a third of PostgreSQL's CPU per buy (BENCHMARKS.md, "Fourth
+ * pass").
  *
  * Which statements get a name, and why:
  * - only those with parameters: a statement without is either a one-off (a migration's script,
@@ -19,14 +19,10 @@ import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryRes
  *   texts they come from. Later texts run unnamed, as before.
  *
  * A table whose columns change under a running process (a migration of a newer version, a rolling
- * deploy) makes a prepared `SELECT *` of it fail once with "cached plan must not change result
- * type" (SQLSTATE 0A000). The connection it failed on is then discarded rather than returned to the
- * pool, so the next statement of that text is prepared afresh on another connection.
+ * deploy) makes a prepared `SELECT *` of it fail once per connection with "cached plan must not
+ * change result type" (SQLSTATE 0A000). The connection it failed on is then closed rather than
+ * returned to the pool, so the next statement of that text is prepared afresh on another connection.
  */
-export interface PreparedStatementsOptions {
-  /** Distinct statement texts one process names. */
-  capacity?: number
-}
 
 const DEFAULT_CAPACITY = 500
 const MAX_TEXT = 8_192
@@ -66,8 +62,8 @@ function isChangedResultType(error: unknown): boolean {
  * A pg.Pool as Kysely's PostgresDialect sees it, with its statements prepared by name. One wrapper
  * per pooled connection, so Kysely's own per-connection state stays attached to it.
  */
-export function preparingPool(pool: pg.Pool, options: PreparedStatementsOptions = {}): PostgresPool {
-  const names = new StatementNames(options.capacity)
+export function preparingPool(pool: pg.Pool): PostgresPool {
+  const names = new StatementNames()
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>()
 
   function wrap(client: pg.PoolClient): PostgresPoolClient {
@@ -86,13 +82,8 @@ export function preparingPool(pool: pg.Pool, options: PreparedStatementsOptions 
     }
     return {
       query,
-      release() {
-        const broken = discard
-        discard = false
-        if (broken) wrappers.delete(client)
-        // A truthy argument makes pg-pool close the connection instead of keeping it.
-        client.release(broken || undefined)
-      },
+      // A truthy argument makes pg-pool close the connection instead of keeping it.
+      release: () => client.release(discard || undefined),
     }
   }
 

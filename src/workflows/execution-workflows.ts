@@ -261,14 +261,14 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
     }
   }
 
-  /** The bookings of planned hand-offs, inserted in one statement: each hand-off as prepared. */
-  async function bookHandoffs(trx: Transaction, handoffs: readonly PlannedHandoff[]): Promise<PreparedHandoff[]> {
-    const fresh = handoffs.filter((handoff) => 'booking' in handoff)
-    const inserted = await insertBookings(trx, fresh.map((handoff) => handoff.booking))
-    const bookingOf = new Map(fresh.map((handoff, index) => [handoff, inserted[index]!]))
+  /** The bookings of planned hand-offs, inserted in one statement: each hand-off as prepared, in place (null stays null). */
+  async function bookHandoffs(trx: Transaction, handoffs: ReadonlyArray<PlannedHandoff | null>): Promise<Array<PreparedHandoff | null>> {
+    const inserted = await insertBookings(trx, handoffs.flatMap((handoff) => (handoff && 'booking' in handoff ? [handoff.booking] : [])))
+    let next = 0
     return handoffs.map((handoff) => {
+      if (handoff === null) return null
       if ('existing' in handoff) return handoff.existing
-      const booking = bookingOf.get(handoff)!
+      const booking = inserted[next++]!
       return {
         bookingId: booking.id,
         dispatch: handoff.dispatch ? { ...handoff.dispatch, idempotencyKey: booking.endpoint_idempotency_key } : null,
@@ -297,10 +297,9 @@ export function createExecutionWorkflows(deps: ExecutionWorkflowDeps) {
         planned.push(null)
       }
     }
-    const handoffs = planned.filter((handoff) => handoff !== null)
-    const prepared = new Map((await bookHandoffs(trx, handoffs)).map((answer, index) => [handoffs[index]!, answer]))
+    const prepared = await bookHandoffs(trx, planned)
     await openWorkItems(trx, items, actor, now)
-    return planned.map((handoff) => (handoff === null ? null : prepared.get(handoff)!))
+    return prepared
   }
 
   /**

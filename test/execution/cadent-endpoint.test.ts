@@ -116,6 +116,29 @@ describe('Finalize with a cadentEndpointUrl (automated Cadent hand-off)', () => 
     assert.equal(receiver.received.length, 1)
   })
 
+  it('answers a create_media_buy on an endpoint source with the buy as the 2xx left it: booked and confirmed', async () => {
+    await createDemo(ctx, { sourceId: 'demo-buy-accept', cadentEndpointUrl: `${receiver.url}/accept` })
+    const key = await ctx.services.access.createKey({ storefront: 'acme', role: 'buyer', label: 'automated hand-off' })
+    const keyRow = await ctx.db.selectFrom('api_key').select(['id', 'storefront_id']).where('id', '=', Number(key.id)).executeTakeFirstOrThrow()
+    const buyer = { storefrontId: keyRow.storefront_id, apiKeyId: keyRow.id, sandbox: false }
+    const [synced] = await ctx.services.buyer.syncAccounts(buyer, [{ brandDomain: 'acmeoutdoor.example', operator: 'pinnacle-agency.example', billing: 'operator', paymentTerms: null }])
+    assert.ok(synced?.ok)
+    const sent = receiver.received.length
+    const outcome = await ctx.services.mediaBuys.create({ ...buyer, accountRowId: synced.row.id, accountId: synced.row.account_id }, {
+      idempotencyKey: 'automated-hand-off-buy',
+      brandDomain: 'acmeoutdoor.example',
+      startTime: '2026-12-01T00:00:00.000Z',
+      endTime: '2026-12-08T00:00:00.000Z',
+      packages: [{ productId: `demo-buy-accept:${PRIME}`, pricingOptionId: 'cpm_fixed', budget: 100, impressions: 10_000 }],
+    })
+    assert.equal(receiver.received.length, sent + 1, 'the hand-off was POSTed after the commit')
+    assert.equal(outcome.kind, 'submitted')
+    // The 2xx booked the only hold, which confirmed the buy: the answer is read after that, not before.
+    assert.equal(outcome.buy.row.status, 'pending_creatives')
+    assert.ok(outcome.buy.row.confirmed_at)
+    assert.deepEqual(outcome.buy.packages.map((pkg) => pkg.reservation_status), ['BOOKED'])
+  })
+
   it('falls back to TRAFFIC_TO_CADENT on a 500 and records the error on the module (readiness BLOCKED)', async () => {
     receiver.received.length = 0
     await demoWithEndpoint('demo-reject', '/reject')
