@@ -19,6 +19,8 @@
  * fixed-rate row runs BENCH_WARMUP_SECONDS (3) at its rate before it measures, and reports the CPU
  * each party spent per call: this process, the server process and (when it runs on this machine)
  * PostgreSQL. BENCH_SERVER_ROOT=<checkout> runs that checkout's server (before/after a change).
+ * BENCH_SERVER_PROCESSES=2 runs the fixed-rate rows' server as that many processes on the one
+ * database, the way a seller scales out, each call sent to the next process in turn.
  *
  * A scratch database is created on that server (the role needs CREATEDB) and dropped afterwards.
  * Every hold is 10 impressions on an avail picked at random, so capacity never runs out: first
@@ -44,7 +46,7 @@ import { SecretBox } from '../src/shared/secret-box.ts'
 import { refuseUnprobedAgents } from '../src/sources/agent-probe.ts'
 import type { BuyPrincipal } from '../src/workflows/media-buy-workflows.ts'
 import { withScratchDatabase } from '../test/helpers/database.ts'
-import { startServerProcess } from '../test/helpers/processes.ts'
+import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 /**
@@ -55,6 +57,8 @@ const SERVER_ROOT = process.env.BENCH_SERVER_ROOT ? path.resolve(process.env.BEN
 /** Seconds each fixed-rate row runs at its rate before the measured ones (BENCH_WARMUP_SECONDS). */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32)
+/** Server processes of the fixed-rate rows (BENCH_SERVER_PROCESSES), on one database, each with its own pool. */
+const SERVER_PROCESSES = Number(process.env.BENCH_SERVER_PROCESSES ?? 1)
 const POOL_SIZE = 20
 const IMPRESSIONS = 10
 const SPREAD_AVAILS = 1_000
@@ -343,14 +347,25 @@ function postgresCpuSince(before: Map<number, number> | null): number | null {
   return total
 }
 
-/** The CPU each party spends over a row: this process (the load generator), the server process and PostgreSQL. */
-function cpuMeter(serverPid: number | undefined): () => { bench: number; server: number | null; postgres: number | null } {
+/** CPU seconds the server processes have used so far, together; null if any cannot be read. */
+function serversCpuSeconds(serverPids: readonly number[]): number | null {
+  let total = 0
+  for (const pid of serverPids) {
+    const seconds = processCpuSeconds(pid)
+    if (seconds === null) return null
+    total += seconds
+  }
+  return total
+}
+
+/** The CPU each party spends over a row: this process (the load generator), the server processes together and PostgreSQL. */
+function cpuMeter(serverPids: readonly number[]): () => { bench: number; server: number | null; postgres: number | null } {
   const bench = process.cpuUsage()
-  const server = serverPid === undefined ? null : processCpuSeconds(serverPid)
+  const server = serversCpuSeconds(serverPids)
   const postgres = postgresCpuSeconds()
   return () => {
     const used = process.cpuUsage(bench)
-    const serverNow = serverPid === undefined ? null : processCpuSeconds(serverPid)
+    const serverNow = serversCpuSeconds(serverPids)
     return {
       bench: (used.user + used.system) / 1e6,
       server: server === null || serverNow === null ? null : serverNow - server,
@@ -358,8 +373,6 @@ function cpuMeter(serverPid: number | undefined): () => { bench: number; server:
     }
   }
 }
-/** The server process of the fixed-rate rows, whose CPU they report. */
-let serverPid: number | undefined
 
 interface OpenLoopResult {
   /** Latencies of the calls that succeeded, in ms from each call's scheduled instant, sorted. */
@@ -409,11 +422,11 @@ const percentile = (sorted: readonly number[], p: number) => sorted[Math.floor(s
  * PostgreSQL backends' caches filled, its code optimized); its p99 is reported beside the row,
  * since a server that has just started answers its first seconds slower.
  */
-async function measureAtRate(path: string, operation: string, workload: string, once: (call: number) => Promise<boolean>): Promise<void> {
+async function measureAtRate(serverPids: readonly number[], path: string, operation: string, workload: string, once: (call: number) => Promise<boolean>): Promise<void> {
   if (ONLY !== undefined && !`${path} ${operation}`.includes(ONLY)) return
   const warmUp = await offerAtRate(WARMUP_SECONDS, once)
   const statementsBefore = statements
-  const cpu = cpuMeter(serverPid)
+  const cpu = cpuMeter(serverPids)
   const { latencies, failures, elapsedSeconds } = await offerAtRate(SECONDS, once)
   const used = cpu()
   const total = latencies.length + failures.length
@@ -446,18 +459,30 @@ async function measureAtRate(path: string, operation: string, workload: string, 
  */
 async function benchFixedRate(url: string): Promise<void> {
   const buyers = Math.min(CLIENTS, 8)
-  const server = await startServerProcess({
-    DATABASE_URL: url,
-    STOREFRONT_SECRET_KEY: SECRET,
-    STOREFRONT_BOOTSTRAP_KEY: KEY,
-    STOREFRONT_DEFAULT_NAME: 'acme',
-    DATABASE_POOL_SIZE: String(POOL_SIZE),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '0',
-    ...serverNodeOptions(),
-  }, undefined, SERVER_ROOT)
-  serverPid = server.child.pid
+  const servers: ServerProcess[] = []
+  // One after the other: the first applies the migrations, the others find them applied.
+  for (let n = 0; n < SERVER_PROCESSES; n++) {
+    const started = startServerProcess({
+      DATABASE_URL: url,
+      STOREFRONT_SECRET_KEY: SECRET,
+      STOREFRONT_BOOTSTRAP_KEY: KEY,
+      STOREFRONT_DEFAULT_NAME: 'acme',
+      DATABASE_POOL_SIZE: String(POOL_SIZE),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_MAX: '0',
+      ...serverNodeOptions(),
+    }, undefined, SERVER_ROOT)
+    // A process that fails to start leaves none of the earlier ones running.
+    servers.push(await started.catch(async (error: unknown) => {
+      for (const each of servers) await each.stop()
+      throw error
+    }))
+  }
+  const server = servers[0]!
+  const serverPids = servers.map((each) => each.child.pid!)
+  const row = (path: string, operation: string, workload: string, once: (call: number) => Promise<boolean>) =>
+    measureAtRate(serverPids, path, operation, workload, once)
   const handle: DatabaseHandle = await openDatabase({ databaseUrl: url, poolSize: POOL_SIZE })
   const empty = Fastify({ logger: false })
   empty.post('/empty', async () => ({}))
@@ -494,43 +519,50 @@ async function benchFixedRate(url: string): Promise<void> {
 
     const services = createServices({ db: handle.db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox(SECRET), probeAgent: refuseUnprobedAgents })
     const principals: BuyPrincipal[] = []
-    const listers: Client[] = []
+    // Per buyer, one MCP client to each server process (buyersOf[process][buyer]). Call k goes to
+    // process k % SERVER_PROCESSES, as a balancer spreading requests round robin would send it,
+    // and the buyers take turns within each process.
+    const buyersOf: Client[][] = servers.map(() => [])
+    const listersOf: Client[][] = servers.map(() => [])
+    const connect = async (serverUrl: string, key: string, name: string) => {
+      const client = new Client({ name, version: '0.0.0' })
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${serverUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }))
+      clients.push(client)
+      return client
+    }
     for (let i = 0; i < buyers; i++) {
       const key = await services.access.createKey({ storefront: 'acme', role: 'buyer', label: `bench buyer ${i}` })
-      const transport = () => new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key.key}` } } })
-      const client = new Client({ name: `bench-buyer-${i}`, version: '0.0.0' })
-      await client.connect(transport())
-      clients.push(client)
-      const synced = await tool(client, 'sync_accounts', { accounts: [{ ...ACCOUNT, billing: 'operator' }], idempotency_key: uniqueId('bench-sync') })
+      for (const [n, each] of servers.entries()) {
+        buyersOf[n]!.push(await connect(each.url, key.key, `bench-buyer-${i}`))
+        listersOf[n]!.push(await connect(each.url, key.key, 'bench-lister'))
+      }
+      const synced = await tool(buyersOf[0]![i]!, 'sync_accounts', { accounts: [{ ...ACCOUNT, billing: 'operator' }], idempotency_key: uniqueId('bench-sync') })
       if (synced.isError) throw new Error(`sync_accounts: ${JSON.stringify(synced.payload)}`)
       const account = await handle.db.selectFrom('buyer_account').select(['id', 'account_id', 'storefront_id']).where('api_key_id', '=', Number(key.id)).executeTakeFirstOrThrow()
       principals.push({ storefrontId: account.storefront_id, apiKeyId: Number(key.id), sandbox: false, accountRowId: account.id, accountId: account.account_id })
-      const lister = new Client({ name: 'bench-lister', version: '0.0.0' })
-      await lister.connect(transport())
-      listers.push(lister)
     }
-    const buyersOf = [...clients]
-    clients.push(...listers)
+    const buyerFor = (k: number) => buyersOf[k % SERVER_PROCESSES]![Math.floor(k / SERVER_PROCESSES) % buyers]!
+    const listerFor = (k: number) => listersOf[k % SERVER_PROCESSES]![Math.floor(k / SERVER_PROCESSES) % buyers]!
     const brief = { buying_mode: 'brief', brief: 'Connected and addressable TV in the Netherlands' }
     const pageSize = 50
 
-    await measureAtRate('HTTP floor', 'empty Fastify route (POST, in the bench process)', '-', async () => {
+    await row('HTTP floor', 'empty Fastify route (POST, in the bench process)', '-', async () => {
       const response = await fetch(`${emptyUrl}/empty`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
       await response.arrayBuffer()
       return response.status === 200
     })
-    await measureAtRate('MCP', 'tools/list (protocol floor)', '-', async (k) => (await listers[k % buyers]!.listTools()).tools.length > 0)
-    await measureAtRate('MCP', 'get_products (brief, first page of 50)', workload, async (k) => {
-      const { isError, payload } = await tool(buyersOf[k % buyers]!, 'get_products', brief)
+    await row('MCP', 'tools/list (protocol floor)', '-', async (k) => (await listerFor(k).listTools()).tools.length > 0)
+    await row('MCP', 'get_products (brief, first page of 50)', workload, async (k) => {
+      const { isError, payload } = await tool(buyerFor(k), 'get_products', brief)
       if (isError) throw new Error(JSON.stringify(payload).slice(0, 300))
       return (payload.products as unknown[]).length === pageSize
     })
-    await measureAtRate('workflow, in process', 'buyer.listCatalog (the page get_products reads)', workload, async (k) => {
+    await row('workflow, in process', 'buyer.listCatalog (the page get_products reads)', workload, async (k) => {
       const page = await services.buyer.listCatalog(principals[k % buyers]!, { limit: pageSize })
       return page.entries.length === pageSize
     })
     const firstSource = avails[0]!.sourceRowId
-    await measureAtRate('SQL direct', 'the products page query (50 rows of one source)', workload, async () => {
+    await row('SQL direct', 'the products page query (50 rows of one source)', workload, async () => {
       const { rows } = await listSellableAvails(handle.db, { inventorySourceId: firstSource, now: new Date(), query: { limit: pageSize } })
       return rows.length === pageSize
     })
@@ -540,8 +572,8 @@ async function benchFixedRate(url: string): Promise<void> {
       while (b === a) b = avails[Math.floor(Math.random() * avails.length)]!
       return [a, b]
     }
-    await measureAtRate('MCP', 'create_media_buy (2 packages)', workload, async (k) => {
-      const { isError, payload } = await tool(buyersOf[k % buyers]!, 'create_media_buy', {
+    await row('MCP', 'create_media_buy (2 packages)', workload, async (k) => {
+      const { isError, payload } = await tool(buyerFor(k), 'create_media_buy', {
         account: ACCOUNT,
         brand: ACCOUNT.brand,
         ...flight(),
@@ -551,7 +583,7 @@ async function benchFixedRate(url: string): Promise<void> {
       if (isError) throw new Error(JSON.stringify(payload).slice(0, 300))
       return payload.status === 'submitted'
     })
-    await measureAtRate('workflow, in process', 'create_media_buy (2 packages)', workload, async (k) => {
+    await row('workflow, in process', 'create_media_buy (2 packages)', workload, async (k) => {
       const { start_time, end_time } = flight()
       const outcome = await services.mediaBuys.create(principals[k % buyers]!, {
         idempotencyKey: uniqueId('bench-workflow'),
@@ -562,7 +594,7 @@ async function benchFixedRate(url: string): Promise<void> {
       })
       return outcome.kind === 'submitted'
     })
-    await measureAtRate('SQL direct', 'ledger reserve x2 in one transaction (the buy\'s holds)', workload, async () => {
+    await row('SQL direct', 'ledger reserve x2 in one transaction (the buy\'s holds)', workload, async () => {
       const mediaBuyId = uniqueId('bench-sql')
       await handle.db.transaction().execute(async (trx) => {
         for (const avail of pickTwo().sort((a, b) => a.availId.localeCompare(b.availId))) {
@@ -573,11 +605,11 @@ async function benchFixedRate(url: string): Promise<void> {
     })
   } finally {
     // What the server said about failed calls (its log level is warn).
-    if (rateRows.some((row) => row.failures !== '0')) console.error(server.output().slice(-4000))
+    if (rateRows.some((each) => each.failures !== '0')) for (const each of servers) console.error(each.output().slice(-4000))
     for (const client of clients) await client.close().catch(() => {})
     await empty.close()
     await handle.close()
-    await server.stop()
+    for (const each of servers) await each.stop()
   }
 }
 
@@ -607,7 +639,8 @@ if (RATE === null) {
   printTable()
 } else {
   if (!Number.isFinite(RATE) || RATE <= 0) throw new Error('BENCH_RATE must be a positive number of requests per second')
-  console.log(`# AdCP buyer-surface benchmark at a fixed rate: ${RATE} requests/s offered (open loop), ${WARMUP_SECONDS} s of warm-up then ${SECONDS} s measured per row, ${RATE_SOURCES * RATE_AVAILS_PER_SOURCE} avails across ${RATE_SOURCES} sources, 1 server process (pool ${POOL_SIZE}), node ${process.version}, ${os.cpus().length} CPUs, load average ${loadAverage()}`)
+  if (!Number.isInteger(SERVER_PROCESSES) || SERVER_PROCESSES < 1) throw new Error('BENCH_SERVER_PROCESSES must be a whole number of processes, at least 1')
+  console.log(`# AdCP buyer-surface benchmark at a fixed rate: ${RATE} requests/s offered (open loop), ${WARMUP_SECONDS} s of warm-up then ${SECONDS} s measured per row, ${RATE_SOURCES * RATE_AVAILS_PER_SOURCE} avails across ${RATE_SOURCES} sources, ${SERVER_PROCESSES} server process${SERVER_PROCESSES === 1 ? '' : 'es'} (pool ${POOL_SIZE}${SERVER_PROCESSES === 1 ? '' : ' each'}), node ${process.version}, ${os.cpus().length} CPUs, load average ${loadAverage()}`)
   await withScratchDatabase(adminUrl!, 'sf_bench_adcp', benchFixedRate)
   printRateTable()
   console.log(`# load average at the end: ${loadAverage()}`)
