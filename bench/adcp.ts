@@ -47,6 +47,7 @@ import { refuseUnprobedAgents } from '../src/sources/agent-probe.ts'
 import type { BuyPrincipal } from '../src/workflows/media-buy-workflows.ts'
 import { withScratchDatabase } from '../test/helpers/database.ts'
 import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
+import { BENCH_SECRET, benchServerEnv } from './server-env.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 /**
@@ -64,7 +65,6 @@ const IMPRESSIONS = 10
 const SPREAD_AVAILS = 1_000
 const CAPACITY = 1_000_000_000_000
 const DEMO = 'talpa-cadent-demo'
-const SECRET = 'bench-secret-key-0123456789abcdef'
 const KEY = `sf_bench_${randomBytes(12).toString('hex')}`
 const ACCOUNT = { brand: { domain: 'acmeoutdoor.example' }, operator: 'pinnacle-agency.example' }
 const RATE = process.env.BENCH_RATE === undefined ? null : Number(process.env.BENCH_RATE)
@@ -153,10 +153,10 @@ async function measure(path: string, operation: string, workload: string, once: 
   console.log(`# ${path}, ${operation}, ${workload}: done`)
 }
 
-/** BENCH_SERVER_NODE_OPTIONS (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof) for the server process only. */
-function serverNodeOptions(): Record<string, string> {
+/** A bench server on `url` with a pool of POOL_SIZE, and BENCH_SERVER_NODE_OPTIONS (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof) for it only. */
+function serverEnv(url: string): Record<string, string> {
   const options = process.env.BENCH_SERVER_NODE_OPTIONS
-  return options ? { NODE_OPTIONS: options } : {}
+  return benchServerEnv({ databaseUrl: url }, KEY, { DATABASE_POOL_SIZE: String(POOL_SIZE), ...(options ? { NODE_OPTIONS: options } : {}) })
 }
 
 async function rest(serverUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -174,17 +174,7 @@ async function tool(client: Client, name: string, args: Record<string, unknown>)
 }
 
 async function bench(url: string): Promise<void> {
-  const server = await startServerProcess({
-    DATABASE_URL: url,
-    STOREFRONT_SECRET_KEY: SECRET,
-    STOREFRONT_BOOTSTRAP_KEY: KEY,
-    STOREFRONT_DEFAULT_NAME: 'acme',
-    DATABASE_POOL_SIZE: String(POOL_SIZE),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '0',
-    ...serverNodeOptions(),
-  })
+  const server = await startServerProcess(serverEnv(url))
   // The server migrated; this process's pool is the one the in-process and SQL rows use.
   const handle: DatabaseHandle = await openDatabase({ databaseUrl: url, poolSize: CLIENTS })
   const clients: Client[] = []
@@ -193,7 +183,7 @@ async function bench(url: string): Promise<void> {
     if (demo.status !== 201) throw new Error(`cadent-demo: ${demo.status} ${JSON.stringify(demo.json)}`)
     const avails = ((await rest(server.url, 'GET', `/inventory-sources/${DEMO}/modular/products`)).json.products as DemoAvail[])
 
-    const services = createServices({ db: handle.db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox(SECRET), probeAgent: refuseUnprobedAgents })
+    const services = createServices({ db: handle.db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox(BENCH_SECRET), probeAgent: refuseUnprobedAgents })
     const principals: BuyPrincipal[] = []
     const keys: string[] = []
     for (let i = 0; i < CLIENTS; i++) {
@@ -462,17 +452,7 @@ async function benchFixedRate(url: string): Promise<void> {
   const servers: ServerProcess[] = []
   // One after the other: the first applies the migrations, the others find them applied.
   for (let n = 0; n < SERVER_PROCESSES; n++) {
-    const started = startServerProcess({
-      DATABASE_URL: url,
-      STOREFRONT_SECRET_KEY: SECRET,
-      STOREFRONT_BOOTSTRAP_KEY: KEY,
-      STOREFRONT_DEFAULT_NAME: 'acme',
-      DATABASE_POOL_SIZE: String(POOL_SIZE),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_MAX: '0',
-      ...serverNodeOptions(),
-    }, undefined, SERVER_ROOT)
+    const started = startServerProcess(serverEnv(url), undefined, SERVER_ROOT)
     // A process that fails to start leaves none of the earlier ones running.
     servers.push(await started.catch(async (error: unknown) => {
       for (const each of servers) await each.stop()
@@ -517,7 +497,7 @@ async function benchFixedRate(url: string): Promise<void> {
     if (avails.length !== RATE_SOURCES * RATE_AVAILS_PER_SOURCE) throw new Error(`expected ${RATE_SOURCES * RATE_AVAILS_PER_SOURCE} avails, found ${avails.length}`)
     const workload = `${avails.length} avails, ${RATE_SOURCES} sources`
 
-    const services = createServices({ db: handle.db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox(SECRET), probeAgent: refuseUnprobedAgents })
+    const services = createServices({ db: handle.db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox(BENCH_SECRET), probeAgent: refuseUnprobedAgents })
     const principals: BuyPrincipal[] = []
     // Per buyer, one MCP client to each server process (buyersOf[process][buyer]). Call k goes to
     // process k % SERVER_PROCESSES, as a balancer spreading requests round robin would send it,

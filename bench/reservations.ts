@@ -27,6 +27,7 @@ import { systemClock } from '../src/shared/clock.ts'
 import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
 import { seedModularSource } from '../test/ledger/ledger-fixtures.ts'
 import { withScratchDatabase } from '../test/helpers/database.ts'
+import { benchServerEnv } from './server-env.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = 64
@@ -88,17 +89,8 @@ async function seed(handle: DatabaseHandle, build?: Build): Promise<void> {
   await (build?.seedModularSource ?? seedModularSource)(handle.db, { sourceId: 'bench', avails, now: new Date() })
 }
 
-function serverEnv(database: { databaseUrl?: string; dataDir?: string }): Record<string, string> {
-  return {
-    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir! }),
-    STOREFRONT_SECRET_KEY: 'bench-secret-key-0123456789abcdef',
-    STOREFRONT_BOOTSTRAP_KEY: KEY,
-    STOREFRONT_DEFAULT_NAME: 'acme',
-    DATABASE_POOL_SIZE: String(POOL_SIZE),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '0',
-  }
+function serverEnv(database: { databaseUrl: string } | { dataDir: string }): Record<string, string> {
+  return benchServerEnv(database, KEY, { DATABASE_POOL_SIZE: String(POOL_SIZE) })
 }
 
 function failureSummary(non2xx: number, errors: number, timeouts: number): string {
