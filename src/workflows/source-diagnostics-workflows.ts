@@ -129,7 +129,7 @@ export function createSourceDiagnosticsWorkflows({ db, clock, recorder, upstream
         if (!bySource.has(sourceId)) bySource.set(sourceId, { sourceId, mediaBuyId })
       }
       const unresolved = [...bySource.values()].filter((source) => source.sourceRowId === undefined).map((source) => source.sourceId)
-      const rowIds = unresolved.length === 0 ? new Map<string, number>() : await modularSourceRowIds(db, storefrontId, unresolved)
+      const rowIds = await modularSourceRowIds(db, storefrontId, unresolved)
       return [...bySource.values()].flatMap((source): NewSourceCall[] => {
         const sourceRowId = source.sourceRowId ?? rowIds.get(source.sourceId)
         if (sourceRowId === undefined) return []
