@@ -22,6 +22,7 @@ import pg from 'pg'
 import { openDatabase } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
+import { benchServerEnv } from './server-env.ts'
 import { dropScratchDatabase } from '../test/helpers/database.ts'
 import { generateFeedFiles as generateFiles } from './avails-feed-files.ts'
 
@@ -99,15 +100,8 @@ function countOf(answer: Record<string, unknown>, key: string): number {
   return Number(answer[key])
 }
 
-async function runServerSteps(engine: string, env: Record<string, string>, feed: string): Promise<void> {
-  const server = await startServerProcess({
-    ...env,
-    STOREFRONT_SECRET_KEY: 'bench-secret-key-0123456789abcdef',
-    STOREFRONT_BOOTSTRAP_KEY: KEY,
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '0',
-  }, 120_000)
+async function runServerSteps(engine: string, database: { databaseUrl: string } | { dataDir: string }, feed: string): Promise<void> {
+  const server = await startServerProcess(benchServerEnv(database, KEY), 120_000)
   try {
     const client = new Client(server.url)
     for (const sourceId of ['warmup', 'bench', 'bench-direct']) {
@@ -148,7 +142,7 @@ async function insertCopySource(query: (text: string) => Promise<{ rows: { id: n
 
 async function benchPglite(dir: string, files: Awaited<ReturnType<typeof generateFiles>>): Promise<void> {
   const dataDir = path.join(dir, 'pglite-data')
-  await runServerSteps('PGlite', { DATA_DIR: dataDir }, files.feed)
+  await runServerSteps('PGlite', { dataDir }, files.feed)
   // The server is gone; the same database file takes the raw COPY.
   const pglite = await PGlite.create({ dataDir: path.join(dataDir, 'pglite') })
   try {
@@ -174,7 +168,7 @@ async function benchPostgres(dir: string, files: Awaited<ReturnType<typeof gener
     const handle = await openDatabase({ databaseUrl, poolSize: 2 })
     await migrate(handle.db)
     await handle.close()
-    await runServerSteps('PostgreSQL', { DATABASE_URL: databaseUrl }, files.feed)
+    await runServerSteps('PostgreSQL', { databaseUrl }, files.feed)
 
     const client = new pg.Client({ connectionString: databaseUrl })
     await client.connect()

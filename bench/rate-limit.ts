@@ -20,6 +20,7 @@ import autocannon from 'autocannon'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { keyRateLimit } from '../src/http/plugins/rate-limit.ts'
 import { startServerProcess } from '../test/helpers/processes.ts'
+import { benchServerEnv } from './server-env.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
@@ -45,15 +46,7 @@ async function measure(row: string, url: string, headers: Record<string, string>
 
 async function measureStorefront(limit: 'off' | 'on'): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sf-bench-rate-limit-'))
-  const server = await startServerProcess({
-    DATA_DIR: dataDir,
-    STOREFRONT_SECRET_KEY: 'bench-secret-key-0123456789abcdef',
-    STOREFRONT_BOOTSTRAP_KEY: KEY,
-    STOREFRONT_DEFAULT_NAME: 'acme',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: limit === 'off' ? '0' : String(UNSPENDABLE),
-  })
+  const server = await startServerProcess(benchServerEnv({ dataDir }, KEY, { RATE_LIMIT_MAX: limit === 'off' ? '0' : String(UNSPENDABLE) }))
   try {
     // Warm-up: the first requests compile the route's schemas and fill the key cache.
     await autocannon({ url: `${server.url}${ROUTE}`, connections: 2, amount: 200, headers: { authorization: `Bearer ${KEY}` } })
