@@ -22,9 +22,9 @@ import pg from 'pg'
 import { openDatabase } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
-import { benchServerEnv } from './server-env.ts'
 import { dropScratchDatabase } from '../test/helpers/database.ts'
 import { generateFeedFiles as generateFiles } from './avails-feed-files.ts'
+import { benchServerEnv } from './server-env.ts'
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000)
 const KEY = `sf_bench_${randomBytes(12).toString('hex')}`
