@@ -46,7 +46,7 @@ import { SecretBox } from '../src/shared/secret-box.ts'
 import { refuseUnprobedAgents } from '../src/sources/agent-probe.ts'
 import type { BuyPrincipal } from '../src/workflows/media-buy-workflows.ts'
 import { withScratchDatabase } from '../test/helpers/database.ts'
-import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
+import { startServerProcess, startServerProcesses } from '../test/helpers/processes.ts'
 import { BENCH_SECRET, benchServerEnv } from './server-env.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -449,16 +449,7 @@ async function measureAtRate(serverPids: readonly number[], path: string, operat
  */
 async function benchFixedRate(url: string): Promise<void> {
   const buyers = Math.min(CLIENTS, 8)
-  const servers: ServerProcess[] = []
-  // One after the other: the first applies the migrations, the others find them applied.
-  for (let n = 0; n < SERVER_PROCESSES; n++) {
-    const started = startServerProcess(serverEnv(url), undefined, SERVER_ROOT)
-    // A process that fails to start leaves none of the earlier ones running.
-    servers.push(await started.catch(async (error: unknown) => {
-      for (const each of servers) await each.stop()
-      throw error
-    }))
-  }
+  const servers = await startServerProcesses(SERVER_PROCESSES, serverEnv(url), undefined, SERVER_ROOT)
   const server = servers[0]!
   const serverPids = servers.map((each) => each.child.pid!)
   const row = (path: string, operation: string, workload: string, once: (call: number) => Promise<boolean>) =>

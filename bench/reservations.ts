@@ -24,7 +24,7 @@ import { openDatabase, type DatabaseHandle } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { createLedgerService } from '../src/modules/booking-ledger/ledger-service.ts'
 import { systemClock } from '../src/shared/clock.ts'
-import { startServerProcess, type ServerProcess } from '../test/helpers/processes.ts'
+import { startServerProcess, startServerProcesses, type ServerProcess } from '../test/helpers/processes.ts'
 import { seedModularSource } from '../test/ledger/ledger-fixtures.ts'
 import { withScratchDatabase } from '../test/helpers/database.ts'
 import { benchServerEnv } from './server-env.ts'
@@ -192,7 +192,7 @@ async function benchPostgres(): Promise<void> {
         await handle.close()
         const servers: ServerProcess[] = []
         try {
-          for (let i = 0; i < processes; i++) servers.push(await startServerProcess(serverEnv({ databaseUrl: url }), 180_000, build.root))
+          servers.push(...(await startServerProcesses(processes, serverEnv({ databaseUrl: url }), 180_000, build.root)))
           for (const workload of ['hot', 'spread'] as const) await runHttp('PostgreSQL', servers, workload, build.label)
         } finally {
           for (const server of servers) await server.stop()

@@ -98,6 +98,22 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 180_
   })
 }
 
+/**
+ * `count` servers of one environment on one database, started one after the other: the first applies
+ * the migrations and registers the bootstrap key, and the others find both done. If one fails to
+ * start, the ones already running are stopped before the error is thrown.
+ */
+export async function startServerProcesses(count: number, env: Record<string, string>, timeoutMs?: number, root?: string): Promise<ServerProcess[]> {
+  const servers: ServerProcess[] = []
+  try {
+    for (let i = 0; i < count; i++) servers.push(await startServerProcess(env, timeoutMs, root))
+  } catch (error) {
+    for (const server of servers) await server.stop()
+    throw error
+  }
+  return servers
+}
+
 export interface NpmStartProcess {
   child: ChildProcess
   output(): string

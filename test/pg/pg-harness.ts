@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { after, before } from 'node:test'
 import pg from 'pg'
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts'
-import { startServerProcess, type ServerProcess } from '../helpers/processes.ts'
+import { startServerProcesses, type ServerProcess } from '../helpers/processes.ts'
 import type { ReservationAttempt, SendAttempt } from '../ledger/concurrency-scenario.ts'
 import { dropScratchDatabase } from '../helpers/database.ts'
 
@@ -55,9 +55,7 @@ export function serverEnv(databaseUrl: string): Record<string, string> {
 
 /** Started one after the other: the first migrates and registers the bootstrap key. */
 export async function startServers(databaseUrl: string, count: number): Promise<ServerProcess[]> {
-  const servers: ServerProcess[] = []
-  for (let i = 0; i < count; i++) servers.push(await startServerProcess(serverEnv(databaseUrl)))
-  return servers
+  return startServerProcesses(count, serverEnv(databaseUrl))
 }
 
 export interface ServerCluster {
