@@ -22,6 +22,7 @@ import { SecretBox } from '../src/shared/secret-box.ts'
 import { refuseUnprobedAgents } from '../src/sources/agent-probe.ts'
 import { withScratchDatabase } from '../test/helpers/database.ts'
 import { ISSUE_15_SCALE, seedSourceAtScale, statementCounter } from '../test/helpers/source-at-scale.ts'
+import { BENCH_SECRET } from './server-env.ts'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200)
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL
@@ -48,7 +49,7 @@ async function bench(url: string): Promise<void> {
     await migrate(handle.db)
     const counter = statementCounter()
     const db = handle.db.withPlugin(counter.plugin)
-    const services = createServices({ db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox('bench-secret-key-0123456789abcdef'), probeAgent: refuseUnprobedAgents })
+    const services = createServices({ db, engine: handle.engine, notifications: handle.notifications, clock: systemClock, secrets: new SecretBox(BENCH_SECRET), probeAgent: refuseUnprobedAgents })
     const key = await services.access.createKey({ storefront: 'acme', label: 'readiness bench' })
     const storefrontId = Number((await db.selectFrom('api_key').select('storefront_id').where('id', '=', Number(key.id)).executeTakeFirstOrThrow()).storefront_id)
     const started = performance.now()

@@ -3,8 +3,9 @@ export const BENCH_SECRET = 'bench-secret-key-0123456789abcdef'
 
 /**
  * The environment of a bench's `storefront serve`: its database, the bench's secret and bootstrap
- * key, storefront "acme", loopback only, warnings only and no rate limit (the bench measures the
- * work, not the limiter), plus `extra` (a pool size, NODE_OPTIONS).
+ * key, storefront "acme" and loopback only, plus `extra` (a pool size, NODE_OPTIONS, a rate limit).
+ * startServerProcess already turns the log down to warnings and the rate limit off (the bench
+ * measures the work, not the limiter).
  */
 export function benchServerEnv(database: { databaseUrl: string } | { dataDir: string }, bootstrapKey: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -13,8 +14,6 @@ export function benchServerEnv(database: { databaseUrl: string } | { dataDir: st
     STOREFRONT_BOOTSTRAP_KEY: bootstrapKey,
     STOREFRONT_DEFAULT_NAME: 'acme',
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '0',
     ...extra,
   }
 }
