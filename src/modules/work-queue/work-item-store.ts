@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Queryable, Transaction } from '../../db/database.ts'
 import { afterCommit, json } from '../../db/database.ts'
 import type { WorkItemEventRow, WorkItemRow } from '../../db/tables.ts'
@@ -46,9 +47,9 @@ export async function openWorkItem(trx: Transaction, input: OpenWorkItemInput, a
 }
 
 /**
- * Opens several work items as `openWorkItem` opens one, in three statements whatever their
- * number (the items, their CREATED events, one announcement of all of them); the rows come back
- * in the order of `inputs`, which is also the order of their ids.
+ * Opens several work items as `openWorkItem` opens one, in two statements whatever their number:
+ * the items with their CREATED events, then one announcement of all of them. The rows come back in
+ * the order of `inputs`, which is also the order of their ids.
  */
 export async function openWorkItems(trx: Transaction, inputs: readonly OpenWorkItemInput[], actor: Actor, now: Date): Promise<WorkItemRow[]> {
   if (inputs.length === 0) return []
@@ -56,32 +57,46 @@ export async function openWorkItems(trx: Transaction, inputs: readonly OpenWorkI
   for (const input of inputs) {
     if (!isDeclaredWorkItemKind(input.kind)) throw new StorefrontError('INTERNAL_ERROR', `Work-item kind ${input.kind} is declared by no installed contract`)
   }
+  // A multi-row INSERT takes its ids from the sequence in VALUES order, so the n-th id is the
+  // n-th input's item: its CREATED event carries that input's notes, and the events' own ids
+  // follow the items'. RETURNING promises no order.
+  const notes = inputs.map((input) => input.notes ?? null)
   const inserted = await trx
-    .insertInto('work_item')
-    .values(inputs.map((input) => ({
-      storefront_id: input.storefrontId,
-      inventory_source_id: input.inventorySourceId,
-      module_row_id: input.moduleRowId,
-      kind: input.kind,
-      title: input.title,
-      description: input.description ?? null,
-      resource_type: input.resourceType ?? null,
-      resource_id: input.resourceId ?? null,
-      media_buy_id: input.mediaBuyId ?? null,
-      buyer_customer_id: input.buyerCustomerId ?? null,
-      due_at: input.dueAt ?? null,
-      payload: json(input.payload ?? {}),
-      required_result_keys: json(input.requiredResultKeys ?? []),
-      created_by_type: actor.type,
-      created_by_id: actor.id,
-      created_at: now,
-      updated_at: now,
-    })))
-    .returningAll()
+    .with('opened', (db) => db
+      .insertInto('work_item')
+      .values(inputs.map((input) => ({
+        storefront_id: input.storefrontId,
+        inventory_source_id: input.inventorySourceId,
+        module_row_id: input.moduleRowId,
+        kind: input.kind,
+        title: input.title,
+        description: input.description ?? null,
+        resource_type: input.resourceType ?? null,
+        resource_id: input.resourceId ?? null,
+        media_buy_id: input.mediaBuyId ?? null,
+        buyer_customer_id: input.buyerCustomerId ?? null,
+        due_at: input.dueAt ?? null,
+        payload: json(input.payload ?? {}),
+        required_result_keys: json(input.requiredResultKeys ?? []),
+        created_by_type: actor.type,
+        created_by_id: actor.id,
+        created_at: now,
+        updated_at: now,
+      })))
+      .returningAll())
+    .with('created', (db) => db
+      .insertInto('work_item_event')
+      .columns(['work_item_id', 'event_type', 'actor_type', 'actor_id', 'notes', 'created_at'])
+      .expression(sql`
+        SELECT item.id, 'CREATED', ${actor.type}, ${actor.id}::text, note.notes, ${now}::timestamptz
+        FROM (SELECT id, row_number() OVER (ORDER BY id) AS position FROM opened) AS item
+        JOIN unnest(${notes}::text[]) WITH ORDINALITY AS note(notes, position) USING (position)
+        ORDER BY item.position
+      `))
+    .selectFrom('opened')
+    .selectAll()
     .execute()
-  // A multi-row INSERT takes its ids from the sequence in VALUES order; RETURNING promises no order.
-  const rows = inserted.sort((a, b) => a.id - b.id)
-  await appendWorkItemEvents(trx, rows.map((row, i) => ({ workItemId: row.id, eventType: 'CREATED', actor, now, notes: inputs[i]!.notes ?? null })))
+  const rows = (inserted as WorkItemRow[]).sort((a, b) => a.id - b.id)
   await announceWorkItemChanges(trx, rows)
   afterCommit(trx, () => {
     for (const row of rows) metrics.workItemOpened(row.kind)
