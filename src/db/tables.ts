@@ -560,7 +560,10 @@ export interface AdcpDecisioningTaskTable {
   task_id: string
   tool: string
   account_id: string
-  status: string
+  status: Generated<string>
+  has_webhook: Generated<boolean>
+  created_at: Generated<Timestamp>
+  updated_at: Generated<Timestamp>
 }
 
 export type InventorySourceRow = Selectable<InventorySourceTable>

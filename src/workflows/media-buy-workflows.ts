@@ -16,8 +16,6 @@ import {
   flightOf,
   impressionsOf,
   insertMediaBuy,
-  insertPackages,
-  insertTask,
   listBuysWithLinesToRelease,
   listLiveReservationsOfBuy,
   listOwnBuys,
@@ -398,15 +396,12 @@ export function createMediaBuyWorkflows(deps: MediaBuyWorkflowDeps) {
         reportingWebhookSealed: input.reportingWebhook ? secrets.sealJson(input.reportingWebhook) : null,
         confirmedAt: waitsOnPeople ? null : now,
         now,
-      })
+      }, planned, taskId === null ? null : { tool: 'create_media_buy', accountId: principal.accountId, hasWebhook: input.pushNotification !== undefined })
       // The key already bought with this idempotency_key: the SDK's replay cache missed a race.
       if (!buy) return null
-      await insertPackages(trx, buy.id, planned, now)
       const handoffs = await holdAndHandOff(trx, principal, buy, planned, input.brandDomain, waitsOnPeople)
       if (!waitsOnPeople) {
         for (const handoff of handoffs) await ledger.book(trx, { sourceRowId: handoff.source.id, reservationId: handoff.reservationId })
-      } else {
-        await insertTask(trx, { taskId: taskId!, tool: 'create_media_buy', accountId: principal.accountId, hasWebhook: input.pushNotification !== undefined, now })
       }
       return { buy, handoffs }
     })

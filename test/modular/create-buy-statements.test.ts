@@ -57,11 +57,11 @@ describe('create_media_buy of a live key in statements', () => {
     return { outcome, statements: counter.count() }
   }
 
-  it('creates a submitted 2-package buy on two sources in at most 15 statements', async () => {
+  it('creates a submitted 2-package buy on two sources in at most 13 statements', async () => {
     const { outcome, statements } = await buyTwoPackages(products, 'statements-two-sources')
     assert.equal(outcome.kind, 'submitted')
     assert.equal(outcome.buy.packages.length, 2)
-    assert.ok(statements <= 15, `${statements} statements`)
+    assert.ok(statements <= 13, `${statements} statements`)
   })
 
   it('reads the avails and the sources\' modules once per buy, whether its packages share a source or not', async () => {

@@ -103,57 +103,85 @@ export async function findSellableAvails(db: Queryable, wanted: ReadonlyArray<{ 
  * Inserts the buy; undefined when the key already has a buy with this idempotency_key (the
  * backstop behind the SDK's replay cache: a concurrent retry waits on the unique index).
  */
-export async function insertMediaBuy(trx: Transaction, input: NewMediaBuy): Promise<MediaBuyRow | undefined> {
-  return trx
-    .insertInto('media_buy')
-    .values({
-      storefront_id: input.storefrontId,
-      api_key_id: input.apiKeyId,
-      buyer_account_id: input.buyerAccountId,
-      media_buy_id: input.mediaBuyId,
-      idempotency_key: input.idempotencyKey,
-      sandbox: input.sandbox,
-      status: input.status,
-      currency: input.currency,
-      start_time: input.startTime,
-      end_time: input.endTime,
-      po_number: input.poNumber,
-      task_id: input.taskId,
-      push_notification_sealed: input.pushNotificationSealed,
-      reporting_webhook_sealed: input.reportingWebhookSealed ?? null,
-      confirmed_at: input.confirmedAt,
-      created_at: input.now,
-      updated_at: input.now,
-    })
-    .onConflict((oc) => oc.columns(['api_key_id', 'idempotency_key']).doNothing())
-    .returningAll()
-    .executeTakeFirst()
+/** The AdCP task a submitted buy answers with (its id is the buy's task_id). */
+export interface NewBuyTask {
+  tool: string
+  accountId: string
+  hasWebhook: boolean
 }
 
-export async function insertPackages(trx: Transaction, buyRowId: number, packages: NewPackage[], now: Date): Promise<MediaBuyPackageRow[]> {
-  if (packages.length === 0) return []
-  const rows = await trx
-    .insertInto('media_buy_package')
-    .values(packages.map((pkg) => ({
-      media_buy_row_id: buyRowId,
-      package_id: pkg.packageId,
-      inventory_source_id: pkg.inventorySourceId,
-      avail_row_id: pkg.availRowId,
-      product_id: pkg.productId,
-      pricing_option_id: pkg.pricingOptionId,
-      budget: pkg.budget,
-      impressions: pkg.impressions,
-      cpm: pkg.cpm,
-      pricing_model: pkg.pricing.model,
-      ...(pkg.pricing.model === 'flat_rate' ? { flat_rate: pkg.pricing.flatRate, flat_rate_unit: pkg.pricing.unit, spots: pkg.pricing.spots } : {}),
-      paused: pkg.paused,
-      targeting_overlay: pkg.targetingOverlay === undefined ? null : json(pkg.targetingOverlay),
-      created_at: now,
-      updated_at: now,
-    })))
-    .returningAll()
-    .execute()
-  return rows.map(revivePackage)
+/** The package columns a new buy writes; media_buy_row_id is the new buy's id. */
+const NEW_PACKAGE_COLUMNS = [
+  'package_id', 'inventory_source_id', 'avail_row_id', 'product_id', 'pricing_option_id', 'budget', 'impressions', 'cpm',
+  'pricing_model', 'flat_rate', 'flat_rate_unit', 'spots', 'paused', 'targeting_overlay', 'created_at', 'updated_at',
+] as const
+
+/**
+ * A new buy, its packages in order and, when it has a task_id, its submitted AdCP task, in one
+ * statement. Undefined, with nothing written, when the key already has a buy with this
+ * idempotency_key (the insert's conflict): neither packages nor a task hang on another buy.
+ */
+export async function insertMediaBuy(trx: Transaction, input: NewMediaBuy, packages: readonly NewPackage[], task: NewBuyTask | null): Promise<MediaBuyRow | undefined> {
+  if ((input.taskId === null) !== (task === null)) throw new Error('a buy has a task exactly when it has a task_id')
+  const rows = packages.map((pkg) => ({
+    package_id: pkg.packageId,
+    inventory_source_id: pkg.inventorySourceId,
+    avail_row_id: pkg.availRowId,
+    product_id: pkg.productId,
+    pricing_option_id: pkg.pricingOptionId,
+    budget: pkg.budget,
+    impressions: pkg.impressions,
+    cpm: pkg.cpm,
+    pricing_model: pkg.pricing.model,
+    ...(pkg.pricing.model === 'flat_rate' ? { flat_rate: pkg.pricing.flatRate, flat_rate_unit: pkg.pricing.unit, spots: pkg.pricing.spots } : {}),
+    paused: pkg.paused,
+    targeting_overlay: pkg.targetingOverlay ?? null,
+    created_at: input.now,
+    updated_at: input.now,
+  }))
+  return trx
+    .with('buy', (db) => db
+      .insertInto('media_buy')
+      .values({
+        storefront_id: input.storefrontId,
+        api_key_id: input.apiKeyId,
+        buyer_account_id: input.buyerAccountId,
+        media_buy_id: input.mediaBuyId,
+        idempotency_key: input.idempotencyKey,
+        sandbox: input.sandbox,
+        status: input.status,
+        currency: input.currency,
+        start_time: input.startTime,
+        end_time: input.endTime,
+        po_number: input.poNumber,
+        task_id: input.taskId,
+        push_notification_sealed: input.pushNotificationSealed,
+        reporting_webhook_sealed: input.reportingWebhookSealed ?? null,
+        confirmed_at: input.confirmedAt,
+        created_at: input.now,
+        updated_at: input.now,
+      })
+      .onConflict((oc) => oc.columns(['api_key_id', 'idempotency_key']).doNothing())
+      .returningAll())
+    // Typed by the table itself (a JSON null is SQL NULL), in the order given: the ids follow it.
+    .with('package', (db) => db
+      .insertInto('media_buy_package')
+      .columns(['media_buy_row_id', ...NEW_PACKAGE_COLUMNS])
+      .expression(sql`
+        SELECT buy.id, ${sql.join(NEW_PACKAGE_COLUMNS.map((column) => sql.ref(`given.${column}`)))}
+        FROM buy CROSS JOIN jsonb_populate_recordset(NULL::media_buy_package, ${json(rows)}::jsonb) WITH ORDINALITY AS given
+        ORDER BY given.ordinality
+      `))
+    .with('task', (db) => db
+      .insertInto('adcp_decisioning_tasks')
+      .columns(['task_id', 'tool', 'account_id', 'status', 'has_webhook', 'created_at', 'updated_at'])
+      .expression(sql`
+        SELECT buy.task_id, ${task?.tool ?? null}::text, ${task?.accountId ?? null}::text, 'submitted', ${task?.hasWebhook ?? false}, ${input.now}::timestamptz, ${input.now}::timestamptz
+        FROM buy WHERE buy.task_id IS NOT NULL
+      `))
+    .selectFrom('buy')
+    .selectAll()
+    .executeTakeFirst()
 }
 
 export async function findBuyByIdempotencyKey(db: Queryable, owner: BuyOwner, idempotencyKey: string): Promise<MediaBuyRow | undefined> {
