@@ -90,6 +90,22 @@ describe('create_media_buy of a live key in statements', () => {
     assert.deepEqual(events.map((event) => [event.work_item_id, event.event_type]), items.map((item) => [item.id, 'CREATED']))
   })
 
+  it('writes the buy\'s packages in order and its submitted task with it; a second create with its idempotency_key writes nothing and answers the first buy', async () => {
+    const { outcome: first } = await buyTwoPackages(products, 'statements-same-key')
+    const mediaBuyId = first.buy.row.media_buy_id
+    assert.equal(first.kind, 'submitted')
+    assert.deepEqual(first.buy.packages.map((pkg) => pkg.product_id), products)
+    const task = await db.selectFrom('adcp_decisioning_tasks').selectAll().where('task_id', '=', first.buy.row.task_id!).executeTakeFirstOrThrow()
+    assert.deepEqual([task.tool, task.account_id, task.status, task.has_webhook], ['create_media_buy', principal.accountId, 'submitted', false])
+    const counts = async () => Promise.all(['media_buy', 'media_buy_package', 'adcp_decisioning_tasks', 'reservation'].map(async (table) =>
+      Number((await db.selectFrom(table as 'media_buy').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n)))
+    const before = await counts()
+    const { outcome: second } = await buyTwoPackages(products, 'statements-same-key')
+    assert.equal(second.kind, 'submitted')
+    assert.equal(second.buy.row.media_buy_id, mediaBuyId)
+    assert.deepEqual(await counts(), before)
+  })
+
   it('records the placed buy in the diagnostics with one statement: its packages know their sources\' rows', async () => {
     const { outcome } = await buyTwoPackages(products, 'statements-served-record')
     const sources = outcome.buy.packages.map((pkg) => ({ sourceId: pkg.source_id, sourceRowId: pkg.inventory_source_id, packages: 1 }))
