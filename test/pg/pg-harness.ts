@@ -48,8 +48,6 @@ export function serverEnv(databaseUrl: string): Record<string, string> {
     STOREFRONT_DEFAULT_NAME: 'acme',
     DATABASE_POOL_SIZE: '20',
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '0',
   }
 }
 
