@@ -20,7 +20,9 @@
  * each party spent per call: this process, the server process and (when it runs on this machine)
  * PostgreSQL. BENCH_SERVER_ROOT=<checkout> runs that checkout's server (before/after a change).
  * BENCH_SERVER_PROCESSES=2 runs the fixed-rate rows' server as that many processes on the one
- * database, the way a seller scales out, each call sent to the next process in turn.
+ * database, the way a seller scales out, each call sent to the next process in turn. Beside the
+ * fixed-rate buy through the MCP SDK's client, the same buy as a plain JSON-RPC POST over node:http:
+ * the server's work is the same, and the bench column says what the SDK client costs this machine.
  *
  * A scratch database is created on that server (the role needs CREATEDB) and dropped afterwards.
  * Every hold is 10 impressions on an avail picked at random, so capacity never runs out: first
@@ -30,6 +32,7 @@
  * also count the SQL statements they send: what one call costs the database.
  */
 import { randomBytes } from 'node:crypto'
+import http from 'node:http'
 import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -171,6 +174,39 @@ async function rest(serverUrl: string, method: string, path: string, body?: unkn
 async function tool(client: Client, name: string, args: Record<string, unknown>): Promise<{ isError: boolean; payload: Record<string, unknown> }> {
   const result = await client.callTool({ name, arguments: args })
   return { isError: result.isError === true, payload: (result.structuredContent ?? {}) as Record<string, unknown> }
+}
+
+/**
+ * A tools/call as one JSON-RPC POST over a keep-alive node:http agent: what a buyer's agent sends,
+ * without the MCP SDK client and fetch, so the load generator spends less of the CPUs the server
+ * shares with it here (its row beside the SDK client's says how much).
+ */
+const plainAgent = new http.Agent({ keepAlive: true, maxSockets: 64 })
+let plainCallId = 0
+function plainTool(serverUrl: string, key: string, name: string, args: Record<string, unknown>): Promise<{ isError: boolean; payload: Record<string, unknown> }> {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: ++plainCallId, method: 'tools/call', params: { name, arguments: args } })
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${serverUrl}/mcp`, {
+      method: 'POST',
+      agent: plainAgent,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': Buffer.byteLength(body) },
+    }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () => {
+        try {
+          const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { result?: { isError?: boolean; structuredContent?: Record<string, unknown> }; error?: unknown }
+          if (!answer.result) return reject(new Error(`${name}: HTTP ${response.statusCode} ${JSON.stringify(answer.error ?? answer).slice(0, 300)}`))
+          resolve({ isError: answer.result.isError === true, payload: answer.result.structuredContent ?? {} })
+        } catch (error) {
+          reject(error as Error)
+        }
+      })
+      response.on('error', reject)
+    })
+    request.on('error', reject)
+    request.end(body)
+  })
 }
 
 async function bench(url: string): Promise<void> {
@@ -494,6 +530,7 @@ async function benchFixedRate(url: string): Promise<void> {
     // process k % SERVER_PROCESSES, as a balancer spreading requests round robin would send it,
     // and the buyers take turns within each process.
     const buyersOf: Client[][] = servers.map(() => [])
+    const buyerKeys: string[] = []
     const listersOf: Client[][] = servers.map(() => [])
     const connect = async (serverUrl: string, key: string, name: string) => {
       const client = new Client({ name, version: '0.0.0' })
@@ -503,6 +540,7 @@ async function benchFixedRate(url: string): Promise<void> {
     }
     for (let i = 0; i < buyers; i++) {
       const key = await services.access.createKey({ storefront: 'acme', role: 'buyer', label: `bench buyer ${i}` })
+      buyerKeys.push(key.key)
       for (const [n, each] of servers.entries()) {
         buyersOf[n]!.push(await connect(each.url, key.key, `bench-buyer-${i}`))
         listersOf[n]!.push(await connect(each.url, key.key, 'bench-lister'))
@@ -543,14 +581,21 @@ async function benchFixedRate(url: string): Promise<void> {
       while (b === a) b = avails[Math.floor(Math.random() * avails.length)]!
       return [a, b]
     }
+    const buyArguments = () => ({
+      account: ACCOUNT,
+      brand: ACCOUNT.brand,
+      ...flight(),
+      packages: pickTwo().map((avail) => ({ product_id: `${avail.sourceId}:${avail.availId}`, pricing_option_id: 'cpm_fixed', budget: (IMPRESSIONS * avail.cpm) / 1000, impressions: IMPRESSIONS })),
+      idempotency_key: uniqueId('bench-buy'),
+    })
     await row('MCP', 'create_media_buy (2 packages)', workload, async (k) => {
-      const { isError, payload } = await tool(buyerFor(k), 'create_media_buy', {
-        account: ACCOUNT,
-        brand: ACCOUNT.brand,
-        ...flight(),
-        packages: pickTwo().map((avail) => ({ product_id: `${avail.sourceId}:${avail.availId}`, pricing_option_id: 'cpm_fixed', budget: (IMPRESSIONS * avail.cpm) / 1000, impressions: IMPRESSIONS })),
-        idempotency_key: uniqueId('bench-buy'),
-      })
+      const { isError, payload } = await tool(buyerFor(k), 'create_media_buy', buyArguments())
+      if (isError) throw new Error(JSON.stringify(payload).slice(0, 300))
+      return payload.status === 'submitted'
+    })
+    await row('MCP, plain HTTP client', 'create_media_buy (2 packages)', workload, async (k) => {
+      const server = servers[k % SERVER_PROCESSES]!
+      const { isError, payload } = await plainTool(server.url, buyerKeys[Math.floor(k / SERVER_PROCESSES) % buyers]!, 'create_media_buy', buyArguments())
       if (isError) throw new Error(JSON.stringify(payload).slice(0, 300))
       return payload.status === 'submitted'
     })
@@ -578,6 +623,7 @@ async function benchFixedRate(url: string): Promise<void> {
     // What the server said about failed calls (its log level is warn).
     if (rateRows.some((each) => each.failures !== '0')) for (const each of servers) console.error(each.output().slice(-4000))
     for (const client of clients) await client.close().catch(() => {})
+    plainAgent.destroy()
     await empty.close()
     await handle.close()
     for (const each of servers) await each.stop()
